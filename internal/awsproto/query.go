@@ -1,0 +1,177 @@
+package awsproto
+
+import (
+	"encoding/xml"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Params are the parameters of an awsQuery request (IAM, STS), decoded from
+// the form body or, for GET requests and presigned URLs, the query string.
+type Params struct {
+	url.Values
+}
+
+// ParseParams decodes an awsQuery form body. It refuses malformed encoding
+// with a MalformedQueryString-style client error rather than guessing.
+func ParseParams(body string) (Params, error) {
+	v, err := url.ParseQuery(body)
+	if err != nil {
+		return Params{}, Errorf(http.StatusBadRequest, "MalformedQueryString", "The request's query string is not valid.")
+	}
+	return Params{v}, nil
+}
+
+// Has reports whether name was sent (even empty).
+func (p Params) Has(name string) bool {
+	_, ok := p.Values[name]
+	return ok
+}
+
+// List returns the members of a list parameter encoded as name.member.1,
+// name.member.2, … in index order. It stops at the first missing index.
+func (p Params) List(name string) []string {
+	var out []string
+	for i := 1; ; i++ {
+		k := name + ".member." + strconv.Itoa(i)
+		v, ok := p.Values[k]
+		if !ok {
+			return out
+		}
+		out = append(out, v[0])
+	}
+}
+
+// Structs returns the members of a list of structures encoded as
+// name.member.N.Field, each as a map from field name to value.
+func (p Params) Structs(name string) []map[string]string {
+	var out []map[string]string
+	for i := 1; ; i++ {
+		prefix := name + ".member." + strconv.Itoa(i) + "."
+		var m map[string]string
+		for k, v := range p.Values {
+			if strings.HasPrefix(k, prefix) {
+				if m == nil {
+					m = map[string]string{}
+				}
+				m[k[len(prefix):]] = v[0]
+			}
+		}
+		if m == nil {
+			return out
+		}
+		out = append(out, m)
+	}
+}
+
+// Int returns an integer parameter; ok is false when absent. A value that is
+// not an integer is a ValidationError.
+func (p Params) Int(name string) (n int, ok bool, err error) {
+	s, present := p.Values[name]
+	if !present {
+		return 0, false, nil
+	}
+	n, convErr := strconv.Atoi(s[0])
+	if convErr != nil {
+		return 0, true, Errorf(http.StatusBadRequest, "ValidationError", "Value '%s' at '%s' failed to satisfy constraint: Member must be a number", s[0], lowerFirst(name))
+	}
+	return n, true, nil
+}
+
+// Bool returns a boolean parameter ("true"/"false"); ok is false when absent.
+func (p Params) Bool(name string) (b bool, ok bool, err error) {
+	s, present := p.Values[name]
+	if !present {
+		return false, false, nil
+	}
+	switch strings.ToLower(s[0]) {
+	case "true":
+		return true, true, nil
+	case "false":
+		return false, true, nil
+	}
+	return false, true, Errorf(http.StatusBadRequest, "ValidationError", "Value '%s' at '%s' failed to satisfy constraint: Member must be a boolean", s[0], lowerFirst(name))
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// QueryNamespace is the XML namespace of each awsQuery service's responses.
+var QueryNamespace = map[string]string{
+	"iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+	"sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+}
+
+// WriteQueryResponse writes a successful awsQuery response:
+// <ActionResponse xmlns><ActionResult>result</ActionResult><ResponseMetadata>…
+// result is marshalled with encoding/xml; its own element name is replaced
+// by ActionResult. A nil result writes an empty result element.
+func WriteQueryResponse(w http.ResponseWriter, action, xmlns, requestID string, result any) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("x-amzn-RequestId", requestID)
+	w.WriteHeader(http.StatusOK)
+	writeQueryBody(w, action, xmlns, requestID, result)
+}
+
+func writeQueryBody(w io.Writer, action, xmlns, requestID string, result any) {
+	io.WriteString(w, `<`+action+`Response xmlns="`+xmlns+`">`+"\n")
+	if result == nil {
+		io.WriteString(w, "  <"+action+"Result/>\n")
+	} else {
+		enc := xml.NewEncoder(w)
+		enc.Indent("  ", "  ")
+		start := xml.StartElement{Name: xml.Name{Local: action + "Result"}}
+		if err := enc.EncodeElement(result, start); err != nil {
+			// Only a programming error (an unsupported type) can get here.
+			panic("awsproto: cannot encode " + action + " result: " + err.Error())
+		}
+		enc.Flush()
+		io.WriteString(w, "\n")
+	}
+	io.WriteString(w, "  <ResponseMetadata>\n    <RequestId>"+requestID+"</RequestId>\n  </ResponseMetadata>\n</"+action+"Response>\n")
+}
+
+// WriteQueryError writes an awsQuery XML error body with the error's status.
+func WriteQueryError(w http.ResponseWriter, xmlns, requestID string, e *Error) {
+	typ := "Sender"
+	if !e.Sender {
+		typ = "Receiver"
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("x-amzn-RequestId", requestID)
+	w.WriteHeader(e.Status)
+	var b strings.Builder
+	b.WriteString(`<ErrorResponse xmlns="` + xmlns + `">` + "\n  <Error>\n    <Type>" + typ + "</Type>\n    <Code>")
+	xml.EscapeText(&b, []byte(e.Code))
+	b.WriteString("</Code>\n    <Message>")
+	xml.EscapeText(&b, []byte(e.Message))
+	b.WriteString("</Message>\n  </Error>\n  <RequestId>" + requestID + "</RequestId>\n</ErrorResponse>\n")
+	io.WriteString(w, b.String())
+}
+
+// EncodePolicyDocument URL-encodes a policy document as IAM returns it
+// (RFC 3986: everything but A-Z a-z 0-9 - _ . ~ is percent-encoded, spaces
+// as %20), preserving the stored text exactly.
+func EncodePolicyDocument(doc string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(doc) * 2)
+	for i := 0; i < len(doc); i++ {
+		c := doc[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}

@@ -1,0 +1,344 @@
+// Package store defines podid's persistence contract: the records podid keeps
+// and the one interface every backend (SQLite today, PostgreSQL next)
+// implements. Services never see SQL; they run their reads and writes inside a
+// transaction obtained from Store.Update or Store.View, so a failed call leaves
+// nothing half-written.
+//
+// Secrets (secret access keys, signing keys) are stored sealed: the store keeps
+// opaque ciphertext produced by package secrets and never sees plaintext.
+//
+// All methods are safe for concurrent use. Backends are verified by the
+// conformance suite in package storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them with %w so callers use errors.Is.
+var (
+	// ErrNotFound is returned when a record does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict is returned when a write would violate a uniqueness rule
+	// (same name, same association key, same ID).
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Store is the persistence contract shared by all backends.
+type Store interface {
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a read-write transaction. If fn returns an error the
+	// transaction is rolled back and nothing it wrote remains. Update
+	// serializes conflicting writers; a uniqueness violation inside fn is
+	// reported as ErrConflict.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// WaitEvents blocks until an association event with a revision greater
+	// than after exists, ctx ends, or the backend's poll interval passes. It
+	// is a wake-up hint only; readers then call Tx.ListAssociationEvents.
+	WaitEvents(ctx context.Context, after int64) error
+	// Close releases the backend's resources.
+	Close() error
+}
+
+// Page selects a slice of an ordered listing: items strictly after After
+// (a sort key returned by a previous call; empty for the first page), at
+// most Limit of them (Limit <= 0 means no limit).
+type Page struct {
+	After string
+	Limit int
+}
+
+// Tx is the set of operations available inside a transaction. Listing
+// methods return items in ascending order of their documented sort key and
+// never more than Page.Limit.
+type Tx interface {
+	// Roles, sorted by Name. Names are unique case-insensitively as in IAM.
+	CreateRole(r *Role) error
+	GetRole(name string) (*Role, error)
+	GetRoleByID(id string) (*Role, error)
+	UpdateRole(r *Role) error // replaces every mutable field, matched by Name
+	DeleteRole(name string) error
+	ListRoles(pathPrefix string, p Page) ([]*Role, error)
+
+	// Managed policies, sorted by ARN.
+	CreatePolicy(p *ManagedPolicy) error
+	GetPolicy(arn string) (*ManagedPolicy, error)
+	UpdatePolicy(p *ManagedPolicy) error
+	DeletePolicy(arn string) error
+	ListPolicies(pathPrefix string, p Page) ([]*ManagedPolicy, error)
+	PutPolicyVersion(v *PolicyVersion) error // insert or replace by (PolicyARN, VersionID)
+	GetPolicyVersion(policyARN, versionID string) (*PolicyVersion, error)
+	ListPolicyVersions(policyARN string) ([]*PolicyVersion, error) // sorted by CreatedAt descending (newest first)
+	DeletePolicyVersion(policyARN, versionID string) error
+
+	// Attachments of managed policies to roles and users, sorted by PolicyARN.
+	AttachPolicy(kind PrincipalKind, principalName, policyARN string) error // ErrConflict if already attached
+	DetachPolicy(kind PrincipalKind, principalName, policyARN string) error // ErrNotFound if not attached
+	ListAttachedPolicies(kind PrincipalKind, principalName string, p Page) ([]string, error)
+	CountPolicyAttachments(policyARN string) (int, error)
+
+	// Inline policies, sorted by PolicyName.
+	PutInlinePolicy(ip *InlinePolicy) error // insert or replace
+	GetInlinePolicy(kind PrincipalKind, principalName, policyName string) (*InlinePolicy, error)
+	ListInlinePolicies(kind PrincipalKind, principalName string, p Page) ([]*InlinePolicy, error)
+	DeleteInlinePolicy(kind PrincipalKind, principalName, policyName string) error
+
+	// Users, sorted by Name.
+	CreateUser(u *User) error
+	GetUser(name string) (*User, error)
+	UpdateUser(u *User) error
+	DeleteUser(name string) error
+	ListUsers(pathPrefix string, p Page) ([]*User, error)
+
+	// Access keys, sorted by ID. UserName is empty for the account root.
+	CreateAccessKey(k *AccessKey) error
+	GetAccessKey(id string) (*AccessKey, error)
+	UpdateAccessKey(k *AccessKey) error
+	DeleteAccessKey(id string) error
+	ListAccessKeys(userName string) ([]*AccessKey, error)
+
+	// OpenID Connect providers, sorted by ARN.
+	CreateOIDCProvider(o *OIDCProvider) error
+	GetOIDCProvider(arn string) (*OIDCProvider, error)
+	UpdateOIDCProvider(o *OIDCProvider) error
+	DeleteOIDCProvider(arn string) error
+	ListOIDCProviders() ([]*OIDCProvider, error)
+
+	// Server keys (session-token sealing keys, cluster signing keys), sorted by ID.
+	PutServerKey(k *ServerKey) error // insert or replace by ID
+	ListServerKeys(purpose string) ([]*ServerKey, error)
+
+	// Clusters, sorted by Name.
+	CreateCluster(c *Cluster) error
+	GetCluster(name string) (*Cluster, error)
+	UpdateCluster(c *Cluster) error
+	DeleteCluster(name string) error
+	ListClusters(p Page) ([]*Cluster, error)
+
+	// Add-ons, sorted by Name within a cluster.
+	CreateAddon(a *Addon) error
+	GetAddon(cluster, name string) (*Addon, error)
+	UpdateAddon(a *Addon) error
+	DeleteAddon(cluster, name string) error
+	ListAddons(cluster string, p Page) ([]*Addon, error)
+
+	// Pod identity associations, sorted by ID. CreateAssociation returns
+	// ErrConflict when (Cluster, Namespace, ServiceAccount) is taken.
+	// Every create, update and delete appends an AssociationEvent in the
+	// same transaction.
+	CreateAssociation(a *Association) error
+	GetAssociation(cluster, id string) (*Association, error)
+	FindAssociation(cluster, namespace, serviceAccount string) (*Association, error)
+	UpdateAssociation(a *Association) error
+	DeleteAssociation(cluster, id string) error
+	// ListAssociations filters by namespace and service account when non-empty.
+	ListAssociations(cluster, namespace, serviceAccount string, p Page) ([]*Association, error)
+	// ListAllAssociations returns every association of every cluster (for
+	// building in-memory indexes), sorted by (Cluster, ID).
+	ListAllAssociations() ([]*Association, error)
+
+	// Association change feed, in revision order.
+	ListAssociationEvents(cluster string, afterRevision int64, limit int) ([]*AssociationEvent, error)
+	// LatestRevision is the highest revision of any association event (0 if none).
+	LatestRevision() (int64, error)
+
+	// Idempotency tokens: a request token remembered with the resource it
+	// created. PutIdempotencyToken returns ErrConflict if scope+token exists.
+	PutIdempotencyToken(scope, token, resourceID string) error
+	GetIdempotencyToken(scope, token string) (string, error)
+
+	// Audit records, sorted by Time then ID.
+	AppendAudit(r *AuditRecord) error
+	ListAudit(since time.Time, limit int) ([]*AuditRecord, error)
+	DeleteAuditBefore(t time.Time) (int, error)
+}
+
+// PrincipalKind says whether an attachment or inline policy belongs to a role or a user.
+type PrincipalKind string
+
+// Principal kinds.
+const (
+	KindRole PrincipalKind = "role"
+	KindUser PrincipalKind = "user"
+)
+
+// Tag is an IAM or EKS resource tag.
+type Tag struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
+}
+
+// Role is an IAM role.
+type Role struct {
+	ID                  string // AROA…
+	Name                string
+	Path                string
+	ARN                 string
+	AssumeRolePolicy    string // the trust policy, byte for byte as submitted
+	Description         string
+	MaxSessionDuration  int // seconds, 3600..43200
+	PermissionsBoundary string
+	Tags                []Tag
+	CreatedAt           time.Time
+	LastUsedAt          time.Time // zero when never used
+	LastUsedRegion      string
+}
+
+// ManagedPolicy is a customer managed policy.
+type ManagedPolicy struct {
+	ID               string // ANPA…
+	Name             string
+	Path             string
+	ARN              string
+	DefaultVersionID string
+	Description      string
+	Tags             []Tag
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// PolicyVersion is one version of a managed policy.
+type PolicyVersion struct {
+	PolicyARN string
+	VersionID string // v1, v2, …
+	Document  string // byte for byte as submitted
+	IsDefault bool
+	CreatedAt time.Time
+}
+
+// InlinePolicy is a policy embedded in a role or user.
+type InlinePolicy struct {
+	Kind          PrincipalKind
+	PrincipalName string
+	PolicyName    string
+	Document      string
+}
+
+// User is an IAM user.
+type User struct {
+	ID                  string // AIDA…
+	Name                string
+	Path                string
+	ARN                 string
+	PermissionsBoundary string
+	Tags                []Tag
+	CreatedAt           time.Time
+}
+
+// AccessKey is a long-term access key. SealedSecret is the secret access key
+// sealed by package secrets.
+type AccessKey struct {
+	ID           string // AKIA…
+	UserName     string // empty for the account root
+	SealedSecret []byte
+	Status       string // Active or Inactive
+	CreatedAt    time.Time
+}
+
+// OIDCProvider is an IAM OpenID Connect identity provider.
+type OIDCProvider struct {
+	ARN         string
+	URL         string // without scheme, as IAM shows it
+	ClientIDs   []string
+	Thumbprints []string
+	Tags        []Tag
+	CreatedAt   time.Time
+}
+
+// ServerKey is key material the server itself owns, sealed by the master key.
+type ServerKey struct {
+	ID        string
+	Purpose   string // e.g. "session-token", "cluster-signing/NAME"
+	Sealed    []byte
+	Active    bool // the key new material is produced with
+	CreatedAt time.Time
+}
+
+// Cluster kinds.
+const (
+	ClusterHosted   = "hosted"   // podid is the service-account token issuer
+	ClusterExternal = "external" // a Kubernetes cluster with its own issuer
+)
+
+// Cluster is an EKS cluster as podid knows it.
+type Cluster struct {
+	Name      string
+	ARN       string
+	Kind      string // ClusterHosted or ClusterExternal
+	Status    string
+	Version   string
+	RoleARN   string
+	IssuerURL string
+	// JWKS is an inline key set for external clusters (JSON), empty to
+	// fetch it from the issuer's discovery document.
+	JWKS string
+	// Spec holds the remaining EKS fields as JSON (VPC config, logging,
+	// access config, API server endpoint and sealed credentials), shown but
+	// not acted on unless a feature needs them.
+	Spec      string
+	Tags      map[string]string
+	CreatedAt time.Time
+}
+
+// Addon is an EKS add-on installed on a cluster.
+type Addon struct {
+	Cluster               string
+	Name                  string
+	ARN                   string
+	Version               string
+	Status                string
+	Health                string // JSON of health.issues
+	ServiceAccountRoleARN string
+	ConfigurationValues   string
+	Tags                  map[string]string
+	CreatedAt             time.Time
+	ModifiedAt            time.Time
+}
+
+// Association is an EKS pod identity association.
+type Association struct {
+	ID                 string // a- + 17 lowercase alphanumerics
+	ARN                string
+	Cluster            string
+	Namespace          string
+	ServiceAccount     string
+	RoleARN            string
+	TargetRoleARN      string
+	ExternalID         string
+	DisableSessionTags bool
+	Policy             string
+	OwnerARN           string
+	Tags               map[string]string
+	CreatedAt          time.Time
+	ModifiedAt         time.Time
+}
+
+// Association event types.
+const (
+	EventCreated = "created"
+	EventUpdated = "updated"
+	EventDeleted = "deleted"
+)
+
+// AssociationEvent is one entry of the association change feed.
+type AssociationEvent struct {
+	Revision    int64 // strictly increasing across all clusters
+	Type        string
+	Cluster     string
+	Association Association // the state after the change (before it, for deletes)
+	Time        time.Time
+}
+
+// AuditRecord records one credential issuance or refusal.
+type AuditRecord struct {
+	ID       string
+	Time     time.Time
+	Kind     string // e.g. "eks-auth:AssumeRoleForPodIdentity", "sts:AssumeRole"
+	Decision string // "issued" or "refused"
+	Reason   string
+	// Fields holds the rest (cluster, namespace, pod, role, key ID, …) as JSON.
+	Fields string
+}
