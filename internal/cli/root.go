@@ -1,0 +1,30 @@
+// Package cli holds podid's subcommands. Each subcommand lives in its own
+// file with its own flags and config, and returns errors instead of exiting.
+package cli
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+)
+
+// Run executes the podid command line with args under ctx.
+func Run(ctx context.Context, args []string) error {
+	root := &cobra.Command{
+		Use:           "podid",
+		Short:         "Self-hosted, wire-compatible EKS Pod Identity",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	for _, add := range subcommands {
+		root.AddCommand(add())
+	}
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// subcommands lists the constructors of podid's subcommands. Each is defined
+// in its own file of this package.
+var subcommands = []func() *cobra.Command{
+	newVersionCommand,
+}
