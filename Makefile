@@ -1,0 +1,17 @@
+# podid's build and test entry points. The README's quick start names these.
+GO ?= go
+
+.PHONY: build test test-go test-fuzz test-bench-module lint run workshop
+
+build:
+	$(GO) build -o bin/podid ./cmd/podid
+
+# The full test suite: exactly what CI runs (.ci/run calls `make test`).
+test:
+	./scripts/test.sh
+
+lint:
+	gofmt -l . | (! grep .) && $(GO) vet ./...
+
+run: build
+	./bin/podid server --listen 127.0.0.1:8080 --data-dir ./.podid

@@ -1,0 +1,311 @@
+// Package server is podid's HTTP edge: one port for every AWS API podid
+// serves. It reads the body under a size limit, verifies SigV4, puts the
+// caller and request ID in the context, routes by the service in the
+// credential scope (falling back to path and Content-Type for unsigned
+// requests) and writes responses and errors in each service's own protocol.
+// It knows nothing of the services' internals.
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/podid/podid/internal/auth"
+	"github.com/podid/podid/internal/awsproto"
+)
+
+// QueryService is an awsQuery service (IAM, STS).
+type QueryService interface {
+	HandleQuery(ctx context.Context, action string, p awsproto.Params) (any, error)
+}
+
+// Verifier verifies a request's SigV4 signature.
+type Verifier interface {
+	Verify(ctx context.Context, r *http.Request, body []byte) (*awsproto.Verified, error)
+}
+
+// Config assembles the edge.
+type Config struct {
+	Verifier Verifier
+	IAM      QueryService
+	STS      QueryService
+	EKS      http.Handler
+	EKSAuth  http.Handler
+	// Public serves unauthenticated paths (OIDC discovery documents and
+	// key sets of podid-hosted clusters). PublicMatch says which paths.
+	Public      http.Handler
+	PublicMatch func(path string) bool
+	// Extra serves operational endpoints (/metrics, /healthz, /readyz).
+	Extra        map[string]http.Handler
+	Logger       *slog.Logger
+	Metrics      *Metrics
+	MaxBodyBytes int64
+	// Region is the server's region; IAM and STS requests are accepted with
+	// any region in their scope (clients sign global services with their
+	// configured region).
+	Region string
+}
+
+// Edge is the http.Handler that fronts every service.
+type Edge struct {
+	cfg Config
+}
+
+// DefaultMaxBodyBytes bounds request bodies. IAM's largest input (a policy
+// document of 131,072 characters, URL-encoded) fits well within it.
+const DefaultMaxBodyBytes = 1 << 20
+
+// New returns the edge handler.
+func New(cfg Config) *Edge {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Edge{cfg: cfg}
+}
+
+// protocol says how a request's errors must be written.
+type protocol int
+
+const (
+	protoQuery protocol = iota
+	protoJSON
+)
+
+// route is where a request goes.
+type route struct {
+	service string // iam, sts, eks, eks-auth
+	proto   protocol
+}
+
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := awsproto.NewRequestID()
+	ctx := awsproto.WithRequestID(r.Context(), reqID)
+	r = r.WithContext(ctx)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+
+	if h, ok := e.cfg.Extra[r.URL.Path]; ok {
+		h.ServeHTTP(w, r)
+		return
+	}
+	if e.cfg.PublicMatch != nil && e.cfg.Public != nil && r.Method == http.MethodGet && e.cfg.PublicMatch(r.URL.Path) {
+		rec.Header().Set("x-amzn-RequestId", reqID)
+		e.cfg.Public.ServeHTTP(rec, r)
+		e.observe("public", "", rec.status, start)
+		return
+	}
+
+	rt := classify(r)
+	action := ""
+	fail := func(err error) {
+		ae := toAWSError(err)
+		if ae.Status >= 500 {
+			e.cfg.Logger.ErrorContext(ctx, "request failed", "requestId", reqID, "service", rt.service, "action", action, "code", ae.Code, "err", ae.Cause)
+		} else {
+			e.cfg.Logger.DebugContext(ctx, "request refused", "requestId", reqID, "service", rt.service, "action", action, "code", ae.Code)
+		}
+		e.writeError(rec, rt, reqID, ae)
+		e.observe(rt.service, action, rec.status, start)
+	}
+
+	body, err := readBody(w, r, e.cfg.MaxBodyBytes)
+	if err != nil {
+		fail(err)
+		return
+	}
+
+	var params awsproto.Params
+	if rt.proto == protoQuery {
+		params, err = queryParams(r, body)
+		if err != nil {
+			fail(err)
+			return
+		}
+		action = params.Get("Action")
+	}
+
+	if awsproto.IsSigned(r) {
+		v, err := e.cfg.Verifier.Verify(ctx, r, body)
+		if err != nil {
+			fail(err)
+			return
+		}
+		p, ok := v.Identity.(*auth.Principal)
+		if !ok || p == nil {
+			fail(awsproto.Internal("InternalFailure", errors.New("verifier returned no principal")))
+			return
+		}
+		ctx = auth.WithPrincipal(ctx, p)
+	} else if !(rt.service == "sts" && isUnsignedSTSAction(action)) {
+		fail(awsproto.Errorf(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token"))
+		return
+	}
+	r = r.WithContext(ctx)
+
+	switch rt.service {
+	case "iam", "sts":
+		svc := e.cfg.IAM
+		if rt.service == "sts" {
+			svc = e.cfg.STS
+		}
+		if svc == nil {
+			fail(unknownService(rt.service))
+			return
+		}
+		if action == "" {
+			fail(awsproto.Errorf(http.StatusBadRequest, "MissingAction", "Missing Action"))
+			return
+		}
+		result, err := svc.HandleQuery(ctx, action, params)
+		if err != nil {
+			fail(err)
+			return
+		}
+		awsproto.WriteQueryResponse(rec, action, awsproto.QueryNamespace[rt.service], reqID, result)
+	case "eks", "eks-auth":
+		h := e.cfg.EKS
+		if rt.service == "eks-auth" {
+			h = e.cfg.EKSAuth
+		}
+		if h == nil {
+			fail(unknownService(rt.service))
+			return
+		}
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		r.ContentLength = int64(len(body))
+		rec.Header().Set("x-amzn-RequestId", reqID)
+		h.ServeHTTP(rec, r)
+	default:
+		fail(unknownService(rt.service))
+		return
+	}
+	e.observe(rt.service, action, rec.status, start)
+}
+
+func unknownService(s string) *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException", "podid does not serve the service %q", s)
+}
+
+// isUnsignedSTSAction lists the STS actions AWS accepts without a signature.
+func isUnsignedSTSAction(action string) bool {
+	return action == "AssumeRoleWithWebIdentity" || action == "AssumeRoleWithSAML"
+}
+
+// classify decides the service and protocol of a request: from the SigV4
+// credential scope when signed, else from the path and Content-Type.
+func classify(r *http.Request) route {
+	if svc, _, ok := awsproto.ScopeOf(r); ok {
+		switch svc {
+		case "iam", "sts":
+			return route{svc, protoQuery}
+		case "eks", "eks-auth":
+			return route{svc, protoJSON}
+		}
+		return route{svc, protoJSON}
+	}
+	path := r.URL.Path
+	if strings.HasPrefix(path, "/clusters/") && strings.HasSuffix(path, "/assume-role-for-pod-identity") {
+		return route{"eks-auth", protoJSON}
+	}
+	if path == "/" || path == "" {
+		// Unsigned awsQuery: STS AssumeRoleWithWebIdentity is the one such
+		// request AWS serves; IAM has none.
+		return route{"sts", protoQuery}
+	}
+	return route{"eks", protoJSON}
+}
+
+// queryParams returns the awsQuery parameters of a request: the form body
+// for POST, the URL query (less SigV4's own parameters) for GET.
+func queryParams(r *http.Request, body []byte) (awsproto.Params, error) {
+	if r.Method == http.MethodGet {
+		q := r.URL.Query()
+		for k := range q {
+			if strings.HasPrefix(k, "X-Amz-") {
+				q.Del(k)
+			}
+		}
+		return awsproto.Params{Values: q}, nil
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
+		return awsproto.Params{}, awsproto.Errorf(http.StatusBadRequest, "InvalidParameterValue", "Unsupported Content-Type for an awsQuery request")
+	}
+	return awsproto.ParseParams(string(body))
+}
+
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	if r.ContentLength > limit {
+		return nil, awsproto.Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request body is larger than %d bytes", limit)
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, awsproto.Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request body is larger than %d bytes", limit)
+		}
+		return nil, awsproto.Errorf(http.StatusBadRequest, "IncompleteBody", "The request body could not be read")
+	}
+	return b, nil
+}
+
+func toAWSError(err error) *awsproto.Error {
+	var ae *awsproto.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return awsproto.Internal("InternalFailure", err)
+}
+
+func (e *Edge) writeError(w http.ResponseWriter, rt route, reqID string, ae *awsproto.Error) {
+	if rt.proto == protoQuery {
+		ns := awsproto.QueryNamespace[rt.service]
+		if ns == "" {
+			ns = awsproto.QueryNamespace["sts"]
+		}
+		awsproto.WriteQueryError(w, ns, reqID, ae)
+		return
+	}
+	awsproto.WriteJSONError(w, reqID, ae)
+}
+
+func (e *Edge) observe(service, action string, status int, start time.Time) {
+	if e.cfg.Metrics != nil {
+		e.cfg.Metrics.observe(service, action, status, time.Since(start))
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wroteHeader {
+		s.status = code
+		s.wroteHeader = true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Flush lets streaming handlers (the association change feed) flush.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap exposes the underlying writer to http.ResponseController.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite of podid: formatting and vet, every package's tests
+# with the race detector (unit, conformance, end-to-end with the AWS CLI,
+# boto3 and the Go SDK v2), the fuzz targets for a bounded time each, and the
+# benchmark module's tests. It checks for the tools it needs and installs
+# what it can.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+say "checking tools"
+scripts/install-deps.sh
+
+say "gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+(cd bench && go vet ./...)
+
+say "go test -race ./..."
+go test -race -count=1 -timeout 45m ./...
+
+say "fuzz targets (bounded)"
+FUZZTIME=${FUZZTIME:-15s}
+while read -r pkg target; do
+	[ -z "$pkg" ] && continue
+	echo "-- $target in $pkg for $FUZZTIME"
+	go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg"
+done < <(scripts/fuzz-targets.sh)
+
+say "bench module"
+(cd bench && go test -count=1 ./...)
+
+say "all tests passed"
