@@ -27,4 +27,5 @@ func Run(ctx context.Context, args []string) error {
 // in its own file of this package.
 var subcommands = []func() *cobra.Command{
 	newVersionCommand,
+	newMutateCommand,
 }

@@ -8,6 +8,8 @@ package webhook
 
 import (
 	"encoding/csv"
+	"encoding/json"
+	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -222,4 +224,51 @@ func mutateContainers(cs []corev1.Container, skip map[string]bool, s Settings, t
 // escapePointer escapes a JSON Pointer reference token (RFC 6901).
 func escapePointer(s string) string {
 	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
+
+// ApplyPatch applies a patch produced by Mutate to a copy of pod. It
+// understands exactly the operations Mutate emits, which is what `podid
+// mutate` needs to print the pod a cluster would store.
+func ApplyPatch(pod *corev1.Pod, ops []PatchOp) (*corev1.Pod, error) {
+	p := pod.DeepCopy()
+	for _, op := range ops {
+		b, err := json.Marshal(op.Value)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case op.Op != "add":
+			return nil, fmt.Errorf("unsupported patch operation %q", op.Op)
+		case op.Path == "/spec/containers":
+			p.Spec.Containers = nil
+			err = json.Unmarshal(b, &p.Spec.Containers)
+		case op.Path == "/spec/initContainers":
+			p.Spec.InitContainers = nil
+			err = json.Unmarshal(b, &p.Spec.InitContainers)
+		case op.Path == "/spec/volumes":
+			p.Spec.Volumes = nil
+			err = json.Unmarshal(b, &p.Spec.Volumes)
+		case op.Path == "/spec/volumes/0":
+			var v corev1.Volume
+			err = json.Unmarshal(b, &v)
+			p.Spec.Volumes = append([]corev1.Volume{v}, p.Spec.Volumes...)
+		case op.Path == "/metadata/labels":
+			p.Labels = nil
+			err = json.Unmarshal(b, &p.Labels)
+		case strings.HasPrefix(op.Path, "/metadata/labels/"):
+			if p.Labels == nil {
+				p.Labels = map[string]string{}
+			}
+			key := strings.NewReplacer("~1", "/", "~0", "~").Replace(strings.TrimPrefix(op.Path, "/metadata/labels/"))
+			var v string
+			err = json.Unmarshal(b, &v)
+			p.Labels[key] = v
+		default:
+			return nil, fmt.Errorf("unsupported patch path %q", op.Path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("applying %s: %w", op.Path, err)
+		}
+	}
+	return p, nil
 }

@@ -71,30 +71,11 @@ func envOf(c corev1.Container) []string {
 
 func apply(t *testing.T, pod *corev1.Pod, ops []PatchOp) *corev1.Pod {
 	t.Helper()
-	p := pod.DeepCopy()
-	for _, op := range ops {
-		b, _ := json.Marshal(op.Value)
-		switch {
-		case op.Path == "/spec/containers":
-			p.Spec.Containers = nil
-			json.Unmarshal(b, &p.Spec.Containers)
-		case op.Path == "/spec/initContainers":
-			p.Spec.InitContainers = nil
-			json.Unmarshal(b, &p.Spec.InitContainers)
-		case op.Path == "/spec/volumes":
-			json.Unmarshal(b, &p.Spec.Volumes)
-		case op.Path == "/spec/volumes/0":
-			var v corev1.Volume
-			json.Unmarshal(b, &v)
-			p.Spec.Volumes = append([]corev1.Volume{v}, p.Spec.Volumes...)
-		case strings.HasPrefix(op.Path, "/metadata/labels"):
-			if p.Labels == nil {
-				p.Labels = map[string]string{}
-			}
-			p.Labels[LabelKey] = LabelValue
-		}
+	out, err := ApplyPatch(pod, ops)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return p
+	return out
 }
 
 func TestWorkshopEnvExactly(t *testing.T) {
