@@ -34,4 +34,7 @@ done < <(scripts/fuzz-targets.sh)
 say "bench module"
 (cd bench && go test -count=1 ./...)
 
+say "Helm chart: lint and render with Helm's Go packages"
+(cd test/helm && go vet ./... && go test -count=1 ./...)
+
 say "all tests passed"

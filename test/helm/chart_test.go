@@ -1,0 +1,221 @@
+// Package helm lints and renders podid's Helm chart with Helm's own Go
+// packages (from the Go module proxy), and keeps the plain manifests in
+// deploy/manifests in step with the chart.
+package helm
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/lint"
+	"helm.sh/helm/v3/pkg/lint/support"
+	"sigs.k8s.io/yaml"
+)
+
+const chartDir = "../../deploy/helm/podid"
+
+func TestLint(t *testing.T) {
+	for name, vals := range valueSets() {
+		t.Run(name, func(t *testing.T) {
+			res := lint.AllWithKubeVersion(chartDir, vals, "podid", &chartutil.KubeVersion{Version: "v1.34.4", Major: "1", Minor: "34"})
+			for _, m := range res.Messages {
+				if m.Severity >= support.WarningSev {
+					t.Errorf("helm lint: %s", m)
+				}
+			}
+		})
+	}
+}
+
+func valueSets() map[string]map[string]any {
+	return map[string]map[string]any{
+		"defaults": {},
+		"broker":   {"credentialIssuer": "aws-sts", "broker": map[string]any{"credentialsSecret": "aws-creds"}},
+		"cert-manager and postgres": {
+			"webhook": map[string]any{"certManagerIssuer": "selfsigned"},
+			"server":  map[string]any{"postgres": map[string]any{"urlSecret": "pg"}, "replicas": 3},
+		},
+		"external server": {"server": map[string]any{"enabled": false, "url": "https://podid.example.com"}, "serviceMonitor": map[string]any{"enabled": true}},
+	}
+}
+
+// render renders the chart with vals and returns every object by
+// "Kind/namespace/name".
+func render(t *testing.T, vals map[string]any) (map[string]map[string]any, string) {
+	t.Helper()
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := chartutil.ReleaseOptions{Name: "podid", Namespace: "podid", IsInstall: true}
+	values, err := chartutil.ToRenderValues(ch, vals, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := engine.Render(ch, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		if strings.HasSuffix(n, ".yaml") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	objs := map[string]map[string]any{}
+	var all bytes.Buffer
+	for _, n := range names {
+		for _, doc := range strings.Split(files[n], "\n---") {
+			if strings.TrimSpace(doc) == "" {
+				continue
+			}
+			var obj map[string]any
+			if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+				t.Fatalf("%s does not render to YAML: %v\n%s", n, err, doc)
+			}
+			if len(obj) == 0 {
+				continue
+			}
+			md, _ := obj["metadata"].(map[string]any)
+			ns, _ := md["namespace"].(string)
+			if ns == "" {
+				ns = "podid"
+			}
+			name, _ := md["name"].(string)
+			objs[obj["kind"].(string)+"/"+ns+"/"+name] = obj
+			all.WriteString("---\n# Source: " + n + "\n" + strings.TrimSpace(doc) + "\n")
+		}
+	}
+	return objs, all.String()
+}
+
+func dig(m any, path ...string) any {
+	for _, p := range path {
+		mm, ok := m.(map[string]any)
+		if !ok {
+			return nil
+		}
+		m = mm[p]
+	}
+	return m
+}
+
+func TestRenderDefaults(t *testing.T) {
+	objs, _ := render(t, nil)
+	ds := objs["DaemonSet/kube-system/eks-pod-identity-agent"]
+	if ds == nil {
+		t.Fatalf("no kube-system/eks-pod-identity-agent DaemonSet; have %v", keys(objs))
+	}
+	if got := dig(ds, "spec", "selector", "matchLabels", "app.kubernetes.io/name"); got != "eks-pod-identity-agent" {
+		t.Errorf("agent selector label = %v", got)
+	}
+	pod := dig(ds, "spec", "template", "spec")
+	if dig(pod, "hostNetwork") != true {
+		t.Error("agent is not hostNetwork")
+	}
+	c := dig(pod, "containers").([]any)[0]
+	caps := dig(c, "securityContext", "capabilities", "add").([]any)
+	if len(caps) != 2 || caps[0] != "NET_BIND_SERVICE" || caps[1] != "NET_ADMIN" {
+		t.Errorf("agent capabilities = %v, want only NET_BIND_SERVICE and NET_ADMIN", caps)
+	}
+	if dig(c, "securityContext", "privileged") != nil {
+		t.Error("agent must not be privileged")
+	}
+	if inits := dig(pod, "initContainers"); inits != nil {
+		t.Error("agent needs no init container")
+	}
+	if dig(c, "readinessProbe", "httpGet", "path") != "/readyz" || dig(c, "resources", "requests") == nil {
+		t.Error("agent lacks readiness gating or resource requests")
+	}
+	mwc := objs["MutatingWebhookConfiguration/podid/podid"]
+	wh := dig(mwc, "webhooks").([]any)[0]
+	if dig(wh, "failurePolicy") != "Ignore" || dig(wh, "sideEffects") != "None" {
+		t.Errorf("webhook failurePolicy/sideEffects = %v/%v", dig(wh, "failurePolicy"), dig(wh, "sideEffects"))
+	}
+	// Least privilege: the webhook may update only its own configuration.
+	cr := objs["ClusterRole/podid/podid-webhook"]
+	for _, r := range dig(cr, "rules").([]any) {
+		if res := dig(r, "resources").([]any); res[0] == "mutatingwebhookconfigurations" {
+			if names := dig(r, "resourceNames"); names == nil {
+				t.Error("webhook may update every MutatingWebhookConfiguration")
+			}
+		}
+		for _, v := range dig(r, "verbs").([]any) {
+			if v == "*" || v == "delete" || v == "list" {
+				t.Errorf("webhook ClusterRole grants %v", v)
+			}
+		}
+	}
+	if objs["Deployment/podid/podid-server"] == nil || objs["Job/podid/podid-register"] == nil {
+		t.Error("server Deployment or registration Job missing")
+	}
+}
+
+func TestBrokerModeIsOneValue(t *testing.T) {
+	objs, _ := render(t, map[string]any{"credentialIssuer": "aws-sts"})
+	args := dig(objs["Deployment/podid/podid-server"], "spec", "template", "spec", "containers").([]any)[0].(map[string]any)["args"].([]any)
+	found := false
+	for _, a := range args {
+		if a == "--credential-issuer=aws-sts" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("server args %v lack --credential-issuer=aws-sts", args)
+	}
+}
+
+// TestPlainManifests keeps deploy/manifests/podid.yaml equal to the chart
+// rendered with defaults (random secrets excluded). Set
+// PODID_UPDATE_GOLDEN=1 to regenerate it.
+func TestPlainManifests(t *testing.T) {
+	_, all := render(t, nil)
+	all = scrubRandom(all)
+	path := "../../deploy/manifests/podid.yaml"
+	header := "# podid rendered from deploy/helm/podid with default values, for users without Helm.\n# Regenerate: PODID_UPDATE_GOLDEN=1 go test ./test/helm (in test/helm).\n"
+	if os.Getenv("PODID_UPDATE_GOLDEN") == "1" {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		os.WriteFile(path, []byte(header+all), 0o644)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != header+all {
+		t.Error("deploy/manifests/podid.yaml is out of date with the chart; regenerate it")
+	}
+}
+
+// scrubRandom replaces the chart's generated secrets (different on every
+// render) with placeholders the user must fill in.
+func scrubRandom(s string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(trimmed, "master.key: "):
+			line = line[:strings.Index(line, "master.key:")] + "master.key: REPLACE_WITH_BASE64_OF_32_RANDOM_BYTES_BASE64"
+		case strings.HasPrefix(trimmed, "credentials: "):
+			line = line[:strings.Index(line, "credentials:")] + "credentials: REPLACE_WITH_BASE64_SHARED_CREDENTIALS_FILE"
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
+}
+
+func keys(m map[string]map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
