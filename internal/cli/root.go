@@ -28,4 +28,5 @@ func Run(ctx context.Context, args []string) error {
 var subcommands = []func() *cobra.Command{
 	newVersionCommand,
 	newMutateCommand,
+	newServerCommand,
 }

@@ -1,0 +1,376 @@
+// Package app assembles podid's server from its parts: store, keyring,
+// session tokens, policy engine, authorizer, the four services and the
+// HTTP edge. `podid server` and `podid dev` both build on it, and tests run
+// it in process with an injected clock.
+package app
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/podid/podid/internal/auth"
+	"github.com/podid/podid/internal/awsproto"
+	"github.com/podid/podid/internal/eks"
+	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/iam"
+	"github.com/podid/podid/internal/ids"
+	"github.com/podid/podid/internal/policy"
+	"github.com/podid/podid/internal/secrets"
+	"github.com/podid/podid/internal/server"
+	"github.com/podid/podid/internal/sessiontoken"
+	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/sqlite"
+	"github.com/podid/podid/internal/sts"
+)
+
+// Defaults documented in the README.
+const (
+	DefaultAccountID = "123456789012"
+	DefaultRegion    = "us-west-2"
+	// RootCredentialsFile is the name, under the data directory, of the
+	// root access key in AWS shared-credentials format.
+	RootCredentialsFile = "root-credentials"
+	// DatabaseFile is the SQLite database's name under the data directory.
+	DatabaseFile = "podid.db"
+)
+
+// Config configures a server.
+type Config struct {
+	DataDir   string
+	AccountID string
+	Region    string
+	Partition string
+	// PublicURL is the base URL clients and clusters reach the server at;
+	// hosted clusters' issuer URLs are built from it.
+	PublicURL string
+	// MasterKeyFile names the master key file (PODID_MASTER_KEY or
+	// DataDir/master.key when empty).
+	MasterKeyFile string
+	// BootstrapCredentials names a shared-credentials file whose [default]
+	// key becomes the root access key on first start (Kubernetes Secrets).
+	BootstrapCredentials string
+	// Getenv reads the environment (os.Getenv when nil).
+	Getenv func(string) string
+	Logger *slog.Logger
+	Now    func() time.Time
+	// PodSessionDuration is how long EKS Auth's credentials last
+	// (eksauth.DefaultSessionDuration when 0).
+	PodSessionDuration time.Duration
+	// EKSAuthRateLimit is the per-cluster exchanges per second (0: none).
+	EKSAuthRateLimit float64
+	// AuditRetention deletes audit records older than this (0: keep).
+	AuditRetention time.Duration
+	// Issuer replaces the local credential issuer behind EKS Auth (broker
+	// mode); nil uses podid's own STS.
+	Issuer eksauth.Issuer
+	// AllowHTTPLoopbackIssuers lets STS and EKS Auth fetch OIDC discovery
+	// documents over plain HTTP from loopback addresses (local mode, tests).
+	AllowHTTPLoopbackIssuers bool
+}
+
+// App is an assembled podid server.
+type App struct {
+	cfg      Config
+	Store    store.Store
+	Keyring  *secrets.Keyring
+	Handler  http.Handler
+	Registry *prometheus.Registry
+	IAM      *iam.Service
+	STS      *sts.Service
+	EKS      *eks.Service
+	EKSAuth  *eksauth.Service
+	Index    *eks.Index
+
+	// RootAccessKeyID is the account root's access key ID.
+	RootAccessKeyID string
+	// RootCredentialsPath is where the root key is written for users.
+	RootCredentialsPath string
+
+	auditor *eksauth.Auditor
+	keeper  *sessiontoken.Keeper
+	logger  *slog.Logger
+}
+
+// New opens the store and assembles every part. Call Run to start the
+// background work and Close when done.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("a data directory is required")
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = DefaultAccountID
+	}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if cfg.Partition == "" {
+		cfg.Partition = "aws"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if !validAccountID(cfg.AccountID) {
+		return nil, fmt.Errorf("account ID %q must be 12 digits", cfg.AccountID)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	kr, origin, err := secrets.Resolve(cfg.Getenv, cfg.MasterKeyFile, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	cfg.Logger.Info("master key loaded", "from", origin)
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), sqlite.WithNow(cfg.Now))
+	if err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	a := &App{cfg: cfg, Store: st, Keyring: kr, logger: cfg.Logger}
+	if err := a.assemble(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) assemble(ctx context.Context) error {
+	cfg := a.cfg
+	keeper, err := sessiontoken.NewKeeper(ctx, a.Store, a.Keyring, cfg.Now)
+	if err != nil {
+		return fmt.Errorf("session-token keys: %w", err)
+	}
+	a.keeper = keeper
+	sessions := keeper
+	engine := policy.NewEngine(policy.DefaultMaxCached)
+	authz := auth.NewAuthorizer(auth.AuthorizerConfig{Store: a.Store, Engine: engine, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now})
+	resolver, err := auth.NewResolver(auth.ResolverConfig{Store: a.Store, Keyring: a.Keyring, Sessions: sessions, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now})
+	if err != nil {
+		return err
+	}
+	a.IAM, err = iam.New(iam.Config{Store: a.Store, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now, Authorizer: authz, Keyring: a.Keyring})
+	if err != nil {
+		return fmt.Errorf("iam: %w", err)
+	}
+	a.EKS, err = eks.New(eks.Config{Store: a.Store, Authorizer: authz, Keyring: a.Keyring, AccountID: cfg.AccountID, Region: cfg.Region, PublicBaseURL: strings.TrimSuffix(cfg.PublicURL, "/"), Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("eks: %w", err)
+	}
+	a.STS, err = sts.New(sts.Config{
+		Store: a.Store, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now,
+		Authorizer: authz, Engine: engine, Minter: keeper, Sessions: sessions,
+		AllowHTTPLoopbackIssuers: cfg.AllowHTTPLoopbackIssuers,
+		KeySets:                  hostedKeySets{a.EKS},
+	})
+	if err != nil {
+		return fmt.Errorf("sts: %w", err)
+	}
+	a.Index, err = eks.NewIndex(ctx, a.Store)
+	if err != nil {
+		return fmt.Errorf("association index: %w", err)
+	}
+	a.auditor = eksauth.NewAuditor(eksauth.AuditorConfig{Store: a.Store, Retention: cfg.AuditRetention, Now: cfg.Now, Logger: cfg.Logger})
+	issuer := cfg.Issuer
+	if issuer == nil {
+		issuer = localIssuer{a.STS}
+	}
+	httpClient := &http.Client{Timeout: 5 * time.Second}
+	a.EKSAuth, err = eksauth.New(eksauth.Config{
+		Store: a.Store, Associations: indexWithFallback{a.Index, a.Store}, Authorizer: authz, Issuer: issuer,
+		Keys: &eksauth.ClusterKeys{
+			Hosted: func(_ context.Context, cluster string) (k8sKeySource, error) { return a.EKS.Issuer().KeySource(cluster), nil },
+			Client: httpClient,
+		},
+		AccountID: cfg.AccountID, Region: cfg.Region, Partition: cfg.Partition, Now: cfg.Now, Logger: cfg.Logger,
+		SessionDuration: cfg.PodSessionDuration, RateLimit: cfg.EKSAuthRateLimit, Audit: a.auditor,
+	})
+	if err != nil {
+		return fmt.Errorf("eks-auth: %w", err)
+	}
+
+	if err := a.bootstrapRoot(ctx); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Registry = reg
+	iss := a.EKS.Issuer()
+	a.Handler = server.New(server.Config{
+		Verifier: &awsproto.Verifier{Lookup: resolver, Now: cfg.Now},
+		IAM:      a.IAM, STS: a.STS, EKS: a.EKS, EKSAuth: a.EKSAuth,
+		Public: iss, PublicMatch: iss.IsPublicPath,
+		Extra: map[string]http.Handler{
+			"/metrics": server.MetricsHandler(reg),
+			"/healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }),
+			"/readyz":  http.HandlerFunc(a.ready),
+		},
+		Logger:  cfg.Logger,
+		Metrics: server.NewMetrics(reg),
+		Region:  cfg.Region,
+	})
+	return nil
+}
+
+// Run runs the background work (association index, audit writer) until
+// ctx ends.
+func (a *App) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.auditor.Run(ctx)
+	}()
+	err := a.Index.Run(ctx)
+	<-done
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// Close releases the store.
+func (a *App) Close() error { return a.Store.Close() }
+
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	err := a.Store.View(ctx, func(tx store.Tx) error {
+		_, err := tx.LatestRevision()
+		return err
+	})
+	if err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ok\n"))
+}
+
+// bootstrapRoot makes sure the account has a root access key and that the
+// root-credentials file exists (mode 0600).
+func (a *App) bootstrapRoot(ctx context.Context) error {
+	var key *store.AccessKey
+	err := a.Store.Update(ctx, func(tx store.Tx) error {
+		keys, err := tx.ListAccessKeys("")
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if k.Status == "Active" {
+				key = k
+				return nil
+			}
+		}
+		id, secret := ids.NewAccessKeyID(), ids.NewSecretAccessKey()
+		if a.cfg.BootstrapCredentials != "" {
+			id, secret, err = readSharedCredentials(a.cfg.BootstrapCredentials)
+			if err != nil {
+				return fmt.Errorf("bootstrap credentials: %w", err)
+			}
+		}
+		sealed, err := a.Keyring.Seal([]byte(secret), secrets.AccessKeyAD(id))
+		if err != nil {
+			return err
+		}
+		key = &store.AccessKey{ID: id, SealedSecret: sealed, Status: "Active", CreatedAt: a.cfg.Now().UTC()}
+		return tx.CreateAccessKey(key)
+	})
+	if err != nil {
+		return fmt.Errorf("root access key: %w", err)
+	}
+	a.RootAccessKeyID = key.ID
+	a.RootCredentialsPath = filepath.Join(a.cfg.DataDir, RootCredentialsFile)
+	if _, err := os.Stat(a.RootCredentialsPath); err == nil {
+		return nil
+	}
+	secret, err := a.Keyring.Open(key.SealedSecret, secrets.AccessKeyAD(key.ID))
+	if err != nil {
+		return fmt.Errorf("opening root key: %w", err)
+	}
+	body := fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", key.ID, secret)
+	tmp := a.RootCredentialsPath + ".tmp"
+	if err := os.WriteFile(tmp, []byte(body), 0o600); err != nil {
+		return fmt.Errorf("writing root credentials: %w", err)
+	}
+	if err := os.Rename(tmp, a.RootCredentialsPath); err != nil {
+		return fmt.Errorf("writing root credentials: %w", err)
+	}
+	a.logger.Info("wrote the account's root access key", "path", a.RootCredentialsPath, "accessKeyId", key.ID)
+	return nil
+}
+
+// RootSecret returns the root access key's secret (for `podid dev`).
+func (a *App) RootSecret(ctx context.Context) (string, error) {
+	var key *store.AccessKey
+	err := a.Store.View(ctx, func(tx store.Tx) error {
+		var err error
+		key, err = tx.GetAccessKey(a.RootAccessKeyID)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	b, err := a.Keyring.Open(key.SealedSecret, secrets.AccessKeyAD(key.ID))
+	return string(b), err
+}
+
+// readSharedCredentials reads the [default] key of a shared-credentials file.
+func readSharedCredentials(path string) (id, secret string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", "", err
+	}
+	defer f.Close()
+	section := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			section = strings.TrimSpace(line[1 : len(line)-1])
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || section != "default" {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "aws_access_key_id":
+			id = strings.TrimSpace(v)
+		case "aws_secret_access_key":
+			secret = strings.TrimSpace(v)
+		}
+	}
+	if id == "" || secret == "" {
+		return "", "", fmt.Errorf("%s has no [default] aws_access_key_id and aws_secret_access_key", path)
+	}
+	if !ids.IsAccessKeyID(id) {
+		return "", "", fmt.Errorf("%s: %q is not an AKIA access key ID", path, id)
+	}
+	return id, secret, nil
+}
+
+func validAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

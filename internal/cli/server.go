@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/podid/podid/internal/app"
+)
+
+// serverFlags are the flags `podid server` and `podid dev` share.
+type serverFlags struct {
+	listen, dataDir, accountID, region, publicURL string
+	masterKeyFile, bootstrapCreds                 string
+	logFormat, logLevel                           string
+	podSessionDuration                            time.Duration
+	rateLimit                                     float64
+	auditRetention                                time.Duration
+}
+
+func (f *serverFlags) register(cmd *cobra.Command, defaultListen, defaultDataDir string) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", defaultListen, "HOST:PORT of the one API port")
+	fl.StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the SQLite database, master key and root credentials")
+	fl.StringVar(&f.accountID, "account-id", app.DefaultAccountID, "the 12-digit account podid serves")
+	fl.StringVar(&f.region, "region", app.DefaultRegion, "the region in ARNs and EKS endpoints")
+	fl.StringVar(&f.publicURL, "public-url", "", "base URL clients and clusters reach the server at (default http://LISTEN)")
+	fl.StringVar(&f.masterKeyFile, "master-key-file", "", "master key for secrets at rest (default: $PODID_MASTER_KEY, else DATA-DIR/master.key, created if absent)")
+	fl.StringVar(&f.bootstrapCreds, "bootstrap-credentials", "", "shared-credentials file whose [default] key becomes the root key on first start")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.DurationVar(&f.podSessionDuration, "pod-session-duration", 6*time.Hour, "lifetime of credentials EKS Auth issues to pods")
+	fl.Float64Var(&f.rateLimit, "eks-auth-rate-limit", 0, "per-cluster AssumeRoleForPodIdentity calls per second (0: unlimited)")
+	fl.DurationVar(&f.auditRetention, "audit-retention", 30*24*time.Hour, "how long audit records are kept (0: forever)")
+}
+
+func (f *serverFlags) logger(w *os.File) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", f.logFormat)
+}
+
+func (f *serverFlags) appConfig(logger *slog.Logger, publicURL string) app.Config {
+	return app.Config{
+		DataDir:              f.dataDir,
+		AccountID:            f.accountID,
+		Region:               f.region,
+		PublicURL:            publicURL,
+		MasterKeyFile:        f.masterKeyFile,
+		BootstrapCredentials: f.bootstrapCreds,
+		Logger:               logger,
+		PodSessionDuration:   f.podSessionDuration,
+		EKSAuthRateLimit:     f.rateLimit,
+		AuditRetention:       f.auditRetention,
+	}
+}
+
+func newServerCommand() *cobra.Command {
+	var f serverFlags
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Serve podid's AWS-compatible APIs (IAM, STS, EKS, EKS Auth) on one port",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := f.logger(os.Stderr)
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", f.listen)
+			if err != nil {
+				return err
+			}
+			public := f.publicURL
+			if public == "" {
+				public = "http://" + ln.Addr().String()
+			}
+			return serve(cmd.Context(), ln, f.appConfig(logger, public), logger, nil)
+		},
+	}
+	f.register(cmd, "127.0.0.1:8080", "./podid-data")
+	return cmd
+}
+
+// serve runs a podid server on ln until ctx ends. ready, when set, is
+// called once the server accepts requests.
+func serve(ctx context.Context, ln net.Listener, cfg app.Config, logger *slog.Logger, ready func(*app.App) error) error {
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer a.Close()
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bg := make(chan error, 1)
+	go func() { bg <- a.Run(runCtx) }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("podid server listening", "address", ln.Addr().String(), "account", cfg.AccountID, "region", cfg.Region, "rootCredentials", a.RootCredentialsPath)
+	if ready != nil {
+		if err := ready(a); err != nil {
+			cancel()
+			srv.Close()
+			return err
+		}
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		cancel()
+		return err
+	case err := <-bg:
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("background work stopped: %w", err)
+		}
+	}
+	logger.Info("shutting down")
+	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer done()
+	err = srv.Shutdown(shutdownCtx)
+	cancel()
+	if bgErr := <-bg; bgErr != nil && err == nil && !errors.Is(bgErr, context.Canceled) {
+		err = bgErr
+	}
+	return err
+}
