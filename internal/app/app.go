@@ -193,7 +193,9 @@ func (a *App) assemble(ctx context.Context) error {
 	a.EKSAuth, err = eksauth.New(eksauth.Config{
 		Store: a.Store, Associations: indexWithFallback{a.Index, a.Store}, Authorizer: authz, Issuer: issuer,
 		Keys: &eksauth.ClusterKeys{
-			Hosted: func(_ context.Context, cluster string) (k8sKeySource, error) { return a.EKS.Issuer().KeySource(cluster), nil },
+			Hosted: func(_ context.Context, cluster string) (k8sKeySource, error) {
+				return a.EKS.Issuer().KeySource(cluster), nil
+			},
 			Client: httpClient,
 		},
 		AccountID: cfg.AccountID, Region: cfg.Region, Partition: cfg.Partition, Now: cfg.Now, Logger: cfg.Logger,
