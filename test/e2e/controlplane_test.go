@@ -1,0 +1,259 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// controlPlane is a real Kubernetes control plane (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler) with kwok faking three nodes,
+// built from Go modules by scripts/build-k8s.sh.
+type controlPlane struct {
+	Dir        string
+	URL        string // https://127.0.0.1:PORT
+	Kubeconfig string
+	Token      string
+	Issuer     string
+	CAFile     string
+	logs       map[string]*bytes.Buffer
+}
+
+// startControlPlane builds (once, cached) and starts the control plane. It
+// fails the test if the binaries cannot be built: this test is never skipped.
+func startControlPlane(t *testing.T) *controlPlane {
+	t.Helper()
+	build := exec.Command("../../scripts/build-k8s.sh")
+	var berr bytes.Buffer
+	build.Stderr = &berr
+	out, err := build.Output()
+	if err != nil {
+		t.Fatalf("building the control plane: %v\n%s", err, berr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	bin := lines[len(lines)-1]
+	stages := filepath.Join(filepath.Dir(bin), "kwok-stages.yaml")
+
+	cp := &controlPlane{Dir: t.TempDir(), Token: "podid-e2e-admin-token", logs: map[string]*bytes.Buffer{}}
+	dir := cp.Dir
+	etcdPort, etcdPeer, apiPort, cmPort, schedPort := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
+	cp.URL = fmt.Sprintf("https://127.0.0.1:%d", apiPort)
+	cp.Issuer = cp.URL
+
+	// Serving certificate (IP SAN 127.0.0.1) and service-account keys.
+	caPEM, certPEM, keyPEM := selfSignedServing(t)
+	cp.CAFile = write(t, dir, "ca.crt", caPEM)
+	write(t, dir, "apiserver.crt", certPEM)
+	write(t, dir, "apiserver.key", keyPEM)
+	saKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	write(t, dir, "sa.key", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(saKey)}))
+	pubDER, _ := x509.MarshalPKIXPublicKey(&saKey.PublicKey)
+	write(t, dir, "sa.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
+	write(t, dir, "tokens.csv", []byte(cp.Token+",admin,admin,system:masters\n"))
+	cp.Kubeconfig = write(t, dir, "kubeconfig", []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster: {server: %s, certificate-authority: %s}
+users:
+- name: admin
+  user: {token: %s}
+contexts:
+- name: e2e
+  context: {cluster: e2e, user: admin}
+current-context: e2e
+`, cp.URL, cp.CAFile, cp.Token)))
+
+	cp.run(t, "etcd", filepath.Join(bin, "etcd"), "--data-dir", filepath.Join(dir, "etcd"),
+		"--listen-client-urls", fmt.Sprintf("http://127.0.0.1:%d", etcdPort),
+		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", etcdPeer))
+	cp.run(t, "kube-apiserver", filepath.Join(bin, "kube-apiserver"),
+		fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", etcdPort),
+		fmt.Sprintf("--secure-port=%d", apiPort),
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--tls-cert-file="+filepath.Join(dir, "apiserver.crt"), "--tls-private-key-file="+filepath.Join(dir, "apiserver.key"),
+		"--client-ca-file="+cp.CAFile,
+		"--service-account-key-file="+filepath.Join(dir, "sa.pub"),
+		"--service-account-signing-key-file="+filepath.Join(dir, "sa.key"),
+		"--service-account-issuer="+cp.Issuer,
+		"--token-auth-file="+filepath.Join(dir, "tokens.csv"),
+		"--authorization-mode=RBAC",
+		"--service-cluster-ip-range=10.0.0.0/24",
+		"--enable-admission-plugins=MutatingAdmissionWebhook",
+		"--cert-dir="+filepath.Join(dir, "certs"))
+	cp.waitReady(t)
+	cp.run(t, "kube-controller-manager", filepath.Join(bin, "kube-controller-manager"),
+		"--kubeconfig="+cp.Kubeconfig, "--authentication-kubeconfig="+cp.Kubeconfig, "--authorization-kubeconfig="+cp.Kubeconfig,
+		"--controllers=*,-nodeipam,-nodelifecycle", "--service-account-private-key-file="+filepath.Join(dir, "sa.key"),
+		"--root-ca-file="+cp.CAFile, "--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", cmPort),
+		"--use-service-account-credentials=false", "--leader-elect=false")
+	cp.run(t, "kube-scheduler", filepath.Join(bin, "kube-scheduler"),
+		"--kubeconfig="+cp.Kubeconfig, "--authentication-kubeconfig="+cp.Kubeconfig, "--authorization-kubeconfig="+cp.Kubeconfig,
+		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", schedPort), "--leader-elect=false")
+	cp.run(t, "kwok", filepath.Join(bin, "kwok"), "--kubeconfig="+cp.Kubeconfig, "--config="+stages,
+		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+		"--node-ip=127.0.0.1", "--server-address=127.0.0.1:0")
+	for i := 1; i <= 3; i++ {
+		cp.kubectlApply(t, fmt.Sprintf(`apiVersion: v1
+kind: Node
+metadata:
+  name: node-%d
+  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
+  labels: {kubernetes.io/os: linux, kubernetes.io/hostname: node-%d, type: kwok}
+status:
+  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+`, i, i))
+	}
+	cp.waitFor(t, 2*time.Minute, "3 ready nodes", func() bool {
+		out, _ := cp.kubectlOut("get", "nodes", "-o", "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Ready')].status}{\"\\n\"}{end}")
+		return strings.Count(out, "True") == 3
+	})
+	return cp
+}
+
+func (cp *controlPlane) run(t *testing.T, name, bin string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, args...)
+	buf := &bytes.Buffer{}
+	cp.logs[name] = buf
+	cmd.Stdout, cmd.Stderr = buf, buf
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			tail := buf.String()
+			if len(tail) > 4000 {
+				tail = tail[len(tail)-4000:]
+			}
+			t.Logf("%s log (tail):\n%s", name, tail)
+		}
+	})
+}
+
+func (cp *controlPlane) waitReady(t *testing.T) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	ca, _ := os.ReadFile(cp.CAFile)
+	pool.AppendCertsFromPEM(ca)
+	client := httpsClient(pool)
+	cp.waitFor(t, 2*time.Minute, "kube-apiserver /readyz", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, cp.URL+"/readyz", nil)
+		req.Header.Set("Authorization", "Bearer "+cp.Token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+func (cp *controlPlane) waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// kubectl runs kubectl against the control plane and fails on error.
+func (cp *controlPlane) kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := cp.kubectlOut(args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (cp *controlPlane) kubectlOut(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", cp.Kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (cp *controlPlane) kubectlApply(t *testing.T, manifest string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "kubectl", "--kubeconfig", cp.Kubeconfig, "apply", "-f", "-")
+	cmd.Stdin = strings.NewReader(manifest)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl apply: %v\n%s\n%s", err, out, manifest)
+	}
+	return string(out)
+}
+
+func write(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// selfSignedServing returns a CA and a serving certificate for 127.0.0.1.
+func selfSignedServing(t *testing.T) (caPEM, certPEM, keyPEM []byte) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "podid-e2e-ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost", "kubernetes.default.svc"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+}
+
+func httpsClient(pool *x509.CertPool) *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
