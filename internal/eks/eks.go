@@ -1,0 +1,182 @@
+// Package eks serves podid's EKS API (restJson1, SigV4 service "eks"):
+// pod identity associations, clusters (podid-hosted and external), the
+// eks-pod-identity-agent add-on and resource tags, in the wire shapes the
+// AWS SDKs and CLI expect. It also serves two podid extensions under
+// /podid/v1: a streaming change feed of a cluster's associations (see
+// package feed for the client) and a token endpoint that mints pod-bound
+// service-account tokens for hosted clusters (podid exec).
+//
+// Index is the in-memory (cluster, namespace, service account) lookup that
+// EKS Auth and the webhook use on their hot paths.
+package eks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/podid/podid/internal/auth"
+	"github.com/podid/podid/internal/eks/issuer"
+	"github.com/podid/podid/internal/store"
+)
+
+// Authorizer decides whether a principal may perform an action on a
+// resource. *auth.Authorizer satisfies it. A denial is an *auth.DeniedError.
+type Authorizer interface {
+	Authorize(ctx context.Context, p *auth.Principal, action, resource string, extra map[string][]string) error
+}
+
+// AgentHealth is what an AgentProbe knows of a cluster's pod identity agent.
+type AgentHealth struct {
+	// Serving is true once an agent of the cluster has been seen working
+	// (for hosted clusters in local mode: the server's local agent is
+	// registered).
+	Serving bool
+	// Issues are the agent's health problems; any issue makes the add-on
+	// DEGRADED.
+	Issues []AddonIssue
+}
+
+// AgentProbe reports the health of a cluster's pod identity agent. The
+// server implements it from what EKS Auth sees (agents calling
+// AssumeRoleForPodIdentity) and from its local-mode agent registration.
+type AgentProbe interface {
+	AgentHealth(ctx context.Context, cluster string) (AgentHealth, error)
+}
+
+// AgentInstaller installs and removes the eks-pod-identity-agent DaemonSet
+// on an external cluster podid can reach. It is the hook for
+// CreateAddon/DeleteAddon on such clusters; installation itself is done
+// outside this package.
+type AgentInstaller interface {
+	InstallAgent(ctx context.Context, cluster *ClusterAccess, addon *store.Addon) error
+	UninstallAgent(ctx context.Context, cluster *ClusterAccess, addon *store.Addon) error
+}
+
+// Config configures the EKS service.
+type Config struct {
+	// Store is the persistence backend.
+	Store store.Store
+	// Authorizer authorizes every operation.
+	Authorizer Authorizer
+	// Keyring seals hosted-cluster signing keys and external-cluster
+	// credentials (*secrets.Keyring).
+	Keyring issuer.Keyring
+	// AccountID and Region make ARNs (arn:aws:eks:REGION:ACCOUNT:…).
+	AccountID string
+	Region    string
+	// PublicBaseURL is the server's public base URL; hosted clusters'
+	// issuer URLs are PublicBaseURL + "/clusters/NAME/oidc".
+	PublicBaseURL string
+	// Issuer is the hosted-cluster token issuer; New creates one from
+	// Store, Keyring and PublicBaseURL when nil.
+	Issuer *issuer.Issuer
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger receives server-side failures (default: discard).
+	Logger *slog.Logger
+	// AgentProbe reports agent health for add-on status. When nil, an
+	// add-on is ACTIVE from its first DescribeAddon.
+	AgentProbe AgentProbe
+	// AgentInstaller installs the agent on external clusters with API
+	// access. When nil, CreateAddon records the add-on only.
+	AgentInstaller AgentInstaller
+	// SkipRoleValidation turns off the checks that roleArn names an
+	// existing role of this account whose trust policy admits
+	// pods.eks.amazonaws.com (for setups whose roles live elsewhere).
+	SkipRoleValidation bool
+	// MaxAssociationsPerCluster caps associations per cluster; 0 means no
+	// limit (EKS's documented quota is 1,000).
+	MaxAssociationsPerCluster int
+	// FeedHeartbeat is the interval of heartbeat lines on the change feed
+	// (default 15 s).
+	FeedHeartbeat time.Duration
+	// FeedMaxDuration ends change-feed streams after this long (default
+	// 30 min); clients reconnect and resume, so long-lived connections are
+	// rebalanced and server shutdown is never blocked for longer.
+	FeedMaxDuration time.Duration
+	// DefaultKubernetesVersion is the version of clusters created without
+	// one (default "1.33").
+	DefaultKubernetesVersion string
+}
+
+// Service is the EKS API. It is safe for concurrent use.
+type Service struct {
+	cfg    Config
+	issuer *issuer.Issuer
+	log    *slog.Logger
+	table  []route // the REST routes, built once
+}
+
+var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+
+// New returns the EKS service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("eks: Config.Store is required")
+	}
+	if cfg.Authorizer == nil {
+		return nil, errors.New("eks: Config.Authorizer is required")
+	}
+	if !accountRE.MatchString(cfg.AccountID) {
+		return nil, fmt.Errorf("eks: Config.AccountID %q is not a 12-digit account ID", cfg.AccountID)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("eks: Config.Region is required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.FeedHeartbeat <= 0 {
+		cfg.FeedHeartbeat = 15 * time.Second
+	}
+	if cfg.FeedMaxDuration <= 0 {
+		cfg.FeedMaxDuration = 30 * time.Minute
+	}
+	if cfg.DefaultKubernetesVersion == "" {
+		cfg.DefaultKubernetesVersion = "1.33"
+	}
+	if cfg.Keyring == nil {
+		return nil, errors.New("eks: Config.Keyring is required")
+	}
+	s := &Service{cfg: cfg, issuer: cfg.Issuer, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.issuer == nil {
+		iss, err := issuer.New(issuer.Config{Store: cfg.Store, Keyring: cfg.Keyring, BaseURL: cfg.PublicBaseURL, Now: cfg.Now})
+		if err != nil {
+			return nil, fmt.Errorf("eks: %w", err)
+		}
+		s.issuer = iss
+	}
+	s.table = s.routes()
+	return s, nil
+}
+
+// Issuer returns the hosted-cluster token issuer (for EKS Auth's
+// KeySource and the public OIDC documents).
+func (s *Service) Issuer() *issuer.Issuer { return s.issuer }
+
+// now returns the current time in UTC at the millisecond precision EKS
+// timestamps carry, so stored and shown times are equal.
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }
+
+// ARN builders.
+
+func (s *Service) arnPrefix() string {
+	return "arn:aws:eks:" + s.cfg.Region + ":" + s.cfg.AccountID + ":"
+}
+
+func (s *Service) clusterARN(name string) string { return s.arnPrefix() + "cluster/" + name }
+
+func (s *Service) associationARN(cluster, id string) string {
+	return s.arnPrefix() + "podidentityassociation/" + cluster + "/" + id
+}
+
+func (s *Service) addonARN(cluster, name, suffix string) string {
+	return s.arnPrefix() + "addon/" + cluster + "/" + name + "/" + suffix
+}
