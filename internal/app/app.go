@@ -214,8 +214,11 @@ func (a *App) assemble(ctx context.Context) error {
 	a.Registry = reg
 	iss := a.EKS.Issuer()
 	a.Handler = server.New(server.Config{
-		Verifier: &awsproto.Verifier{Lookup: resolver, Now: cfg.Now},
-		IAM:      a.IAM, STS: a.STS, EKS: a.EKS, EKSAuth: a.EKSAuth,
+		Verifier: &awsproto.Verifier{Lookup: resolver, Now: cfg.Now, AllowRegion: func(service, region string) bool {
+			// Global services are signed with the client's own region.
+			return service == "iam" || service == "sts" || region == cfg.Region
+		}},
+		IAM: a.IAM, STS: a.STS, EKS: a.EKS, EKSAuth: a.EKSAuth,
 		Public: iss, PublicMatch: iss.IsPublicPath,
 		Extra: map[string]http.Handler{
 			"/metrics": server.MetricsHandler(reg),

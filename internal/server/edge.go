@@ -135,6 +135,12 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if awsproto.IsSigned(r) {
 		v, err := e.cfg.Verifier.Verify(ctx, r, body)
 		if err != nil {
+			if rt.proto == protoJSON {
+				var ae *awsproto.Error
+				if errors.As(err, &ae) {
+					err = awsproto.RestJSONAuthError(ae)
+				}
+			}
 			fail(err)
 			return
 		}
@@ -145,7 +151,11 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		ctx = auth.WithPrincipal(ctx, p)
 	} else if !(rt.service == "sts" && isUnsignedSTSAction(action)) {
-		fail(awsproto.Errorf(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token"))
+		missing := awsproto.Errorf(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
+		if rt.proto == protoJSON {
+			missing = awsproto.RestJSONAuthError(missing)
+		}
+		fail(missing)
 		return
 	}
 	r = r.WithContext(ctx)

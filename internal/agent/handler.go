@@ -1,0 +1,129 @@
+package agent
+
+import (
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// credentialsPath is the only path the credential listeners serve.
+const credentialsPath = "/v1/credentials"
+
+// maxEchoedHost bounds the Host value echoed in a 403.
+const maxEchoedHost = 256
+
+var (
+	jsonContentType = []string{"application/json"}
+	textContentType = []string{"text/plain; charset=utf-8"}
+	nosniff         = []string{"nosniff"}
+)
+
+// ServeHTTP answers GET /v1/credentials (any method, as the official agent
+// does). Other paths get 404.
+func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != credentialsPath {
+		http.NotFound(w, r)
+		return
+	}
+	start := time.Now()
+	o, code := a.serveCredentials(w, r)
+	a.metrics.requests[o].Observe(time.Since(start).Seconds())
+	a.metrics.response(code)
+}
+
+func (a *Agent) serveCredentials(w http.ResponseWriter, r *http.Request) (outcome, int) {
+	host := stripPort(r.Host)
+	if !a.hostAllowed(host) {
+		a.log.Debug("refused request: Host not allowed", "remote", r.RemoteAddr)
+		return outcomeRejected, writeText(w, http.StatusForbidden, a.deniedPrefix+truncate(host, maxEchoedHost))
+	}
+	var tok string
+	if v := r.Header["Authorization"]; len(v) > 0 {
+		tok = v[0]
+	}
+	if tok == "" {
+		return outcomeRejected, writeText(w, http.StatusBadRequest, "Service account token cannot be empty")
+	}
+	if len(tok) > MaxTokenBytes {
+		return outcomeRejected, writeText(w, http.StatusBadRequest, "Service account token cannot be parsed: token is too large")
+	}
+
+	// Hit path: a token already exchanged successfully.
+	h := tokenHash(sha256.Sum256(unsafe.Slice(unsafe.StringData(tok), len(tok))))
+	now := a.cfg.Now()
+	if cs := a.cache.lookup(&h, now); cs != nil {
+		a.metrics.hits.Inc()
+		writeCreds(w, cs)
+		return outcomeHit, http.StatusOK
+	}
+
+	cl, err := parseToken(tok)
+	if err != nil {
+		a.log.Debug("refused request: token not a JWT", "remote", r.RemoteAddr, "error", err)
+		return outcomeRejected, writeText(w, http.StatusBadRequest, "Service account token cannot be parsed: "+err.Error())
+	}
+	if err := cl.validAt(now); err != nil {
+		a.log.Debug("refused request: token time claims", "remote", r.RemoteAddr, "error", err)
+		return outcomeRejected, writeText(w, http.StatusBadRequest, "Service account token failed basic claim validations: "+err.Error())
+	}
+	cs, o, err := a.cache.get(r.Context(), tok, h, cl)
+	if err != nil {
+		if o == outcomeCanceled {
+			return o, 499 // nobody is listening; nothing is written
+		}
+		status := http.StatusInternalServerError
+		var ue *upstreamError
+		if errors.As(err, &ue) && ue.Status >= 400 && ue.Status <= 599 {
+			status = ue.Status
+		}
+		a.log.Debug("EKS Auth exchange failed", "namespace", cl.Namespace, "serviceAccount", cl.ServiceAccount, "status", status, "error", err)
+		return o, writeText(w, status, err.Error())
+	}
+	a.log.Debug("served credentials", "outcome", outcomeNames[o], "namespace", cl.Namespace, "serviceAccount", cl.ServiceAccount)
+	writeCreds(w, cs)
+	return o, http.StatusOK
+}
+
+func writeCreds(w http.ResponseWriter, cs *credSet) {
+	hdr := w.Header()
+	hdr["Content-Type"] = jsonContentType
+	hdr["Content-Length"] = cs.contentLength
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(cs.body)
+}
+
+// writeText answers like http.Error, which the official agent uses.
+func writeText(w http.ResponseWriter, status int, msg string) int {
+	hdr := w.Header()
+	hdr["Content-Type"] = textContentType
+	hdr["X-Content-Type-Options"] = nosniff
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg + "\n"))
+	return status
+}
+
+// stripPort removes an optional port and IPv6 brackets from a Host value.
+func stripPort(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+		return h
+	}
+	if i := strings.IndexByte(h, ':'); i >= 0 && strings.IndexByte(h[i+1:], ':') < 0 {
+		return h[:i]
+	}
+	return h
+}
+
+func (a *Agent) hostAllowed(host string) bool {
+	for _, h := range a.cfg.AllowedHosts {
+		if host == h {
+			return true
+		}
+	}
+	return false
+}

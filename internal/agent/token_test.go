@@ -1,0 +1,118 @@
+package agent
+
+import (
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func b64url(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func TestParseToken(t *testing.T) {
+	tok := func(header, payload string) string { return b64url(header) + "." + b64url(payload) + ".c2ln" }
+	const hdr = `{"alg":"RS256","kid":"k"}`
+	tests := []struct {
+		name  string
+		token string
+		want  *claims
+		err   string
+	}{
+		{"kubernetes claims", tok(hdr, `{"exp":2000000000,"nbf":1000000000,"sub":"system:serviceaccount:ns:sa","kubernetes.io":{"namespace":"ns","pod":{"name":"p","uid":"u"},"serviceaccount":{"name":"sa","uid":"s"}}}`),
+			&claims{Namespace: "ns", ServiceAccount: "sa", PodUID: "u", Exp: 2000000000, Nbf: 1000000000}, ""},
+		{"subject only", tok(hdr, `{"sub":"system:serviceaccount:team:app"}`), &claims{Namespace: "team", ServiceAccount: "app"}, ""},
+		{"non-kubernetes subject", tok(hdr, `{"sub":"user:x"}`), &claims{}, ""},
+		{"fractional dates", tok(hdr, `{"exp":2000000000.9,"iat":1.5e9}`), &claims{Exp: 2000000000}, ""},
+		{"quoted number date", tok(hdr, `{"exp":"2000000000"}`), &claims{Exp: 2000000000}, ""},
+		{"aud string", tok(hdr, `{"aud":"pods.eks.amazonaws.com"}`), &claims{}, ""},
+		{"aud null", tok(hdr, `{"aud":null}`), &claims{}, ""},
+		{"malformed kubernetes.io ignored", tok(hdr, `{"kubernetes.io":"x","sub":"system:serviceaccount:a:b"}`), &claims{Namespace: "a", ServiceAccount: "b"}, ""},
+		{"padded segments", b64url(hdr) + "==." + b64url(`{}`) + "=.c2ln", &claims{}, ""},
+		{"alg none", tok(`{"alg":"none"}`, `{}`), &claims{}, ""},
+		{"alg missing", tok(`{"typ":"JWT"}`, `{}`), nil, "signing method (alg) is unspecified"},
+		{"alg not a string", tok(`{"alg":5}`, `{}`), nil, "signing method (alg) is unspecified"},
+		{"alg unknown", tok(`{"alg":"RS1"}`, `{}`), nil, "signing method (alg) is unavailable"},
+		{"header array", tok(`[]`, `{}`), nil, "header is not a JSON object"},
+		{"payload array", tok(hdr, `[1]`), nil, "claims are not a JSON object"},
+		{"payload trailing garbage", tok(hdr, `{}x`), &claims{}, ""},
+		{"exp bool", tok(hdr, `{"exp":true}`), nil, "claims are not a JSON object"},
+		{"exp negative", tok(hdr, `{"exp":-5}`), nil, "exp: out of range"},
+		{"exp huge", tok(hdr, `{"exp":1e300}`), nil, "exp: out of range"},
+		{"sub number", tok(hdr, `{"sub":5}`), nil, "claims are not a JSON object"},
+		{"aud number", tok(hdr, `{"aud":5}`), nil, "aud is neither"},
+		{"aud mixed array", tok(hdr, `{"aud":["a",1]}`), nil, "aud is neither"},
+		{"bad base64 header", "!!!." + b64url(`{}`) + ".c2ln", nil, "token is malformed"},
+		{"base64 not decodable", "a." + b64url(`{}`) + ".c2ln", nil, "header: illegal base64"},
+		{"four segments", tok(hdr, `{}`) + ".x", nil, "token is malformed"},
+		{"empty", "", nil, "token is malformed"},
+		{"whitespace", " " + tok(hdr, `{}`), nil, "token is malformed"},
+		{"too long", strings.Repeat("a", MaxTokenBytes-4) + ".b.c", nil, "token is malformed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseToken(tc.token)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, errTokenMalformed) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if *got != *tc.want {
+				t.Errorf("got %+v, want %+v", *got, *tc.want)
+			}
+		})
+	}
+}
+
+func TestClaimsValidAt(t *testing.T) {
+	now := time.Unix(1_800_000_000, 500_000_000)
+	for _, tc := range []struct {
+		c    claims
+		want error
+	}{
+		{claims{}, nil},
+		{claims{Exp: now.Unix() + 1}, nil},
+		{claims{Exp: now.Unix()}, errTokenExpired}, // expired from its exp second on
+		{claims{Nbf: now.Unix() + 60}, nil},        // leeway
+		{claims{Nbf: now.Unix() + 61}, errTokenNotYet},
+	} {
+		if got := tc.c.validAt(now); got != tc.want {
+			t.Errorf("%+v: got %v, want %v", tc.c, got, tc.want)
+		}
+	}
+}
+
+func TestTokenShape(t *testing.T) {
+	for s, want := range map[string]bool{
+		"a.b.c": true, "a=.b=.c=": true, "A-_0.x.y": true,
+		"": false, "a.b": false, ".b.c": false, "a..c": false, "a.b.": false,
+		"a.b.c.d": false, "a.b.c ": false, "a+b.c.d": false, "a/b.c.d": false, "a.b.\"c": false,
+	} {
+		if got := tokenShapeOK(s); got != want {
+			t.Errorf("tokenShapeOK(%q) = %v", s, got)
+		}
+	}
+}
+
+// FuzzParseToken: never panics; whatever it accepts has the wire shape
+// EKS Auth requires (so it embeds in JSON as is).
+func FuzzParseToken(f *testing.F) {
+	f.Add(podToken("ns", "sa", "uid", time.Unix(2e9, 0), "sig"))
+	f.Add("eyJhbGciOiJub25lIn0.e30.c2ln")
+	f.Add("a.b.c")
+	f.Add(b64url(`{"alg":"RS256"}`) + "." + b64url(`{"kubernetes.io":{"pod":{"uid":5}}}`) + ".x")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := parseToken(s)
+		if err != nil {
+			return
+		}
+		if !tokenShapeOK(s) {
+			t.Fatalf("accepted a token of the wrong shape: %q", s)
+		}
+		_ = c.validAt(time.Now())
+	})
+}

@@ -1,0 +1,12 @@
+package auth
+
+// DeniedError is a refusal by the Authorizer. Message is AWS's sentence
+// ("User: ARN is not authorized to perform: ACTION on resource: ARN because
+// …"), safe to send to the client; services map it to their protocol's
+// access-denied code.
+type DeniedError struct {
+	Message string
+}
+
+// Error implements error.
+func (e *DeniedError) Error() string { return e.Message }

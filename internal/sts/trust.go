@@ -1,0 +1,118 @@
+package sts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/podid/podid/internal/auth"
+	"github.com/podid/podid/internal/awsproto"
+	"github.com/podid/podid/internal/policy"
+	"github.com/podid/podid/internal/store"
+)
+
+// trustContext builds the condition keys of a role assumption: the
+// caller's global keys, the request's tags (aws:RequestTag/*, aws:TagKeys,
+// sts:TransitiveTagKeys), sts:ExternalId, sts:RoleSessionName,
+// sts:SourceIdentity and the request's extra keys.
+func (s *Service) trustContext(ctx context.Context, r *assumeRequest, tags *sessionTags, si string) map[string][]string {
+	keys := map[string][]string{
+		"sts:RoleSessionName": {r.sessionName},
+	}
+	for _, t := range tags.Request {
+		keys["aws:RequestTag/"+t.Key] = []string{t.Value}
+		keys["aws:TagKeys"] = append(keys["aws:TagKeys"], t.Key)
+	}
+	if len(r.transitive) > 0 {
+		keys["sts:TransitiveTagKeys"] = append([]string(nil), r.transitive...)
+	}
+	if r.externalID != "" {
+		keys["sts:ExternalId"] = []string{r.externalID}
+	}
+	if si != "" {
+		keys["sts:SourceIdentity"] = []string{si}
+	}
+	for k, v := range r.extra {
+		keys[k] = v
+	}
+	return keys
+}
+
+// checkTrust evaluates each of actions on the role: against the role's
+// trust policy and, for IAM callers, the caller's identity policies,
+// permissions boundary and session policies, with AWS's rule that a trust
+// policy must allow the caller explicitly (naming the account alone
+// delegates to the caller's identity policies). It returns the first
+// action denied, or "".
+func (s *Service) checkTrust(ctx context.Context, r *assumeRequest, role *store.Role, actions []string, keys map[string][]string) (string, error) {
+	if r.caller != nil && r.caller.IsRoot() {
+		return "", accessDenied("Roles may not be assumed by root accounts.")
+	}
+	trust, err := s.engine.Compile(role.AssumeRolePolicy)
+	if err != nil {
+		// A stored trust policy that no longer compiles allows nobody.
+		return actions[0], nil
+	}
+	set := &policy.Set{Resource: trust, ResourceIsTrust: true}
+	pc := policy.NewContext()
+	var principal policy.Principal
+	switch {
+	case r.caller != nil:
+		ps, err := s.authz.PolicySet(ctx, r.caller)
+		if err != nil {
+			return "", awsproto.Internal("InternalFailure", fmt.Errorf("sts: policies of %s: %w", r.caller.ARN, err))
+		}
+		set.Identity, set.Boundary, set.Session = ps.Identity, ps.Boundary, ps.Session
+		s.authz.FillContext(ctx, pc, r.caller, ps)
+		principal = auth.PolicyPrincipal(r.caller)
+	case r.service != "":
+		principal = policy.Principal{Type: policy.PrincipalService, ARN: r.service}
+		s.serviceContext(pc, r.service)
+	default:
+		principal = policy.Principal{Type: policy.PrincipalWebIdentity, ARN: r.federated}
+		s.serviceContext(pc, "")
+	}
+	for k, v := range keys {
+		pc.Set(k, v...)
+	}
+	for _, action := range actions {
+		req := &policy.Request{Principal: principal, Action: action, Resource: role.ARN, Context: pc}
+		if !policy.Evaluate(set, req).Allowed() {
+			return action, nil
+		}
+	}
+	return "", nil
+}
+
+// serviceContext sets the global keys of a request made by an AWS service
+// principal (service != "") or a web identity.
+func (s *Service) serviceContext(pc *policy.Context, service string) {
+	now := s.now().UTC()
+	pc.Set("aws:CurrentTime", now.Format(time.RFC3339))
+	pc.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	pc.Set("aws:SecureTransport", "true")
+	if service != "" {
+		pc.Set("aws:PrincipalServiceName", service)
+		pc.Set("aws:PrincipalIsAWSService", "true")
+	} else {
+		pc.Set("aws:PrincipalIsAWSService", "false")
+	}
+}
+
+// validateSessionPolicy checks an inline session policy with the policy
+// engine's rules for session policies.
+func (s *Service) validateSessionPolicy(doc string) error {
+	err := policy.Validate(doc, policy.KindSession)
+	if err == nil {
+		return nil
+	}
+	var ve *policy.ValidationError
+	if errors.As(err, &ve) {
+		status := http.StatusBadRequest
+		return awsproto.Errorf(status, ve.Code, "%s", ve.Message)
+	}
+	return awsproto.Errorf(http.StatusBadRequest, "MalformedPolicyDocument", "Syntax errors in policy.")
+}
