@@ -273,10 +273,8 @@ func (s *Service) assume(ctx context.Context, r *assumeRequest) (res *assumeResu
 		actions = append(actions, "sts:SetSourceIdentity")
 	}
 	keys := s.trustContext(ctx, r, tags, si)
-	if denied, err := s.checkTrust(ctx, r, role, actions, keys); err != nil {
+	if err := s.checkTrust(ctx, r, role, actions, keys); err != nil {
 		return nil, err
-	} else if denied != "" {
-		return nil, r.denied(denied)
 	}
 
 	// Duration.

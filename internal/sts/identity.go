@@ -2,11 +2,9 @@ package sts
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/podid/podid/internal/auth"
-	"github.com/podid/podid/internal/awsproto"
 )
 
 // GetCallerIdentityInput is the (empty) input of GetCallerIdentity.
@@ -101,9 +99,4 @@ func (s *Service) GetSessionToken(ctx context.Context, in *GetSessionTokenInput)
 		return nil, err
 	}
 	return &GetSessionTokenOutput{Credentials: *creds}, nil
-}
-
-// errMissing is a required member that was not sent.
-func errMissing(member string) *awsproto.Error {
-	return awsproto.Errorf(http.StatusBadRequest, "ValidationError", "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", member)
 }

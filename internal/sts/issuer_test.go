@@ -129,7 +129,7 @@ func TestChainAssume(t *testing.T) {
 		{name: "wrong external ID", in: ChainAssumeInput{From: first, RoleARN: target.ARN, SessionName: "hop2", ExternalID: "nope-nope"},
 			code: "AccessDenied", status: 403, msg: "User: arn:aws:sts::123456789012:assumed-role/pod/hop1 is not authorized to perform: sts:AssumeRole on resource: " + target.ARN},
 		{name: "identity policy does not cover the role", in: ChainAssumeInput{From: first, RoleARN: roleARN("elsewhere"), SessionName: "hop2"},
-			code: "AccessDenied", status: 403, msg: "User: arn:aws:sts::123456789012:assumed-role/pod/hop1 is not authorized to perform: sts:AssumeRole on resource: " + roleARN("elsewhere")},
+			code: "AccessDenied", status: 403, msg: "User: arn:aws:sts::123456789012:assumed-role/pod/hop1 is not authorized to perform: sts:AssumeRole on resource: " + roleARN("elsewhere") + " because no identity-based policy allows the sts:AssumeRole action"},
 		{name: "forged credentials", in: ChainAssumeInput{From: &IssuedCredentials{AccessKeyID: first.AccessKeyID, SessionToken: first.SessionToken + "x"}, RoleARN: target.ARN, SessionName: "hop2"},
 			code: "InvalidClientTokenId", status: 403},
 		{name: "no credentials", in: ChainAssumeInput{RoleARN: target.ARN, SessionName: "hop2"}, code: "ValidationError", status: 400},

@@ -45,16 +45,18 @@ func (s *Service) trustContext(ctx context.Context, r *assumeRequest, tags *sess
 // trust policy and, for IAM callers, the caller's identity policies,
 // permissions boundary and session policies, with AWS's rule that a trust
 // policy must allow the caller explicitly (naming the account alone
-// delegates to the caller's identity policies). It returns the first
-// action denied, or "".
-func (s *Service) checkTrust(ctx context.Context, r *assumeRequest, role *store.Role, actions []string, keys map[string][]string) (string, error) {
+// delegates to the caller's identity policies). The first action denied
+// gives AccessDenied: for IAM callers with the policy engine's sentence
+// (bare for a trust-policy refusal, with the reason for an identity,
+// boundary or session policy), otherwise the request's own.
+func (s *Service) checkTrust(ctx context.Context, r *assumeRequest, role *store.Role, actions []string, keys map[string][]string) error {
 	if r.caller != nil && r.caller.IsRoot() {
-		return "", accessDenied("Roles may not be assumed by root accounts.")
+		return accessDenied("Roles may not be assumed by root accounts.")
 	}
 	trust, err := s.engine.Compile(role.AssumeRolePolicy)
 	if err != nil {
 		// A stored trust policy that no longer compiles allows nobody.
-		return actions[0], nil
+		return r.denied(actions[0])
 	}
 	set := &policy.Set{Resource: trust, ResourceIsTrust: true}
 	pc := policy.NewContext()
@@ -63,7 +65,7 @@ func (s *Service) checkTrust(ctx context.Context, r *assumeRequest, role *store.
 	case r.caller != nil:
 		ps, err := s.authz.PolicySet(ctx, r.caller)
 		if err != nil {
-			return "", awsproto.Internal("InternalFailure", fmt.Errorf("sts: policies of %s: %w", r.caller.ARN, err))
+			return awsproto.Internal("InternalFailure", fmt.Errorf("sts: policies of %s: %w", r.caller.ARN, err))
 		}
 		set.Identity, set.Boundary, set.Session = ps.Identity, ps.Boundary, ps.Session
 		s.authz.FillContext(ctx, pc, r.caller, ps)
@@ -80,11 +82,15 @@ func (s *Service) checkTrust(ctx context.Context, r *assumeRequest, role *store.
 	}
 	for _, action := range actions {
 		req := &policy.Request{Principal: principal, Action: action, Resource: role.ARN, Context: pc}
-		if !policy.Evaluate(set, req).Allowed() {
-			return action, nil
+		if policy.Evaluate(set, req).Allowed() {
+			continue
 		}
+		if r.caller == nil || r.deniedMessage != "" {
+			return r.denied(action)
+		}
+		return accessDenied(policy.Explain(set, req).DenialMessage(r.caller.ARN, action, role.ARN))
 	}
-	return "", nil
+	return nil
 }
 
 // serviceContext sets the global keys of a request made by an AWS service

@@ -177,7 +177,7 @@ func TestWireWithGoSDK(t *testing.T) {
 		{name: "AccessDenied", call: func() error {
 			_, err := stsClient(srv.URL, static(bobKey, bobSecret, "")).AssumeRole(ctx, &awssts.AssumeRoleInput{RoleArn: aws.String(role.ARN), RoleSessionName: aws.String("x1")})
 			return err
-		}, code: "AccessDenied", status: 403, msg: "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: sts:AssumeRole on resource: " + role.ARN},
+		}, code: "AccessDenied", status: 403, msg: "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: sts:AssumeRole on resource: " + role.ARN + " because no identity-based policy allows the sts:AssumeRole action"},
 		{name: "ValidationError", call: func() error {
 			_, err := alice.AssumeRole(ctx, &awssts.AssumeRoleInput{RoleArn: aws.String(role.ARN), RoleSessionName: aws.String("x1"), DurationSeconds: aws.Int32(7201)})
 			return err
