@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,8 +34,8 @@ var errShortLived = errors.New("fetched credentials are expired or will expire w
 // immutable after construction.
 type credSet struct {
 	body          []byte
-	contentLength []string
-	expires       int64 // Unix nanoseconds
+	contentLength [1]string // a header value, shared by every hit
+	expires       int64     // Unix nanoseconds
 	associationID string
 }
 
@@ -64,7 +65,7 @@ func newCredSet(res *assumeResult, now time.Time) (*credSet, error) {
 	}
 	return &credSet{
 		body:          body,
-		contentLength: []string{fmt.Sprint(len(body))},
+		contentLength: [1]string{strconv.Itoa(len(body))},
 		expires:       res.Expiration.UnixNano(),
 		associationID: res.AssociationID,
 	}, nil
@@ -95,7 +96,8 @@ type entry struct {
 	// Guarded by cache.mu.
 	token      string // the newest verified token, used to refresh
 	tokenExp   int64
-	hashes     []tokenHash
+	hashes     [tokensPerEntry]tokenHash // verified tokens, oldest first
+	nhashes    int
 	due        int64 // Unix nanoseconds the scheduler next looks at it
 	heapIdx    int
 	refreshing bool
@@ -332,18 +334,19 @@ func (c *cache) storeLocked(res *assumeResult, cs *credSet, tok string, h *token
 // one beyond tokensPerEntry.
 func (c *cache) addTokenLocked(e *entry, h *tokenHash, tok string, exp int64) {
 	known := false
-	for _, x := range e.hashes {
+	for _, x := range e.hashes[:e.nhashes] {
 		if x == *h {
 			known = true
 		}
 	}
 	if !known {
-		if len(e.hashes) == tokensPerEntry {
+		if e.nhashes == tokensPerEntry {
 			c.unindex(e, &e.hashes[0])
-			copy(e.hashes, e.hashes[1:])
-			e.hashes = e.hashes[:tokensPerEntry-1]
+			copy(e.hashes[:], e.hashes[1:])
+			e.nhashes--
 		}
-		e.hashes = append(e.hashes, *h)
+		e.hashes[e.nhashes] = *h
+		e.nhashes++
 	}
 	s := c.shard(h)
 	s.mu.Lock()
@@ -368,10 +371,10 @@ func (c *cache) removeLocked(e *entry, reason string) {
 	if c.pods[e.key] == e {
 		delete(c.pods, e.key)
 	}
-	for i := range e.hashes {
+	for i := range e.nhashes {
 		c.unindex(e, &e.hashes[i])
 	}
-	e.hashes = nil
+	e.nhashes = 0
 	e.token = ""
 	if e.heapIdx >= 0 {
 		heap.Remove(&c.sched, e.heapIdx)

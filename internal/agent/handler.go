@@ -90,7 +90,7 @@ func (a *Agent) serveCredentials(w http.ResponseWriter, r *http.Request) (outcom
 func writeCreds(w http.ResponseWriter, cs *credSet) {
 	hdr := w.Header()
 	hdr["Content-Type"] = jsonContentType
-	hdr["Content-Length"] = cs.contentLength
+	hdr["Content-Length"] = cs.contentLength[:]
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(cs.body)
 }

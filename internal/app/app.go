@@ -158,12 +158,15 @@ func (a *App) assemble(ctx context.Context) error {
 	a.keeper = keeper
 	sessions := keeper
 	engine := policy.NewEngine(policy.DefaultMaxCached)
-	authz := auth.NewAuthorizer(auth.AuthorizerConfig{Store: a.Store, Engine: engine, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now})
+	// Policy sets are cached for a short time; IAM writes through this
+	// process invalidate the cache at once (other replicas' writes are seen
+	// within auth.DefaultPolicyCacheTTL).
+	authz := auth.NewAuthorizer(auth.AuthorizerConfig{Store: a.Store, Engine: engine, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now, CacheTTL: auth.DefaultPolicyCacheTTL})
 	resolver, err := auth.NewResolver(auth.ResolverConfig{Store: a.Store, Keyring: a.Keyring, Sessions: sessions, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now})
 	if err != nil {
 		return err
 	}
-	a.IAM, err = iam.New(iam.Config{Store: a.Store, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now, Authorizer: authz, Keyring: a.Keyring})
+	a.IAM, err = iam.New(iam.Config{Store: authz.InvalidatingStore(a.Store), AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now, Authorizer: authz, Keyring: a.Keyring})
 	if err != nil {
 		return fmt.Errorf("iam: %w", err)
 	}

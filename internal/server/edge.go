@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -150,6 +151,12 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ctx = auth.WithPrincipal(ctx, p)
+		ctx = auth.WithRequestInfo(ctx, auth.RequestInfo{
+			Region:          v.Region,
+			SecureTransport: r.TLS != nil,
+			SourceIP:        sourceIP(r),
+			UserAgent:       r.UserAgent(),
+		})
 	} else if !(rt.service == "sts" && isUnsignedSTSAction(action)) {
 		missing := awsproto.Errorf(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
 		if rt.proto == protoJSON {
@@ -319,3 +326,12 @@ func (s *statusRecorder) Flush() {
 
 // Unwrap exposes the underlying writer to http.ResponseController.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// sourceIP is the client's address without its port.
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
