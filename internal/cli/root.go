@@ -29,4 +29,6 @@ var subcommands = []func() *cobra.Command{
 	newVersionCommand,
 	newMutateCommand,
 	newServerCommand,
+	newWebhookCommand,
+	newClusterCommand,
 }

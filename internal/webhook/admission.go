@@ -226,3 +226,11 @@ func (s *MemorySet) dec(key string) {
 		s.count[key]--
 	}
 }
+
+// Reset forgets every association (the feed is about to resend them).
+func (s *MemorySet) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.ids)
+	clear(s.count)
+}

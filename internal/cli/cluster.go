@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/podid/podid/internal/podidclient"
+)
+
+func newClusterCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "cluster", Short: "Register Kubernetes clusters with a podid server"}
+	cmd.AddCommand(newClusterRegisterSelfCommand())
+	return cmd
+}
+
+// componentPolicies are the least-privilege podid permissions of the
+// in-cluster components, scoped to one cluster.
+func componentPolicies(region, account, cluster string) map[string]string {
+	clusterARN := fmt.Sprintf("arn:aws:eks:%s:%s:cluster/%s", region, account, cluster)
+	return map[string]string{
+		"podid-agent-" + cluster:   fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["eks-auth:AssumeRoleForPodIdentity","eks:ListPodIdentityAssociations"],"Resource":"%s"}]}`, clusterARN),
+		"podid-webhook-" + cluster: fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"eks:ListPodIdentityAssociations","Resource":"%s"}]}`, clusterARN),
+	}
+}
+
+func newClusterRegisterSelfCommand() *cobra.Command {
+	var (
+		server, cluster, region, kubeconfig, namespace, agentNamespace string
+		componentCreds, withAPIAccess                                  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "register-self",
+		Short: "Register the cluster this runs in (or --kubeconfig's) with podid",
+		Long: `Reads the cluster's service-account issuer and signing keys from its API
+server's discovery endpoints (/.well-known/openid-configuration and
+/openid/v1/jwks) and registers the cluster with the podid server, so that EKS
+Auth verifies its pods' tokens. With --component-credentials it also creates
+the least-privilege podid users of the agent and the webhook and stores their
+access keys in the Secrets podid-agent-credentials (agent namespace) and
+podid-webhook-credentials (podid's namespace). Running it again is safe.
+
+Credentials for the podid server come from the AWS SDK's default chain.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if server == "" || cluster == "" {
+				return errors.New("--server and --cluster-name are required")
+			}
+			restCfg, err := kubeConfig(kubeconfig)
+			if err != nil {
+				return err
+			}
+			kube, err := kubernetes.NewForConfig(restCfg)
+			if err != nil {
+				return err
+			}
+			issuer, jwks, err := readIssuer(ctx, kube)
+			if err != nil {
+				return err
+			}
+			awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+			if err != nil {
+				return err
+			}
+			pc := &podidclient.Client{Endpoint: server, Region: region, Credentials: awsCfg.Credentials}
+			in := map[string]any{"name": cluster, "oidcIssuerUrl": issuer, "jwks": jwks, "connectorConfig": map[string]string{"provider": "OTHER"}}
+			if withAPIAccess {
+				api := map[string]string{"endpoint": restCfg.Host, "token": restCfg.BearerToken}
+				if len(restCfg.CAData) > 0 {
+					api["certificateAuthorityData"] = base64.StdEncoding.EncodeToString(restCfg.CAData)
+				} else if restCfg.CAFile != "" {
+					ca, err := os.ReadFile(restCfg.CAFile)
+					if err != nil {
+						return err
+					}
+					api["certificateAuthorityData"] = base64.StdEncoding.EncodeToString(ca)
+				}
+				in["kubernetesApi"] = api
+			}
+			var out struct {
+				Cluster struct {
+					Arn string `json:"arn"`
+				} `json:"cluster"`
+			}
+			err = pc.Do(ctx, "POST", "/cluster-registrations", in, &out)
+			var apiErr *podidclient.APIError
+			switch {
+			case err == nil:
+				fmt.Fprintf(cmd.OutOrStdout(), "registered cluster %s (issuer %s)\n", cluster, issuer)
+			case errors.As(err, &apiErr) && apiErr.Code == "ResourceInUseException":
+				fmt.Fprintf(cmd.OutOrStdout(), "cluster %s is already registered\n", cluster)
+			default:
+				return fmt.Errorf("registering %s: %w", cluster, err)
+			}
+			if !componentCreds {
+				return nil
+			}
+			return createComponentCredentials(ctx, cmd, awsCfg, server, kube, region, cluster, namespace, agentNamespace)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&server, "server", "", "podid server URL")
+	fl.StringVar(&cluster, "cluster-name", "", "the name to register the cluster under")
+	fl.StringVar(&region, "region", "us-west-2", "podid's region (signing)")
+	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster configuration)")
+	fl.StringVar(&namespace, "namespace", "podid", "namespace of podid's webhook")
+	fl.StringVar(&agentNamespace, "agent-namespace", "kube-system", "namespace of the agent DaemonSet")
+	fl.BoolVar(&componentCreds, "component-credentials", true, "create the agent's and webhook's podid credentials as Secrets")
+	fl.BoolVar(&withAPIAccess, "api-access", false, "give podid this identity's API access (for TokenReview)")
+	return cmd
+}
+
+func kubeConfig(path string) (*rest.Config, error) {
+	if path != "" {
+		return clientcmd.BuildConfigFromFlags("", path)
+	}
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("cluster access (give --kubeconfig outside a cluster): %w", err)
+	}
+	return cfg, nil
+}
+
+// readIssuer reads the service-account issuer and its JWKS from the API
+// server's discovery endpoints.
+func readIssuer(ctx context.Context, kube kubernetes.Interface) (issuer, jwks string, err error) {
+	raw, err := kube.CoreV1().RESTClient().Get().AbsPath("/.well-known/openid-configuration").DoRaw(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("reading the discovery document: %w", err)
+	}
+	var doc struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil || doc.Issuer == "" {
+		return "", "", fmt.Errorf("the API server's discovery document names no issuer")
+	}
+	keys, err := kube.CoreV1().RESTClient().Get().AbsPath("/openid/v1/jwks").DoRaw(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("reading the JWKS: %w", err)
+	}
+	return doc.Issuer, string(keys), nil
+}
+
+func createComponentCredentials(ctx context.Context, cmd *cobra.Command, awsCfg aws.Config, server string, kube kubernetes.Interface, region, cluster, namespace, agentNamespace string) error {
+	client := iam.NewFromConfig(awsCfg, func(o *iam.Options) { o.BaseEndpoint = aws.String(server) })
+	ident, err := callerAccount(ctx, awsCfg, server)
+	if err != nil {
+		return err
+	}
+	targets := map[string]struct{ ns, secret string }{
+		"podid-agent-" + cluster:   {agentNamespace, "podid-agent-credentials"},
+		"podid-webhook-" + cluster: {namespace, "podid-webhook-credentials"},
+	}
+	for user, doc := range componentPolicies(region, ident, cluster) {
+		t := targets[user]
+		if _, err := kube.CoreV1().Secrets(t.ns).Get(ctx, t.secret, metav1.GetOptions{}); err == nil {
+			fmt.Fprintf(cmd.OutOrStdout(), "secret %s/%s exists; keeping it\n", t.ns, t.secret)
+			continue
+		} else if !apierrors.IsNotFound(err) {
+			return err
+		}
+		if _, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user), Path: aws.String("/podid/")}); err != nil {
+			var exists *iamtypes.EntityAlreadyExistsException
+			if !errors.As(err, &exists) {
+				return fmt.Errorf("creating user %s: %w", user, err)
+			}
+		}
+		if _, err := client.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(user), PolicyName: aws.String("podid-component"), PolicyDocument: aws.String(doc)}); err != nil {
+			return fmt.Errorf("policy of %s: %w", user, err)
+		}
+		key, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
+		if err != nil {
+			return fmt.Errorf("access key of %s: %w", user, err)
+		}
+		body := fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", *key.AccessKey.AccessKeyId, *key.AccessKey.SecretAccessKey)
+		_, err = kube.CoreV1().Secrets(t.ns).Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: t.secret, Namespace: t.ns, Labels: map[string]string{"app.kubernetes.io/managed-by": "podid"}},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       map[string][]byte{"credentials": []byte(body)},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("secret %s/%s: %w", t.ns, t.secret, err)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "created podid user %s and secret %s/%s\n", user, t.ns, t.secret)
+	}
+	return nil
+}
+
+// callerAccount returns the account of the credentials, from STS.
+func callerAccount(ctx context.Context, awsCfg aws.Config, server string) (string, error) {
+	arn, err := callerARN(ctx, awsCfg, server)
+	if err != nil {
+		return "", err
+	}
+	parts := strings.Split(arn, ":")
+	if len(parts) < 5 {
+		return "", fmt.Errorf("unexpected caller ARN %q", arn)
+	}
+	return parts[4], nil
+}
+
+func callerARN(ctx context.Context, awsCfg aws.Config, server string) (string, error) {
+	c := sts.NewFromConfig(awsCfg, func(o *sts.Options) { o.BaseEndpoint = aws.String(server) })
+	out, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", fmt.Errorf("who am I: %w", err)
+	}
+	return aws.ToString(out.Arn), nil
+}
