@@ -19,7 +19,8 @@ type Compiled struct {
 	stmts    []cstmt
 }
 
-// Policy returns the parsed document.
+// Policy returns the parsed document. It is shared by every user of the
+// Compiled value and must not be modified.
 func (c *Compiled) Policy() *Policy { return c.policy }
 
 // Text returns the original document.
@@ -75,6 +76,16 @@ type cstmt struct {
 func compilePolicy(p *Policy) *Compiled {
 	vars := p.VariablesEnabled()
 	c := &Compiled{policy: p, stmts: make([]cstmt, len(p.Statements))}
+	// One backing array each for all statements' actions, resources and
+	// conditions.
+	var na, nr, nc int
+	for i := range p.Statements {
+		st := &p.Statements[i]
+		na, nr, nc = na+len(st.Action), nr+len(st.Resource), nc+len(st.Conditions)
+	}
+	actions := make([]glob, 0, na)
+	resources := make([]resPat, 0, nr)
+	conds := make([]ccond, nc)
 	for i := range p.Statements {
 		st := &p.Statements[i]
 		cs := &c.stmts[i]
@@ -85,26 +96,28 @@ func compilePolicy(p *Policy) *Compiled {
 			cs.notPrincipal = st.NotPrincipal
 		}
 		cs.hasAction, cs.notAction = st.HasAction, st.NotAction
-		cs.actions = make([]glob, 0, len(st.Action))
+		from := len(actions)
 		for _, a := range st.Action {
 			if a == "*" {
 				cs.allActions = true
 				continue
 			}
-			cs.actions = append(cs.actions, compileGlob(lowerASCIIString(a), true, false))
+			actions = append(actions, compileGlob(lowerASCIIString(a), true, false))
 		}
+		cs.actions = actions[from:len(actions):len(actions)]
 		cs.hasResource, cs.notResource = st.HasResource, st.NotResource
-		cs.resources = make([]resPat, 0, len(st.Resource))
+		from = len(resources)
 		for _, r := range st.Resource {
 			rp := compileResource(r, vars)
 			if rp.any {
 				cs.allResources = true
 				continue
 			}
-			cs.resources = append(cs.resources, rp)
+			resources = append(resources, rp)
 		}
-		if len(st.Conditions) > 0 {
-			cs.conds = make([]ccond, len(st.Conditions))
+		cs.resources = resources[from:len(resources):len(resources)]
+		if n := len(st.Conditions); n > 0 {
+			cs.conds, conds = conds[:n:n], conds[n:]
 			for j, cond := range st.Conditions {
 				compileCondition(&cs.conds[j], cond, vars)
 			}
@@ -175,7 +188,7 @@ func compileResource(r string, vars bool) resPat {
 	}
 	prefix, rest := r[:colons[4]+1], r[colons[4]+1:]
 	rp := resPat{res: compileGlob(rest, true, vars)}
-	if !strings.ContainsAny(prefix, "*?") {
+	if !hasWildcard(prefix) {
 		rp.prefix = lowerASCIIString(prefix)
 		return rp
 	}
@@ -213,6 +226,16 @@ func (r *resPat) match(s string, ctx *Context) bool {
 		rest = s[start:]
 	}
 	return r.res.match(rest, false, ctx)
+}
+
+// hasWildcard reports whether s contains * or ?.
+func hasWildcard(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '*' || s[i] == '?' {
+			return true
+		}
+	}
+	return false
 }
 
 // principals ----------------------------------------------------------------
@@ -402,7 +425,9 @@ func (cp *cprincipal) covers(c *Principal) bool {
 
 // conditions ----------------------------------------------------------------
 
-// ccond is one compiled condition (operator + key + values).
+// ccond is one compiled condition (operator + key + values). String
+// operators keep their patterns in strs; Bool and Null their values in
+// bits; every other operator its typed values behind typed.
 type ccond struct {
 	op       string // as written, for explanations
 	key      string
@@ -411,15 +436,25 @@ type ccond struct {
 	set      setQual
 	ifExists bool
 	negated  bool
+	bits     uint8 // Bool, Null: bitTrue / bitFalse present among the values
 
 	strs  []glob
+	typed *typedVals
+}
+
+const (
+	bitTrue  = 1
+	bitFalse = 2
+)
+
+// typedVals are the parsed values of the ARN, numeric, date, IP and binary
+// operators. Values that do not parse are dropped (they match nothing).
+type typedVals struct {
 	arns  []arnPat
-	nums  []number // invalid policy values are dropped
+	nums  []number
 	dates []instant
-	bools []bool
 	ips   []netip.Prefix
 	bins  []string // canonical base64
-	nulls []bool
 }
 
 // arnPat is an ARN condition value: six segments, each matched on its own
@@ -435,46 +470,59 @@ func compileCondition(cc *ccond, c Condition, vars bool) {
 	*cc = ccond{op: c.Operator, key: c.Key, keyHash: keyHash(c.Key), base: oi.base, set: oi.set, ifExists: oi.ifExists, negated: oi.base.negated()}
 	nv := len(c.Values)
 	switch oi.base {
-	case opStringEquals, opStringNotEquals, opStringEqualsIgnoreCase, opStringNotEqualsIgnoreCase, opStringLike, opStringNotLike:
-		cc.strs = make([]glob, 0, nv)
-	case opArnEquals, opArnLike, opArnNotEquals, opArnNotLike:
-		cc.arns = make([]arnPat, 0, nv)
-	case opIPAddress, opNotIPAddress:
-		cc.ips = make([]netip.Prefix, 0, nv)
+	case opStringEquals, opStringNotEquals, opStringEqualsIgnoreCase, opStringNotEqualsIgnoreCase:
+		cc.strs = make([]glob, nv)
+		for i, v := range c.Values {
+			cc.strs[i] = compileGlob(v, false, vars)
+		}
+		return
+	case opStringLike, opStringNotLike:
+		cc.strs = make([]glob, nv)
+		for i, v := range c.Values {
+			cc.strs[i] = compileGlob(v, true, vars)
+		}
+		return
+	case opBool, opNull:
+		for _, v := range c.Values {
+			if b, ok := parseBool(v); ok && b {
+				cc.bits |= bitTrue
+			} else if ok {
+				cc.bits |= bitFalse
+			}
+		}
+		return
+	case opUnknown:
+		return
 	}
+	tv := &typedVals{}
+	cc.typed = tv
 	for _, v := range c.Values {
 		switch oi.base {
-		case opStringEquals, opStringNotEquals, opStringEqualsIgnoreCase, opStringNotEqualsIgnoreCase:
-			cc.strs = append(cc.strs, compileGlob(v, false, vars))
-		case opStringLike, opStringNotLike:
-			cc.strs = append(cc.strs, compileGlob(v, true, vars))
 		case opArnEquals, opArnLike, opArnNotEquals, opArnNotLike:
-			cc.arns = append(cc.arns, compileARNPattern(v, vars))
+			if tv.arns == nil {
+				tv.arns = make([]arnPat, 0, nv)
+			}
+			tv.arns = append(tv.arns, compileARNPattern(v, vars))
 		case opNumericEquals, opNumericNotEquals, opNumericLessThan, opNumericLessThanEquals,
 			opNumericGreaterThan, opNumericGreaterThanEquals:
 			if n, ok := parseNumber(v); ok {
-				cc.nums = append(cc.nums, n)
+				tv.nums = append(tv.nums, n)
 			}
 		case opDateEquals, opDateNotEquals, opDateLessThan, opDateLessThanEquals,
 			opDateGreaterThan, opDateGreaterThanEquals:
 			if d, ok := parseDate(v); ok {
-				cc.dates = append(cc.dates, d)
-			}
-		case opBool:
-			if b, ok := parseBool(v); ok {
-				cc.bools = append(cc.bools, b)
+				tv.dates = append(tv.dates, d)
 			}
 		case opBinaryEquals:
 			if raw, err := base64.StdEncoding.DecodeString(v); err == nil {
-				cc.bins = append(cc.bins, base64.StdEncoding.EncodeToString(raw))
+				tv.bins = append(tv.bins, base64.StdEncoding.EncodeToString(raw))
 			}
 		case opIPAddress, opNotIPAddress:
 			if pfx, ok := parseCIDR(v); ok {
-				cc.ips = append(cc.ips, pfx)
-			}
-		case opNull:
-			if b, ok := parseBool(v); ok {
-				cc.nulls = append(cc.nulls, b)
+				if tv.ips == nil {
+					tv.ips = make([]netip.Prefix, 0, nv)
+				}
+				tv.ips = append(tv.ips, pfx)
 			}
 		}
 	}

@@ -17,12 +17,10 @@ import (
 func (c *ccond) eval(ctx *Context) bool {
 	if c.base == opNull {
 		_, present := ctx.getHash(c.key, c.keyHash)
-		for _, wantAbsent := range c.nulls {
-			if wantAbsent != present {
-				return true
-			}
+		if present {
+			return c.bits&bitFalse != 0
 		}
-		return false
+		return c.bits&bitTrue != 0
 	}
 	vals, ok := ctx.getHash(c.key, c.keyHash)
 	if !ok {
@@ -104,8 +102,8 @@ func (c *ccond) value(v string, ctx *Context) bool {
 		if strings.Count(v, ":") < 5 {
 			return false
 		}
-		for i := range c.arns {
-			if c.arns[i].match(v, ctx) {
+		for i := range c.typed.arns {
+			if c.typed.arns[i].match(v, ctx) {
 				m = true
 				break
 			}
@@ -116,7 +114,7 @@ func (c *ccond) value(v string, ctx *Context) bool {
 		if !ok {
 			return false
 		}
-		for _, pv := range c.nums {
+		for _, pv := range c.typed.nums {
 			if cmpSatisfies(c.base, n.cmp(pv)) {
 				m = true
 				break
@@ -128,7 +126,7 @@ func (c *ccond) value(v string, ctx *Context) bool {
 		if !ok {
 			return false
 		}
-		for _, pv := range c.dates {
+		for _, pv := range c.typed.dates {
 			if cmpSatisfies(c.base, d.cmp(pv)) {
 				m = true
 				break
@@ -139,14 +137,13 @@ func (c *ccond) value(v string, ctx *Context) bool {
 		if !ok {
 			return false
 		}
-		for _, pv := range c.bools {
-			if pv == b {
-				m = true
-				break
-			}
+		if b {
+			m = c.bits&bitTrue != 0
+		} else {
+			m = c.bits&bitFalse != 0
 		}
 	case opBinaryEquals:
-		for _, pv := range c.bins {
+		for _, pv := range c.typed.bins {
 			if pv == v {
 				m = true
 				break
@@ -157,7 +154,7 @@ func (c *ccond) value(v string, ctx *Context) bool {
 		if !ok {
 			return false
 		}
-		for _, pv := range c.ips {
+		for _, pv := range c.typed.ips {
 			if pv.Contains(a) {
 				m = true
 				break

@@ -11,6 +11,7 @@ const (
 	missCondition
 )
 
+// String names the element for explanations.
 func (m miss) String() string {
 	switch m {
 	case missPrincipal:

@@ -90,6 +90,7 @@ type StatementTrace struct {
 	Decisive bool
 }
 
+// String names the match kind for explanations.
 func (m pmatch) String() string {
 	switch m {
 	case pmAccount:

@@ -54,14 +54,21 @@ func compileGlob(s string, wild, vars bool) glob {
 		if !wild {
 			return glob{mode: gExact, lit: s}
 		}
-		switch i := strings.IndexAny(s, "*?"); {
+		i := 0
+		for i < len(s) && s[i] != '*' && s[i] != '?' {
+			i++
+		}
+		if i == len(s) {
+			i = -1
+		}
+		switch {
 		case i < 0:
 			return glob{mode: gExact, lit: s}
 		case s == "*":
 			return glob{mode: gAny}
 		case i == len(s)-1 && s[i] == '*':
 			return glob{mode: gPrefix, lit: s[:i]}
-		case i == 0 && s[0] == '*' && !strings.ContainsAny(s[1:], "*?"):
+		case i == 0 && s[0] == '*' && !hasWildcard(s[1:]):
 			return glob{mode: gSuffix, lit: s[1:]}
 		}
 	}

@@ -18,27 +18,17 @@ const (
 )
 
 // jval is a parsed JSON value. Objects keep their members in document
-// order; numbers keep their source text.
+// order, arrays their elements (with empty keys), both in kids; numbers
+// keep their source text.
 type jval struct {
 	kind jkind
 	s    string // string value, number text, "true"/"false"
-	arr  []*jval
-	obj  []jmember
+	kids []jmember
 }
 
 type jmember struct {
 	key string
 	val *jval
-}
-
-// get returns the member named key (exact), or nil.
-func (v *jval) get(key string) *jval {
-	for i := range v.obj {
-		if v.obj[i].key == key {
-			return v.obj[i].val
-		}
-	}
-	return nil
 }
 
 // maxJSONDepth bounds nesting; policies need four levels.
@@ -53,12 +43,10 @@ type jsonParser struct {
 	bad  bool
 	slab []jval // nodes are carved from chunks to keep allocations few
 
-	// Members and elements are collected on these stacks while an object
-	// or array is open, then copied, exactly sized, into chunked slabs.
+	// Members and elements are collected on this stack while an object or
+	// array is open, then copied, exactly sized, into a chunked slab.
 	mstack []jmember
-	astack []*jval
 	mslab  []jmember
-	aslab  []*jval
 }
 
 func (p *jsonParser) members(from int) []jmember {
@@ -77,22 +65,6 @@ func (p *jsonParser) members(from int) []jmember {
 	return out
 }
 
-func (p *jsonParser) elements(from int) []*jval {
-	n := len(p.astack) - from
-	if n == 0 {
-		return nil
-	}
-	if cap(p.aslab)-len(p.aslab) < n {
-		p.aslab = make([]*jval, 0, max(64, n))
-	}
-	out := p.aslab[len(p.aslab) : len(p.aslab)+n : len(p.aslab)+n]
-	p.aslab = p.aslab[:len(p.aslab)+n]
-	copy(out, p.astack[from:])
-	clear(p.astack[from:])
-	p.astack = p.astack[:from]
-	return out
-}
-
 // node returns a new value of kind k.
 func (p *jsonParser) node(k jkind) *jval {
 	if len(p.slab) == cap(p.slab) {
@@ -107,6 +79,23 @@ func (p *jsonParser) node(k jkind) *jval {
 // parseJSON parses s as exactly one JSON value. ok is false on any error.
 func parseJSON(s string) (v *jval, ok bool) {
 	p := jsonParser{s: s}
+	// Size the slabs from the document. Every node but the root follows
+	// a comma, an opening brace or an opening bracket; every member key is
+	// a string followed by a colon. Estimates only: a slab that runs out
+	// continues in a new chunk.
+	members, nodes := 2, 4
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ',', '{', '[':
+			nodes++
+		case ':':
+			if i > 0 && s[i-1] == '"' {
+				members++
+			}
+		}
+	}
+	p.slab = make([]jval, 0, min(nodes, len(s)/2+4))
+	p.mslab = make([]jmember, 0, min(max(members, nodes), len(s)/2+4))
 	p.ws()
 	v = p.value(0)
 	if p.bad {
@@ -344,14 +333,14 @@ func (p *jsonParser) array(depth int) *jval {
 		p.i++
 		return v
 	}
-	from := len(p.astack)
+	from := len(p.mstack)
 	for {
 		p.ws()
 		e := p.value(depth + 1)
 		if p.bad {
 			return nil
 		}
-		p.astack = append(p.astack, e)
+		p.mstack = append(p.mstack, jmember{val: e})
 		p.ws()
 		if p.i >= len(p.s) {
 			return p.fail()
@@ -361,7 +350,7 @@ func (p *jsonParser) array(depth int) *jval {
 			p.i++
 		case ']':
 			p.i++
-			v.arr = p.elements(from)
+			v.kids = p.members(from)
 			return v
 		default:
 			return p.fail()
@@ -428,7 +417,7 @@ func (p *jsonParser) object(depth int) *jval {
 			p.i++
 		case '}':
 			p.i++
-			v.obj = p.members(from)
+			v.kids = p.members(from)
 			return v
 		default:
 			return p.fail()

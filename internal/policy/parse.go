@@ -134,7 +134,7 @@ func parseDoc(doc string) (*Policy, *ValidationError) {
 	}
 	p := &Policy{Text: doc}
 	var stmts *jval
-	for _, m := range root.obj {
+	for _, m := range root.kids {
 		switch m.key {
 		case "Version":
 			if m.val.kind != jStr || (m.val.s != Version2012 && m.val.s != Version2008) {
@@ -160,7 +160,10 @@ func parseDoc(doc string) (*Policy, *ValidationError) {
 	case jObj:
 		list = []*jval{stmts}
 	case jArr:
-		list = stmts.arr
+		list = make([]*jval, len(stmts.kids))
+		for i := range stmts.kids {
+			list[i] = stmts.kids[i].val
+		}
 	default:
 		return nil, malformed(msgSyntax)
 	}
@@ -181,7 +184,7 @@ func parseStatement(v *jval, st *Statement) bool {
 		return false
 	}
 	var haveEffect bool
-	for _, m := range v.obj {
+	for _, m := range v.kids {
 		switch m.key {
 		case "Sid":
 			if m.val.kind != jStr {
@@ -249,8 +252,9 @@ func stringList(v *jval, allowNull bool) (vals []string, nulls int, ok bool) {
 	case jStr:
 		return []string{v.s}, 0, true
 	case jArr:
-		vals = make([]string, 0, len(v.arr))
-		for _, e := range v.arr {
+		vals = make([]string, 0, len(v.kids))
+		for _, k := range v.kids {
+			e := k.val
 			switch {
 			case e.kind == jStr:
 				vals = append(vals, e.s)
@@ -278,7 +282,7 @@ func parsePrincipal(v *jval) (*PrincipalBlock, bool) {
 	default:
 		return nil, false
 	}
-	for _, m := range v.obj {
+	for _, m := range v.kids {
 		vals, _, ok := stringList(m.val, false)
 		if !ok {
 			return nil, false
@@ -429,21 +433,21 @@ func parseConditions(v *jval, st *Statement) bool {
 		return false
 	}
 	n := 0
-	for _, opm := range v.obj {
+	for _, opm := range v.kids {
 		if opm.val.kind == jObj {
-			n += len(opm.val.obj)
+			n += len(opm.val.kids)
 		}
 	}
 	st.Conditions = make([]Condition, 0, n)
-	for _, opm := range v.obj {
+	for _, opm := range v.kids {
 		if opm.val.kind != jObj {
 			return false
 		}
 		oi := parseOperator(opm.key)
-		if oi.base == opUnknown && len(opm.val.obj) > 0 {
+		if oi.base == opUnknown && len(opm.val.kids) > 0 {
 			return false
 		}
-		for _, km := range opm.val.obj {
+		for _, km := range opm.val.kids {
 			vals, ok := conditionValues(km.val)
 			if !ok {
 				return false
@@ -461,8 +465,9 @@ func conditionValues(v *jval) ([]string, bool) {
 	case jStr, jNum, jBool:
 		return []string{v.s}, true
 	case jArr:
-		vals := make([]string, 0, len(v.arr))
-		for _, e := range v.arr {
+		vals := make([]string, 0, len(v.kids))
+		for _, k := range v.kids {
+			e := k.val
 			switch e.kind {
 			case jStr, jNum, jBool:
 				vals = append(vals, e.s)

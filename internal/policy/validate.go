@@ -84,9 +84,10 @@ func ValidateWith(doc string, kind Kind, opts ValidateOptions) error {
 // (space, tab, CR, LF, VT, FF): the measure of IAM's size quotas.
 func NonWhitespaceLen(doc string) int {
 	n := 0
-	for _, r := range doc {
-		switch r {
-		case ' ', '\t', '\n', '\r', '\v', '\f':
+	for i := 0; i < len(doc); i++ {
+		switch c := doc[i]; {
+		case c == ' ', c == '\t', c == '\n', c == '\r', c == '\v', c == '\f':
+		case c&0xC0 == 0x80: // UTF-8 continuation byte: part of the previous character
 		default:
 			n++
 		}
