@@ -43,6 +43,7 @@ type Agent struct {
 	limiter *limiter
 
 	deniedPrefix string
+	realClock    bool // Config.Now was left to time.Now
 
 	reached  atomic.Int64 // Unix nanoseconds EKS Auth last answered
 	unreach  atomic.Pointer[string]
@@ -56,11 +57,12 @@ type Agent struct {
 
 // New builds an agent from cfg. It does not bind anything: Run does.
 func New(cfg Config) (*Agent, error) {
+	realClock := cfg.Now == nil
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger, started: make(chan struct{})}
+	a := &Agent{cfg: cfg, log: cfg.Logger, started: make(chan struct{}), realClock: realClock}
 	a.metrics = newMetrics(func() float64 { return float64(a.cache.size()) })
 	client := cfg.HTTPClient
 	if client == nil {
@@ -209,8 +211,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	ls := a.listeners
 	a.mu.Unlock()
 	for _, l := range ls {
-		if err := a.bind(l); err != nil {
-			a.log.Warn("cannot bind; will retry", "role", l.role, "address", l.addr, "error", err)
+		if a.bind(l) != nil {
 			wg.Go(func() { a.rebindLoop(ctx, l) })
 		}
 	}

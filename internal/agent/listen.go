@@ -90,11 +90,10 @@ func (a *Agent) setupListeners() {
 // bind makes the listener's address local if asked to, binds it with
 // SO_REUSEPORT and starts serving on it.
 func (a *Agent) bind(l *listener) error {
+	var addrErr error
 	if l.role == roleCredentials && a.cfg.ManageAddresses {
 		if ip, ok := bindIP(l.host); ok && !ip.IsLoopback() && !ip.IsUnspecified() {
-			if err := EnsureAddress(a.cfg.LinkName, ip); err != nil {
-				a.log.Warn("cannot add address to link", "address", ip, "link", a.cfg.LinkName, "error", err)
-			}
+			addrErr = EnsureAddress(a.cfg.LinkName, ip)
 		}
 	}
 	lc := net.ListenConfig{Control: reusePort}
@@ -102,9 +101,18 @@ func (a *Agent) bind(l *listener) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil {
-		l.lastErr = fmt.Errorf("listen on %s: %w", l.addr, err)
+		if addrErr != nil {
+			err = fmt.Errorf("%w (adding the address to link %s failed: %v)", err, a.cfg.LinkName, addrErr)
+		}
+		err = fmt.Errorf("listen on %s: %w", l.addr, err)
+		// Retries every few seconds must not flood the log: report a
+		// failure once, and again only when it changes.
+		if l.lastErr == nil || l.lastErr.Error() != err.Error() {
+			a.log.Warn("cannot bind; will retry", "role", l.role, "address", l.addr, "error", err, "retryEvery", a.cfg.RebindInterval)
+		}
+		l.lastErr = err
 		a.metrics.listenerUp.WithLabelValues(l.role, l.addr).Set(0)
-		return l.lastErr
+		return err
 	}
 	l.local = ln.Addr()
 	l.lastErr = nil

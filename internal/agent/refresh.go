@@ -123,6 +123,10 @@ func (c *cache) refresh(ctx context.Context, e *entry) {
 	}
 	switch {
 	case err == nil:
+		if old := e.cur.Load(); old != nil && old.associationID != cs.associationID {
+			c.log.Info("association changed; serving the new role's credentials", "namespace", e.key.Namespace, "serviceAccount", e.key.ServiceAccount,
+				"from", old.associationID, "to", cs.associationID)
+		}
 		e.cur.Store(cs)
 		c.scheduleLocked(e, c.refreshAt(cs, now))
 		c.metrics.refreshes.WithLabelValues("ok").Inc()

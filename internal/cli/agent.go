@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
@@ -18,6 +20,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podid/podid/internal/agent"
+	"github.com/podid/podid/internal/eks/feed"
+	"github.com/podid/podid/internal/k8s"
 )
 
 // agentOptions are `podid agent`'s flags. The first group has the names,
@@ -46,6 +50,8 @@ type agentOptions struct {
 	upstreamTimeout    time.Duration
 	readyWindow        time.Duration
 	drainDelay         time.Duration
+	changeFeed         string
+	tokenIssuer        string
 }
 
 func newAgentCommand() *cobra.Command {
@@ -85,6 +91,8 @@ the agent adds its addresses to a dummy link itself; no init container is needed
 	f.DurationVar(&o.upstreamTimeout, "upstream-timeout", agent.DefaultUpstreamTimeout, "deadline of one EKS Auth exchange, retries included")
 	f.DurationVar(&o.readyWindow, "ready-window", agent.DefaultReadyWindow, "ready only if EKS Auth answered within this window")
 	f.DurationVar(&o.drainDelay, "drain-delay", agent.DefaultDrainDelay, "keep serving this long after SIGTERM so a successor can take over")
+	f.StringVar(&o.changeFeed, "change-feed-endpoint", "", "podid server URL whose association change feed purges cached credentials at once (empty: none)")
+	f.StringVar(&o.tokenIssuer, "token-issuer", "", "service-account issuer URL; its OIDC keys verify rotated tokens locally, so they are served from the cache (empty: EKS Auth verifies them)")
 	_ = cmd.MarkFlagRequired("cluster-name")
 
 	cmd.AddCommand(newAgentInitializeCommand())
@@ -154,6 +162,27 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 	}
 	if o.metricsAddress != "" {
 		cfg.MetricsAddr = net.JoinHostPort(o.metricsAddress, strconv.Itoa(o.metricsPort))
+	}
+	if o.changeFeed != "" {
+		var hc *http.Client
+		if roots != nil {
+			hc = &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}
+		}
+		fc, err := feed.New(feed.Config{
+			Endpoint: o.changeFeed, Cluster: o.clusterName, Region: awsCfg.Region,
+			Credentials: creds, HTTPClient: hc, Logger: log,
+		})
+		if err != nil {
+			return fmt.Errorf("agent: change feed: %w", err)
+		}
+		cfg.Events = []agent.EventSource{agent.FeedSource{Client: fc}}
+	}
+	if o.tokenIssuer != "" {
+		kc := &http.Client{Timeout: 5 * time.Second}
+		if roots != nil {
+			kc.Transport = &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
+		}
+		cfg.TokenVerifier = agent.K8sVerifier{Keys: k8s.NewRemoteKeys(o.tokenIssuer, kc), Issuer: o.tokenIssuer}
 	}
 	a, err := agent.New(cfg)
 	if err != nil {

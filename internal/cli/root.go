@@ -28,7 +28,10 @@ func Run(ctx context.Context, args []string) error {
 var subcommands = []func() *cobra.Command{
 	newVersionCommand,
 	newMutateCommand,
-	newServerCommand,
+	newServerCommand, newGatewayCommand,
+	newTrustPolicyCommand, newDoctorCommand,
+	newDevCommand, newExecCommand,
 	newWebhookCommand,
 	newClusterCommand,
+	newAgentCommand,
 }
