@@ -126,6 +126,11 @@ status:
 		out, _ := cp.kubectlOut("get", "nodes", "-o", "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Ready')].status}{\"\\n\"}{end}")
 		return strings.Count(out, "True") == 3
 	})
+	// With the node lifecycle controller off, nothing removes the
+	// not-ready taint the API server put on the nodes at registration.
+	for i := 1; i <= 3; i++ {
+		cp.kubectlOut("patch", "node", fmt.Sprintf("node-%d", i), "--type=merge", "-p", `{"spec":{"taints":null}}`)
+	}
 	return cp
 }
 
@@ -177,7 +182,9 @@ func (cp *controlPlane) waitFor(t *testing.T, d time.Duration, what string, ok f
 	deadline := time.Now().Add(d)
 	for !ok() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			pods, _ := cp.kubectlOut("get", "pods", "-A", "-o", "wide")
+			events, _ := cp.kubectlOut("get", "events", "-A")
+			t.Fatalf("timed out waiting for %s\npods:\n%s\nevents:\n%s", what, pods, events)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

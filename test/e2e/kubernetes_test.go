@@ -1,0 +1,273 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// process runs a podid subcommand for the rest of the test.
+func startProcess(t *testing.T, name string, env []string, args ...string) *bytes.Buffer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, podidBin, args...)
+	cmd.Env = env
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s log:\n%s", name, logs.String())
+		}
+	})
+	return logs
+}
+
+func waitReady(t *testing.T, client *http.Client, url string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready: %v", url, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// sharedCredsEnv is an environment whose AWS credentials come from a
+// shared-credentials file.
+func (s *server) sharedCredsEnv(credFile string) []string {
+	return []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + credFile, "AWS_CONFIG_FILE=/dev/null",
+		"AWS_REGION=" + s.Region, "AWS_DEFAULT_REGION=" + s.Region, "AWS_EC2_METADATA_DISABLED=true",
+	}
+}
+
+// TestKubernetesEndToEnd installs podid's manifests in a real control plane
+// and runs the workshop there: the agent DaemonSet becomes ready on three
+// nodes, the webhook mutates the carts pods created after the association
+// (and only those), and a pod-bound token from the TokenRequest API gets the
+// role's credentials through a running `podid agent` used by the AWS CLI.
+func TestKubernetesEndToEnd(t *testing.T) {
+	t.Parallel()
+	cp := startControlPlane(t)
+	s := startServer(t)
+	root := s.root()
+	rootFile := filepath.Join(s.DataDir, "root-credentials")
+	const cluster = "e2e"
+
+	// The chart's plain manifests, with their two secrets filled in as a
+	// user would.
+	manifests, err := os.ReadFile("../../deploy/manifests/podid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootCreds, _ := os.ReadFile(rootFile)
+	m := strings.ReplaceAll(string(manifests), "REPLACE_WITH_BASE64_OF_32_RANDOM_BYTES_BASE64", base64.StdEncoding.EncodeToString([]byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))))
+	m = strings.ReplaceAll(m, "REPLACE_WITH_BASE64_SHARED_CREDENTIALS_FILE", base64.StdEncoding.EncodeToString(rootCreds))
+	m = strings.ReplaceAll(m, "my-cluster", cluster)
+	cp.kubectl(t, "create", "namespace", "podid")
+	cp.kubectlApply(t, m)
+	cp.waitFor(t, 2*time.Minute, "agent DaemonSet 3/3 ready", func() bool {
+		out, _ := cp.kubectlOut("-n", "kube-system", "get", "daemonset", "eks-pod-identity-agent", "-o", "jsonpath={.status.desiredNumberScheduled}/{.status.numberReady}")
+		return out == "3/3"
+	})
+	ds := cp.kubectl(t, "-n", "kube-system", "get", "daemonset", "eks-pod-identity-agent")
+	if !strings.Contains(ds, "eks-pod-identity-agent   3         3         3") {
+		t.Errorf("kubectl get daemonset:\n%s", ds)
+	}
+
+	// Register the cluster (issuer and keys from the API server) and create
+	// the components' scoped credentials, as the chart's Job does.
+	reg := exec.Command(podidBin, "cluster", "register-self", "--server", s.URL, "--cluster-name", cluster,
+		"--region", s.Region, "--kubeconfig", cp.Kubeconfig, "--namespace", "podid", "--api-access")
+	reg.Env = s.sharedCredsEnv(rootFile)
+	if out, err := reg.CombinedOutput(); err != nil {
+		t.Fatalf("register-self: %v\n%s", err, out)
+	} else if !strings.Contains(string(out), "registered cluster e2e") {
+		t.Errorf("register-self printed: %s", out)
+	}
+	desc := s.awsJSON(t, root, "eks", "describe-cluster", "--name", cluster)
+	if got := str(desc, "cluster", "identity", "oidc", "issuer"); got != cp.Issuer {
+		t.Errorf("registered issuer = %q, want %q", got, cp.Issuer)
+	}
+	webhookCreds := secretFile(t, cp, "podid", "podid-webhook-credentials")
+	agentCreds := secretFile(t, cp, "kube-system", "podid-agent-credentials")
+
+	// The webhook runs here, registered with the API server by URL instead
+	// of the chart's Service (kwok's pods run no containers).
+	whPort := freePort(t)
+	cp.kubectl(t, "patch", "mutatingwebhookconfiguration", "podid", "--type=json", "-p",
+		fmt.Sprintf(`[{"op":"remove","path":"/webhooks/0/clientConfig/service"},{"op":"add","path":"/webhooks/0/clientConfig/url","value":"https://127.0.0.1:%d/mutate"}]`, whPort))
+	whLogs := startProcess(t, "webhook", s.sharedCredsEnv(webhookCreds), "webhook", "--listen", fmt.Sprintf("127.0.0.1:%d", whPort),
+		"--server", s.URL, "--cluster-name", cluster, "--region", s.Region, "--kubeconfig", cp.Kubeconfig,
+		"--namespace", "podid", "--tls-host", "127.0.0.1", "--webhook-config", "podid")
+	cp.waitFor(t, time.Minute, "caBundle set by the webhook and associations loaded", func() bool {
+		out, _ := cp.kubectlOut("get", "mutatingwebhookconfiguration", "podid", "-o", "jsonpath={.webhooks[0].clientConfig.caBundle}")
+		return len(out) > 100 && strings.Contains(whLogs.String(), "associations loaded")
+	})
+
+	// The workshop: policy and role with the CLI, carts deployed first.
+	s.aws(t, root, "iam", "create-policy", "--policy-name", "eks-workshop-carts-dynamo", "--policy-document", writeFile(t, "p.json", workshopPolicy))
+	s.aws(t, root, "iam", "create-role", "--role-name", "eks-workshop-carts-dynamo", "--assume-role-policy-document", writeFile(t, "t.json", workshopTrust))
+	s.aws(t, root, "iam", "attach-role-policy", "--role-name", "eks-workshop-carts-dynamo", "--policy-arn", "arn:aws:iam::"+s.AccountID+":policy/eks-workshop-carts-dynamo")
+	cp.kubectl(t, "create", "namespace", "carts")
+	cp.kubectl(t, "-n", "carts", "create", "serviceaccount", "carts")
+	cp.kubectlApplyNS(t, "carts", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: carts}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: carts}}
+  template:
+    metadata: {labels: {app: carts}}
+    spec:
+      serviceAccountName: carts
+      containers: [{name: carts, image: public.ecr.aws/aws-containers/retail-store-sample-cart:0.7.0}]
+`)
+	before := cp.waitPods(t, "carts", "app=carts", 1, nil)
+	if env := cp.kubectl(t, "-n", "carts", "get", "pod", before[0], "-o", "jsonpath={.spec.containers[0].env}"); strings.Contains(env, "AWS_CONTAINER") {
+		t.Errorf("pod created before the association was mutated: %s", env)
+	}
+
+	s.aws(t, root, "eks", "create-pod-identity-association", "--cluster-name", cluster, "--namespace", "carts", "--service-account", "carts",
+		"--role-arn", "arn:aws:iam::"+s.AccountID+":role/eks-workshop-carts-dynamo")
+	time.Sleep(time.Second) // the workshop's own pause: propagation to the webhook within a second
+	cp.kubectl(t, "-n", "carts", "rollout", "restart", "deployment/carts")
+	after := cp.waitPods(t, "carts", "app=carts", 1, before)
+	pod := after[0]
+	env := cp.kubectl(t, "-n", "carts", "get", "pod", pod, "-o", `jsonpath={range .spec.containers[0].env[*]}{.name}={.value}{"\n"}{end}`)
+	want := "AWS_STS_REGIONAL_ENDPOINTS=regional\nAWS_DEFAULT_REGION=us-west-2\nAWS_REGION=us-west-2\n" +
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.23/v1/credentials\n" +
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token\n"
+	if env != want {
+		t.Errorf("new carts pod env:\n%s\nwant:\n%s", env, want)
+	}
+	vol := cp.kubectl(t, "-n", "carts", "get", "pod", pod, "-o", "jsonpath={.spec.volumes[?(@.name=='eks-pod-identity-token')].projected.sources[0].serviceAccountToken.audience}")
+	if vol != "pods.eks.amazonaws.com" {
+		t.Errorf("token volume audience = %q", vol)
+	}
+
+	// The pod's token, as the kubelet would project it, through the agent.
+	token := strings.TrimSpace(cp.kubectl(t, "-n", "carts", "create", "token", "carts", "--audience", "pods.eks.amazonaws.com",
+		"--bound-object-kind", "Pod", "--bound-object-name", pod, "--duration", "1h"))
+	tokenFile := filepath.Join(t.TempDir(), "eks-pod-identity-token")
+	os.WriteFile(tokenFile, []byte(token), 0o600)
+	agentPort, probePort, metricsPort := freePort(t), freePort(t), freePort(t)
+	startProcess(t, "agent", s.sharedCredsEnv(agentCreds), "agent", "--cluster-name", cluster, "--endpoint", s.URL,
+		"--bind-hosts", "127.0.0.1", "--port", fmt.Sprint(agentPort), "--allowed-hosts", "127.0.0.1", "--change-feed-endpoint", s.URL,
+		"--probe-address", "127.0.0.1", "--probe-port", fmt.Sprint(probePort), "--metrics-address", "127.0.0.1", "--metrics-port", fmt.Sprint(metricsPort))
+	waitReady(t, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/healthz", probePort), 30*time.Second)
+
+	podEnv := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"AWS_ENDPOINT_URL=" + s.URL, "AWS_REGION=" + s.Region, "AWS_DEFAULT_REGION=" + s.Region,
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
+		fmt.Sprintf("AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:%d/v1/credentials", agentPort),
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=" + tokenFile,
+	}
+	whoami := exec.Command("aws", "sts", "get-caller-identity", "--query", "Arn", "--output", "text")
+	whoami.Env = podEnv
+	out, err := whoami.CombinedOutput()
+	if err != nil {
+		t.Fatalf("aws sts get-caller-identity in the pod's environment: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); !strings.HasPrefix(got, "arn:aws:sts::"+s.AccountID+":assumed-role/eks-workshop-carts-dynamo/eks-e2e-") {
+		t.Errorf("pod's identity = %q", got)
+	}
+
+	// Deleting the association stops new mutations and the agent stops
+	// serving the pod's credentials.
+	list := s.awsJSON(t, root, "eks", "list-pod-identity-associations", "--cluster-name", cluster)
+	assocID := list["associations"].([]any)[0].(map[string]any)["associationId"].(string)
+	s.aws(t, root, "eks", "delete-pod-identity-association", "--cluster-name", cluster, "--association-id", assocID)
+	time.Sleep(time.Second)
+	cp.kubectl(t, "-n", "carts", "rollout", "restart", "deployment/carts")
+	latest := cp.waitPods(t, "carts", "app=carts", 1, after)
+	if env := cp.kubectl(t, "-n", "carts", "get", "pod", latest[0], "-o", "jsonpath={.spec.containers[0].env}"); strings.Contains(env, "AWS_CONTAINER") {
+		t.Errorf("pod created after the association was deleted was mutated: %s", env)
+	}
+	agentURL := fmt.Sprintf("http://127.0.0.1:%d/v1/credentials", agentPort)
+	cp.waitFor(t, 10*time.Second, "agent to stop serving the deleted association's credentials", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, agentURL, nil)
+		req.Header.Set("Authorization", token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode != http.StatusOK
+	})
+}
+
+// kubectlApplyNS applies a manifest in a namespace.
+func (cp *controlPlane) kubectlApplyNS(t *testing.T, ns, manifest string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "kubectl", "--kubeconfig", cp.Kubeconfig, "-n", ns, "apply", "-f", "-")
+	cmd.Stdin = strings.NewReader(manifest)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+}
+
+// waitPods waits until n running pods match selector, none of them in
+// exclude, and returns their names.
+func (cp *controlPlane) waitPods(t *testing.T, ns, selector string, n int, exclude []string) []string {
+	t.Helper()
+	var names []string
+	cp.waitFor(t, 2*time.Minute, fmt.Sprintf("%d new running pods %s", n, selector), func() bool {
+		out, _ := cp.kubectlOut("-n", ns, "get", "pods", "-l", selector, "-o",
+			`jsonpath={range .items[?(@.status.phase=="Running")]}{.metadata.name}{" "}{.metadata.deletionTimestamp}{"\n"}{end}`)
+		names = names[:0]
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 1 {
+				continue // empty, or terminating
+			}
+			skip := false
+			for _, e := range exclude {
+				skip = skip || e == f[0]
+			}
+			if !skip {
+				names = append(names, f[0])
+			}
+		}
+		return len(names) == n
+	})
+	return names
+}
+
+// secretFile writes a Secret's "credentials" key to a file.
+func secretFile(t *testing.T, cp *controlPlane, ns, name string) string {
+	t.Helper()
+	b64 := cp.kubectl(t, "-n", ns, "get", "secret", name, "-o", "jsonpath={.data.credentials}")
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatalf("secret %s/%s: %v", ns, name, err)
+	}
+	return write(t, t.TempDir(), name, b)
+}
