@@ -1,0 +1,346 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Policies of the gateway tests, besides the workshop's (workshopPolicy).
+const (
+	// itemsOnlyPolicy allows the item operations on the carts table and
+	// its indexes, and nothing on the table itself.
+	itemsOnlyPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:DeleteItem","dynamodb:Query","dynamodb:BatchWriteItem","dynamodb:BatchGetItem"],"Resource":["arn:aws:dynamodb:us-west-2:123456789012:table/eks-workshop-carts","arn:aws:dynamodb:us-west-2:123456789012:table/eks-workshop-carts/index/*"]}]}`
+	// namespacePolicy allows every table named after the caller's
+	// namespace session tag.
+	namespacePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:*","Resource":"arn:aws:dynamodb:us-west-2:123456789012:table/${aws:PrincipalTag/kubernetes-namespace}-*"}]}`
+	// assetsPolicy lets a pod list, read and (encrypted) write its own
+	// namespace's prefix of one bucket.
+	assetsPolicy = `{"Version":"2012-10-17","Statement":[
+ {"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::carts-assets","Condition":{"StringLike":{"s3:prefix":"${aws:PrincipalTag/kubernetes-namespace}/*"}}},
+ {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::carts-assets/${aws:PrincipalTag/kubernetes-namespace}/*"},
+ {"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::carts-assets/${aws:PrincipalTag/kubernetes-namespace}/*","Condition":{"StringEquals":{"s3:x-amz-server-side-encryption":"AES256"}}}]}`
+)
+
+// podRole creates a role pods may assume, gives it an inline policy and
+// associates it with (namespace, service account) in eks-workshop.
+func podRole(t *testing.T, s *server, role, policy string, sas ...[2]string) {
+	t.Helper()
+	root := s.root()
+	s.aws(t, root, "iam", "create-role", "--role-name", role, "--assume-role-policy-document", writeFile(t, "trust.json", workshopTrust))
+	s.aws(t, root, "iam", "put-role-policy", "--role-name", role, "--policy-name", "data", "--policy-document", writeFile(t, "p.json", policy))
+	for _, sa := range sas {
+		s.aws(t, root, "eks", "create-pod-identity-association", "--cluster-name", "eks-workshop",
+			"--role-arn", "arn:aws:iam::"+s.AccountID+":role/"+role, "--namespace", sa[0], "--service-account", sa[1])
+	}
+}
+
+// deniedSentence is AWS's denial sentence for an identity-policy miss.
+func deniedSentence(principal, action, resource string) string {
+	return "User: " + principal + " is not authorized to perform: " + action + " on resource: " + resource +
+		" because no identity-based policy allows the " + action + " action"
+}
+
+// TestGatewayWorkshopCartsDynamoDB is the workshop's carts service behind
+// the gateway with dynalite as the store: the carts pod's credentials
+// (EKS Auth, as `podid exec -n carts -s carts` gets them) write items and
+// query the customer index with the AWS CLI and boto3; other tables,
+// table-level operations and other namespaces' tables are denied with
+// DynamoDB's AccessDeniedException and AWS's sentence.
+func TestGatewayWorkshopCartsDynamoDB(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	gw := startGateway(t, s, "--dynamodb-upstream", startDynalite(t))
+	g := gw.via
+	root := s.root()
+
+	roleARN := workshopCluster(t, s)
+	s.aws(t, root, "iam", "create-policy", "--policy-name", "eks-workshop-carts-dynamo", "--policy-document", writeFile(t, "p.json", workshopPolicy))
+	s.aws(t, root, "iam", "attach-role-policy", "--role-name", "eks-workshop-carts-dynamo", "--policy-arn", "arn:aws:iam::"+s.AccountID+":policy/eks-workshop-carts-dynamo")
+	s.aws(t, root, "eks", "create-pod-identity-association", "--cluster-name", "eks-workshop", "--role-arn", roleARN, "--namespace", "carts", "--service-account", "carts")
+	podRole(t, s, "carts-items", itemsOnlyPolicy, [2]string{"carts", "carts-items"})
+	podRole(t, s, "team-tables", namespacePolicy, [2]string{"carts", "team"}, [2]string{"orders", "team"})
+
+	// The root creates the tables through the gateway (the root is always
+	// allowed), as the workshop's Terraform did.
+	g.aws(t, root, "dynamodb", "create-table", "--table-name", "eks-workshop-carts",
+		"--attribute-definitions", "AttributeName=id,AttributeType=S", "AttributeName=customerId,AttributeType=S",
+		"--key-schema", "AttributeName=id,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST",
+		"--global-secondary-indexes", "IndexName=idx_global_customerId,KeySchema=[{AttributeName=customerId,KeyType=HASH}],Projection={ProjectionType=ALL}")
+	for _, table := range []string{"other-table", "carts-data", "orders-data"} {
+		g.aws(t, root, "dynamodb", "create-table", "--table-name", table, "--attribute-definitions", "AttributeName=pk,AttributeType=S",
+			"--key-schema", "AttributeName=pk,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST")
+	}
+
+	carts := podCredentials(t, s, "eks-workshop", "carts", "carts")
+	cartsARN := callerARN(t, s, carts)
+	if !strings.HasPrefix(cartsARN, "arn:aws:sts::"+s.AccountID+":assumed-role/eks-workshop-carts-dynamo/") {
+		t.Fatalf("carts pod ARN = %q", cartsARN)
+	}
+
+	// AWS CLI: put, get, query the index.
+	g.aws(t, carts, "dynamodb", "put-item", "--table-name", "eks-workshop-carts",
+		"--item", `{"id":{"S":"cart-1"},"customerId":{"S":"cust-1"},"items":{"L":[{"S":"sock"}]}}`)
+	got := g.awsJSON(t, carts, "dynamodb", "get-item", "--table-name", "eks-workshop-carts", "--key", `{"id":{"S":"cart-1"}}`)
+	if str(got, "Item", "customerId", "S") != "cust-1" {
+		t.Errorf("get-item: %v", got)
+	}
+	q := g.awsJSON(t, carts, "dynamodb", "query", "--table-name", "eks-workshop-carts", "--index-name", "idx_global_customerId",
+		"--key-condition-expression", "customerId = :c", "--expression-attribute-values", `{":c":{"S":"cust-1"}}`)
+	if fmt.Sprint(q["Count"]) != "1" {
+		t.Errorf("query on the index: %v", q)
+	}
+
+	// boto3: the same with the resource API, then a denial.
+	out := g.python(t, carts, `
+import boto3
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+t = boto3.resource("dynamodb").Table("eks-workshop-carts")
+t.put_item(Item={"id": "cart-2", "customerId": "cust-1"})
+r = t.query(IndexName="idx_global_customerId", KeyConditionExpression=Key("customerId").eq("cust-1"))
+print(r["Count"])
+try:
+    boto3.client("dynamodb").put_item(TableName="other-table", Item={"pk": {"S": "x"}})
+    print("allowed")
+except ClientError as e:
+    print(e.response["Error"]["Code"] + "|" + e.response["Error"]["Message"] + "|" + str(e.response["ResponseMetadata"]["HTTPStatusCode"]))
+`)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	otherARN := "arn:aws:dynamodb:us-west-2:" + s.AccountID + ":table/other-table"
+	if len(lines) != 2 || lines[0] != "2" {
+		t.Fatalf("boto3 output: %q", out)
+	}
+	if want := "AccessDeniedException|" + deniedSentence(cartsARN, "dynamodb:PutItem", otherARN) + "|400"; lines[1] != want {
+		t.Errorf("boto3 denial:\n got %s\nwant %s", lines[1], want)
+	}
+
+	// AWS CLI denials: another table; a table-level operation the
+	// workshop's policy does allow on its own table is allowed.
+	msg := g.awsErr(t, carts, "dynamodb", "get-item", "--table-name", "other-table", "--key", `{"pk":{"S":"x"}}`)
+	wantCode(t, msg, "AccessDeniedException")
+	if want := deniedSentence(cartsARN, "dynamodb:GetItem", otherARN); !strings.Contains(msg, want) {
+		t.Errorf("CLI denial: %s\nwant %s", msg, want)
+	}
+	g.aws(t, carts, "dynamodb", "describe-table", "--table-name", "eks-workshop-carts")
+
+	// Item operations only: items yes, DeleteTable no.
+	items := podCredentials(t, s, "eks-workshop", "carts", "carts-items")
+	itemsARN := callerARN(t, s, items)
+	g.aws(t, items, "dynamodb", "put-item", "--table-name", "eks-workshop-carts", "--item", `{"id":{"S":"cart-3"},"customerId":{"S":"cust-2"}}`)
+	g.aws(t, items, "dynamodb", "batch-write-item", "--request-items",
+		`{"eks-workshop-carts":[{"PutRequest":{"Item":{"id":{"S":"cart-4"},"customerId":{"S":"cust-2"}}}}]}`)
+	msg = g.awsErr(t, items, "dynamodb", "delete-table", "--table-name", "eks-workshop-carts")
+	wantCode(t, msg, "AccessDeniedException")
+	cartsTableARN := "arn:aws:dynamodb:us-west-2:" + s.AccountID + ":table/eks-workshop-carts"
+	if want := deniedSentence(itemsARN, "dynamodb:DeleteTable", cartsTableARN); !strings.Contains(msg, want) {
+		t.Errorf("delete-table denial: %s\nwant %s", msg, want)
+	}
+	// A batch is checked per table: one allowed table does not carry another.
+	msg = g.awsErr(t, items, "dynamodb", "batch-write-item", "--request-items",
+		`{"eks-workshop-carts":[{"PutRequest":{"Item":{"id":{"S":"cart-5"}}}}],"other-table":[{"PutRequest":{"Item":{"pk":{"S":"y"}}}}]}`)
+	if want := deniedSentence(itemsARN, "dynamodb:BatchWriteItem", otherARN); !strings.Contains(msg, want) {
+		t.Errorf("batch denial: %s\nwant %s", msg, want)
+	}
+	// The table still exists and cart-5 was not written.
+	n := g.awsJSON(t, root, "dynamodb", "scan", "--table-name", "eks-workshop-carts", "--select", "COUNT")
+	if fmt.Sprint(n["Count"]) != "4" {
+		t.Errorf("items in eks-workshop-carts = %v, want 4", n["Count"])
+	}
+
+	// ${aws:PrincipalTag/kubernetes-namespace}: each namespace its tables.
+	teamCarts := podCredentials(t, s, "eks-workshop", "carts", "team")
+	teamOrders := podCredentials(t, s, "eks-workshop", "orders", "team")
+	g.aws(t, teamCarts, "dynamodb", "put-item", "--table-name", "carts-data", "--item", `{"pk":{"S":"a"}}`)
+	g.aws(t, teamOrders, "dynamodb", "put-item", "--table-name", "orders-data", "--item", `{"pk":{"S":"b"}}`)
+	msg = g.awsErr(t, teamCarts, "dynamodb", "put-item", "--table-name", "orders-data", "--item", `{"pk":{"S":"c"}}`)
+	wantCode(t, msg, "AccessDeniedException")
+	if want := deniedSentence(callerARN(t, s, teamCarts), "dynamodb:PutItem", "arn:aws:dynamodb:us-west-2:"+s.AccountID+":table/orders-data"); !strings.Contains(msg, want) {
+		t.Errorf("namespace denial: %s\nwant %s", msg, want)
+	}
+	out = g.python(t, teamOrders, `
+import boto3
+from botocore.exceptions import ClientError
+c = boto3.client("dynamodb")
+print(c.get_item(TableName="orders-data", Key={"pk": {"S": "b"}})["Item"]["pk"]["S"])
+try:
+    c.scan(TableName="carts-data")
+    print("allowed")
+except ClientError as e:
+    print(e.response["Error"]["Code"])
+`)
+	if strings.TrimSpace(out) != "b\nAccessDeniedException" {
+		t.Errorf("orders pod with boto3: %q", out)
+	}
+
+	// Every decision is audited with the pod's identity.
+	gw.auditRecords(t, func(recs []map[string]any) bool {
+		for _, r := range recs {
+			if r["decision"] == "denied" && r["action"] == "dynamodb:DeleteTable" && r["resource"] == cartsTableARN &&
+				r["namespace"] == "carts" && r["serviceAccount"] == "carts-items" && r["cluster"] == "eks-workshop" &&
+				r["principal"] == itemsARN && r["kind"] == "gateway:dynamodb" && r["operation"] == "DeleteTable" {
+				return true
+			}
+		}
+		return false
+	})
+	gw.auditRecords(t, func(recs []map[string]any) bool {
+		for _, r := range recs {
+			if r["decision"] == "allowed" && r["action"] == "dynamodb:Query" &&
+				r["resource"] == cartsTableARN+"/index/idx_global_customerId" && r["principal"] == cartsARN {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestGatewayAuthenticationAndUpstreamErrors: bad credentials get
+// DynamoDB's own authentication errors and never reach the store; an
+// upstream that is down gives a clear error; unmapped operations are
+// denied; soft mode forwards what it would deny and records it.
+func TestGatewayAuthenticationAndUpstreamErrors(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	down := startGateway(t, s, "--dynamodb-upstream", "http://"+freeClosedPort(t))
+	root := s.root()
+
+	wantCode(t, down.via.awsErr(t, creds{Key: "AKIAIOSFODNN7EXAMPLE", Secret: "x"}, "dynamodb", "list-tables"), "UnrecognizedClientException")
+	wantCode(t, down.via.awsErr(t, creds{Key: root.Key, Secret: "wrong-secret"}, "dynamodb", "list-tables"), "InvalidSignatureException")
+
+	out := down.via.python(t, root, `
+import boto3, botocore.config
+from botocore.exceptions import ClientError
+c = boto3.client("dynamodb", config=botocore.config.Config(retries={"total_max_attempts": 1}))
+try:
+    c.list_tables()
+except ClientError as e:
+    print(e.response["Error"]["Code"] + "|" + str(e.response["ResponseMetadata"]["HTTPStatusCode"]) + "|" + e.response["Error"]["Message"])
+`)
+	if !strings.HasPrefix(out, "ServiceUnavailableException|503|podid gateway: the DynamoDB upstream at http://127.0.0.1:") ||
+		!strings.Contains(out, "is unreachable") {
+		t.Errorf("upstream down: %q", out)
+	}
+
+	// Soft mode: the pod's denied request is forwarded and recorded as
+	// would-deny; an unmapped operation is still refused.
+	soft := startGateway(t, s, "--dynamodb-upstream", startDynalite(t), "--soft")
+	workshopCluster(t, s)
+	podRole(t, s, "carts-items", itemsOnlyPolicy, [2]string{"carts", "carts-items"})
+	items := podCredentials(t, s, "eks-workshop", "carts", "carts-items")
+	soft.via.aws(t, items, "dynamodb", "create-table", "--table-name", "soft-table", "--attribute-definitions", "AttributeName=pk,AttributeType=S",
+		"--key-schema", "AttributeName=pk,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST")
+	tables := soft.via.awsJSON(t, root, "dynamodb", "list-tables")
+	if fmt.Sprint(tables["TableNames"]) != "[soft-table]" {
+		t.Errorf("soft mode did not forward CreateTable: %v", tables)
+	}
+	msg := soft.via.awsErr(t, items, "dynamodb", "execute-statement", "--statement", `SELECT * FROM "soft-table"`)
+	wantCode(t, msg, "AccessDeniedException")
+	if !strings.Contains(msg, "is not authorized to perform: dynamodb:ExecuteStatement because the podid gateway does not map this operation") {
+		t.Errorf("unmapped operation: %s", msg)
+	}
+	soft.auditRecords(t, func(recs []map[string]any) bool {
+		for _, r := range recs {
+			if r["decision"] == "would-deny" && r["action"] == "dynamodb:CreateTable" && r["enforced"] == false &&
+				strings.Contains(fmt.Sprint(r["reason"]), "no identity-based policy allows the dynamodb:CreateTable action") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestGatewayS3 is the same with S3 and s3rver as the store: a pod
+// writes (with server-side encryption, as its policy demands), lists and
+// reads its namespace's prefix with the AWS CLI and boto3 and is denied
+// elsewhere, with S3's AccessDenied and S3's quoted-resource sentence.
+func TestGatewayS3(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	gw := startGateway(t, s, "--s3-upstream", startS3rver(t))
+	g := gw.via
+	root := s.root()
+	workshopCluster(t, s)
+	podRole(t, s, "assets", assetsPolicy, [2]string{"carts", "assets"})
+	g.aws(t, root, "s3api", "create-bucket", "--bucket", "carts-assets")
+
+	pod := podCredentials(t, s, "eks-workshop", "carts", "assets")
+	podARN := callerARN(t, s, pod)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "logo.txt")
+	if err := os.WriteFile(file, []byte("carts logo v1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	g.aws(t, pod, "s3api", "put-object", "--bucket", "carts-assets", "--key", "carts/logo.txt", "--body", file, "--server-side-encryption", "AES256")
+	g.aws(t, pod, "s3", "cp", file, "s3://carts-assets/carts/copy of logo.txt", "--sse", "AES256")
+	list := g.awsJSON(t, pod, "s3api", "list-objects-v2", "--bucket", "carts-assets", "--prefix", "carts/")
+	if contents, _ := list["Contents"].([]any); len(contents) != 2 {
+		t.Errorf("list carts/: %v", list)
+	}
+	g.aws(t, pod, "s3", "cp", "s3://carts-assets/carts/copy of logo.txt", filepath.Join(dir, "back.txt"))
+	if b, _ := os.ReadFile(filepath.Join(dir, "back.txt")); string(b) != "carts logo v1\n" {
+		t.Errorf("downloaded %q", b)
+	}
+
+	quoted := func(action, resource string) string {
+		return "User: " + podARN + " is not authorized to perform: " + action + ` on resource: "` + resource +
+			`" because no identity-based policy allows the ` + action + " action"
+	}
+	// Without the encryption header the write is denied (the policy's
+	// s3:x-amz-server-side-encryption condition), and so is a write to
+	// another namespace's prefix.
+	msg := g.awsErr(t, pod, "s3api", "put-object", "--bucket", "carts-assets", "--key", "carts/plain.txt", "--body", file)
+	wantCode(t, msg, "AccessDenied")
+	if want := quoted("s3:PutObject", "arn:aws:s3:::carts-assets/carts/plain.txt"); !strings.Contains(msg, want) {
+		t.Errorf("unencrypted put: %s\nwant %s", msg, want)
+	}
+	msg = g.awsErr(t, pod, "s3api", "put-object", "--bucket", "carts-assets", "--key", "orders/x.txt", "--body", file, "--server-side-encryption", "AES256")
+	if want := quoted("s3:PutObject", "arn:aws:s3:::carts-assets/orders/x.txt"); !strings.Contains(msg, want) {
+		t.Errorf("other prefix put: %s\nwant %s", msg, want)
+	}
+	msg = g.awsErr(t, pod, "s3api", "list-objects-v2", "--bucket", "carts-assets", "--prefix", "orders/")
+	if want := quoted("s3:ListBucket", "arn:aws:s3:::carts-assets"); !strings.Contains(msg, want) {
+		t.Errorf("other prefix list: %s\nwant %s", msg, want)
+	}
+	g.aws(t, root, "s3api", "put-object", "--bucket", "carts-assets", "--key", "orders/secret.txt", "--body", file)
+
+	out := g.python(t, pod, `
+import boto3, botocore.config, hashlib
+from botocore.exceptions import ClientError
+s3 = boto3.client("s3")
+print(s3.get_object(Bucket="carts-assets", Key="carts/logo.txt")["Body"].read().decode().strip())
+big = bytes(range(256)) * 4096
+s3.put_object(Bucket="carts-assets", Key="carts/big.bin", Body=big, ServerSideEncryption="AES256")
+print(hashlib.sha256(s3.get_object(Bucket="carts-assets", Key="carts/big.bin")["Body"].read()).hexdigest() == hashlib.sha256(big).hexdigest())
+v4 = boto3.client("s3", config=botocore.config.Config(signature_version="s3v4"))
+url = v4.generate_presigned_url("get_object", Params={"Bucket": "carts-assets", "Key": "carts/logo.txt"}, ExpiresIn=300)
+import urllib.request
+print(urllib.request.urlopen(url).read().decode().strip())
+for key in ["orders/secret.txt"]:
+    try:
+        s3.get_object(Bucket="carts-assets", Key=key)
+        print("allowed")
+    except ClientError as e:
+        print(e.response["Error"]["Code"] + "|" + e.response["Error"]["Message"])
+try:
+    urllib.request.urlopen(s3.generate_presigned_url("get_object", Params={"Bucket": "carts-assets", "Key": "carts/logo.txt"}))
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode().split("<Code>")[1].split("</Code>")[0])
+`)
+	want := "carts logo v1\nTrue\ncarts logo v1\nAccessDenied|" + quoted("s3:GetObject", "arn:aws:s3:::carts-assets/orders/secret.txt") + "\n400 InvalidRequest"
+	if strings.TrimSpace(out) != want {
+		t.Errorf("boto3:\n got %q\nwant %q", strings.TrimSpace(out), want)
+	}
+	gw.auditRecords(t, func(recs []map[string]any) bool {
+		for _, r := range recs {
+			if r["decision"] == "denied" && r["kind"] == "gateway:s3" && r["action"] == "s3:GetObject" &&
+				r["resource"] == "arn:aws:s3:::carts-assets/orders/secret.txt" && r["namespace"] == "carts" {
+				return true
+			}
+		}
+		return false
+	})
+}
