@@ -126,6 +126,12 @@ func (s *Service) streamFeed(ctx context.Context, f *feedStream, cluster string,
 	if err := f.flush(); err != nil {
 		return err
 	}
+	// lastSent is when the stream last carried a line; an idle stream gets
+	// a heartbeat every FeedHeartbeat. (WaitEvents may return early, at the
+	// store's poll interval, so its timeout alone does not mark idleness.)
+	// Heartbeats keep a connection alive, so they run on the wall clock,
+	// not the service's injected one.
+	lastSent := time.Now()
 	for {
 		var events []*store.AssociationEvent
 		var latest int64
@@ -156,9 +162,23 @@ func (s *Service) streamFeed(ctx context.Context, f *feedStream, cluster string,
 			if err := f.flush(); err != nil {
 				return err
 			}
+			lastSent = time.Now()
 			continue
 		}
-		wctx, cancel := context.WithTimeout(ctx, s.cfg.FeedHeartbeat)
+		if idle := time.Since(lastSent); idle >= s.cfg.FeedHeartbeat {
+			if err := f.send(&feed.Event{Type: feed.TypeHeartbeat, Revision: cursor, Cluster: cluster}); err != nil {
+				return err
+			}
+			if err := f.flush(); err != nil {
+				return err
+			}
+			lastSent = time.Now()
+		}
+		wait := s.cfg.FeedHeartbeat - time.Since(lastSent)
+		if wait <= 0 {
+			wait = s.cfg.FeedHeartbeat
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
 		err = s.cfg.Store.WaitEvents(wctx, cursor)
 		timedOut := wctx.Err() != nil
 		cancel()
@@ -167,14 +187,6 @@ func (s *Service) streamFeed(ctx context.Context, f *feedStream, cluster string,
 		}
 		if err != nil && !timedOut {
 			return err
-		}
-		if timedOut {
-			if err := f.send(&feed.Event{Type: feed.TypeHeartbeat, Revision: cursor, Cluster: cluster}); err != nil {
-				return err
-			}
-			if err := f.flush(); err != nil {
-				return err
-			}
 		}
 	}
 }
