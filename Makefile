@@ -15,3 +15,10 @@ lint:
 
 run: build
 	./bin/podid server --listen 127.0.0.1:8080 --data-dir ./.podid
+
+# The EKS workshop's Pod Identity walkthrough end to end (examples/eks-workshop):
+# build podid, start `podid dev --fresh` on free loopback ports with a temporary
+# data directory, run the workshop script with the AWS CLI, stop podid dev.
+# Installs the AWS CLI with apt-get (awscli) when it is missing and make runs as root.
+workshop: build
+	PODID=$(CURDIR)/bin/podid bash examples/eks-workshop/walkthrough.sh

@@ -109,11 +109,11 @@ type indexWithFallback struct {
 	st  store.Store
 }
 
-func (i indexWithFallback) Lookup(cluster, namespace, serviceAccount string) (*store.Association, bool) {
+func (i indexWithFallback) Lookup(ctx context.Context, cluster, namespace, serviceAccount string) (*store.Association, bool) {
 	if a, ok := i.idx.Lookup(cluster, namespace, serviceAccount); ok {
 		return a, true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	var a *store.Association
 	err := i.st.View(ctx, func(tx store.Tx) error {
@@ -122,4 +122,16 @@ func (i indexWithFallback) Lookup(cluster, namespace, serviceAccount string) (*s
 		return err
 	})
 	return a, err == nil
+}
+
+// clusterAPIs gives EKS Auth's TokenReview the API server access of
+// external clusters registered with kubernetesApi.
+type clusterAPIs struct{ eks *eks.Service }
+
+func (c clusterAPIs) ClusterAPI(ctx context.Context, cluster string) (*eksauth.ClusterAPI, error) {
+	acc, err := c.eks.ClusterAccess(ctx, cluster)
+	if err != nil || acc == nil {
+		return nil, err
+	}
+	return &eksauth.ClusterAPI{Endpoint: acc.Endpoint, CAData: acc.CAData, BearerToken: acc.BearerToken}, nil
 }

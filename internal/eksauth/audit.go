@@ -3,19 +3,24 @@ package eksauth
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/store"
 )
 
-// auditFields are the facts recorded for one exchange.
+// auditFields are the facts recorded for one exchange. Secrets (the token,
+// the secret key, the session token) are never among them.
 type auditFields struct {
 	Cluster        string    `json:"cluster"`
 	Namespace      string    `json:"namespace,omitempty"`
@@ -30,6 +35,8 @@ type auditFields struct {
 	AccessKeyID    string    `json:"accessKeyId,omitempty"`
 	Expires        time.Time `json:"expiration,omitzero"`
 	Caller         string    `json:"caller,omitempty"`
+	SourceIP       string    `json:"sourceIp,omitempty"`
+	RequestID      string    `json:"requestId,omitempty"`
 	Code           string    `json:"errorCode,omitempty"`
 	Reason         string    `json:"reason,omitempty"`
 }
@@ -37,27 +44,33 @@ type auditFields struct {
 // AuditKind is the kind of the records EKS Auth writes.
 const AuditKind = "eks-auth:AssumeRoleForPodIdentity"
 
+// Audit decisions.
+const (
+	DecisionIssued  = "issued"
+	DecisionRefused = "refused"
+)
+
 func (s *Service) audit(now time.Time, f *auditFields, err error) {
 	if s.cfg.Audit == nil {
 		return
 	}
-	decision := "issued"
+	decision := DecisionIssued
 	if err != nil {
-		decision = "refused"
+		decision = DecisionRefused
 		var ae *awsproto.Error
 		if errors.As(err, &ae) {
 			f.Code = ae.Code
 			if f.Reason == "" {
 				f.Reason = ae.Message
 			}
+		} else if f.Reason == "" {
+			f.Reason = "internal error"
 		}
 	}
 	fields, _ := json.Marshal(f)
-	var id [8]byte
-	rand.Read(id[:])
 	s.cfg.Audit.Record(&store.AuditRecord{
-		ID:       hex.EncodeToString(id[:]),
-		Time:     now,
+		ID:       s.cfg.Audit.newID(now),
+		Time:     now.UTC(),
 		Kind:     AuditKind,
 		Decision: decision,
 		Reason:   f.Reason,
@@ -65,9 +78,20 @@ func (s *Service) audit(now time.Time, f *auditFields, err error) {
 	})
 }
 
+// auditRequestRefusal records a request refused before it became an
+// exchange (a body that is not JSON, no token).
+func (s *Service) auditRequestRefusal(ctx context.Context, cluster string, err error) {
+	f := &auditFields{Cluster: truncate(cluster, 100), RequestID: awsproto.RequestIDFrom(ctx), SourceIP: auth.RequestInfoFrom(ctx).SourceIP}
+	if p := auth.PrincipalFrom(ctx); p != nil {
+		f.Caller = p.ARN
+	}
+	s.audit(s.cfg.Now(), f, err)
+}
+
 // Auditor writes audit records to the store in batches (so the exchange's
 // hot path does not wait for a disk write) and, optionally, as JSON lines
-// to a writer. Record blocks when the buffer is full rather than dropping.
+// to a writer. Record blocks while the queue is full, so that no record is
+// lost to a burst; records are dropped (and counted) only after Close.
 type Auditor struct {
 	st        store.Store
 	lines     io.Writer
@@ -77,18 +101,41 @@ type Auditor struct {
 	ch        chan *store.AuditRecord
 	done      chan struct{}
 	linesMu   sync.Mutex
+	closed    atomic.Bool
+	dropped   atomic.Int64
+	written   atomic.Int64
+	seq       atomic.Uint32
+	instance  [4]byte
+}
+
+// newID returns a record ID that sorts by time, then by arrival: 16 hex
+// digits of the time in nanoseconds, 8 of a per-auditor sequence number
+// and 8 random ones (unique across restarts). IDs in time order keep the
+// store's inserts at the end of its index instead of scattered through it.
+func (a *Auditor) newID(t time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[0:8], uint64(t.UnixNano()))
+	binary.BigEndian.PutUint32(b[8:12], a.seq.Add(1))
+	copy(b[12:], a.instance[:])
+	return hex.EncodeToString(b[:])
 }
 
 // AuditorConfig configures an Auditor.
 type AuditorConfig struct {
 	Store store.Store
-	// Lines, if set, receives every record as one JSON line.
+	// Lines, if set, receives every record as one JSON line (RecordJSON).
 	Lines io.Writer
-	// Retention deletes records older than this (0 keeps them forever).
+	// Retention deletes records older than this, at start and then every
+	// PruneEvery (0 keeps them forever).
 	Retention time.Duration
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// QueueSize is how many records may wait for the writer (default 8192).
+	QueueSize int
 }
+
+// pruneEvery is how often old records are deleted.
+const pruneEvery = time.Hour
 
 // NewAuditor returns an auditor; call Run to start writing.
 func NewAuditor(cfg AuditorConfig) *Auditor {
@@ -98,21 +145,47 @@ func NewAuditor(cfg AuditorConfig) *Auditor {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Auditor{st: cfg.Store, lines: cfg.Lines, retention: cfg.Retention, now: cfg.Now, logger: cfg.Logger, ch: make(chan *store.AuditRecord, 8192), done: make(chan struct{})}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 8192
+	}
+	a := &Auditor{st: cfg.Store, lines: cfg.Lines, retention: cfg.Retention, now: cfg.Now, logger: cfg.Logger,
+		ch: make(chan *store.AuditRecord, cfg.QueueSize), done: make(chan struct{})}
+	rand.Read(a.instance[:])
+	return a
 }
 
-// Record queues r for writing.
+// Record queues r for writing. It blocks while the queue is full; after
+// Run has returned it drops r (Dropped counts such records).
 func (a *Auditor) Record(r *store.AuditRecord) {
-	a.ch <- r
+	if a.closed.Load() {
+		a.dropped.Add(1)
+		return
+	}
+	select {
+	case a.ch <- r:
+	case <-a.done:
+		a.dropped.Add(1)
+	}
 }
+
+// Dropped is how many records arrived after the writer stopped.
+func (a *Auditor) Dropped() int64 { return a.dropped.Load() }
+
+// Written is how many records the writer has committed to the store.
+func (a *Auditor) Written() int64 { return a.written.Load() }
+
+// maxBatch is the most records one store transaction writes.
+const maxBatch = 512
 
 // Run writes queued records until ctx ends, then flushes what is queued.
 func (a *Auditor) Run(ctx context.Context) {
 	defer close(a.done)
+	defer a.closed.Store(true)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	prune := time.NewTicker(time.Hour)
+	prune := time.NewTicker(pruneEvery)
 	defer prune.Stop()
+	a.prune(ctx)
 	var batch []*store.AuditRecord
 	flush := func() {
 		if len(batch) == 0 {
@@ -130,15 +203,28 @@ func (a *Auditor) Run(ctx context.Context) {
 		cancel()
 		if err != nil {
 			a.logger.Error("writing audit records", "count", len(batch), "err", err)
+		} else {
+			a.written.Add(int64(len(batch)))
 		}
 		a.writeLines(batch)
+		clear(batch)
 		batch = batch[:0]
 	}
 	for {
 		select {
 		case r := <-a.ch:
 			batch = append(batch, r)
-			if len(batch) >= 512 {
+			// Take what else is queued, up to a batch, before writing.
+			for len(batch) < maxBatch {
+				select {
+				case r := <-a.ch:
+					batch = append(batch, r)
+					continue
+				default:
+				}
+				break
+			}
+			if len(batch) >= maxBatch {
 				flush()
 			}
 		case <-tick.C:
@@ -146,10 +232,14 @@ func (a *Auditor) Run(ctx context.Context) {
 		case <-prune.C:
 			a.prune(ctx)
 		case <-ctx.Done():
+			a.closed.Store(true)
 			for {
 				select {
 				case r := <-a.ch:
 					batch = append(batch, r)
+					if len(batch) >= maxBatch {
+						flush()
+					}
 				default:
 					flush()
 					return
@@ -169,8 +259,14 @@ func (a *Auditor) writeLines(batch []*store.AuditRecord) {
 	a.linesMu.Lock()
 	defer a.linesMu.Unlock()
 	for _, r := range batch {
-		b, _ := json.Marshal(RecordJSON(r))
-		a.lines.Write(append(b, '\n'))
+		b, err := json.Marshal(RecordJSON(r))
+		if err != nil {
+			continue
+		}
+		if _, err := a.lines.Write(append(b, '\n')); err != nil {
+			a.logger.Error("writing audit lines", "err", err)
+			return
+		}
 	}
 }
 
@@ -179,23 +275,103 @@ func (a *Auditor) prune(ctx context.Context) {
 		return
 	}
 	cutoff := a.now().Add(-a.retention)
+	// A prune that has started finishes even if the server is stopping.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var n int
 	err := a.st.Update(ctx, func(tx store.Tx) error {
-		_, err := tx.DeleteAuditBefore(cutoff)
+		var err error
+		n, err = tx.DeleteAuditBefore(cutoff)
 		return err
 	})
 	if err != nil {
 		a.logger.Error("pruning audit records", "err", err)
+		return
+	}
+	if n > 0 {
+		a.logger.Info("pruned audit records", "count", n, "before", cutoff.UTC().Format(time.RFC3339))
 	}
 }
 
 // RecordJSON is the JSON-lines form of an audit record: its fields merged
-// with time, kind and decision.
+// with id, time (RFC 3339, UTC), kind and decision.
 func RecordJSON(r *store.AuditRecord) map[string]any {
 	m := map[string]any{}
-	json.Unmarshal([]byte(r.Fields), &m)
+	if r.Fields != "" {
+		if err := json.Unmarshal([]byte(r.Fields), &m); err != nil {
+			m = map[string]any{"fields": r.Fields}
+		}
+	}
+	if _, ok := m["reason"]; !ok && r.Reason != "" {
+		m["reason"] = r.Reason
+	}
 	m["time"] = r.Time.UTC().Format(time.RFC3339Nano)
 	m["kind"] = r.Kind
 	m["decision"] = r.Decision
 	m["id"] = r.ID
 	return m
+}
+
+// ExportOptions select the records ExportJSONLines writes.
+type ExportOptions struct {
+	// Since is the earliest time (zero: from the first record).
+	Since time.Time
+	// Kind keeps only records of this kind ("" for every kind).
+	Kind string
+	// Limit stops after this many records (0: no limit).
+	Limit int
+}
+
+// exportPage is how many records one store read returns.
+const exportPage = 1000
+
+// ExportJSONLines writes the stored audit records, oldest first, to w as
+// JSON lines (RecordJSON), and returns how many it wrote.
+func ExportJSONLines(ctx context.Context, st store.Store, w io.Writer, opt ExportOptions) (int, error) {
+	since := opt.Since
+	var lastTime time.Time
+	var lastID string
+	page := exportPage
+	n := 0
+	enc := json.NewEncoder(w)
+	for {
+		var recs []*store.AuditRecord
+		err := st.View(ctx, func(tx store.Tx) error {
+			var err error
+			recs, err = tx.ListAudit(since, page)
+			return err
+		})
+		if err != nil {
+			return n, fmt.Errorf("reading audit records: %w", err)
+		}
+		progressed := false
+		for _, r := range recs {
+			if !lastTime.IsZero() && (r.Time.Before(lastTime) || r.Time.Equal(lastTime) && r.ID <= lastID) {
+				continue // seen on the previous page
+			}
+			progressed = true
+			lastTime, lastID = r.Time, r.ID
+			if opt.Kind != "" && r.Kind != opt.Kind {
+				continue
+			}
+			if err := enc.Encode(RecordJSON(r)); err != nil {
+				return n, fmt.Errorf("writing audit records: %w", err)
+			}
+			n++
+			if opt.Limit > 0 && n >= opt.Limit {
+				return n, nil
+			}
+		}
+		if len(recs) < page {
+			return n, nil
+		}
+		if !progressed {
+			// A full page of records with one timestamp, all seen: read a
+			// larger page from the same time.
+			page *= 2
+			continue
+		}
+		since = lastTime
+		page = exportPage
+	}
 }

@@ -1,20 +1,26 @@
 // Package eksauth implements EKS Auth's AssumeRoleForPodIdentity: a pod's
 // service-account token in, AWS credentials for the associated role out.
-// It verifies the token against the cluster's keys, finds the association,
-// and asks a credential Issuer for the session (first hop, and the target
-// role's second hop), recording every issuance and refusal for audit.
+//
+// The pipeline of one exchange (spec §4.2): the cluster name and the
+// caller's eks-auth:AssumeRoleForPodIdentity permission on the cluster ARN,
+// the token's shape, the cluster, the per-cluster rate limit, the token
+// (signature against the cluster's keys, issuer, audience, validity window
+// and pod claims; optionally the cluster's TokenReview API), the calling
+// agent's node binding, the association of (cluster, namespace, service
+// account), then the credential Issuer: the role assumed as
+// pods.eks.amazonaws.com with six transitive session tags and, for a target
+// role, a second AssumeRole from that session. Every issuance and every
+// refusal is recorded for audit.
 package eksauth
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -28,22 +34,37 @@ import (
 // ServicePrincipal is the principal EKS Auth assumes roles as.
 const ServicePrincipal = "pods.eks.amazonaws.com"
 
-// Defaults.
+// Action is the IAM action a caller needs on the cluster ARN.
+const Action = "eks-auth:AssumeRoleForPodIdentity"
+
+// Defaults and limits.
 const (
 	// DefaultSessionDuration is how long first-hop credentials last, as EKS
 	// documents ("credentials last for 6 hours").
 	DefaultSessionDuration = 6 * time.Hour
+	// MinSessionDuration and MaxSessionDuration bound
+	// Config.SessionDuration (STS's DurationSeconds range).
+	MinSessionDuration = 15 * time.Minute
+	MaxSessionDuration = 12 * time.Hour
 	// TargetSessionDuration caps the chained target-role session, as STS
 	// caps role chaining.
 	TargetSessionDuration = time.Hour
-	// NodeNameTag is the principal tag that binds a calling agent to a
-	// node: when the caller carries it and the token names a node, the two
-	// must match.
+	// NodeNameTag is the session tag that binds a calling agent to a node:
+	// when the caller's credentials are a role session carrying it and the
+	// token names a node, the two must be equal.
 	NodeNameTag = "podid:node-name"
+	// TokenReviewTag, set to "true" on an external cluster that podid can
+	// reach (RegisterCluster with kubernetesApi), makes EKS Auth confirm
+	// every token with the cluster's TokenReview API in addition to the
+	// signature check, so tokens of deleted pods are refused at once.
+	// Clusters registered with kubernetesApi and no issuer are always
+	// checked with TokenReview alone.
+	TokenReviewTag = "podid:token-review"
 )
 
-// The six session tags EKS Pod Identity attaches, in EKS's order.
-var sessionTagKeys = []string{"eks-cluster-arn", "eks-cluster-name", "kubernetes-namespace", "kubernetes-service-account", "kubernetes-pod-name", "kubernetes-pod-uid"}
+// SessionTagKeys are the six session tags EKS Pod Identity attaches, in
+// EKS's order. All are transitive.
+var SessionTagKeys = []string{"eks-cluster-arn", "eks-cluster-name", "kubernetes-namespace", "kubernetes-service-account", "kubernetes-pod-name", "kubernetes-pod-uid"}
 
 // Tag is a session tag.
 type Tag struct{ Key, Value string }
@@ -86,7 +107,7 @@ type Issuer interface {
 
 // Associations finds the association of a service account.
 type Associations interface {
-	Lookup(cluster, namespace, serviceAccount string) (*store.Association, bool)
+	Lookup(ctx context.Context, cluster, namespace, serviceAccount string) (*store.Association, bool)
 }
 
 // Authorizer decides whether a caller may call the API.
@@ -106,18 +127,22 @@ type Config struct {
 	Authorizer   Authorizer
 	Issuer       Issuer
 	Keys         KeySources
-	AccountID    string
-	Region       string
-	Partition    string
-	Now          func() time.Time
-	Logger       *slog.Logger
-	// SessionDuration of first-hop credentials (DefaultSessionDuration if 0).
+	// Reviewer checks tokens with a cluster's TokenReview API (nil: clusters
+	// that need it are refused with ServiceUnavailableException).
+	Reviewer  TokenReviewer
+	AccountID string
+	Region    string
+	Partition string
+	Now       func() time.Time
+	Logger    *slog.Logger
+	// SessionDuration of first-hop credentials (DefaultSessionDuration if
+	// 0; MinSessionDuration..MaxSessionDuration).
 	SessionDuration time.Duration
-	// Leeway for token times (k8s.DefaultLeeway if 0).
+	// Leeway for token times (k8s.DefaultLeeway if 0; negative: none).
 	Leeway time.Duration
 	// RateLimit is the per-cluster sustained exchanges per second (0: no limit).
 	RateLimit float64
-	// Burst is the per-cluster burst (RateLimit*2 if 0).
+	// Burst is the per-cluster burst (max(1, RateLimit*2) if 0).
 	Burst float64
 	// Audit receives a record of every issuance and refusal (may be nil).
 	Audit *Auditor
@@ -127,13 +152,16 @@ type Config struct {
 type Service struct {
 	cfg      Config
 	clusters clusterCache
-	limiters sync.Map // cluster name → *bucket
+	limiters limiters
 }
 
 // New returns the service.
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Associations == nil || cfg.Issuer == nil || cfg.Keys == nil || cfg.Authorizer == nil {
 		return nil, errors.New("eksauth: Store, Associations, Authorizer, Issuer and Keys are required")
+	}
+	if cfg.AccountID == "" || cfg.Region == "" {
+		return nil, errors.New("eksauth: AccountID and Region are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -144,14 +172,27 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SessionDuration == 0 {
 		cfg.SessionDuration = DefaultSessionDuration
 	}
-	if cfg.Leeway == 0 {
+	if cfg.SessionDuration < MinSessionDuration || cfg.SessionDuration > MaxSessionDuration {
+		return nil, fmt.Errorf("eksauth: session duration %s is outside %s..%s", cfg.SessionDuration, MinSessionDuration, MaxSessionDuration)
+	}
+	switch {
+	case cfg.Leeway == 0:
 		cfg.Leeway = k8s.DefaultLeeway
+	case cfg.Leeway < 0:
+		cfg.Leeway = 0
+	}
+	if cfg.RateLimit < 0 {
+		return nil, errors.New("eksauth: RateLimit must not be negative")
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = max(1, cfg.RateLimit*2)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg}
 	s.clusters = clusterCache{st: cfg.Store, ttl: time.Second, now: cfg.Now, m: map[string]clusterEntry{}}
+	s.limiters = limiters{rate: cfg.RateLimit, burst: cfg.Burst, m: map[string]*bucket{}}
 	return s, nil
 }
 
@@ -161,7 +202,8 @@ type Input struct {
 	Token       string
 }
 
-// Output is AssumeRoleForPodIdentity's output, in the wire's shape.
+// Output is AssumeRoleForPodIdentity's output, in the wire's shape. Every
+// member is always present (the real agent dereferences them unchecked).
 type Output struct {
 	Subject                Subject                `json:"subject"`
 	Audience               string                 `json:"audience"`
@@ -182,7 +224,8 @@ type PodIdentityAssociation struct {
 	AssociationID  string `json:"associationId"`
 }
 
-// AssumedRoleUser is the STS identity of the credentials.
+// AssumedRoleUser is the STS identity of the credentials: the assumed-role
+// ARN (arn:P:sts::ACCT:assumed-role/ROLE/SESSION) and ROLEID:SESSION.
 type AssumedRoleUser struct {
 	ARN          string `json:"arn"`
 	AssumeRoleID string `json:"assumeRoleId"`
@@ -197,15 +240,11 @@ type WireCredentials struct {
 	Expiration      int64  `json:"expiration"`
 }
 
-var (
-	clusterNameRE = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]*$`)
-)
-
 func errf(status int, code, format string, args ...any) *awsproto.Error {
 	return awsproto.Errorf(status, code, format, args...)
 }
 
-// Errors as EKS Auth names them.
+// Errors as EKS Auth names them (spec §1.4: AccessDeniedException is 400).
 func invalidToken() *awsproto.Error {
 	return errf(http.StatusBadRequest, "InvalidTokenException", "The specified Kubernetes service account token is invalid.")
 }
@@ -214,10 +253,23 @@ func expiredToken() *awsproto.Error {
 	return errf(http.StatusBadRequest, "ExpiredTokenException", "The specified Kubernetes service account token is expired.")
 }
 
-// AssumeRoleForPodIdentity exchanges a pod's token for credentials.
+func accessDenied(format string, args ...any) *awsproto.Error {
+	return errf(http.StatusBadRequest, "AccessDeniedException", format, args...)
+}
+
+func invalidParameter(format string, args ...any) *awsproto.Error {
+	return errf(http.StatusBadRequest, "InvalidParameterException", format, args...)
+}
+
+func unavailable(format string, args ...any) *awsproto.Error {
+	return errf(http.StatusServiceUnavailable, "ServiceUnavailableException", format, args...)
+}
+
+// AssumeRoleForPodIdentity exchanges a pod's token for credentials. The
+// caller comes from the context (auth.PrincipalFrom).
 func (s *Service) AssumeRoleForPodIdentity(ctx context.Context, in *Input) (*Output, error) {
 	now := s.cfg.Now()
-	rec := &auditFields{Cluster: in.ClusterName}
+	rec := &auditFields{Cluster: truncate(in.ClusterName, 100), RequestID: awsproto.RequestIDFrom(ctx), SourceIP: auth.RequestInfoFrom(ctx).SourceIP}
 	caller := auth.PrincipalFrom(ctx)
 	if caller != nil {
 		rec.Caller = caller.ARN
@@ -228,67 +280,62 @@ func (s *Service) AssumeRoleForPodIdentity(ctx context.Context, in *Input) (*Out
 }
 
 func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *auth.Principal, rec *auditFields) (*Output, error) {
-	if len(in.ClusterName) < 1 || len(in.ClusterName) > 100 || !clusterNameRE.MatchString(in.ClusterName) {
-		return nil, errf(http.StatusBadRequest, "InvalidParameterException", "The cluster name %q is not valid. It must be 1-100 characters, start with an alphanumeric character and contain only alphanumerics, hyphens and underscores.", truncate(in.ClusterName, 100))
+	if !validClusterName(in.ClusterName) {
+		return nil, invalidParameter("The cluster name is not valid: it must be 1-100 characters, start with an alphanumeric character and contain only alphanumerics, hyphens and underscores.")
 	}
-	clusterARN := fmt.Sprintf("arn:%s:eks:%s:%s:cluster/%s", s.cfg.Partition, s.cfg.Region, s.cfg.AccountID, in.ClusterName)
+	clusterARN := "arn:" + s.cfg.Partition + ":eks:" + s.cfg.Region + ":" + s.cfg.AccountID + ":cluster/" + in.ClusterName
 	if caller == nil {
-		return nil, errf(http.StatusBadRequest, "AccessDeniedException", "Request is missing Authentication Token")
+		return nil, accessDenied("Request is missing Authentication Token")
 	}
-	cluster, err := s.clusters.get(ctx, in.ClusterName)
+	cluster, cerr := s.clusters.get(ctx, in.ClusterName)
+	if cerr != nil && !errors.Is(cerr, store.ErrNotFound) {
+		return nil, awsproto.Internal("InternalServerException", fmt.Errorf("reading cluster %s: %w", in.ClusterName, cerr))
+	}
+	// The caller's permission comes first, as in AWS: an unknown cluster is
+	// only revealed to callers allowed on its ARN. Cluster tags are
+	// aws:ResourceTag/* keys.
 	var extra map[string][]string
-	if err == nil && len(cluster.Tags) > 0 {
+	if cluster != nil && len(cluster.Tags) > 0 {
 		extra = make(map[string][]string, len(cluster.Tags))
 		for k, v := range cluster.Tags {
 			extra["aws:ResourceTag/"+k] = []string{v}
 		}
 	}
-	if aerr := s.cfg.Authorizer.Authorize(ctx, caller, "eks-auth:AssumeRoleForPodIdentity", clusterARN, extra); aerr != nil {
+	if err := s.cfg.Authorizer.Authorize(ctx, caller, Action, clusterARN, extra); err != nil {
 		var d *auth.DeniedError
-		if errors.As(aerr, &d) {
-			return nil, errf(http.StatusBadRequest, "AccessDeniedException", "%s", d.Message)
+		if errors.As(err, &d) {
+			return nil, accessDenied("%s", d.Message)
 		}
-		return nil, awsproto.Internal("InternalServerException", aerr)
-	}
-	if !s.allow(in.ClusterName, now) {
-		return nil, errf(http.StatusTooManyRequests, "ThrottlingException", "Rate exceeded for cluster %s.", in.ClusterName)
+		return nil, awsproto.Internal("InternalServerException", fmt.Errorf("authorizing %s: %w", caller.ARN, err))
 	}
 	if in.Token == "" || !k8s.LooksLikeJWT(in.Token) {
-		return nil, errf(http.StatusBadRequest, "InvalidParameterException", "The token must be a JSON Web Token of three base64url segments no longer than %d bytes.", k8s.MaxTokenBytes)
+		rec.Reason = fmt.Sprintf("token of %d bytes is not a compact JWS", len(in.Token))
+		return nil, invalidParameter("The token must be a JSON Web Token of three base64url segments, at most %d bytes long.", k8s.MaxTokenBytes)
 	}
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, errf(http.StatusNotFound, "ResourceNotFoundException", "No cluster found for name: %s.", in.ClusterName)
-		}
-		return nil, awsproto.Internal("InternalServerException", err)
+	if cluster == nil {
+		return nil, errf(http.StatusNotFound, "ResourceNotFoundException", "No cluster found for name: %s.", in.ClusterName)
 	}
-	keys, err := s.cfg.Keys.KeySource(ctx, cluster)
-	if err != nil {
-		return nil, awsproto.Internal("InternalServerException", fmt.Errorf("keys of cluster %s: %w", cluster.Name, err))
+	if !s.limiters.allow(cluster.Name, now) {
+		return nil, errf(http.StatusTooManyRequests, "ThrottlingException", "Rate exceeded for cluster %s.", cluster.Name)
 	}
-	claims, err := k8s.Verify(ctx, in.Token, keys, k8s.Expect{Issuer: cluster.IssuerURL, Audience: k8s.PodIdentityAudience, Now: now, Leeway: s.cfg.Leeway})
-	if err != nil {
-		rec.Reason = err.Error()
-		switch {
-		case errors.Is(err, k8s.ErrExpiredToken):
-			return nil, expiredToken()
-		case errors.Is(err, k8s.ErrInvalidToken):
-			return nil, invalidToken()
-		}
-		return nil, errf(http.StatusServiceUnavailable, "ServiceUnavailableException", "The cluster's signing keys could not be fetched. Try again later.")
+
+	claims, aerr := s.verify(ctx, cluster, in.Token, now, rec)
+	if aerr != nil {
+		return nil, aerr
 	}
 	rec.Namespace, rec.ServiceAccount, rec.PodName, rec.PodUID, rec.Node = claims.Namespace, claims.ServiceAccountName, claims.PodName, claims.PodUID, claims.NodeName
-	if node := callerNode(caller); node != "" && claims.NodeName != "" && node != claims.NodeName {
-		rec.Reason = "token's node does not match the calling agent's node"
-		return nil, errf(http.StatusBadRequest, "AccessDeniedException", "The calling agent runs on node %s, but the token belongs to a pod on another node.", node)
+	if node := CallerNode(caller); node != "" && claims.NodeName != "" && node != claims.NodeName {
+		rec.Reason = fmt.Sprintf("the calling agent is bound to node %s, the token to node %s", node, claims.NodeName)
+		return nil, accessDenied("The calling agent runs on node %s, but the token belongs to a pod on another node.", node)
 	}
-	assoc, ok := s.cfg.Associations.Lookup(cluster.Name, claims.Namespace, claims.ServiceAccountName)
+	assoc, ok := s.cfg.Associations.Lookup(ctx, cluster.Name, claims.Namespace, claims.ServiceAccountName)
 	if !ok {
 		return nil, errf(http.StatusNotFound, "ResourceNotFoundException", "No Pod Identity Association found for cluster %s, namespace %s and service account %s.", cluster.Name, claims.Namespace, claims.ServiceAccountName)
 	}
 	rec.AssociationID, rec.Role, rec.TargetRole = assoc.ID, assoc.RoleARN, assoc.TargetRoleARN
 
 	sessionName := SessionName(cluster.Name, claims.PodName, newUUID())
+	rec.SessionName = sessionName
 	first := &AssumeInput{
 		RoleARN:       assoc.RoleARN,
 		SessionName:   sessionName,
@@ -305,21 +352,23 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 			{"kubernetes-pod-name", claims.PodName},
 			{"kubernetes-pod-uid", claims.PodUID},
 		}
-		first.TransitiveTagKeys = sessionTagKeys
+		first.TransitiveTagKeys = SessionTagKeys
 	}
 	if assoc.TargetRoleARN == "" {
+		// With a target role the session policy applies to the target
+		// session only (spec §7.2).
 		first.Policy = assoc.Policy
 	}
 	creds, err := s.cfg.Issuer.AssumeAsService(ctx, first)
 	if err != nil {
-		rec.Reason = "first hop: " + errorText(err)
+		rec.Reason = "role " + assoc.RoleARN + ": " + errorText(err)
 		return nil, mapIssuerError(err)
 	}
 	if assoc.TargetRoleARN != "" {
 		second := &AssumeInput{
 			RoleARN:       assoc.TargetRoleARN,
 			SessionName:   sessionName,
-			Duration:      TargetSessionDuration,
+			Duration:      min(TargetSessionDuration, s.cfg.SessionDuration),
 			ExternalID:    assoc.ExternalID,
 			Policy:        assoc.Policy,
 			SourceARN:     clusterARN,
@@ -327,11 +376,11 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 		}
 		creds, err = s.cfg.Issuer.AssumeFromSession(ctx, creds, second)
 		if err != nil {
-			rec.Reason = "target role: " + errorText(err)
+			rec.Reason = "target role " + assoc.TargetRoleARN + ": " + errorText(err)
 			return nil, mapIssuerError(err)
 		}
 	}
-	rec.SessionName, rec.AccessKeyID, rec.Expires = sessionName, creds.AccessKeyID, creds.Expiration
+	rec.AccessKeyID, rec.Expires = creds.AccessKeyID, creds.Expiration.UTC()
 	return &Output{
 		Subject:                Subject{Namespace: claims.Namespace, ServiceAccount: claims.ServiceAccountName},
 		Audience:               k8s.PodIdentityAudience,
@@ -346,6 +395,24 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 	}, nil
 }
 
+// validClusterName is the model's ClusterName: 1..100 characters matching
+// ^[0-9A-Za-z][A-Za-z0-9\-_]*$.
+func validClusterName(s string) bool {
+	if len(s) < 1 || len(s) > 100 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9', c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+		case (c == '-' || c == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func errorText(err error) string {
 	var ae *awsproto.Error
 	if errors.As(err, &ae) {
@@ -354,37 +421,55 @@ func errorText(err error) string {
 	return err.Error()
 }
 
-// mapIssuerError turns an STS-side refusal into EKS Auth's error.
+// mapIssuerError turns an STS-side refusal into EKS Auth's error: a trust
+// or identity policy refusal is AccessDeniedException (HTTP 400), a bad
+// session policy or an oversized packed policy InvalidParameterException,
+// an unavailable issuer ServiceUnavailableException.
 func mapIssuerError(err error) error {
 	var ae *awsproto.Error
 	if !errors.As(err, &ae) {
 		return awsproto.Internal("InternalServerException", err)
 	}
 	switch ae.Code {
-	case "AccessDenied", "NoSuchEntity", "AccessDeniedException":
-		return errf(http.StatusBadRequest, "AccessDeniedException", "%s", ae.Message)
-	case "ValidationError", "MalformedPolicyDocument", "PackedPolicyTooLarge", "InvalidParameterValue":
-		return errf(http.StatusBadRequest, "InvalidParameterException", "%s", ae.Message)
+	case "AccessDenied", "AccessDeniedException", "NoSuchEntity", "RegionDisabledException":
+		return accessDenied("%s", ae.Message)
+	case "ValidationError", "MalformedPolicyDocument", "PackedPolicyTooLarge", "InvalidParameterValue", "InvalidParameterException":
+		return invalidParameter("%s", ae.Message)
 	case "Throttling", "ThrottlingException":
 		return errf(http.StatusTooManyRequests, "ThrottlingException", "%s", ae.Message)
+	case "ExpiredToken", "InvalidClientTokenId":
+		// The first hop's session could not be used for the second: a
+		// server-side fault, not the caller's.
+		return awsproto.Internal("InternalServerException", err)
 	}
 	if ae.Status >= 500 {
-		return errf(http.StatusServiceUnavailable, "ServiceUnavailableException", "The credential issuer is unavailable. Try again later.")
+		return &awsproto.Error{Code: "ServiceUnavailableException", Message: "The credential issuer is unavailable. Try again later.", Status: http.StatusServiceUnavailable, Cause: err}
 	}
 	return errf(http.StatusBadRequest, "InvalidRequestException", "%s", ae.Message)
 }
 
-// callerNode returns the node the calling agent is bound to, if any.
-func callerNode(p *auth.Principal) string {
+// CallerNode returns the node the calling agent is bound to: the value of
+// its session's NodeNameTag, or "" when it is not bound.
+func CallerNode(p *auth.Principal) string {
 	if p == nil || p.Session == nil {
 		return ""
 	}
-	return p.Session.Tags[NodeNameTag]
+	if v, ok := p.Session.Tags[NodeNameTag]; ok {
+		return v
+	}
+	// Tag keys are case-insensitive in IAM.
+	for k, v := range p.Session.Tags {
+		if strings.EqualFold(k, NodeNameTag) {
+			return v
+		}
+	}
+	return ""
 }
 
-// SessionName builds the role session name EKS uses:
+// SessionName builds the role session name EKS uses (spec §7.2):
 // eks-CLUSTER-POD-UUID with cluster and pod each truncated to 10
-// characters, and any character STS does not allow replaced by '-'.
+// characters, any character STS does not allow replaced by '-', and the
+// whole at most 64 characters.
 func SessionName(cluster, pod, uuid string) string {
 	name := "eks-" + truncate(cluster, 10) + "-" + truncate(pod, 10) + "-" + uuid
 	b := []byte(name)
@@ -406,56 +491,28 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
+// newUUID returns a random (version 4) UUID.
 func newUUID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-// ServeHTTP serves POST /clusters/{clusterName}/assume-role-for-pod-identity.
-func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := awsproto.RequestIDFrom(r.Context())
-	segs, ok := awsproto.PathSegments(r)
-	if !ok || len(segs) != 3 || segs[0] != "clusters" || segs[2] != "assume-role-for-pod-identity" {
-		awsproto.WriteJSONError(w, reqID, errf(http.StatusNotFound, "UnknownOperationException", "The requested operation is not supported by EKS Auth."))
-		return
-	}
-	if r.Method != http.MethodPost {
-		awsproto.WriteJSONError(w, reqID, errf(http.StatusMethodNotAllowed, "UnknownOperationException", "AssumeRoleForPodIdentity requires POST."))
-		return
-	}
-	var body struct {
-		Token *string `json:"token"`
-	}
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(&body); err != nil {
-		awsproto.WriteJSONError(w, reqID, errf(http.StatusBadRequest, "InvalidParameterException", "The request body is not valid JSON."))
-		return
-	}
-	if body.Token == nil {
-		awsproto.WriteJSONError(w, reqID, errf(http.StatusBadRequest, "InvalidParameterException", "The token parameter is required."))
-		return
-	}
-	out, err := s.AssumeRoleForPodIdentity(r.Context(), &Input{ClusterName: segs[1], Token: *body.Token})
-	if err != nil {
-		var ae *awsproto.Error
-		if !errors.As(err, &ae) {
-			ae = awsproto.Internal("InternalServerException", err)
-		}
-		if ae.Status >= 500 {
-			s.cfg.Logger.ErrorContext(r.Context(), "AssumeRoleForPodIdentity failed", "requestId", reqID, "cluster", segs[1], "err", ae.Cause)
-		}
-		awsproto.WriteJSONError(w, reqID, ae)
-		return
-	}
-	awsproto.WriteJSON(w, http.StatusOK, reqID, out)
+	var h [36]byte
+	hex.Encode(h[0:8], b[0:4])
+	h[8] = '-'
+	hex.Encode(h[9:13], b[4:6])
+	h[13] = '-'
+	hex.Encode(h[14:18], b[6:8])
+	h[18] = '-'
+	hex.Encode(h[19:23], b[8:10])
+	h[23] = '-'
+	hex.Encode(h[24:], b[10:])
+	return string(h[:])
 }
 
 // clusterCache keeps clusters for a short time so the hot path reads the
-// store at most once a second per cluster.
+// store at most once a second per cluster. A deleted or re-tagged cluster
+// is seen within that second.
 type clusterCache struct {
 	st  store.Store
 	ttl time.Duration
@@ -469,6 +526,10 @@ type clusterEntry struct {
 	err     error
 	fetched time.Time
 }
+
+// maxCachedClusters bounds the cache (names of unknown clusters are cached
+// too, as misses).
+const maxCachedClusters = 10000
 
 func (cc *clusterCache) get(ctx context.Context, name string) (*store.Cluster, error) {
 	now := cc.now()
@@ -487,41 +548,14 @@ func (cc *clusterCache) get(ctx context.Context, name string) (*store.Cluster, e
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	if err != nil {
+		c, err = nil, store.ErrNotFound
+	}
 	cc.mu.Lock()
-	if len(cc.m) > 10000 {
+	if len(cc.m) >= maxCachedClusters {
 		clear(cc.m)
 	}
 	cc.m[name] = clusterEntry{c: c, err: err, fetched: now}
 	cc.mu.Unlock()
 	return c, err
-}
-
-// bucket is a token bucket rate limiter.
-type bucket struct {
-	mu     sync.Mutex
-	tokens float64
-	last   time.Time
-}
-
-func (s *Service) allow(cluster string, now time.Time) bool {
-	if s.cfg.RateLimit <= 0 {
-		return true
-	}
-	burst := s.cfg.Burst
-	if burst <= 0 {
-		burst = s.cfg.RateLimit * 2
-	}
-	v, _ := s.limiters.LoadOrStore(cluster, &bucket{tokens: burst, last: now})
-	b := v.(*bucket)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(burst, b.tokens+el*s.cfg.RateLimit)
-		b.last = now
-	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"time"
 	"testing"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
