@@ -21,6 +21,7 @@ import (
 
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
+	"github.com/podid/podid/internal/broker"
 	"github.com/podid/podid/internal/eks"
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/iam"
@@ -71,9 +72,18 @@ type Config struct {
 	EKSAuthRateLimit float64
 	// AuditRetention deletes audit records older than this (0: keep).
 	AuditRetention time.Duration
-	// Issuer replaces the local credential issuer behind EKS Auth (broker
-	// mode); nil uses podid's own STS.
+	// Issuer replaces the credential issuer behind EKS Auth (tests); nil
+	// uses CredentialIssuer.
 	Issuer eksauth.Issuer
+	// CredentialIssuer is EKS Auth's credential issuer for clusters without
+	// a podid:credential-issuer tag: "local" (podid's own STS, the
+	// default) or "aws-sts" (broker mode: real AWS STS with podid's AWS
+	// credentials; see docs/broker.md). The broker exists only when it is
+	// "aws-sts"; clusters may then opt out with the tag.
+	CredentialIssuer string
+	// Broker configures broker mode. New fills in its Registerer, Logger,
+	// Now and FallbackRegion.
+	Broker broker.Config
 	// AllowHTTPLoopbackIssuers lets STS and EKS Auth fetch OIDC discovery
 	// documents over plain HTTP from loopback addresses (local mode, tests).
 	AllowHTTPLoopbackIssuers bool
@@ -91,6 +101,10 @@ type App struct {
 	EKS      *eks.Service
 	EKSAuth  *eksauth.Service
 	Index    *eks.Index
+	// Broker is the aws-sts issuer (nil unless CredentialIssuer is
+	// "aws-sts"); Issuers chooses between it and the local issuer.
+	Broker  *broker.Broker
+	Issuers *broker.Dispatch
 
 	// RootAccessKeyID is the account root's access key ID.
 	RootAccessKeyID string
@@ -125,6 +139,12 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CredentialIssuer == "" {
+		cfg.CredentialIssuer = broker.IssuerLocal
+	}
+	if !broker.ValidIssuer(cfg.CredentialIssuer) {
+		return nil, fmt.Errorf("credential issuer %q must be %s or %s", cfg.CredentialIssuer, broker.IssuerLocal, broker.IssuerAWSSTS)
 	}
 	if !validAccountID(cfg.AccountID) {
 		return nil, fmt.Errorf("account ID %q must be 12 digits", cfg.AccountID)
@@ -166,11 +186,29 @@ func (a *App) assemble(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Registry = reg
+	a.Issuers = &broker.Dispatch{Default: cfg.CredentialIssuer, Clusters: broker.StoreClusters(a.Store, cfg.Now)}
+	if cfg.CredentialIssuer == broker.IssuerAWSSTS {
+		bc := cfg.Broker
+		bc.Registerer, bc.Logger, bc.Now = reg, cfg.Logger, cfg.Now
+		if bc.FallbackRegion == "" {
+			bc.FallbackRegion = cfg.Region
+		}
+		a.Broker, err = broker.New(ctx, bc)
+		if err != nil {
+			return err
+		}
+		a.Issuers.Broker = a.Broker
+	}
 	a.IAM, err = iam.New(iam.Config{Store: authz.InvalidatingStore(a.Store), AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now, Authorizer: authz, Keyring: a.Keyring})
 	if err != nil {
 		return fmt.Errorf("iam: %w", err)
 	}
-	a.EKS, err = eks.New(eks.Config{Store: a.Store, Authorizer: authz, Keyring: a.Keyring, AccountID: cfg.AccountID, Region: cfg.Region, PublicBaseURL: strings.TrimSuffix(cfg.PublicURL, "/"), Now: cfg.Now, Logger: cfg.Logger})
+	a.EKS, err = eks.New(eks.Config{Store: a.Store, Authorizer: authz, Keyring: a.Keyring, AccountID: cfg.AccountID, Region: cfg.Region, PublicBaseURL: strings.TrimSuffix(cfg.PublicURL, "/"), Now: cfg.Now, Logger: cfg.Logger,
+		// Broker clusters' roles live in AWS; the broker checks them there.
+		RoleValidator: a.Issuers})
 	if err != nil {
 		return fmt.Errorf("eks: %w", err)
 	}
@@ -188,9 +226,10 @@ func (a *App) assemble(ctx context.Context) error {
 		return fmt.Errorf("association index: %w", err)
 	}
 	a.auditor = eksauth.NewAuditor(eksauth.AuditorConfig{Store: a.Store, Retention: cfg.AuditRetention, Now: cfg.Now, Logger: cfg.Logger})
+	a.Issuers.Local = localIssuer{a.STS}
 	issuer := cfg.Issuer
 	if issuer == nil {
-		issuer = localIssuer{a.STS}
+		issuer = a.Issuers
 	}
 	httpClient := &http.Client{Timeout: 5 * time.Second}
 	a.EKSAuth, err = eksauth.New(eksauth.Config{
@@ -199,8 +238,10 @@ func (a *App) assemble(ctx context.Context) error {
 			Hosted: func(_ context.Context, cluster string) (k8sKeySource, error) {
 				return a.EKS.Issuer().KeySource(cluster), nil
 			},
-			Client: httpClient,
+			Client:            httpClient,
+			AllowHTTPLoopback: cfg.AllowHTTPLoopbackIssuers,
 		},
+		Reviewer:  eksauth.NewKubeReviewer(clusterAPIs{a.EKS}),
 		AccountID: cfg.AccountID, Region: cfg.Region, Partition: cfg.Partition, Now: cfg.Now, Logger: cfg.Logger,
 		SessionDuration: cfg.PodSessionDuration, RateLimit: cfg.EKSAuthRateLimit, Audit: a.auditor,
 	})
@@ -212,16 +253,14 @@ func (a *App) assemble(ctx context.Context) error {
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.Registry = reg
 	iss := a.EKS.Issuer()
 	a.Handler = server.New(server.Config{
 		Verifier: &awsproto.Verifier{Lookup: resolver, Now: cfg.Now, AllowRegion: func(service, region string) bool {
 			// Global services are signed with the client's own region.
 			return service == "iam" || service == "sts" || region == cfg.Region
 		}},
-		IAM: a.IAM, STS: a.STS, EKS: a.EKS, EKSAuth: a.EKSAuth,
+		IAM: a.IAM, STS: a.STS, EKSAuth: a.EKSAuth,
+		EKS:    broker.Mount(a.EKS, &broker.InfoHandler{Dispatch: a.Issuers, Authorizer: authz}),
 		Public: iss, PublicMatch: iss.IsPublicPath,
 		Extra: map[string]http.Handler{
 			"/metrics": server.MetricsHandler(reg),

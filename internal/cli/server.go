@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podid/podid/internal/app"
+	"github.com/podid/podid/internal/broker"
 )
 
 // serverFlags are the flags `podid server` and `podid dev` share.
@@ -23,6 +24,8 @@ type serverFlags struct {
 	podSessionDuration                            time.Duration
 	rateLimit                                     float64
 	auditRetention                                time.Duration
+	// Broker mode (docs/broker.md).
+	credentialIssuer, brokerSTSEndpoint, brokerIAMEndpoint, brokerRegion string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, defaultListen, defaultDataDir string) {
@@ -39,6 +42,10 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultListen, defaultDataDir
 	fl.DurationVar(&f.podSessionDuration, "pod-session-duration", 6*time.Hour, "lifetime of credentials EKS Auth issues to pods")
 	fl.Float64Var(&f.rateLimit, "eks-auth-rate-limit", 0, "per-cluster AssumeRoleForPodIdentity calls per second (0: unlimited)")
 	fl.DurationVar(&f.auditRetention, "audit-retention", 30*24*time.Hour, "how long audit records are kept (0: forever)")
+	fl.StringVar(&f.credentialIssuer, "credential-issuer", broker.IssuerLocal, "how EKS Auth issues pod credentials: local (podid's STS) or aws-sts (broker mode: real AWS STS with podid's AWS credentials); clusters may override it with the tag "+broker.ClusterTag)
+	fl.StringVar(&f.brokerSTSEndpoint, "broker-sts-endpoint", "", "broker mode: AWS STS endpoint URL (default: AWS's regional endpoint, or $AWS_ENDPOINT_URL_STS)")
+	fl.StringVar(&f.brokerIAMEndpoint, "broker-iam-endpoint", "", "broker mode: AWS IAM endpoint URL for role checks (default: AWS's, or $AWS_ENDPOINT_URL_IAM)")
+	fl.StringVar(&f.brokerRegion, "broker-region", "", "broker mode: AWS region of STS calls (default: the AWS SDK's region, else --region)")
 }
 
 func (f *serverFlags) logger(w *os.File) (*slog.Logger, error) {
@@ -68,6 +75,12 @@ func (f *serverFlags) appConfig(logger *slog.Logger, publicURL string) app.Confi
 		PodSessionDuration:   f.podSessionDuration,
 		EKSAuthRateLimit:     f.rateLimit,
 		AuditRetention:       f.auditRetention,
+		CredentialIssuer:     f.credentialIssuer,
+		Broker: broker.Config{
+			STSEndpoint: f.brokerSTSEndpoint,
+			IAMEndpoint: f.brokerIAMEndpoint,
+			Region:      f.brokerRegion,
+		},
 	}
 }
 

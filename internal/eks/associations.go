@@ -133,7 +133,8 @@ func (s *Service) CreatePodIdentityAssociation(ctx context.Context, in *CreatePo
 	if err := s.authorize(ctx, "eks:CreatePodIdentityAssociation", s.clusterARN(cluster), tagContext(in.Tags)); err != nil {
 		return nil, err
 	}
-	if err := s.checkCreateAssociation(in); err != nil {
+	external := s.externalRoles(ctx, cluster)
+	if err := s.checkCreateAssociation(in, external); err != nil {
 		return nil, err
 	}
 	if err := s.authorizePassRole(ctx, in.RoleArn, passedToPods); err != nil {
@@ -143,6 +144,9 @@ func (s *Service) CreatePodIdentityAssociation(ctx context.Context, in *CreatePo
 		if err := s.authorizePassRole(ctx, in.TargetRoleArn, passedToPods); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.validateExternalRole(ctx, cluster, in.RoleArn, external); err != nil {
+		return nil, err
 	}
 
 	now := s.now()
@@ -176,8 +180,10 @@ func (s *Service) CreatePodIdentityAssociation(ctx context.Context, in *CreatePo
 				return err
 			}
 		}
-		if err := s.checkRole(tx, cluster, in.RoleArn); err != nil {
-			return err
+		if !external {
+			if err := s.checkRole(tx, cluster, in.RoleArn); err != nil {
+				return err
+			}
 		}
 		if max := s.cfg.MaxAssociationsPerCluster; max > 0 {
 			existing, err := tx.ListAssociations(cluster, "", "", store.Page{Limit: max})
@@ -270,7 +276,7 @@ func replayCreate(tx store.Tx, in *CreatePodIdentityAssociationInput) (*store.As
 }
 
 // checkCreateAssociation validates a create request's fields.
-func (s *Service) checkCreateAssociation(in *CreatePodIdentityAssociationInput) error {
+func (s *Service) checkCreateAssociation(in *CreatePodIdentityAssociationInput, external bool) error {
 	c := in.ClusterName
 	if err := checkNamespace(c, in.Namespace); err != nil {
 		return err
@@ -281,7 +287,7 @@ func (s *Service) checkCreateAssociation(in *CreatePodIdentityAssociationInput) 
 	if in.RoleArn == "" {
 		return invalidParam(c, "The parameter roleArn must not be empty.")
 	}
-	if err := s.checkRoleARN(c, "roleArn", in.RoleArn, true); err != nil {
+	if err := s.checkRoleARN(c, "roleArn", in.RoleArn, !external); err != nil {
 		return err
 	}
 	if in.TargetRoleArn != "" {
@@ -319,6 +325,24 @@ func (s *Service) checkRoleARN(cluster, param, arn string, sameAccount bool) err
 	}
 	if sameAccount && account != s.cfg.AccountID {
 		return invalidParam(cluster, "The role %s must be in the same account as the cluster (%s).", truncate(arn, 200), s.cfg.AccountID)
+	}
+	return nil
+}
+
+// externalRoles reports whether cluster's roles live outside podid.
+func (s *Service) externalRoles(ctx context.Context, cluster string) bool {
+	return s.cfg.RoleValidator != nil && s.cfg.RoleValidator.ExternalRoles(ctx, cluster)
+}
+
+// validateExternalRole asks the RoleValidator about a role of a cluster
+// whose roles live outside podid (outside any store transaction: it may
+// call AWS).
+func (s *Service) validateExternalRole(ctx context.Context, cluster, roleArn string, external bool) error {
+	if !external || s.cfg.SkipRoleValidation {
+		return nil
+	}
+	if err := s.cfg.RoleValidator.ValidateRole(ctx, cluster, roleArn); err != nil {
+		return invalidParam(cluster, "%s", err.Error())
 	}
 	return nil
 }
@@ -465,11 +489,12 @@ func (s *Service) UpdatePodIdentityAssociation(ctx context.Context, in *UpdatePo
 	if in.RoleArn == nil && in.TargetRoleArn == nil && in.DisableSessionTags == nil && in.Policy == nil {
 		return nil, invalidParam(c, "You must specify at least one of roleArn, targetRoleArn, disableSessionTags or policy.")
 	}
+	external := s.externalRoles(ctx, c)
 	if in.RoleArn != nil {
 		if *in.RoleArn == "" {
 			return nil, invalidParam(c, "The parameter roleArn must not be empty.")
 		}
-		if err := s.checkRoleARN(c, "roleArn", *in.RoleArn, true); err != nil {
+		if err := s.checkRoleARN(c, "roleArn", *in.RoleArn, !external); err != nil {
 			return nil, err
 		}
 	}
@@ -496,6 +521,11 @@ func (s *Service) UpdatePodIdentityAssociation(ctx context.Context, in *UpdatePo
 			return nil, err
 		}
 	}
+	if in.RoleArn != nil {
+		if err := s.validateExternalRole(ctx, c, *in.RoleArn, external); err != nil {
+			return nil, err
+		}
+	}
 
 	var result *store.Association
 	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
@@ -518,8 +548,10 @@ func (s *Service) UpdatePodIdentityAssociation(ctx context.Context, in *UpdatePo
 		}
 		next := *a
 		if in.RoleArn != nil && *in.RoleArn != a.RoleARN {
-			if err := s.checkRole(tx, c, *in.RoleArn); err != nil {
-				return err
+			if !external {
+				if err := s.checkRole(tx, c, *in.RoleArn); err != nil {
+					return err
+				}
 			}
 			next.RoleARN = *in.RoleArn
 		}

@@ -88,6 +88,11 @@ type Config struct {
 	// existing role of this account whose trust policy admits
 	// pods.eks.amazonaws.com (for setups whose roles live elsewhere).
 	SkipRoleValidation bool
+	// RoleValidator, when set, decides per cluster whether association
+	// roles live outside podid (broker mode: in AWS). For such clusters
+	// roleArn may name any account and RoleValidator replaces the
+	// built-in role checks.
+	RoleValidator RoleValidator
 	// MaxAssociationsPerCluster caps associations per cluster; 0 means no
 	// limit (EKS's documented quota is 1,000).
 	MaxAssociationsPerCluster int
@@ -101,6 +106,19 @@ type Config struct {
 	// DefaultKubernetesVersion is the version of clusters created without
 	// one (default "1.33").
 	DefaultKubernetesVersion string
+}
+
+// RoleValidator validates the roles of clusters whose credentials are
+// issued from roles outside podid's IAM (broker mode).
+type RoleValidator interface {
+	// ExternalRoles reports whether cluster's roles live outside podid.
+	// It must be cheap (no call to AWS): it runs before authorization is
+	// complete.
+	ExternalRoles(ctx context.Context, cluster string) bool
+	// ValidateRole checks an external role after the caller has been
+	// authorized; a non-nil error's message is the
+	// InvalidParameterException the caller sees.
+	ValidateRole(ctx context.Context, cluster, roleARN string) error
 }
 
 // Service is the EKS API. It is safe for concurrent use.
