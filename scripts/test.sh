@@ -24,7 +24,7 @@ say "go test -race ./..."
 go test -race -count=1 -timeout 45m ./...
 
 say "fuzz targets (bounded)"
-FUZZTIME=${FUZZTIME:-15s}
+FUZZTIME=${FUZZTIME:-10s}
 while read -r pkg target; do
 	[ -z "$pkg" ] && continue
 	echo "-- $target in $pkg for $FUZZTIME"
