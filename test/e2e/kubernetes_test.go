@@ -217,6 +217,30 @@ spec:
 		t.Errorf("pod's identity = %q", got)
 	}
 
+	// TokenReview mode: with the cluster tagged for it, EKS Auth also asks
+	// the API server, so deleting the pod makes its token useless even
+	// though its signature is still good.
+	clusterARN := "arn:aws:eks:" + s.Region + ":" + s.AccountID + ":cluster/" + cluster
+	s.aws(t, root, "eks", "tag-resource", "--resource-arn", clusterARN, "--tags", "podid:token-review=true")
+	time.Sleep(1100 * time.Millisecond) // EKS Auth reads a cluster at most once a second
+	exchange := func(tok string) (string, error) {
+		out, errOut, err := s.awsRun(root, "eks-auth", "assume-role-for-pod-identity", "--cluster-name", cluster, "--token", tok)
+		return out + errOut, err
+	}
+	if out, err := exchange(token); err != nil {
+		t.Fatalf("exchange with TokenReview while the pod exists: %v\n%s", err, out)
+	}
+	doomed := strings.TrimSpace(cp.kubectl(t, "-n", "carts", "create", "token", "carts", "--audience", "pods.eks.amazonaws.com",
+		"--bound-object-kind", "Pod", "--bound-object-name", pod, "--duration", "1h"))
+	if out, err := exchange(doomed); err != nil {
+		t.Fatalf("second token before the pod is deleted: %v\n%s", err, out)
+	}
+	cp.kubectl(t, "-n", "carts", "delete", "pod", pod, "--wait=true", "--grace-period=0", "--force")
+	cp.waitFor(t, time.Minute, "the deleted pod's token to be refused", func() bool {
+		out, err := exchange(doomed)
+		return err != nil && strings.Contains(out, "(InvalidTokenException)")
+	})
+
 	// Deleting the association stops new mutations and the agent stops
 	// serving the pod's credentials.
 	list := s.awsJSON(t, root, "eks", "list-pod-identity-associations", "--cluster-name", cluster)
