@@ -15,8 +15,6 @@ package eksauth
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +25,7 @@ import (
 
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
+	"github.com/podid/podid/internal/ids"
 	"github.com/podid/podid/internal/k8s"
 	"github.com/podid/podid/internal/store"
 )
@@ -334,7 +333,7 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 	}
 	rec.AssociationID, rec.Role, rec.TargetRole = assoc.ID, assoc.RoleARN, assoc.TargetRoleARN
 
-	sessionName := SessionName(cluster.Name, claims.PodName, newUUID())
+	sessionName := SessionName(cluster.Name, claims.PodName, ids.NewUUID())
 	rec.SessionName = sessionName
 	first := &AssumeInput{
 		RoleARN:       assoc.RoleARN,
@@ -489,25 +488,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
-}
-
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var h [36]byte
-	hex.Encode(h[0:8], b[0:4])
-	h[8] = '-'
-	hex.Encode(h[9:13], b[4:6])
-	h[13] = '-'
-	hex.Encode(h[14:18], b[6:8])
-	h[18] = '-'
-	hex.Encode(h[19:23], b[8:10])
-	h[23] = '-'
-	hex.Encode(h[24:], b[10:])
-	return string(h[:])
 }
 
 // clusterCache keeps clusters for a short time so the hot path reads the

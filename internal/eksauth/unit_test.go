@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"github.com/podid/podid/internal/ids"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -180,8 +181,8 @@ func TestSessionName(t *testing.T) {
 			t.Errorf("%q is longer than 64", got)
 		}
 	}
-	if u := newUUID(); len(u) != 36 || u[14] != '4' || !strings.ContainsRune("89ab", rune(u[19])) {
-		t.Errorf("newUUID() = %q, not a version 4 UUID", u)
+	if u := ids.NewUUID(); len(u) != 36 || u[14] != '4' || !strings.ContainsRune("89ab", rune(u[19])) {
+		t.Errorf("ids.NewUUID() = %q, not a version 4 UUID", u)
 	}
 }
 
