@@ -34,3 +34,31 @@ if [ ! -f "$npm_dir/node_modules/dynalite/cli.js" ] || [ ! -f "$npm_dir/node_mod
 	npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error dynalite@4.0.0 s3rver@3.7.1 >/dev/null
 fi
 echo "npm: $(npm --version)  dynalite: $(node -p "require('$npm_dir/node_modules/dynalite/package.json').version")  s3rver: $(node -p "require('$npm_dir/node_modules/s3rver/package.json').version")"
+# The node agent's end-to-end tests run an unmodified JS SDK v3 client
+# (test/e2e/testdata/js/client.js). Its packages, pinned in
+# test/e2e/testdata/js/package.json, go into the same directory
+# (test/e2e/agent_helpers_test.go runs node with NODE_PATH there).
+js_pkg="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/test/e2e/testdata/js/package.json"
+js_missing=$(node -e '
+const path = require("path");
+const [pkg, dir] = process.argv.slice(1);
+const deps = require(pkg).dependencies;
+const missing = [];
+for (const [name, version] of Object.entries(deps)) {
+	let got = "";
+	try { got = require(path.join(dir, "node_modules", name, "package.json")).version; } catch (e) {}
+	if (got !== version) missing.push(name + "@" + version);
+}
+console.log(missing.join(" "));
+' "$js_pkg" "$npm_dir")
+if [ -n "$js_missing" ]; then
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "missing: npm (run as root or install nodejs and npm)" >&2
+		exit 1
+	fi
+	mkdir -p "$npm_dir"
+	echo "installing $js_missing with npm into $npm_dir"
+	# shellcheck disable=SC2086 # one argument per package
+	npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error $js_missing >/dev/null
+fi
+echo "JS SDK v3: $(node -p "['client-sts', 'credential-providers'].map((p) => '@aws-sdk/' + p + ' ' + require('$npm_dir/node_modules/@aws-sdk/' + p + '/package.json').version).join(', ')")"

@@ -206,9 +206,15 @@ func (a *App) assemble(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("iam: %w", err)
 	}
+	a.Index, err = eks.NewIndex(ctx, a.Store)
+	if err != nil {
+		return fmt.Errorf("association index: %w", err)
+	}
 	a.EKS, err = eks.New(eks.Config{Store: a.Store, Authorizer: authz, Keyring: a.Keyring, AccountID: cfg.AccountID, Region: cfg.Region, PublicBaseURL: strings.TrimSuffix(cfg.PublicURL, "/"), Now: cfg.Now, Logger: cfg.Logger,
 		// Broker clusters' roles live in AWS; the broker checks them there.
-		RoleValidator: a.Issuers})
+		RoleValidator: a.Issuers,
+		// A change reaches feed subscribers only once EKS Auth's index has it.
+		FeedWaitsFor: a.Index})
 	if err != nil {
 		return fmt.Errorf("eks: %w", err)
 	}
@@ -220,10 +226,6 @@ func (a *App) assemble(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("sts: %w", err)
-	}
-	a.Index, err = eks.NewIndex(ctx, a.Store)
-	if err != nil {
-		return fmt.Errorf("association index: %w", err)
 	}
 	a.auditor = eksauth.NewAuditor(eksauth.AuditorConfig{Store: a.Store, Retention: cfg.AuditRetention, Now: cfg.Now, Logger: cfg.Logger})
 	a.Issuers.Local = localIssuer{a.STS}

@@ -103,6 +103,13 @@ type Config struct {
 	// 30 min); clients reconnect and resume, so long-lived connections are
 	// rebalanced and server shutdown is never blocked for longer.
 	FeedMaxDuration time.Duration
+	// FeedWaitsFor, when set, is waited on before a change is sent on the
+	// feed, so that subscribers who act on it (an agent re-asking EKS Auth
+	// after a purge) see the change already applied there. The server
+	// passes the association Index EKS Auth reads.
+	FeedWaitsFor interface {
+		WaitFor(ctx context.Context, rev int64) error
+	}
 	// DefaultKubernetesVersion is the version of clusters created without
 	// one (default "1.33").
 	DefaultKubernetesVersion string

@@ -148,6 +148,14 @@ func (s *Service) streamFeed(ctx context.Context, f *feedStream, cluster string,
 		if err != nil {
 			return err
 		}
+		if w := s.cfg.FeedWaitsFor; w != nil && len(events) > 0 {
+			// Bounded: a stalled index must not stall the feed.
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			if err := w.WaitFor(wctx, events[len(events)-1].Revision); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "association index lags the feed", "revision", events[len(events)-1].Revision)
+			}
+			cancel()
+		}
 		for _, ev := range events {
 			if err := f.send(&feed.Event{Type: ev.Type, Revision: ev.Revision, Cluster: cluster, Time: ev.Time.UTC(), Association: FeedAssociation(&ev.Association)}); err != nil {
 				return err
