@@ -24,13 +24,14 @@ import (
 	"github.com/podid/podid/internal/secrets"
 )
 
-// devOptions are `podid dev`'s flags: the server's, plus the clusters and
-// the agent.
+// devOptions are `podid dev`'s flags: the server's, plus the clusters,
+// the agent and the gateway.
 type devOptions struct {
 	serverFlags
 	clusters    []string
 	fresh       bool
 	agentListen string
+	gateway     gatewayFlags
 }
 
 func newDevCommand() *cobra.Command {
@@ -41,8 +42,10 @@ func newDevCommand() *cobra.Command {
 		Long: `Start a podid server (SQLite in --data-dir), a podid-hosted cluster and a node
 agent on loopback for it, then print the export lines that point the AWS CLI and
 SDKs at the server as the account root (also written to DATA-DIR/dev.env).
-Run commands as a pod of a service account with "podid exec". Ctrl-C stops
-everything; a restart with the same --data-dir keeps the state.`,
+Run commands as a pod of a service account with "podid exec". With
+--gateway-listen and an upstream, the DynamoDB/S3 gateway runs too (see
+docs/gateway.md). Ctrl-C stops everything; a restart with the same --data-dir
+keeps the state.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDev(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &o, time.Now())
@@ -59,6 +62,10 @@ everything; a restart with the same --data-dir keeps the state.`,
 	f.StringSliceVar(&o.clusters, "cluster", []string{local.DefaultCluster}, "podid-hosted cluster to create if absent and serve with an agent (repeatable; the first is the default of podid exec)")
 	f.BoolVar(&o.fresh, "fresh", false, "start empty: remove the store, keys and root credentials of an earlier run in --data-dir")
 	f.StringVar(&o.agentListen, "agent-listen", "127.0.0.1:0", "loopback HOST:PORT of the first cluster's agent (port 0: any free port; further clusters take the next ports)")
+	o.gateway.register(cmd, "gateway-listen", "")
+	if lf := f.Lookup("gateway-listen"); lf != nil {
+		lf.Usage = "HOST:PORT of the DynamoDB/S3 gateway (default: no gateway; needs --dynamodb-upstream or --s3-upstream)"
+	}
 	return cmd
 }
 
@@ -103,10 +110,21 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.listen)
+	gwLn, err := o.gateway.listenEmbedded()
 	if err != nil {
 		return err
 	}
+	apiLn, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		if gwLn != nil {
+			gwLn.Close()
+		}
+		return err
+	}
+	// serve closes its listener on every way out, before it closes the
+	// store; the gateway stops there, so its last audit records are
+	// written while the store is open.
+	ln := &stopFirstListener{Listener: apiLn}
 	endpoint := "http://" + clientAddr(ln.Addr())
 	public := o.publicURL
 	if public == "" {
@@ -143,6 +161,16 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 		if err != nil {
 			return err
 		}
+		gatewayURL := ""
+		if gwLn != nil {
+			gatewayURL = "http://" + clientAddr(gwLn.Addr())
+			stop, err := o.gateway.start(ctx, gwLn, a, cfg.AccountID, cfg.Region, logger.With("component", "gateway"))
+			gwLn = nil // start closes it on failure
+			if err != nil {
+				return err
+			}
+			ln.setStop(stop)
+		}
 		st := &local.State{
 			PID: os.Getpid(), Endpoint: endpoint, AccountID: cfg.AccountID, Region: cfg.Region,
 			AccessKeyID: root.AccessKeyID, SecretAccessKey: root.SecretAccessKey, EnvFile: envPath, StartedAt: start.UTC(),
@@ -160,16 +188,23 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 			return err
 		}
 		elapsed := time.Since(start)
-		logger.Info("podid dev ready", "endpoint", endpoint, "clusters", strings.Join(o.clusters, ","), "elapsed", elapsed)
+		logger.Info("podid dev ready", "endpoint", endpoint, "clusters", strings.Join(o.clusters, ","), "gateway", gatewayURL, "elapsed", elapsed)
 		var b strings.Builder
 		fmt.Fprintf(&b, "# podid dev is ready in %v: %s at %s (account %s, region %s)\n", elapsed.Round(time.Millisecond), clusterList(agents), endpoint, cfg.AccountID, cfg.Region)
 		fmt.Fprintf(&b, "# These lines are in %s; load them with: source %s\n", envPath, local.ShellQuote(envPath))
 		b.WriteString(script)
 		fmt.Fprintf(&b, "# Then run a command as a pod: podid exec -n NAMESPACE -s SERVICE-ACCOUNT -- aws sts get-caller-identity\n")
+		if gatewayURL != "" {
+			fmt.Fprintf(&b, "# The gateway is at %s; send a pod's %s calls through it with: podid exec -n NAMESPACE -s SERVICE-ACCOUNT%s -- COMMAND\n",
+				gatewayURL, o.gateway.services(), o.gateway.execEnvFlags(gatewayURL))
+		}
 		_, err = io.WriteString(stdout, b.String())
 		return err
 	}
 	err = serve(ctx, ln, cfg, logger, ready)
+	if gwLn != nil {
+		gwLn.Close() // ready never ran
+	}
 	if err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		err = nil // Ctrl-C while starting
 	}
@@ -183,6 +218,41 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 		}
 	}
 	return err
+}
+
+// stopFirstListener is the server's listener in a dev with a gateway: its
+// Close stops the gateway first.
+type stopFirstListener struct {
+	net.Listener
+	mu     sync.Mutex
+	stop   func()
+	closed bool
+}
+
+// setStop sets the function Close calls first, or calls it now if the
+// listener is already closed (the server failed while starting).
+func (l *stopFirstListener) setStop(stop func()) {
+	l.mu.Lock()
+	closed := l.closed
+	if !closed {
+		l.stop = stop
+	}
+	l.mu.Unlock()
+	if closed {
+		stop()
+	}
+}
+
+// Close stops the gateway (once), then closes the listener.
+func (l *stopFirstListener) Close() error {
+	l.mu.Lock()
+	stop := l.stop
+	l.stop, l.closed = nil, true
+	l.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	return l.Listener.Close()
 }
 
 // startAgents runs one loopback agent per cluster until ctx ends and

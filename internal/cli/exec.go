@@ -56,20 +56,23 @@ type execOptions struct {
 	node            string
 	tokenExpiration time.Duration
 	tokenRefresh    time.Duration
+	env             []string
 }
 
 func newExecCommand() *cobra.Command {
 	var o execOptions
 	cmd := &cobra.Command{
-		Use:   "exec --namespace NS --service-account SA [--pod NAME] [--cluster C] -- COMMAND [ARG...]",
+		Use:   "exec --namespace NS --service-account SA [--pod NAME] [--cluster C] [--env KEY=VALUE]... -- COMMAND [ARG...]",
 		Short: "Run a command the way a pod of a service account runs, with credentials from podid dev",
 		Long: `Run COMMAND with the environment a pod of the service account gets on EKS with
 Pod Identity: a pod-bound token minted by the podid-hosted cluster in a token file
 (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, renewed as the kubelet renews it),
 AWS_CONTAINER_CREDENTIALS_FULL_URI pointing at podid dev's agent, the region, and
 AWS_ENDPOINT_URL pointing at podid. Every other AWS_ variable of the caller is
-removed. Without a Pod Identity association for the service account, or with a
-role pods may not assume, exec fails before running COMMAND and says what is
+removed; --env KEY=VALUE sets one of your own, last (e.g.
+AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8090 for podid dev's gateway).
+Without a Pod Identity association for the service account, or with a role
+pods may not assume, exec fails before running COMMAND and says what is
 missing. exec exits with COMMAND's status.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -87,6 +90,7 @@ missing. exec exits with COMMAND's status.`,
 	defaultDir, _ := local.DefaultDataDir(os.Getenv)
 	f.StringVar(&o.dataDir, "data-dir", defaultDir, "data directory of the podid dev to use (default $"+local.DataDirEnv+", else under the user's cache directory)")
 	f.DurationVar(&o.tokenExpiration, "token-expiration", 24*time.Hour, "lifetime of the pod's tokens (10m to 48h; EKS projects 24h)")
+	f.StringArrayVar(&o.env, "env", nil, "set KEY=VALUE in COMMAND's environment after the pod's variables, replacing one of the same name (repeatable)")
 	f.DurationVar(&o.tokenRefresh, "token-refresh", 0, "replace the token this often (default: at 80% of its lifetime, as the kubelet does)")
 	_ = cmd.MarkFlagRequired("namespace")
 	_ = cmd.MarkFlagRequired("service-account")
@@ -99,6 +103,9 @@ func runExec(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o *
 	}
 	if o.tokenRefresh < 0 {
 		return errors.New("--token-refresh must not be negative")
+	}
+	if err := local.CheckExtraEnv(o.env); err != nil {
+		return fmt.Errorf("--env: %w", err)
 	}
 	st, err := local.ReadState(o.dataDir)
 	if err != nil {
@@ -167,7 +174,7 @@ func runExec(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o *
 
 	c := exec.Command(args[0], args[1:]...)
 	c.Env = local.ChildEnv(os.Environ(), local.PodEnv{
-		Endpoint: st.Endpoint, Region: st.Region, CredentialsURI: cl.AgentURL, TokenFile: rot.Path,
+		Endpoint: st.Endpoint, Region: st.Region, CredentialsURI: cl.AgentURL, TokenFile: rot.Path, Extra: o.env,
 	})
 	c.Stdin, c.Stdout, c.Stderr = stdin, stdout, stderr
 	if err := c.Start(); err != nil {

@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/podid/podid/internal/local"
 )
@@ -91,6 +96,53 @@ func TestLoopbackHostPort(t *testing.T) {
 		h, p, err := loopbackHostPort(tc.in)
 		if (err == nil) != tc.ok || h != tc.host || p != tc.port {
 			t.Errorf("loopbackHostPort(%q) = %q, %d, %v", tc.in, h, p, err)
+		}
+	}
+}
+
+// TestExecEnvFlag: --env sets the command's variables after the pod's,
+// replacing one of the same name, while the caller's AWS_ variables stay
+// out; a malformed --env fails before anything else.
+func TestExecEnvFlag(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL_S3", "http://caller.example")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIACALLER")
+	// One fake serves both podid's token endpoint and the agent.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/podid/v1/clusters/eks-workshop/tokens":
+			fmt.Fprintf(w, `{"token":"pod-token","expirationTimestamp":%d}`, time.Now().Add(time.Hour).Unix())
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/credentials" && r.Header.Get("Authorization") == "pod-token":
+			fmt.Fprint(w, `{"AccessKeyId":"ASIAPOD","SecretAccessKey":"s","Token":"t","Expiration":"2099-01-01T00:00:00Z"}`)
+		default:
+			http.Error(w, "unexpected request", http.StatusTeapot)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	if err := local.WriteState(dir, &local.State{PID: 1, Endpoint: srv.URL, Region: "us-west-2", AccessKeyID: "AKIAROOT", SecretAccessKey: "s",
+		Clusters: []local.ClusterState{{Name: "eks-workshop", AgentURL: srv.URL + "/v1/credentials"}}}); err != nil {
+		t.Fatal(err)
+	}
+	o := &execOptions{dataDir: dir, namespace: "carts", serviceAccount: "carts", node: local.DefaultNodeName, tokenExpiration: time.Hour,
+		env: []string{"AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8090", "AWS_ENDPOINT_URL_S3=http://127.0.0.1:8090", "AWS_REGION=eu-west-1", "PODID_X=a=b"}}
+	var out, errOut bytes.Buffer
+	err := runExec(context.Background(), strings.NewReader(""), &out, &errOut, o,
+		[]string{"sh", "-c", `env | grep -E '^(AWS_ENDPOINT_URL|AWS_REGION|AWS_ACCESS|PODID_X)' | sort`})
+	if err != nil {
+		t.Fatalf("exec: %v\n%s", err, errOut.String())
+	}
+	want := "AWS_ENDPOINT_URL=" + srv.URL + "\nAWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8090\nAWS_ENDPOINT_URL_S3=http://127.0.0.1:8090\nAWS_REGION=eu-west-1\nPODID_X=a=b\n"
+	if out.String() != want {
+		t.Errorf("the command's variables:\n%s\nwant\n%s", out.String(), want)
+	}
+
+	for _, tc := range []struct{ env, want string }{
+		{"AWS_ENDPOINT_URL_S3", `--env: "AWS_ENDPOINT_URL_S3" is not KEY=VALUE`},
+		{"=x", `--env: "=x" names no variable before its =`},
+	} {
+		err := Run(context.Background(), []string{"exec", "--data-dir", t.TempDir(), "-n", "carts", "-s", "carts", "--env", tc.env, "--", "true"})
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("--env %q: %v, want %q", tc.env, err, tc.want)
 		}
 	}
 }

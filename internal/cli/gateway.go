@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -135,8 +136,19 @@ func (f *gatewayFlags) runStandalone(ctx context.Context) error {
 // returns a function that stops it. It does nothing when no listen
 // address is set.
 func (f *gatewayFlags) attach(ctx context.Context, a *app.App, accountID, region string, logger *slog.Logger) (stop func(), err error) {
+	ln, err := f.listenEmbedded()
+	if err != nil || ln == nil {
+		return func() {}, err
+	}
+	return f.start(ctx, ln, a, accountID, region, logger)
+}
+
+// listenEmbedded checks the flags of a gateway embedded in a server
+// (--gateway-listen) and binds its address, so that a busy port fails
+// before the server starts. It returns nil when no address is set.
+func (f *gatewayFlags) listenEmbedded() (net.Listener, error) {
 	if f.listen == "" {
-		return func() {}, nil
+		return nil, nil
 	}
 	if f.dynamoUpstream == "" && f.s3Upstream == "" {
 		return nil, errors.New("--gateway-listen needs --dynamodb-upstream or --s3-upstream")
@@ -145,14 +157,31 @@ func (f *gatewayFlags) attach(ctx context.Context, a *app.App, accountID, region
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	return ln, nil
+}
+
+// start assembles the gateway on a's store and keyring and serves it on
+// ln in the background until ctx ends or stop is called. stop waits until
+// the gateway has stopped and its audit records are written, so call it
+// before the store closes. A gateway that cannot be assembled is an
+// error here, not in the background.
+func (f *gatewayFlags) start(ctx context.Context, ln net.Listener, a *app.App, accountID, region string, logger *slog.Logger) (stop func(), err error) {
+	gw, auditor, err := f.build(ctx, a.Store, a.Keyring, accountID, region, logger)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- f.serve(ctx, ln, a.Store, a.Keyring, accountID, region, logger) }()
+	go func() { done <- f.run(ctx, ln, gw, auditor, logger) }()
+	var once sync.Once
 	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			logger.Error("gateway stopped", "err", err)
-		}
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				logger.Error("gateway stopped", "err", err)
+			}
+		})
 	}, nil
 }
 
@@ -166,11 +195,18 @@ func (f *gatewayFlags) env() func(string) string {
 // serve runs the gateway on ln with identities from st and kr until ctx
 // ends.
 func (f *gatewayFlags) serve(ctx context.Context, ln net.Listener, st store.Store, kr *secrets.Keyring, accountID, region string, logger *slog.Logger) error {
-	defer ln.Close()
 	gw, auditor, err := f.build(ctx, st, kr, accountID, region, logger)
 	if err != nil {
+		ln.Close()
 		return err
 	}
+	return f.run(ctx, ln, gw, auditor, logger)
+}
+
+// run serves gw on ln until ctx ends, then shuts it down and waits for
+// the auditor to write what it holds.
+func (f *gatewayFlags) run(ctx context.Context, ln net.Listener, gw *gateway.Gateway, auditor *eksauth.Auditor, logger *slog.Logger) error {
+	defer ln.Close()
 	defer gw.Close()
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
@@ -199,7 +235,7 @@ func (f *gatewayFlags) serve(ctx context.Context, ln net.Listener, st store.Stor
 	}
 	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer done()
-	err = srv.Shutdown(shutdownCtx)
+	err := srv.Shutdown(shutdownCtx)
 	cancel()
 	if auditor != nil {
 		<-auditor.Flushed()
@@ -330,4 +366,28 @@ func readUpstreamCredentials(path string) (gateway.Credentials, error) {
 		return c, fmt.Errorf("%s has no [default] aws_access_key_id and aws_secret_access_key", path)
 	}
 	return c, nil
+}
+
+// services names the services the gateway forwards, for messages.
+func (f *gatewayFlags) services() string {
+	switch {
+	case f.dynamoUpstream != "" && f.s3Upstream != "":
+		return "DynamoDB and S3"
+	case f.s3Upstream != "":
+		return "S3"
+	}
+	return "DynamoDB"
+}
+
+// execEnvFlags are the `podid exec` flags that point a pod's SDK at the
+// gateway at url for the services it forwards, each after a space.
+func (f *gatewayFlags) execEnvFlags(url string) string {
+	var b strings.Builder
+	if f.dynamoUpstream != "" {
+		b.WriteString(" --env AWS_ENDPOINT_URL_DYNAMODB=" + url)
+	}
+	if f.s3Upstream != "" {
+		b.WriteString(" --env AWS_ENDPOINT_URL_S3=" + url)
+	}
+	return b.String()
 }

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"fmt"
 	"os"
 	"strings"
 )
@@ -21,22 +22,27 @@ type PodEnv struct {
 	CredentialsURI string
 	// TokenFile is the pod's token file (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE).
 	TokenFile string
+	// Extra are KEY=VALUE variables the caller asked for (podid exec
+	// --env), set last: one replaces a variable of the same name, in its
+	// place. Check them with CheckExtraEnv.
+	Extra []string
 }
 
 // ChildEnv returns base with every AWS_ variable removed and the pod's
 // variables added: the ones EKS's webhook injects, the endpoint, and
 // settings that keep the caller's own AWS configuration out (shared
-// files set to the null device, IMDS off). So the command's SDK resolves
-// exactly one credential source, the agent.
+// files set to the null device, IMDS off), then p.Extra. So, unless
+// p.Extra says otherwise, the command's SDK resolves exactly one
+// credential source, the agent.
 func ChildEnv(base []string, p PodEnv) []string {
-	out := make([]string, 0, len(base)+10)
+	out := make([]string, 0, len(base)+10+len(p.Extra))
 	for _, kv := range base {
 		if strings.HasPrefix(kv, "AWS_") {
 			continue
 		}
 		out = append(out, kv)
 	}
-	return append(out,
+	out = append(out,
 		// What the webhook injects into a pod's containers.
 		"AWS_STS_REGIONAL_ENDPOINTS=regional",
 		"AWS_DEFAULT_REGION="+p.Region,
@@ -49,4 +55,49 @@ func ChildEnv(base []string, p PodEnv) []string {
 		"AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
 		"AWS_EC2_METADATA_DISABLED=true",
 	)
+	for _, kv := range p.Extra {
+		out = setEnv(out, kv)
+	}
+	return out
+}
+
+// setEnv sets the variable KEY=VALUE in env: in place of the first
+// variable named KEY (dropping any later ones), else at the end.
+func setEnv(env []string, kv string) []string {
+	key, _, _ := strings.Cut(kv, "=")
+	prefix := key + "="
+	out := env[:0]
+	done := false
+	for _, e := range env {
+		if !strings.HasPrefix(e, prefix) {
+			out = append(out, e)
+			continue
+		}
+		if !done {
+			out = append(out, kv)
+			done = true
+		}
+	}
+	if !done {
+		out = append(out, kv)
+	}
+	return out
+}
+
+// CheckExtraEnv checks variables given as KEY=VALUE: each needs a name
+// before its "=", and neither may hold a NUL byte (which no environment
+// can carry).
+func CheckExtraEnv(kvs []string) error {
+	for _, kv := range kvs {
+		key, _, ok := strings.Cut(kv, "=")
+		switch {
+		case !ok:
+			return fmt.Errorf("%q is not KEY=VALUE", kv)
+		case key == "":
+			return fmt.Errorf("%q names no variable before its =", kv)
+		case strings.ContainsRune(kv, 0):
+			return fmt.Errorf("%q holds a NUL byte, which no environment can carry", kv)
+		}
+	}
+	return nil
 }

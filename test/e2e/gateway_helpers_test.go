@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -148,41 +149,17 @@ func startS3rver(t *testing.T) string {
 	return url
 }
 
-// gatewayProc is a running `podid gateway`.
-type gatewayProc struct {
-	// via is the server seen through the gateway: the same identities, the
-	// gateway's URL as every client's endpoint.
-	via      *server
-	auditLog string
-	logs     *proc
-}
+// auditLog is a gateway's --gateway-audit-log file.
+type auditLog string
 
-// startGateway runs `podid gateway` on s's data directory with the given
-// upstream flags. Upstream requests are signed with S3RVER/S3RVER (dynalite
-// accepts any key).
-func startGateway(t *testing.T, s *server, args ...string) *gatewayProc {
-	t.Helper()
-	port := freePort(t)
-	audit := filepath.Join(t.TempDir(), "audit.jsonl")
-	full := append([]string{"gateway", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", s.DataDir,
-		"--account-id", s.AccountID, "--region", s.Region, "--gateway-audit-log", audit, "--log-level", "debug"}, args...)
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-		"AWS_ACCESS_KEY_ID=" + s3rverCreds, "AWS_SECRET_ACCESS_KEY=" + s3rverCreds}
-	p := startProc(t, "podid gateway", env, podidBin, full...)
-	via := *s
-	via.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(t, "podid gateway", via.URL, p)
-	return &gatewayProc{via: &via, auditLog: audit, logs: p}
-}
-
-// auditRecords reads the gateway's JSON-lines audit log, waiting until
-// want(records) holds (the auditor writes in batches).
-func (g *gatewayProc) auditRecords(t *testing.T, want func([]map[string]any) bool) []map[string]any {
+// records reads the JSON-lines audit log, waiting until want(records)
+// holds (the auditor writes in batches).
+func (a auditLog) records(t *testing.T, want func([]map[string]any) bool) []map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var recs []map[string]any
-		if f, err := os.Open(g.auditLog); err == nil {
+		if f, err := os.Open(string(a)); err == nil {
 			sc := bufio.NewScanner(f)
 			for sc.Scan() {
 				var m map[string]any
@@ -200,6 +177,184 @@ func (g *gatewayProc) auditRecords(t *testing.T, want func([]map[string]any) boo
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// gatewayProc is a running `podid gateway`.
+type gatewayProc struct {
+	// via is the server seen through the gateway: the same identities, the
+	// gateway's URL as every client's endpoint.
+	via   *server
+	audit auditLog
+	logs  *proc
+}
+
+// startGateway runs a standalone `podid gateway` on s's data directory
+// with the given upstream flags. Upstream requests are signed with
+// S3RVER/S3RVER (dynalite accepts any key).
+func startGateway(t *testing.T, s *server, args ...string) *gatewayProc {
+	t.Helper()
+	port := freePort(t)
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	full := append([]string{"gateway", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", s.DataDir,
+		"--account-id", s.AccountID, "--region", s.Region, "--gateway-audit-log", audit, "--log-level", "debug"}, args...)
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"AWS_ACCESS_KEY_ID=" + s3rverCreds, "AWS_SECRET_ACCESS_KEY=" + s3rverCreds}
+	p := startProc(t, "podid gateway", env, podidBin, full...)
+	via := *s
+	via.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHTTP(t, "podid gateway", via.URL, p)
+	return &gatewayProc{via: &via, audit: auditLog(audit), logs: p}
+}
+
+// devGateway is a `podid dev` running the gateway (--gateway-listen).
+type devGateway struct {
+	*dev
+	// url is the gateway's; via is the server seen through it (the root's
+	// CLI with the gateway as its endpoint).
+	url   string
+	via   *server
+	audit auditLog
+}
+
+// startDevGateway starts `podid dev --fresh` with the gateway on a free
+// loopback port, its audit log in a file and the given upstream flags.
+// Upstream requests are signed with S3RVER/S3RVER from a shared-credentials
+// file (dynalite accepts any key).
+func startDevGateway(t *testing.T, upstreams ...string) *devGateway {
+	t.Helper()
+	dir := t.TempDir()
+	credsFile := filepath.Join(dir, "upstream-credentials")
+	if err := os.WriteFile(credsFile, []byte("[default]\naws_access_key_id = "+s3rverCreds+"\naws_secret_access_key = "+s3rverCreds+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	audit := filepath.Join(dir, "audit.jsonl")
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	args := append([]string{"--fresh", "--listen", "127.0.0.1:0", "--gateway-listen", addr, "--gateway-audit-log", audit,
+		"--dynamodb-upstream-credentials", credsFile, "--s3-upstream-credentials", credsFile}, upstreams...)
+	d := launchDev(t, filepath.Join(dir, "data"), args...)
+	g := &devGateway{dev: d, url: "http://" + addr, audit: auditLog(audit)}
+	via := *d.server
+	via.URL = g.url
+	g.via = &via
+	return g
+}
+
+// reassociate points the association of namespace/serviceAccount in the
+// dev's cluster at another role, as `aws eks update-pod-identity-association`
+// does on EKS; the pods exec starts afterwards get the new role.
+func (g *devGateway) reassociate(t *testing.T, namespace, serviceAccount, role string) {
+	t.Helper()
+	l := g.awsJSON(t, g.root(), "eks", "list-pod-identity-associations", "--cluster-name", "eks-workshop",
+		"--namespace", namespace, "--service-account", serviceAccount)
+	as, _ := l["associations"].([]any)
+	if len(as) != 1 {
+		t.Fatalf("associations of %s/%s: %v", namespace, serviceAccount, l)
+	}
+	id, _ := as[0].(map[string]any)["associationId"].(string)
+	g.aws(t, g.root(), "eks", "update-pod-identity-association", "--cluster-name", "eks-workshop", "--association-id", id,
+		"--role-arn", "arn:aws:iam::"+g.AccountID+":role/"+role)
+}
+
+// podCall is one command a pod ran and what came of it.
+type podCall struct {
+	args     []string
+	out, err string
+	code     int
+}
+
+// ok returns the command's stdout, failing the test if the command failed.
+func (c podCall) ok(t *testing.T) string {
+	t.Helper()
+	if c.code != 0 {
+		t.Fatalf("in the pod, %s exited %d\nstderr: %s", strings.Join(c.args, " "), c.code, c.err)
+	}
+	return c.out
+}
+
+// json decodes the stdout of a command that succeeded.
+func (c podCall) json(t *testing.T) map[string]any {
+	t.Helper()
+	out := c.ok(t)
+	var m map[string]any
+	if strings.TrimSpace(out) == "" {
+		return m
+	}
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("in the pod, %s: output is not JSON: %v\n%s", strings.Join(c.args, " "), err, out)
+	}
+	return m
+}
+
+// failed returns the stderr of a command that must have failed.
+func (c podCall) failed(t *testing.T) string {
+	t.Helper()
+	if c.code == 0 {
+		t.Fatalf("in the pod, %s succeeded, want failure; stdout: %s", strings.Join(c.args, " "), c.out)
+	}
+	return c.err
+}
+
+// awsCLI is an AWS CLI command with JSON output.
+func awsCLI(args ...string) []string {
+	return append(append([]string{"aws"}, args...), "--output", "json")
+}
+
+// boto3 is a Python program.
+func boto3(program string) []string { return []string{"python3", "-c", program} }
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// inPod runs cmds one after another in one pod of namespace/serviceAccount
+// of the dev's cluster, the way issue 9 describes it:
+//
+//	podid exec -n NS -s SA --env AWS_ENDPOINT_URL_DYNAMODB=GATEWAY --env AWS_ENDPOINT_URL_S3=GATEWAY -- sh SCRIPT
+//
+// so the CLI and boto3 get the pod's credentials from the dev's agent,
+// call IAM, STS and EKS at podid (AWS_ENDPOINT_URL) and DynamoDB and S3
+// through the gateway. The caller's environment holds the root key, which
+// exec keeps out. The commands share the pod's token and so one session,
+// whose ARN (from `aws sts get-caller-identity`, run first) is returned.
+func (g *devGateway) inPod(t *testing.T, namespace, serviceAccount string, cmds ...[]string) (arn string, calls []podCall) {
+	t.Helper()
+	dir := t.TempDir()
+	var script strings.Builder
+	script.WriteString(`cd "$1" || exit 1
+aws sts get-caller-identity --query Arn --output text >arn || exit 1
+run() { n=$1; shift; "$@" >"$n.out" 2>"$n.err"; echo $? >"$n.code"; }
+`)
+	for i, c := range cmds {
+		fmt.Fprintf(&script, "run %d", i)
+		for _, a := range c {
+			script.WriteString(" " + shellQuote(a))
+		}
+		script.WriteString("\n")
+	}
+	scriptFile := filepath.Join(dir, "pod.sh")
+	if err := os.WriteFile(scriptFile, []byte(script.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := g.exec(t, g.clientEnv(g.root()), 3*time.Minute, "-n", namespace, "-s", serviceAccount,
+		"--env", "AWS_ENDPOINT_URL_DYNAMODB="+g.url, "--env", "AWS_ENDPOINT_URL_S3="+g.url, "--", "sh", scriptFile, dir)
+	if code != 0 {
+		t.Fatalf("podid exec -n %s -s %s: exit %d\nstdout: %s\nstderr: %s", namespace, serviceAccount, code, out, errOut)
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("pod output: %v", err)
+		}
+		return string(b)
+	}
+	for i, c := range cmds {
+		n := fmt.Sprint(i)
+		status, err := strconv.Atoi(strings.TrimSpace(read(n + ".code")))
+		if err != nil {
+			t.Fatalf("exit status of %v: %v", c, err)
+		}
+		calls = append(calls, podCall{args: c, out: read(n + ".out"), err: read(n + ".err"), code: status})
+	}
+	return strings.TrimSpace(read("arn")), calls
 }
 
 // signedJSON sends a SigV4-signed JSON request to s with c's credentials.
@@ -227,38 +382,6 @@ func (s *server) signedJSON(t *testing.T, c creds, service, method, path string,
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, out
-}
-
-// podCredentials gets the credentials a pod of (namespace, service
-// account) in a podid-hosted cluster gets: a pod token minted by podid
-// (POST /podid/v1/clusters/NAME/tokens) exchanged with EKS Auth by the AWS
-// CLI. This is what `podid exec -n NS -s SA` hands its command.
-func podCredentials(t *testing.T, s *server, cluster, namespace, serviceAccount string) creds {
-	t.Helper()
-	status, body := s.signedJSON(t, s.root(), "eks", http.MethodPost, "/podid/v1/clusters/"+cluster+"/tokens", map[string]any{
-		"namespace": namespace, "serviceAccount": serviceAccount, "podName": serviceAccount + "-7d9f8b6c5d-x2k4q",
-	})
-	if status != http.StatusOK {
-		t.Fatalf("minting a pod token: HTTP %d %s", status, body)
-	}
-	var tok struct {
-		Token string `json:"token"`
-	}
-	if err := json.Unmarshal(body, &tok); err != nil || tok.Token == "" {
-		t.Fatalf("token response: %v %s", err, body)
-	}
-	out := s.awsJSON(t, s.root(), "eks-auth", "assume-role-for-pod-identity", "--cluster-name", cluster, "--token", tok.Token)
-	c := creds{Key: str(out, "credentials", "accessKeyId"), Secret: str(out, "credentials", "secretAccessKey"), Token: str(out, "credentials", "sessionToken")}
-	if !strings.HasPrefix(c.Key, "ASIA") || c.Token == "" {
-		t.Fatalf("assume-role-for-pod-identity returned %v", out)
-	}
-	return c
-}
-
-// callerARN returns the ARN GetCallerIdentity gives for c.
-func callerARN(t *testing.T, s *server, c creds) string {
-	t.Helper()
-	return str(s.awsJSON(t, c, "sts", "get-caller-identity"), "Arn")
 }
 
 // freeClosedPort returns a loopback address nothing listens on.

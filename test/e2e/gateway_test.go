@@ -25,7 +25,7 @@ const (
 )
 
 // podRole creates a role pods may assume, gives it an inline policy and
-// associates it with (namespace, service account) in eks-workshop.
+// associates it with each (namespace, service account) in eks-workshop.
 func podRole(t *testing.T, s *server, role, policy string, sas ...[2]string) {
 	t.Helper()
 	root := s.root()
@@ -44,57 +44,51 @@ func deniedSentence(principal, action, resource string) string {
 }
 
 // TestGatewayWorkshopCartsDynamoDB is the workshop's carts service behind
-// the gateway with dynalite as the store: the carts pod's credentials
-// (EKS Auth, as `podid exec -n carts -s carts` gets them) write items and
-// query the customer index with the AWS CLI and boto3; other tables,
-// table-level operations and other namespaces' tables are denied with
-// DynamoDB's AccessDeniedException and AWS's sentence.
+// the gateway of `podid dev`, with dynalite as the store: a
+// `podid exec -n carts -s carts` process creates items in
+// eks-workshop-carts and queries its index with the AWS CLI and boto3, and
+// is denied, with DynamoDB's AccessDeniedException and AWS's sentence, on
+// another table; on DeleteTable once its association's role allows only
+// item operations; and on another namespace's table once the role's policy
+// uses ${aws:PrincipalTag/kubernetes-namespace}, while a
+// `podid exec -n orders -s orders` process uses its own.
 func TestGatewayWorkshopCartsDynamoDB(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
-	gw := startGateway(t, s, "--dynamodb-upstream", startDynalite(t))
-	g := gw.via
-	root := s.root()
+	g := startDevGateway(t, "--dynamodb-upstream", startDynalite(t))
+	root := g.root()
 
-	roleARN := workshopCluster(t, s)
-	s.aws(t, root, "iam", "create-policy", "--policy-name", "eks-workshop-carts-dynamo", "--policy-document", writeFile(t, "p.json", workshopPolicy))
-	s.aws(t, root, "iam", "attach-role-policy", "--role-name", "eks-workshop-carts-dynamo", "--policy-arn", "arn:aws:iam::"+s.AccountID+":policy/eks-workshop-carts-dynamo")
-	s.aws(t, root, "eks", "create-pod-identity-association", "--cluster-name", "eks-workshop", "--role-arn", roleARN, "--namespace", "carts", "--service-account", "carts")
-	podRole(t, s, "carts-items", itemsOnlyPolicy, [2]string{"carts", "carts-items"})
-	podRole(t, s, "team-tables", namespacePolicy, [2]string{"carts", "team"}, [2]string{"orders", "team"})
+	// The workshop's role and policy (its Terraform) and association.
+	g.aws(t, root, "iam", "create-role", "--role-name", "eks-workshop-carts-dynamo", "--assume-role-policy-document", writeFile(t, "trust.json", workshopTrust))
+	g.aws(t, root, "iam", "create-policy", "--policy-name", "eks-workshop-carts-dynamo", "--policy-document", writeFile(t, "p.json", workshopPolicy))
+	g.aws(t, root, "iam", "attach-role-policy", "--role-name", "eks-workshop-carts-dynamo", "--policy-arn", "arn:aws:iam::"+g.AccountID+":policy/eks-workshop-carts-dynamo")
+	g.aws(t, root, "eks", "create-pod-identity-association", "--cluster-name", "eks-workshop", "--role-arn", "arn:aws:iam::"+g.AccountID+":role/eks-workshop-carts-dynamo",
+		"--namespace", "carts", "--service-account", "carts")
+	// The roles the association is switched to below.
+	podRole(t, g.server, "carts-items", itemsOnlyPolicy)
+	podRole(t, g.server, "team-tables", namespacePolicy, [2]string{"orders", "orders"})
 
 	// The root creates the tables through the gateway (the root is always
 	// allowed), as the workshop's Terraform did.
-	g.aws(t, root, "dynamodb", "create-table", "--table-name", "eks-workshop-carts",
+	g.via.aws(t, root, "dynamodb", "create-table", "--table-name", "eks-workshop-carts",
 		"--attribute-definitions", "AttributeName=id,AttributeType=S", "AttributeName=customerId,AttributeType=S",
 		"--key-schema", "AttributeName=id,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST",
 		"--global-secondary-indexes", "IndexName=idx_global_customerId,KeySchema=[{AttributeName=customerId,KeyType=HASH}],Projection={ProjectionType=ALL}")
 	for _, table := range []string{"other-table", "carts-data", "orders-data"} {
-		g.aws(t, root, "dynamodb", "create-table", "--table-name", table, "--attribute-definitions", "AttributeName=pk,AttributeType=S",
+		g.via.aws(t, root, "dynamodb", "create-table", "--table-name", table, "--attribute-definitions", "AttributeName=pk,AttributeType=S",
 			"--key-schema", "AttributeName=pk,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST")
 	}
+	otherARN := "arn:aws:dynamodb:us-west-2:" + g.AccountID + ":table/other-table"
+	cartsTableARN := "arn:aws:dynamodb:us-west-2:" + g.AccountID + ":table/eks-workshop-carts"
 
-	carts := podCredentials(t, s, "eks-workshop", "carts", "carts")
-	cartsARN := callerARN(t, s, carts)
-	if !strings.HasPrefix(cartsARN, "arn:aws:sts::"+s.AccountID+":assumed-role/eks-workshop-carts-dynamo/") {
-		t.Fatalf("carts pod ARN = %q", cartsARN)
-	}
-
-	// AWS CLI: put, get, query the index.
-	g.aws(t, carts, "dynamodb", "put-item", "--table-name", "eks-workshop-carts",
-		"--item", `{"id":{"S":"cart-1"},"customerId":{"S":"cust-1"},"items":{"L":[{"S":"sock"}]}}`)
-	got := g.awsJSON(t, carts, "dynamodb", "get-item", "--table-name", "eks-workshop-carts", "--key", `{"id":{"S":"cart-1"}}`)
-	if str(got, "Item", "customerId", "S") != "cust-1" {
-		t.Errorf("get-item: %v", got)
-	}
-	q := g.awsJSON(t, carts, "dynamodb", "query", "--table-name", "eks-workshop-carts", "--index-name", "idx_global_customerId",
-		"--key-condition-expression", "customerId = :c", "--expression-attribute-values", `{":c":{"S":"cust-1"}}`)
-	if fmt.Sprint(q["Count"]) != "1" {
-		t.Errorf("query on the index: %v", q)
-	}
-
-	// boto3: the same with the resource API, then a denial.
-	out := g.python(t, carts, `
+	// The workshop's policy: put, get and query the index with the CLI and
+	// boto3; another table is denied to both.
+	cartsARN, c := g.inPod(t, "carts", "carts",
+		awsCLI("dynamodb", "put-item", "--table-name", "eks-workshop-carts",
+			"--item", `{"id":{"S":"cart-1"},"customerId":{"S":"cust-1"},"items":{"L":[{"S":"sock"}]}}`),
+		awsCLI("dynamodb", "get-item", "--table-name", "eks-workshop-carts", "--key", `{"id":{"S":"cart-1"}}`),
+		awsCLI("dynamodb", "query", "--table-name", "eks-workshop-carts", "--index-name", "idx_global_customerId",
+			"--key-condition-expression", "customerId = :c", "--expression-attribute-values", `{":c":{"S":"cust-1"}}`),
+		boto3(`
 import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
@@ -107,60 +101,83 @@ try:
     print("allowed")
 except ClientError as e:
     print(e.response["Error"]["Code"] + "|" + e.response["Error"]["Message"] + "|" + str(e.response["ResponseMetadata"]["HTTPStatusCode"]))
-`)
+`),
+		awsCLI("dynamodb", "get-item", "--table-name", "other-table", "--key", `{"pk":{"S":"x"}}`),
+		// A table-level operation the workshop's policy allows on its table.
+		awsCLI("dynamodb", "describe-table", "--table-name", "eks-workshop-carts"),
+	)
+	if !strings.HasPrefix(cartsARN, "arn:aws:sts::"+g.AccountID+":assumed-role/eks-workshop-carts-dynamo/eks-eks-worksh-carts-") {
+		t.Fatalf("carts pod ARN = %q", cartsARN)
+	}
+	c[0].ok(t)
+	if got := c[1].json(t); str(got, "Item", "customerId", "S") != "cust-1" {
+		t.Errorf("get-item: %v", got)
+	}
+	if q := c[2].json(t); fmt.Sprint(q["Count"]) != "1" {
+		t.Errorf("query on the index: %v", q)
+	}
+	out := c[3].ok(t)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	otherARN := "arn:aws:dynamodb:us-west-2:" + s.AccountID + ":table/other-table"
 	if len(lines) != 2 || lines[0] != "2" {
 		t.Fatalf("boto3 output: %q", out)
 	}
 	if want := "AccessDeniedException|" + deniedSentence(cartsARN, "dynamodb:PutItem", otherARN) + "|400"; lines[1] != want {
 		t.Errorf("boto3 denial:\n got %s\nwant %s", lines[1], want)
 	}
-
-	// AWS CLI denials: another table; a table-level operation the
-	// workshop's policy does allow on its own table is allowed.
-	msg := g.awsErr(t, carts, "dynamodb", "get-item", "--table-name", "other-table", "--key", `{"pk":{"S":"x"}}`)
+	msg := c[4].failed(t)
 	wantCode(t, msg, "AccessDeniedException")
 	if want := deniedSentence(cartsARN, "dynamodb:GetItem", otherARN); !strings.Contains(msg, want) {
 		t.Errorf("CLI denial: %s\nwant %s", msg, want)
 	}
-	g.aws(t, carts, "dynamodb", "describe-table", "--table-name", "eks-workshop-carts")
+	if d := c[5].json(t); str(d, "Table", "TableName") != "eks-workshop-carts" {
+		t.Errorf("describe-table: %v", d)
+	}
 
-	// Item operations only: items yes, DeleteTable no.
-	items := podCredentials(t, s, "eks-workshop", "carts", "carts-items")
-	itemsARN := callerARN(t, s, items)
-	g.aws(t, items, "dynamodb", "put-item", "--table-name", "eks-workshop-carts", "--item", `{"id":{"S":"cart-3"},"customerId":{"S":"cust-2"}}`)
-	g.aws(t, items, "dynamodb", "batch-write-item", "--request-items",
-		`{"eks-workshop-carts":[{"PutRequest":{"Item":{"id":{"S":"cart-4"},"customerId":{"S":"cust-2"}}}}]}`)
-	msg = g.awsErr(t, items, "dynamodb", "delete-table", "--table-name", "eks-workshop-carts")
+	// Item operations only: items yes, DeleteTable no, and a batch is
+	// checked per table (one allowed table does not carry another).
+	g.reassociate(t, "carts", "carts", "carts-items")
+	itemsARN, c := g.inPod(t, "carts", "carts",
+		awsCLI("dynamodb", "put-item", "--table-name", "eks-workshop-carts", "--item", `{"id":{"S":"cart-3"},"customerId":{"S":"cust-2"}}`),
+		awsCLI("dynamodb", "batch-write-item", "--request-items",
+			`{"eks-workshop-carts":[{"PutRequest":{"Item":{"id":{"S":"cart-4"},"customerId":{"S":"cust-2"}}}}]}`),
+		awsCLI("dynamodb", "delete-table", "--table-name", "eks-workshop-carts"),
+		awsCLI("dynamodb", "batch-write-item", "--request-items",
+			`{"eks-workshop-carts":[{"PutRequest":{"Item":{"id":{"S":"cart-5"}}}}],"other-table":[{"PutRequest":{"Item":{"pk":{"S":"y"}}}}]}`),
+	)
+	if !strings.HasPrefix(itemsARN, "arn:aws:sts::"+g.AccountID+":assumed-role/carts-items/eks-eks-worksh-carts-") {
+		t.Fatalf("carts pod ARN after the role change = %q", itemsARN)
+	}
+	c[0].ok(t)
+	c[1].ok(t)
+	msg = c[2].failed(t)
 	wantCode(t, msg, "AccessDeniedException")
-	cartsTableARN := "arn:aws:dynamodb:us-west-2:" + s.AccountID + ":table/eks-workshop-carts"
 	if want := deniedSentence(itemsARN, "dynamodb:DeleteTable", cartsTableARN); !strings.Contains(msg, want) {
 		t.Errorf("delete-table denial: %s\nwant %s", msg, want)
 	}
-	// A batch is checked per table: one allowed table does not carry another.
-	msg = g.awsErr(t, items, "dynamodb", "batch-write-item", "--request-items",
-		`{"eks-workshop-carts":[{"PutRequest":{"Item":{"id":{"S":"cart-5"}}}}],"other-table":[{"PutRequest":{"Item":{"pk":{"S":"y"}}}}]}`)
-	if want := deniedSentence(itemsARN, "dynamodb:BatchWriteItem", otherARN); !strings.Contains(msg, want) {
-		t.Errorf("batch denial: %s\nwant %s", msg, want)
+	if want := deniedSentence(itemsARN, "dynamodb:BatchWriteItem", otherARN); !strings.Contains(c[3].failed(t), want) {
+		t.Errorf("batch denial: %s\nwant %s", c[3].err, want)
 	}
 	// The table still exists and cart-5 was not written.
-	n := g.awsJSON(t, root, "dynamodb", "scan", "--table-name", "eks-workshop-carts", "--select", "COUNT")
+	n := g.via.awsJSON(t, root, "dynamodb", "scan", "--table-name", "eks-workshop-carts", "--select", "COUNT")
 	if fmt.Sprint(n["Count"]) != "4" {
 		t.Errorf("items in eks-workshop-carts = %v, want 4", n["Count"])
 	}
 
 	// ${aws:PrincipalTag/kubernetes-namespace}: each namespace its tables.
-	teamCarts := podCredentials(t, s, "eks-workshop", "carts", "team")
-	teamOrders := podCredentials(t, s, "eks-workshop", "orders", "team")
-	g.aws(t, teamCarts, "dynamodb", "put-item", "--table-name", "carts-data", "--item", `{"pk":{"S":"a"}}`)
-	g.aws(t, teamOrders, "dynamodb", "put-item", "--table-name", "orders-data", "--item", `{"pk":{"S":"b"}}`)
-	msg = g.awsErr(t, teamCarts, "dynamodb", "put-item", "--table-name", "orders-data", "--item", `{"pk":{"S":"c"}}`)
+	g.reassociate(t, "carts", "carts", "team-tables")
+	teamCartsARN, c := g.inPod(t, "carts", "carts",
+		awsCLI("dynamodb", "put-item", "--table-name", "carts-data", "--item", `{"pk":{"S":"a"}}`),
+		awsCLI("dynamodb", "put-item", "--table-name", "orders-data", "--item", `{"pk":{"S":"c"}}`),
+	)
+	c[0].ok(t)
+	msg = c[1].failed(t)
 	wantCode(t, msg, "AccessDeniedException")
-	if want := deniedSentence(callerARN(t, s, teamCarts), "dynamodb:PutItem", "arn:aws:dynamodb:us-west-2:"+s.AccountID+":table/orders-data"); !strings.Contains(msg, want) {
+	if want := deniedSentence(teamCartsARN, "dynamodb:PutItem", "arn:aws:dynamodb:us-west-2:"+g.AccountID+":table/orders-data"); !strings.Contains(msg, want) {
 		t.Errorf("namespace denial: %s\nwant %s", msg, want)
 	}
-	out = g.python(t, teamOrders, `
+	ordersARN, c := g.inPod(t, "orders", "orders",
+		awsCLI("dynamodb", "put-item", "--table-name", "orders-data", "--item", `{"pk":{"S":"b"}}`),
+		boto3(`
 import boto3
 from botocore.exceptions import ClientError
 c = boto3.client("dynamodb")
@@ -169,24 +186,30 @@ try:
     c.scan(TableName="carts-data")
     print("allowed")
 except ClientError as e:
-    print(e.response["Error"]["Code"])
-`)
-	if strings.TrimSpace(out) != "b\nAccessDeniedException" {
-		t.Errorf("orders pod with boto3: %q", out)
+    print(e.response["Error"]["Code"] + "|" + e.response["Error"]["Message"])
+`),
+	)
+	if !strings.HasPrefix(ordersARN, "arn:aws:sts::"+g.AccountID+":assumed-role/team-tables/eks-eks-worksh-orders-") {
+		t.Fatalf("orders pod ARN = %q", ordersARN)
+	}
+	c[0].ok(t)
+	want := "b\nAccessDeniedException|" + deniedSentence(ordersARN, "dynamodb:Scan", "arn:aws:dynamodb:us-west-2:"+g.AccountID+":table/carts-data")
+	if got := strings.TrimSpace(c[1].ok(t)); got != want {
+		t.Errorf("orders pod with boto3:\n got %q\nwant %q", got, want)
 	}
 
 	// Every decision is audited with the pod's identity.
-	gw.auditRecords(t, func(recs []map[string]any) bool {
+	g.audit.records(t, func(recs []map[string]any) bool {
 		for _, r := range recs {
 			if r["decision"] == "denied" && r["action"] == "dynamodb:DeleteTable" && r["resource"] == cartsTableARN &&
-				r["namespace"] == "carts" && r["serviceAccount"] == "carts-items" && r["cluster"] == "eks-workshop" &&
+				r["namespace"] == "carts" && r["serviceAccount"] == "carts" && r["cluster"] == "eks-workshop" &&
 				r["principal"] == itemsARN && r["kind"] == "gateway:dynamodb" && r["operation"] == "DeleteTable" {
 				return true
 			}
 		}
 		return false
 	})
-	gw.auditRecords(t, func(recs []map[string]any) bool {
+	g.audit.records(t, func(recs []map[string]any) bool {
 		for _, r := range recs {
 			if r["decision"] == "allowed" && r["action"] == "dynamodb:Query" &&
 				r["resource"] == cartsTableARN+"/index/idx_global_customerId" && r["principal"] == cartsARN {
@@ -199,13 +222,14 @@ except ClientError as e:
 
 // TestGatewayAuthenticationAndUpstreamErrors: bad credentials get
 // DynamoDB's own authentication errors and never reach the store; an
-// upstream that is down gives a clear error; unmapped operations are
-// denied; soft mode forwards what it would deny and records it.
+// upstream that is down gives a clear error (a standalone `podid gateway`
+// on podid dev's data directory); unmapped operations are denied; soft
+// mode (podid dev's gateway) forwards what it would deny and records it.
 func TestGatewayAuthenticationAndUpstreamErrors(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
-	down := startGateway(t, s, "--dynamodb-upstream", "http://"+freeClosedPort(t))
-	root := s.root()
+	soft := startDevGateway(t, "--dynamodb-upstream", startDynalite(t), "--soft")
+	down := startGateway(t, soft.server, "--dynamodb-upstream", "http://"+freeClosedPort(t))
+	root := soft.root()
 
 	wantCode(t, down.via.awsErr(t, creds{Key: "AKIAIOSFODNN7EXAMPLE", Secret: "x"}, "dynamodb", "list-tables"), "UnrecognizedClientException")
 	wantCode(t, down.via.awsErr(t, creds{Key: root.Key, Secret: "wrong-secret"}, "dynamodb", "list-tables"), "InvalidSignatureException")
@@ -226,22 +250,23 @@ except ClientError as e:
 
 	// Soft mode: the pod's denied request is forwarded and recorded as
 	// would-deny; an unmapped operation is still refused.
-	soft := startGateway(t, s, "--dynamodb-upstream", startDynalite(t), "--soft")
-	workshopCluster(t, s)
-	podRole(t, s, "carts-items", itemsOnlyPolicy, [2]string{"carts", "carts-items"})
-	items := podCredentials(t, s, "eks-workshop", "carts", "carts-items")
-	soft.via.aws(t, items, "dynamodb", "create-table", "--table-name", "soft-table", "--attribute-definitions", "AttributeName=pk,AttributeType=S",
-		"--key-schema", "AttributeName=pk,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST")
+	podRole(t, soft.server, "carts-items", itemsOnlyPolicy, [2]string{"carts", "carts"})
+	_, c := soft.inPod(t, "carts", "carts",
+		awsCLI("dynamodb", "create-table", "--table-name", "soft-table", "--attribute-definitions", "AttributeName=pk,AttributeType=S",
+			"--key-schema", "AttributeName=pk,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST"),
+		awsCLI("dynamodb", "execute-statement", "--statement", `SELECT * FROM "soft-table"`),
+	)
+	c[0].ok(t)
 	tables := soft.via.awsJSON(t, root, "dynamodb", "list-tables")
 	if fmt.Sprint(tables["TableNames"]) != "[soft-table]" {
 		t.Errorf("soft mode did not forward CreateTable: %v", tables)
 	}
-	msg := soft.via.awsErr(t, items, "dynamodb", "execute-statement", "--statement", `SELECT * FROM "soft-table"`)
+	msg := c[1].failed(t)
 	wantCode(t, msg, "AccessDeniedException")
 	if !strings.Contains(msg, "is not authorized to perform: dynamodb:ExecuteStatement because the podid gateway does not map this operation") {
 		t.Errorf("unmapped operation: %s", msg)
 	}
-	soft.auditRecords(t, func(recs []map[string]any) bool {
+	soft.audit.records(t, func(recs []map[string]any) bool {
 		for _, r := range recs {
 			if r["decision"] == "would-deny" && r["action"] == "dynamodb:CreateTable" && r["enforced"] == false &&
 				strings.Contains(fmt.Sprint(r["reason"]), "no identity-based policy allows the dynamodb:CreateTable action") {
@@ -252,62 +277,36 @@ except ClientError as e:
 	})
 }
 
-// TestGatewayS3 is the same with S3 and s3rver as the store: a pod
-// writes (with server-side encryption, as its policy demands), lists and
-// reads its namespace's prefix with the AWS CLI and boto3 and is denied
-// elsewhere, with S3's AccessDenied and S3's quoted-resource sentence.
+// TestGatewayS3 is the same with S3 and s3rver as the store: a
+// `podid exec -n carts -s carts` process writes (with server-side
+// encryption, as its policy demands), lists and reads its namespace's
+// prefix with the AWS CLI and boto3 and is denied elsewhere, with S3's
+// AccessDenied and S3's quoted-resource sentence.
 func TestGatewayS3(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
-	gw := startGateway(t, s, "--s3-upstream", startS3rver(t))
-	g := gw.via
-	root := s.root()
-	workshopCluster(t, s)
-	podRole(t, s, "assets", assetsPolicy, [2]string{"carts", "assets"})
-	g.aws(t, root, "s3api", "create-bucket", "--bucket", "carts-assets")
-
-	pod := podCredentials(t, s, "eks-workshop", "carts", "assets")
-	podARN := callerARN(t, s, pod)
+	g := startDevGateway(t, "--s3-upstream", startS3rver(t))
+	root := g.root()
+	podRole(t, g.server, "assets", assetsPolicy, [2]string{"carts", "carts"})
 	dir := t.TempDir()
 	file := filepath.Join(dir, "logo.txt")
 	if err := os.WriteFile(file, []byte("carts logo v1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	g.via.aws(t, root, "s3api", "create-bucket", "--bucket", "carts-assets")
+	g.via.aws(t, root, "s3api", "put-object", "--bucket", "carts-assets", "--key", "orders/secret.txt", "--body", file)
 
-	g.aws(t, pod, "s3api", "put-object", "--bucket", "carts-assets", "--key", "carts/logo.txt", "--body", file, "--server-side-encryption", "AES256")
-	g.aws(t, pod, "s3", "cp", file, "s3://carts-assets/carts/copy of logo.txt", "--sse", "AES256")
-	list := g.awsJSON(t, pod, "s3api", "list-objects-v2", "--bucket", "carts-assets", "--prefix", "carts/")
-	if contents, _ := list["Contents"].([]any); len(contents) != 2 {
-		t.Errorf("list carts/: %v", list)
-	}
-	g.aws(t, pod, "s3", "cp", "s3://carts-assets/carts/copy of logo.txt", filepath.Join(dir, "back.txt"))
-	if b, _ := os.ReadFile(filepath.Join(dir, "back.txt")); string(b) != "carts logo v1\n" {
-		t.Errorf("downloaded %q", b)
-	}
-
-	quoted := func(action, resource string) string {
-		return "User: " + podARN + " is not authorized to perform: " + action + ` on resource: "` + resource +
-			`" because no identity-based policy allows the ` + action + " action"
-	}
-	// Without the encryption header the write is denied (the policy's
-	// s3:x-amz-server-side-encryption condition), and so is a write to
-	// another namespace's prefix.
-	msg := g.awsErr(t, pod, "s3api", "put-object", "--bucket", "carts-assets", "--key", "carts/plain.txt", "--body", file)
-	wantCode(t, msg, "AccessDenied")
-	if want := quoted("s3:PutObject", "arn:aws:s3:::carts-assets/carts/plain.txt"); !strings.Contains(msg, want) {
-		t.Errorf("unencrypted put: %s\nwant %s", msg, want)
-	}
-	msg = g.awsErr(t, pod, "s3api", "put-object", "--bucket", "carts-assets", "--key", "orders/x.txt", "--body", file, "--server-side-encryption", "AES256")
-	if want := quoted("s3:PutObject", "arn:aws:s3:::carts-assets/orders/x.txt"); !strings.Contains(msg, want) {
-		t.Errorf("other prefix put: %s\nwant %s", msg, want)
-	}
-	msg = g.awsErr(t, pod, "s3api", "list-objects-v2", "--bucket", "carts-assets", "--prefix", "orders/")
-	if want := quoted("s3:ListBucket", "arn:aws:s3:::carts-assets"); !strings.Contains(msg, want) {
-		t.Errorf("other prefix list: %s\nwant %s", msg, want)
-	}
-	g.aws(t, root, "s3api", "put-object", "--bucket", "carts-assets", "--key", "orders/secret.txt", "--body", file)
-
-	out := g.python(t, pod, `
+	podARN, c := g.inPod(t, "carts", "carts",
+		awsCLI("s3api", "put-object", "--bucket", "carts-assets", "--key", "carts/logo.txt", "--body", file, "--server-side-encryption", "AES256"),
+		awsCLI("s3", "cp", file, "s3://carts-assets/carts/copy of logo.txt", "--sse", "AES256"),
+		awsCLI("s3api", "list-objects-v2", "--bucket", "carts-assets", "--prefix", "carts/"),
+		awsCLI("s3", "cp", "s3://carts-assets/carts/copy of logo.txt", filepath.Join(dir, "back.txt")),
+		// Without the encryption header the write is denied (the policy's
+		// s3:x-amz-server-side-encryption condition), and so is a write to
+		// another namespace's prefix, and listing it.
+		awsCLI("s3api", "put-object", "--bucket", "carts-assets", "--key", "carts/plain.txt", "--body", file),
+		awsCLI("s3api", "put-object", "--bucket", "carts-assets", "--key", "orders/x.txt", "--body", file, "--server-side-encryption", "AES256"),
+		awsCLI("s3api", "list-objects-v2", "--bucket", "carts-assets", "--prefix", "orders/"),
+		boto3(`
 import boto3, botocore.config, hashlib
 from botocore.exceptions import ClientError
 s3 = boto3.client("s3")
@@ -329,15 +328,44 @@ try:
     urllib.request.urlopen(s3.generate_presigned_url("get_object", Params={"Bucket": "carts-assets", "Key": "carts/logo.txt"}))
 except urllib.error.HTTPError as e:
     print(e.code, e.read().decode().split("<Code>")[1].split("</Code>")[0])
-`)
-	want := "carts logo v1\nTrue\ncarts logo v1\nAccessDenied|" + quoted("s3:GetObject", "arn:aws:s3:::carts-assets/orders/secret.txt") + "\n400 InvalidRequest"
-	if strings.TrimSpace(out) != want {
-		t.Errorf("boto3:\n got %q\nwant %q", strings.TrimSpace(out), want)
+`),
+	)
+	if !strings.HasPrefix(podARN, "arn:aws:sts::"+g.AccountID+":assumed-role/assets/eks-eks-worksh-carts-") {
+		t.Fatalf("carts pod ARN = %q", podARN)
 	}
-	gw.auditRecords(t, func(recs []map[string]any) bool {
+	c[0].ok(t)
+	c[1].ok(t)
+	if contents, _ := c[2].json(t)["Contents"].([]any); len(contents) != 2 {
+		t.Errorf("list carts/: %s", c[2].out)
+	}
+	c[3].ok(t)
+	if b, _ := os.ReadFile(filepath.Join(dir, "back.txt")); string(b) != "carts logo v1\n" {
+		t.Errorf("downloaded %q", b)
+	}
+
+	quoted := func(action, resource string) string {
+		return "User: " + podARN + " is not authorized to perform: " + action + ` on resource: "` + resource +
+			`" because no identity-based policy allows the ` + action + " action"
+	}
+	msg := c[4].failed(t)
+	wantCode(t, msg, "AccessDenied")
+	if want := quoted("s3:PutObject", "arn:aws:s3:::carts-assets/carts/plain.txt"); !strings.Contains(msg, want) {
+		t.Errorf("unencrypted put: %s\nwant %s", msg, want)
+	}
+	if want := quoted("s3:PutObject", "arn:aws:s3:::carts-assets/orders/x.txt"); !strings.Contains(c[5].failed(t), want) {
+		t.Errorf("other prefix put: %s\nwant %s", c[5].err, want)
+	}
+	if want := quoted("s3:ListBucket", "arn:aws:s3:::carts-assets"); !strings.Contains(c[6].failed(t), want) {
+		t.Errorf("other prefix list: %s\nwant %s", c[6].err, want)
+	}
+	want := "carts logo v1\nTrue\ncarts logo v1\nAccessDenied|" + quoted("s3:GetObject", "arn:aws:s3:::carts-assets/orders/secret.txt") + "\n400 InvalidRequest"
+	if got := strings.TrimSpace(c[7].ok(t)); got != want {
+		t.Errorf("boto3:\n got %q\nwant %q", got, want)
+	}
+	g.audit.records(t, func(recs []map[string]any) bool {
 		for _, r := range recs {
 			if r["decision"] == "denied" && r["kind"] == "gateway:s3" && r["action"] == "s3:GetObject" &&
-				r["resource"] == "arn:aws:s3:::carts-assets/orders/secret.txt" && r["namespace"] == "carts" {
+				r["resource"] == "arn:aws:s3:::carts-assets/orders/secret.txt" && r["namespace"] == "carts" && r["principal"] == podARN {
 				return true
 			}
 		}
