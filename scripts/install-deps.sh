@@ -6,6 +6,7 @@ need_apt=()
 command -v aws >/dev/null 2>&1 || need_apt+=(awscli)
 python3 -c 'import boto3' >/dev/null 2>&1 || need_apt+=(python3-boto3)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v kubectl >/dev/null 2>&1 || need_apt+=(kubectl)
 if [ ${#need_apt[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
 		echo "installing with apt-get: ${need_apt[*]}"

@@ -12,6 +12,9 @@ say() { printf '\n== %s\n' "$*"; }
 say "checking tools"
 scripts/install-deps.sh
 
+say "Kubernetes control plane for the end-to-end tests (built once, then cached)"
+scripts/build-k8s.sh
+
 say "gofmt and go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)
 if [ -n "$unformatted" ]; then
