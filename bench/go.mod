@@ -2,14 +2,16 @@ module github.com/podid/podid/bench
 
 go 1.26.0
 
-require github.com/podid/podid v0.0.0
+require (
+	github.com/aws/aws-sdk-go-v2/credentials v1.21.0
+	github.com/cedar-policy/cedar-go v1.9.1
+	github.com/podid/podid v0.0.0
+)
 
 require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0 // indirect
-	github.com/aws/aws-sdk-go-v2/credentials v1.21.0 // indirect
 	github.com/aws/smithy-go v1.28.9 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
-	github.com/cedar-policy/cedar-go v1.9.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 	github.com/go-json-experiment/json v1.27.2 // indirect
