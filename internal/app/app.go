@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -72,6 +73,9 @@ type Config struct {
 	EKSAuthRateLimit float64
 	// AuditRetention deletes audit records older than this (0: keep).
 	AuditRetention time.Duration
+	// AuditLines, if set, also receives every EKS Auth audit record as a
+	// JSON line.
+	AuditLines io.Writer
 	// Issuer replaces the credential issuer behind EKS Auth (tests); nil
 	// uses CredentialIssuer.
 	Issuer eksauth.Issuer
@@ -227,7 +231,7 @@ func (a *App) assemble(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sts: %w", err)
 	}
-	a.auditor = eksauth.NewAuditor(eksauth.AuditorConfig{Store: a.Store, Retention: cfg.AuditRetention, Now: cfg.Now, Logger: cfg.Logger})
+	a.auditor = eksauth.NewAuditor(eksauth.AuditorConfig{Store: a.Store, Lines: cfg.AuditLines, Retention: cfg.AuditRetention, Now: cfg.Now, Logger: cfg.Logger})
 	a.Issuers.Local = localIssuer{a.STS}
 	issuer := cfg.Issuer
 	if issuer == nil {

@@ -132,6 +132,13 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 	}
 	cfg := o.appConfig(logger, public)
 	cfg.AllowHTTPLoopbackIssuers = true
+	auditLines, closeAuditLog, err := o.openAuditLog(os.Stdout)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer closeAuditLog()
+	cfg.AuditLines = auditLines
 
 	agentCtx, stopAgents := context.WithCancel(ctx)
 	defer stopAgents()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +25,7 @@ type serverFlags struct {
 	podSessionDuration                            time.Duration
 	rateLimit                                     float64
 	auditRetention                                time.Duration
+	auditLog                                      string
 	// Broker mode (docs/broker.md).
 	credentialIssuer, brokerSTSEndpoint, brokerIAMEndpoint, brokerRegion string
 }
@@ -42,6 +44,7 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultListen, defaultDataDir
 	fl.DurationVar(&f.podSessionDuration, "pod-session-duration", 6*time.Hour, "lifetime of credentials EKS Auth issues to pods")
 	fl.Float64Var(&f.rateLimit, "eks-auth-rate-limit", 0, "per-cluster AssumeRoleForPodIdentity calls per second (0: unlimited)")
 	fl.DurationVar(&f.auditRetention, "audit-retention", 30*24*time.Hour, "how long audit records are kept (0: forever)")
+	fl.StringVar(&f.auditLog, "audit-log", "", "also append every EKS Auth audit record to this file as JSON lines (- for standard output)")
 	fl.StringVar(&f.credentialIssuer, "credential-issuer", broker.IssuerLocal, "how EKS Auth issues pod credentials: local (podid's STS) or aws-sts (broker mode: real AWS STS with podid's AWS credentials); clusters may override it with the tag "+broker.ClusterTag)
 	fl.StringVar(&f.brokerSTSEndpoint, "broker-sts-endpoint", "", "broker mode: AWS STS endpoint URL (default: AWS's regional endpoint, or $AWS_ENDPOINT_URL_STS)")
 	fl.StringVar(&f.brokerIAMEndpoint, "broker-iam-endpoint", "", "broker mode: AWS IAM endpoint URL for role checks (default: AWS's, or $AWS_ENDPOINT_URL_IAM)")
@@ -103,11 +106,34 @@ func newServerCommand() *cobra.Command {
 			if public == "" {
 				public = "http://" + ln.Addr().String()
 			}
-			return serve(cmd.Context(), ln, f.appConfig(logger, public), logger, nil)
+			cfg := f.appConfig(logger, public)
+			lines, closeLog, err := f.openAuditLog(cmd.OutOrStdout())
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			defer closeLog()
+			cfg.AuditLines = lines
+			return serve(cmd.Context(), ln, cfg, logger, nil)
 		},
 	}
 	f.register(cmd, "127.0.0.1:8080", "./podid-data")
 	return cmd
+}
+
+// openAuditLog opens --audit-log for appending (nil when unset).
+func (f *serverFlags) openAuditLog(stdout io.Writer) (io.Writer, func(), error) {
+	switch f.auditLog {
+	case "":
+		return nil, func() {}, nil
+	case "-":
+		return stdout, func() {}, nil
+	}
+	file, err := os.OpenFile(f.auditLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--audit-log: %w", err)
+	}
+	return file, func() { file.Close() }, nil
 }
 
 // serve runs a podid server on ln until ctx ends. ready, when set, is
