@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -71,48 +70,6 @@ func startBroker(t *testing.T, a *server, c creds) *server {
 	}
 	return startServerEnv(t, env, "--credential-issuer", "aws-sts",
 		"--broker-sts-endpoint", a.URL, "--broker-iam-endpoint", a.URL, "--broker-region", "us-west-2")
-}
-
-// startServerEnv is startServer with the process environment given.
-func startServerEnv(t *testing.T, env []string, extraArgs ...string) *server {
-	t.Helper()
-	dataDir := t.TempDir()
-	port := freePort(t)
-	s := &server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: dataDir, AccountID: "123456789012", Region: "us-west-2", logs: &bytes.Buffer{}}
-	args := append([]string{"server", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", dataDir,
-		"--account-id", s.AccountID, "--region", s.Region}, extraArgs...)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, podidBin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = s.logs, s.logs
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("podid broker server log:\n%s", s.logs.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("podid server did not become ready: %v\n%s", err, s.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s.RootKey, s.RootSec = readSharedCredentials(t, filepath.Join(dataDir, "root-credentials"))
-	return s
 }
 
 // podid runs the podid binary as a client of s with c's credentials.

@@ -65,21 +65,22 @@ func freePort(t *testing.T) int {
 // directory and waits until it answers /readyz.
 func startServer(t *testing.T, extraArgs ...string) *server {
 	t.Helper()
+	return startServerEnv(t, nil, extraArgs...)
+}
+
+// startServerEnv is startServer with the process environment given (nil:
+// the test's own).
+func startServerEnv(t *testing.T, env []string, extraArgs ...string) *server {
+	t.Helper()
 	dataDir := t.TempDir()
 	port := freePort(t)
-	s := &server{
-		URL:       fmt.Sprintf("http://127.0.0.1:%d", port),
-		DataDir:   dataDir,
-		AccountID: "123456789012",
-		Region:    "us-west-2",
-		logs:      &bytes.Buffer{},
-	}
+	s := &server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: dataDir, AccountID: "123456789012", Region: "us-west-2", logs: &bytes.Buffer{}}
 	args := append([]string{"server", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", dataDir,
 		"--account-id", s.AccountID, "--region", s.Region}, extraArgs...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, podidBin, args...)
-	cmd.Stdout = s.logs
-	cmd.Stderr = s.logs
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
