@@ -3,24 +3,20 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/spf13/cobra"
 
 	"github.com/podid/podid/internal/broker"
+	"github.com/podid/podid/internal/podidclient"
 )
 
 // podidAPI reads clusters, associations and credential-issuer information
@@ -29,7 +25,7 @@ type podidAPI struct {
 	cfg      aws.Config
 	endpoint string
 	eks      *eks.Client
-	http     *http.Client
+	client   *podidclient.Client
 }
 
 // podidConnFlags are the flags that reach podid's server.
@@ -71,50 +67,18 @@ func newPodidAPI(ctx context.Context, f podidConnFlags) (*podidAPI, error) {
 		cfg:      cfg,
 		endpoint: endpoint,
 		eks:      eks.NewFromConfig(cfg, func(o *eks.Options) { o.BaseEndpoint = aws.String(endpoint) }),
-		http:     &http.Client{Timeout: 30 * time.Second},
+		client:   &podidclient.Client{Endpoint: endpoint, Region: cfg.Region, Credentials: cfg.Credentials},
 	}, nil
 }
 
 // info asks podid which issuer cluster uses and what its roles must trust.
 func (p *podidAPI) info(ctx context.Context, cluster string) (*broker.Info, error) {
-	u := p.endpoint + broker.InfoPath
+	path := broker.InfoPath
 	if cluster != "" {
-		u += "?cluster=" + url.QueryEscape(cluster)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	creds, err := p.cfg.Credentials.Retrieve(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("podid credentials: %w", err)
-	}
-	empty := sha256.Sum256(nil)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), "eks", p.cfg.Region, time.Now()); err != nil {
-		return nil, fmt.Errorf("signing: %w", err)
-	}
-	resp, err := p.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("podid %s: %w", broker.InfoPath, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("podid %s: %w", broker.InfoPath, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Type    string `json:"__type"`
-			Message string `json:"message"`
-		}
-		json.Unmarshal(body, &e)
-		if e.Message == "" {
-			e.Message = strings.TrimSpace(string(body))
-		}
-		return nil, fmt.Errorf("podid %s: HTTP %d %s: %s", broker.InfoPath, resp.StatusCode, e.Type, e.Message)
+		path += "?cluster=" + url.QueryEscape(cluster)
 	}
 	var info broker.Info
-	if err := json.Unmarshal(body, &info); err != nil {
+	if err := p.client.Do(ctx, http.MethodGet, path, nil, &info); err != nil {
 		return nil, fmt.Errorf("podid %s: %w", broker.InfoPath, err)
 	}
 	return &info, nil

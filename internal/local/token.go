@@ -1,22 +1,18 @@
 package local
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/podid/podid/internal/podidclient"
 )
 
 // Pod is the pod a token is bound to.
@@ -70,9 +66,6 @@ func (e *MintError) Error() string {
 	return fmt.Sprintf("minting a token: %s (HTTP %d): %s", e.Code, e.Status, e.Message)
 }
 
-// maxTokenResponse bounds the token endpoint's answer.
-const maxTokenResponse = 64 << 10
-
 // Mint implements Minter. ttl 0 asks for the server's default lifetime.
 func (m *HTTPMinter) Mint(ctx context.Context, pod Pod, ttl time.Duration) (Token, error) {
 	now := time.Now
@@ -83,60 +76,35 @@ func (m *HTTPMinter) Mint(ctx context.Context, pod Pod, ttl time.Duration) (Toke
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	body, err := json.Marshal(struct {
+	in := struct {
 		Namespace         string `json:"namespace"`
 		ServiceAccount    string `json:"serviceAccount"`
 		PodName           string `json:"podName"`
 		PodUID            string `json:"podUid,omitempty"`
 		NodeName          string `json:"nodeName,omitempty"`
 		ExpirationSeconds int64  `json:"expirationSeconds,omitempty"`
-	}{pod.Namespace, pod.ServiceAccount, pod.Name, pod.UID, pod.Node, int64(ttl / time.Second)})
-	if err != nil {
-		return Token{}, fmt.Errorf("encoding token request: %w", err)
-	}
-	u := strings.TrimRight(m.Endpoint, "/") + "/podid/v1/clusters/" + url.PathEscape(pod.Cluster) + "/tokens"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return Token{}, fmt.Errorf("token request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	sum := sha256.Sum256(body)
+	}{pod.Namespace, pod.ServiceAccount, pod.Name, pod.UID, pod.Node, int64(ttl / time.Second)}
 	issued := now()
-	if err := v4.NewSigner().SignHTTP(ctx, m.Credentials, req, hex.EncodeToString(sum[:]), "eks", m.Region, issued); err != nil {
-		return Token{}, fmt.Errorf("signing token request: %w", err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return Token{}, fmt.Errorf("minting a token: %w", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse))
-	if err != nil {
-		return Token{}, fmt.Errorf("minting a token: reading the answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Type    string `json:"__type"`
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(raw, &e)
-		code := resp.Header.Get("x-amzn-ErrorType")
-		if i := strings.IndexByte(code, ':'); i >= 0 {
-			code = code[:i]
-		}
-		if code == "" {
-			code = e.Type
-		}
-		if code == "" {
-			code = http.StatusText(resp.StatusCode)
-		}
-		return Token{}, &MintError{Status: resp.StatusCode, Code: code, Message: e.Message}
+	pc := &podidclient.Client{
+		Endpoint:    m.Endpoint,
+		Region:      m.Region,
+		Credentials: credentials.StaticCredentialsProvider{Value: m.Credentials},
+		HTTP:        client,
+		Now:         func() time.Time { return issued },
 	}
 	var out struct {
 		Token      string   `json:"token"`
 		Expiration *float64 `json:"expirationTimestamp"`
 	}
-	if err := json.Unmarshal(raw, &out); err != nil || out.Token == "" || out.Expiration == nil {
+	err := pc.Do(ctx, http.MethodPost, "/podid/v1/clusters/"+url.PathEscape(pod.Cluster)+"/tokens", in, &out)
+	var apiErr *podidclient.APIError
+	if errors.As(err, &apiErr) {
+		return Token{}, &MintError{Status: apiErr.Status, Code: apiErr.Code, Message: apiErr.Message}
+	}
+	if err != nil {
+		return Token{}, fmt.Errorf("minting a token: %w", err)
+	}
+	if out.Token == "" || out.Expiration == nil {
 		return Token{}, errors.New("minting a token: the answer has no token and expirationTimestamp")
 	}
 	sec, frac := math.Modf(*out.Expiration)

@@ -24,7 +24,10 @@ type Client struct {
 	Endpoint    string
 	Region      string
 	Credentials aws.CredentialsProvider
-	HTTP        *http.Client
+	// HTTP sends the requests (default: one with a 30 s timeout).
+	HTTP *http.Client
+	// Now is the signing clock (default time.Now).
+	Now func() time.Time
 }
 
 // APIError is an error answer from podid.
@@ -60,7 +63,11 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("credentials: %w", err)
 	}
 	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "eks", c.Region, time.Now()); err != nil {
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "eks", c.Region, now()); err != nil {
 		return err
 	}
 	hc := c.HTTP
@@ -88,6 +95,12 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		}
 		if i := strings.IndexAny(code, ":#"); i >= 0 {
 			code = code[:i]
+		}
+		if code == "" {
+			code = http.StatusText(resp.StatusCode)
+		}
+		if e.Message == "" && e.Type == "" {
+			e.Message = strings.TrimSpace(string(b))
 		}
 		return &APIError{Status: resp.StatusCode, Code: code, Message: e.Message}
 	}
