@@ -11,6 +11,11 @@ import (
 // names a different last item, so a token is never repeated, and the last
 // page carries none.
 
+// maxPageTokenLen bounds the tokens decodePageToken reads. The longest
+// token podid makes (an association listing with a 100-character cluster
+// name and both 253-character filters) is under 900 characters.
+const maxPageTokenLen = 4096
+
 func encodePageToken(after string, scope ...string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(append(scope, after), "\x00")))
 }
@@ -22,8 +27,11 @@ func decodePageToken(cluster, tok string, scope ...string) (string, error) {
 	if tok == "" {
 		return "", nil
 	}
+	if len(tok) > maxPageTokenLen {
+		return "", invalidParam(cluster, "The parameter nextToken is not valid.")
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(tok) > 4096 {
+	if err != nil {
 		return "", invalidParam(cluster, "The parameter nextToken is not valid.")
 	}
 	parts := strings.Split(string(raw), "\x00")
