@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/podid/podid/internal/agentinstall"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/broker"
@@ -45,6 +46,8 @@ const (
 	RootCredentialsFile = "root-credentials"
 	// DatabaseFile is the SQLite database's name under the data directory.
 	DatabaseFile = "podid.db"
+	// DefaultAgentImage is the image of agents CreateAddon installs.
+	DefaultAgentImage = "ghcr.io/podid/podid:latest"
 )
 
 // Config configures a server.
@@ -88,6 +91,13 @@ type Config struct {
 	// Broker configures broker mode. New fills in its Registerer, Logger,
 	// Now and FallbackRegion.
 	Broker broker.Config
+	// AgentImage is the podid image CreateAddon installs as the agent
+	// DaemonSet on external clusters with API access (DefaultAgentImage
+	// when empty).
+	AgentImage string
+	// AgentEndpoint is the server URL installed agents call (PublicURL
+	// when empty); it must be reachable from the clusters' nodes.
+	AgentEndpoint string
 	// AllowHTTPLoopbackIssuers lets STS and EKS Auth fetch OIDC discovery
 	// documents over plain HTTP from loopback addresses (local mode, tests).
 	AllowHTTPLoopbackIssuers bool
@@ -214,7 +224,25 @@ func (a *App) assemble(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("association index: %w", err)
 	}
+	agentEndpoint := cfg.AgentEndpoint
+	if agentEndpoint == "" {
+		agentEndpoint = strings.TrimSuffix(cfg.PublicURL, "/")
+	}
+	agentImage := cfg.AgentImage
+	if agentImage == "" {
+		agentImage = DefaultAgentImage
+	}
+	installer, err := agentinstall.New(agentinstall.Config{
+		Image: agentImage, Endpoint: agentEndpoint, Region: cfg.Region, Logger: cfg.Logger,
+		Keys: agentKeys{iam: a.IAM, partition: cfg.Partition, region: cfg.Region, account: cfg.AccountID},
+	})
+	if err != nil {
+		return err
+	}
 	a.EKS, err = eks.New(eks.Config{Store: a.Store, Authorizer: authz, Keyring: a.Keyring, AccountID: cfg.AccountID, Region: cfg.Region, PublicBaseURL: strings.TrimSuffix(cfg.PublicURL, "/"), Now: cfg.Now, Logger: cfg.Logger,
+		// CreateAddon installs the agent on external clusters podid can
+		// reach, and the add-on's status follows the agent DaemonSet.
+		AgentInstaller: installer, AgentProbe: installer,
 		// Broker clusters' roles live in AWS; the broker checks them there.
 		RoleValidator: a.Issuers,
 		// A change reaches feed subscribers only once EKS Auth's index has it.

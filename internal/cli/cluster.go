@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/podid/podid/internal/agentinstall"
 	"github.com/podid/podid/internal/podidclient"
 )
 
@@ -36,7 +37,7 @@ func newClusterCommand() *cobra.Command {
 func componentPolicies(region, account, cluster string) map[string]string {
 	clusterARN := fmt.Sprintf("arn:aws:eks:%s:%s:cluster/%s", region, account, cluster)
 	return map[string]string{
-		"podid-agent-" + cluster:   fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["eks-auth:AssumeRoleForPodIdentity","eks:ListPodIdentityAssociations"],"Resource":"%s"}]}`, clusterARN),
+		"podid-agent-" + cluster:   agentinstall.AgentPolicy("aws", region, account, cluster),
 		"podid-webhook-" + cluster: fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"eks:ListPodIdentityAssociations","Resource":"%s"}]}`, clusterARN),
 	}
 }

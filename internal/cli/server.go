@@ -26,6 +26,7 @@ type serverFlags struct {
 	rateLimit                                     float64
 	auditRetention                                time.Duration
 	auditLog                                      string
+	agentImage, agentEndpoint                     string
 	// Broker mode (docs/broker.md).
 	credentialIssuer, brokerSTSEndpoint, brokerIAMEndpoint, brokerRegion string
 }
@@ -45,6 +46,8 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultListen, defaultDataDir
 	fl.Float64Var(&f.rateLimit, "eks-auth-rate-limit", 0, "per-cluster AssumeRoleForPodIdentity calls per second (0: unlimited)")
 	fl.DurationVar(&f.auditRetention, "audit-retention", 30*24*time.Hour, "how long audit records are kept (0: forever)")
 	fl.StringVar(&f.auditLog, "audit-log", "", "also append every EKS Auth audit record to this file as JSON lines (- for standard output)")
+	fl.StringVar(&f.agentImage, "agent-image", app.DefaultAgentImage, "image of the agent DaemonSet that create-addon installs on external clusters with API access")
+	fl.StringVar(&f.agentEndpoint, "agent-endpoint", "", "server URL that installed agents call (default: --public-url)")
 	fl.StringVar(&f.credentialIssuer, "credential-issuer", broker.IssuerLocal, "how EKS Auth issues pod credentials: local (podid's STS) or aws-sts (broker mode: real AWS STS with podid's AWS credentials); clusters may override it with the tag "+broker.ClusterTag)
 	fl.StringVar(&f.brokerSTSEndpoint, "broker-sts-endpoint", "", "broker mode: AWS STS endpoint URL (default: AWS's regional endpoint, or $AWS_ENDPOINT_URL_STS)")
 	fl.StringVar(&f.brokerIAMEndpoint, "broker-iam-endpoint", "", "broker mode: AWS IAM endpoint URL for role checks (default: AWS's, or $AWS_ENDPOINT_URL_IAM)")
@@ -79,6 +82,8 @@ func (f *serverFlags) appConfig(logger *slog.Logger, publicURL string) app.Confi
 		EKSAuthRateLimit:     f.rateLimit,
 		AuditRetention:       f.auditRetention,
 		CredentialIssuer:     f.credentialIssuer,
+		AgentImage:           f.agentImage,
+		AgentEndpoint:        f.agentEndpoint,
 		Broker: broker.Config{
 			STSEndpoint: f.brokerSTSEndpoint,
 			IAMEndpoint: f.brokerIAMEndpoint,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/podid/podid/internal/ids"
 	"github.com/podid/podid/internal/store"
@@ -35,6 +36,11 @@ const (
 	AddonDeleting     = "DELETING"
 	AddonDegraded     = "DEGRADED"
 )
+
+// AddonCreateTimeout is how long a new add-on stays CREATING while its
+// agent reports issues (pods still starting); after it, issues make the
+// add-on DEGRADED, which `aws eks wait addon-active` treats as failure.
+const AddonCreateTimeout = 10 * time.Minute
 
 // AddonPodIdentityAssociation is an association CreateAddon/UpdateAddon
 // would create for the add-on (not supported for the agent add-on).
@@ -287,8 +293,12 @@ func (s *Service) install(ctx context.Context, c *store.Cluster, a *store.Addon)
 	}
 	if err := s.cfg.AgentInstaller.InstallAgent(ctx, access, a); err != nil {
 		s.log.ErrorContext(ctx, "installing the pod identity agent", "cluster", c.Name, "err", err)
-		issues := []AddonIssue{{Code: "ClusterUnreachable", Message: "podid could not install the agent on the cluster", ResourceIDs: []string{}}}
-		s.setAddonStatus(ctx, a, AddonCreateFailed, issues)
+		issue := AddonIssue{Code: "ClusterUnreachable", Message: "podid could not install the agent on the cluster", ResourceIDs: []string{}}
+		var ie *InstallError
+		if errors.As(err, &ie) {
+			issue = ie.Issue
+		}
+		s.setAddonStatus(ctx, a, AddonCreateFailed, []AddonIssue{issue})
 	}
 }
 
@@ -399,12 +409,20 @@ func (s *Service) refreshAddonStatus(ctx context.Context, a *store.Addon) {
 	}
 	status, issues := AddonActive, []AddonIssue(nil)
 	if p := s.cfg.AgentProbe; p != nil {
-		h, err := p.AgentHealth(ctx, a.Cluster)
+		access, err := s.ClusterAccess(ctx, a.Cluster)
+		if err != nil {
+			s.log.ErrorContext(ctx, "reading cluster access", "cluster", a.Cluster, "err", err)
+			return
+		}
+		h, err := p.AgentHealth(ctx, a.Cluster, access)
 		if err != nil {
 			s.log.ErrorContext(ctx, "probing the pod identity agent", "cluster", a.Cluster, "err", err)
 			return
 		}
 		switch {
+		case len(h.Issues) > 0 && a.Status == AddonCreating && s.now().Sub(a.CreatedAt) < AddonCreateTimeout:
+			// Still installing: agent pods take a while to become ready.
+			status = AddonCreating
 		case len(h.Issues) > 0:
 			status, issues = AddonDegraded, h.Issues
 		case h.Serving:

@@ -21,7 +21,7 @@ type fakeProbe struct {
 	h  AgentHealth
 }
 
-func (p *fakeProbe) AgentHealth(context.Context, string) (AgentHealth, error) {
+func (p *fakeProbe) AgentHealth(context.Context, string, *ClusterAccess) (AgentHealth, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.h, nil
@@ -94,6 +94,35 @@ func TestAddonLifecycle(t *testing.T) {
 	want := map[string]any{"__type": "ResourceNotFoundException", "message": "No addon: eks-pod-identity-agent found in cluster: c1", "clusterName": "c1", "addonName": "eks-pod-identity-agent"}
 	if r.Status != 404 || !anyMapEq(r.Body, want) {
 		t.Errorf("describe after delete: %d %s", r.Status, r.Raw)
+	}
+}
+
+// TestAddonCreatingWithIssues: while a new add-on's agent pods start, their
+// issues keep it CREATING; past AddonCreateTimeout they make it DEGRADED.
+func TestAddonCreatingWithIssues(t *testing.T) {
+	probe := &fakeProbe{}
+	e := newEnv(t, func(c *Config) { c.AgentProbe = probe })
+	e.hostedCluster("c1")
+	ctx := rootCtx()
+	if _, err := e.svc.CreateAddon(ctx, &CreateAddonInput{ClusterName: "c1", AddonName: AgentAddonName}); err != nil {
+		t.Fatal(err)
+	}
+	probe.set(AgentHealth{Issues: []AddonIssue{{Code: "InsufficientNumberOfReplicas", Message: "1 of 3 agent pods are ready and up to date.", ResourceIDs: []string{}}}})
+	describe := func() *Addon {
+		t.Helper()
+		out, err := e.svc.DescribeAddon(ctx, &DescribeAddonInput{ClusterName: "c1", AddonName: AgentAddonName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Addon
+	}
+	e.clock.Advance(AddonCreateTimeout - time.Second)
+	if a := describe(); a.Status != AddonCreating {
+		t.Errorf("agent pods starting: %s", a.Status)
+	}
+	e.clock.Advance(2 * time.Second)
+	if a := describe(); a.Status != AddonDegraded || len(a.Health.Issues) != 1 || a.Health.Issues[0].Code != "InsufficientNumberOfReplicas" {
+		t.Errorf("past the create timeout: %+v", a)
 	}
 }
 
@@ -245,6 +274,16 @@ func TestAddonInstallerHook(t *testing.T) {
 	}
 	if out.Addon.Status != AddonCreateFailed || len(out.Addon.Health.Issues) != 1 || out.Addon.Health.Issues[0].Code != "ClusterUnreachable" {
 		t.Errorf("failed install: %+v", out.Addon)
+	}
+	// An installer error that names its issue shows that issue.
+	if _, err := e.svc.DeleteAddon(ctx, &DeleteAddonInput{ClusterName: "ext2", AddonName: AgentAddonName}); err != nil {
+		t.Fatal(err)
+	}
+	denied := AddonIssue{Code: "AccessDenied", Message: "podid's credentials for the cluster may not install the agent.", ResourceIDs: []string{"kube-system/eks-pod-identity-agent"}}
+	inst.fail = &InstallError{Issue: denied, Err: errors.New("forbidden")}
+	out, err = e.svc.CreateAddon(ctx, &CreateAddonInput{ClusterName: "ext2", AddonName: AgentAddonName})
+	if err != nil || out.Addon.Status != AddonCreateFailed || len(out.Addon.Health.Issues) != 1 || out.Addon.Health.Issues[0].Code != "AccessDenied" || out.Addon.Health.Issues[0].Message != denied.Message {
+		t.Errorf("install denied: %v %+v", err, out)
 	}
 	// The token is never shown.
 	r := e.do("GET", "/clusters/ext2", "")

@@ -40,11 +40,12 @@ type AgentHealth struct {
 	Issues []AddonIssue
 }
 
-// AgentProbe reports the health of a cluster's pod identity agent. The
-// server implements it from what EKS Auth sees (agents calling
-// AssumeRoleForPodIdentity) and from its local-mode agent registration.
+// AgentProbe reports the health of a cluster's pod identity agent.
+// access is the cluster's API access, nil when podid has none (hosted
+// clusters, external clusters registered without kubernetesApi).
+// *agentinstall.Installer implements it from the agent DaemonSet's status.
 type AgentProbe interface {
-	AgentHealth(ctx context.Context, cluster string) (AgentHealth, error)
+	AgentHealth(ctx context.Context, cluster string, access *ClusterAccess) (AgentHealth, error)
 }
 
 // AgentInstaller installs and removes the eks-pod-identity-agent DaemonSet
@@ -55,6 +56,16 @@ type AgentInstaller interface {
 	InstallAgent(ctx context.Context, cluster *ClusterAccess, addon *store.Addon) error
 	UninstallAgent(ctx context.Context, cluster *ClusterAccess, addon *store.Addon) error
 }
+
+// InstallError is an installer failure with the health issue the add-on
+// shows for it (by default ClusterUnreachable).
+type InstallError struct {
+	Issue AddonIssue
+	Err   error
+}
+
+func (e *InstallError) Error() string { return e.Err.Error() }
+func (e *InstallError) Unwrap() error { return e.Err }
 
 // Config configures the EKS service.
 type Config struct {

@@ -92,7 +92,8 @@ func (s *server) sharedCredsEnv(credFile string) []string {
 func TestKubernetesEndToEnd(t *testing.T) {
 	t.Parallel()
 	cp := startControlPlane(t)
-	s := startServer(t)
+	const agentImage = "registry.example/podid:e2e"
+	s := startServer(t, "--agent-image", agentImage)
 	root := s.root()
 	rootFile := filepath.Join(s.DataDir, "root-credentials")
 	const cluster = "e2e"
@@ -263,6 +264,127 @@ spec:
 		resp.Body.Close()
 		return resp.StatusCode != http.StatusOK
 	})
+
+	testAgentAddon(t, cp, s, cluster, agentImage)
+}
+
+// testAgentAddon runs the eks-pod-identity-agent add-on on a cluster podid
+// reaches through its API (registered with --api-access). First the
+// chart's DaemonSet is adopted: ACTIVE from its status, left in place by
+// delete-addon. Then, with it gone, create-addon installs podid's own
+// DaemonSet and credentials, becomes ACTIVE when kwok's three agent pods
+// are ready, turns DEGRADED when the DaemonSet can run nowhere, and
+// delete-addon removes it all and revokes the agent's key.
+func testAgentAddon(t *testing.T, cp *controlPlane, s *server, cluster, image string) {
+	root := s.root()
+	addon := []string{"--cluster-name", cluster, "--addon-name", "eks-pod-identity-agent"}
+	dsField := func(path string) string {
+		out, _ := cp.kubectlOut("-n", "kube-system", "get", "daemonset", "eks-pod-identity-agent", "-o", "jsonpath="+path)
+		return out
+	}
+	const managedBy = `{.metadata.labels.app\.kubernetes\.io/managed-by}`
+	chartOwner := dsField(managedBy)
+
+	s.aws(t, root, append([]string{"eks", "create-addon"}, addon...)...)
+	s.aws(t, root, append([]string{"eks", "wait", "addon-active"}, addon...)...)
+	s.aws(t, root, append([]string{"eks", "delete-addon"}, addon...)...)
+	s.aws(t, root, append([]string{"eks", "wait", "addon-deleted"}, addon...)...)
+	if got := dsField(managedBy); got != chartOwner || got == "podid" {
+		t.Fatalf("adopted DaemonSet after delete-addon: managed-by %q, want the chart's %q", got, chartOwner)
+	}
+
+	cp.kubectl(t, "-n", "kube-system", "delete", "daemonset", "eks-pod-identity-agent", "--wait=true")
+	// kwok runs no kubelet to finish the old pods' graceful termination,
+	// and their host port would keep the new ones off the nodes.
+	cp.kubectl(t, "-n", "kube-system", "delete", "pods", "-l", "app.kubernetes.io/name=eks-pod-identity-agent", "--grace-period=0", "--force")
+	cp.kubectl(t, "-n", "kube-system", "delete", "secret", "podid-agent-credentials")
+	agentUser := "podid-agent-" + cluster
+	keyCount := func() int {
+		out := s.awsJSON(t, root, "iam", "list-access-keys", "--user-name", agentUser)
+		return len(out["AccessKeyMetadata"].([]any))
+	}
+	keysBefore := keyCount()
+
+	created := s.awsJSON(t, root, append([]string{"eks", "create-addon"}, addon...)...)
+	if got := str(created, "addon", "status"); got != "CREATING" {
+		t.Errorf("create-addon status = %q", got)
+	}
+	if got := dsField(managedBy); got != "podid" {
+		t.Fatalf("installed DaemonSet managed-by = %q", got)
+	}
+	if got := dsField("{.spec.template.spec.containers[0].image}"); got != image {
+		t.Errorf("image = %q, want %q", got, image)
+	}
+	args := dsField("{.spec.template.spec.containers[0].args}")
+	for _, want := range []string{`"agent"`, `"--cluster-name=` + cluster + `"`, `"--endpoint=` + s.URL + `"`, `"--change-feed-endpoint=` + s.URL + `"`} {
+		if !strings.Contains(args, want) {
+			t.Errorf("agent args %s lack %s", args, want)
+		}
+	}
+	if got := dsField("{range .metadata.managedFields[*]}{.manager}/{.operation};{end}"); !strings.Contains(got, "podid/Apply;") {
+		t.Errorf("DaemonSet field managers %q lack podid/Apply (server-side apply)", got)
+	}
+	cp.waitFor(t, time.Minute, "installed agent DaemonSet 3/3 ready", func() bool {
+		return dsField("{.status.desiredNumberScheduled}/{.status.numberReady}") == "3/3"
+	})
+	s.aws(t, root, append([]string{"eks", "wait", "addon-active"}, addon...)...)
+
+	// The agents' key: new, least privilege, annotated for revocation.
+	if n := keyCount(); n != keysBefore+1 {
+		t.Errorf("agent user has %d keys, want %d", n, keysBefore+1)
+	}
+	agent := secretCreds(t, cp, "kube-system", "podid-agent-credentials")
+	if ann, _ := cp.kubectlOut("-n", "kube-system", "get", "secret", "podid-agent-credentials", "-o", `jsonpath={.metadata.annotations.podid\.io/access-key-id}`); ann != agent.Key {
+		t.Errorf("secret annotation %q, key %q", ann, agent.Key)
+	}
+	s.aws(t, agent, "eks", "list-pod-identity-associations", "--cluster-name", cluster)
+	wantCode(t, s.awsErr(t, agent, "iam", "list-users"), "AccessDenied")
+
+	// The add-on's health follows the DaemonSet.
+	cp.kubectl(t, "-n", "kube-system", "patch", "daemonset", "eks-pod-identity-agent", "--type=merge", "-p",
+		`{"spec":{"template":{"spec":{"nodeSelector":{"podid.io/no-such-node":"x"}}}}}`)
+	cp.waitFor(t, time.Minute, "add-on DEGRADED", func() bool {
+		d := s.awsJSON(t, root, append([]string{"eks", "describe-addon"}, addon...)...)
+		a, _ := d["addon"].(map[string]any)
+		health, _ := a["health"].(map[string]any)
+		issues, _ := health["issues"].([]any)
+		if str(d, "addon", "status") != "DEGRADED" || len(issues) != 1 {
+			return false
+		}
+		issue, _ := issues[0].(map[string]any)
+		return issue["code"] == "InsufficientNumberOfReplicas" && issue["message"] == "No node runs the agent: the DaemonSet schedules no pods."
+	})
+
+	s.aws(t, root, append([]string{"eks", "delete-addon"}, addon...)...)
+	if out, err := cp.kubectlOut("-n", "kube-system", "get", "daemonset,secret,serviceaccount", "-l", "app.kubernetes.io/managed-by=podid", "-o", "name"); err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("left after delete-addon: %q %v", out, err)
+	}
+	if n := keyCount(); n != keysBefore {
+		t.Errorf("agent user has %d keys after delete-addon, want %d", n, keysBefore)
+	}
+}
+
+// secretCreds reads the access key of a shared-credentials Secret.
+func secretCreds(t *testing.T, cp *controlPlane, ns, name string) creds {
+	t.Helper()
+	b, err := os.ReadFile(secretFile(t, cp, ns, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c creds
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch strings.TrimSpace(k) {
+		case "aws_access_key_id":
+			c.Key = strings.TrimSpace(v)
+		case "aws_secret_access_key":
+			c.Secret = strings.TrimSpace(v)
+		}
+	}
+	if c.Key == "" || c.Secret == "" {
+		t.Fatalf("secret %s/%s holds no access key", ns, name)
+	}
+	return c
 }
 
 // kubectlApplyNS applies a manifest in a namespace.

@@ -1,0 +1,390 @@
+// Package agentinstall installs the pod identity agent on external
+// Kubernetes clusters podid can reach, as EKS's eks-pod-identity-agent
+// add-on does, and reports the agent's health for the add-on's status.
+//
+// CreateAddon on such a cluster applies, with server-side apply and the
+// field manager "podid", the ServiceAccount and DaemonSet
+// kube-system/eks-pod-identity-agent (label
+// app.kubernetes.io/name=eks-pod-identity-agent) running `podid agent`, and
+// a Secret with the agent's own least-privilege podid access key when
+// none exists. An agent DaemonSet that podid did not install (the Helm
+// chart's, say) is adopted: podid reports its health but never changes or
+// deletes it.
+package agentinstall
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/podid/podid/internal/eks"
+	"github.com/podid/podid/internal/store"
+)
+
+// Names of what the installer manages, as EKS names its add-on's objects.
+const (
+	Namespace      = "kube-system"
+	Name           = "eks-pod-identity-agent"
+	SecretName     = "podid-agent-credentials"
+	FieldManager   = "podid"
+	NameLabel      = "app.kubernetes.io/name"
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedBy      = "podid"
+	// AccessKeyAnnotation on the Secret names the access key in it, so
+	// uninstalling revokes exactly that key.
+	AccessKeyAnnotation = "podid.io/access-key-id"
+)
+
+// DefaultTimeout bounds one install, uninstall or health probe.
+const DefaultTimeout = 20 * time.Second
+
+// KeyMinter makes and revokes the podid access keys the installed agents
+// call EKS Auth with. The server implements it with a least-privilege IAM
+// user per cluster (AgentPolicy).
+type KeyMinter interface {
+	MintAgentKey(ctx context.Context, cluster string) (accessKeyID, secretAccessKey string, err error)
+	RevokeAgentKey(ctx context.Context, cluster, accessKeyID string) error
+}
+
+// Config configures an Installer.
+type Config struct {
+	// Image is the podid container image the agent DaemonSet runs.
+	Image string
+	// Endpoint is the podid server URL the agents call (EKS Auth and the
+	// change feed); it must be reachable from the cluster's nodes.
+	Endpoint string
+	// Region is the region the agents sign with.
+	Region string
+	// Keys makes the agents' access keys. When nil, the Secret
+	// podid-agent-credentials must be created by other means.
+	Keys KeyMinter
+	// Timeout bounds each operation (DefaultTimeout when 0).
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// Installer implements eks.AgentInstaller and eks.AgentProbe for external
+// clusters with API access.
+type Installer struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	clients map[string]cachedClient // by cluster name
+}
+
+type cachedClient struct {
+	fingerprint [32]byte
+	kube        kubernetes.Interface
+}
+
+// New returns an Installer.
+func New(cfg Config) (*Installer, error) {
+	if cfg.Image == "" || cfg.Endpoint == "" || cfg.Region == "" {
+		return nil, errors.New("agentinstall: Image, Endpoint and Region are required")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Installer{cfg: cfg, log: log, clients: map[string]cachedClient{}}, nil
+}
+
+// AgentPolicy is the identity policy of a cluster's agents: exchanging the
+// cluster's pod tokens and following its association feed, nothing else.
+func AgentPolicy(partition, region, account, cluster string) string {
+	if partition == "" {
+		partition = "aws"
+	}
+	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["eks-auth:AssumeRoleForPodIdentity","eks:ListPodIdentityAssociations"],"Resource":"arn:%s:eks:%s:%s:cluster/%s"}]}`,
+		partition, region, account, cluster)
+}
+
+// client returns a clientset for the cluster, reused while its access is
+// unchanged.
+func (i *Installer) client(access *eks.ClusterAccess) (kubernetes.Interface, error) {
+	h := sha256.New()
+	for _, p := range []string{access.Endpoint, string(access.CAData), access.BearerToken} {
+		h.Write([]byte(strconv.Itoa(len(p)) + ":" + p))
+	}
+	var fp [32]byte
+	h.Sum(fp[:0])
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if c, ok := i.clients[access.Name]; ok && c.fingerprint == fp {
+		return c.kube, nil
+	}
+	kube, err := kubernetes.NewForConfig(&rest.Config{
+		Host:            access.Endpoint,
+		BearerToken:     access.BearerToken,
+		TLSClientConfig: rest.TLSClientConfig{CAData: access.CAData},
+		UserAgent:       "podid-agent-installer",
+		Timeout:         i.cfg.Timeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("client for cluster %s: %w", access.Name, err)
+	}
+	i.clients[access.Name] = cachedClient{fingerprint: fp, kube: kube}
+	return kube, nil
+}
+
+// managed reports whether podid installed an object.
+func managed(m metav1.Object) bool {
+	return m.GetLabels()[ManagedByLabel] == ManagedBy
+}
+
+// InstallAgent applies the agent's objects on the cluster. It runs to the
+// end (within the timeout) even if the caller's request goes away, so an
+// install is never left half done by a client disconnect.
+func (i *Installer) InstallAgent(ctx context.Context, access *eks.ClusterAccess, _ *store.Addon) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.cfg.Timeout)
+	defer cancel()
+	kube, err := i.client(access)
+	if err != nil {
+		return err
+	}
+	ds, err := kube.AppsV1().DaemonSets(Namespace).Get(ctx, Name, metav1.GetOptions{})
+	switch {
+	case err == nil && !managed(ds):
+		i.log.InfoContext(ctx, "adopting the agent DaemonSet podid did not install; leaving it unchanged", "cluster", access.Name)
+		return nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return installError(fmt.Errorf("reading DaemonSet %s/%s: %w", Namespace, Name, err))
+	}
+	if err := i.ensureSecret(ctx, kube, access.Name); err != nil {
+		return installError(err)
+	}
+	labels := map[string]string{NameLabel: Name, ManagedByLabel: ManagedBy}
+	sa := corev1ac.ServiceAccount(Name, Namespace).WithLabels(labels).WithAutomountServiceAccountToken(false)
+	if _, err := kube.CoreV1().ServiceAccounts(Namespace).Apply(ctx, sa, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+		return installError(fmt.Errorf("applying ServiceAccount %s/%s: %w", Namespace, Name, err))
+	}
+	if _, err := kube.AppsV1().DaemonSets(Namespace).Apply(ctx, i.daemonSet(access.Name, labels), metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+		return installError(fmt.Errorf("applying DaemonSet %s/%s: %w", Namespace, Name, err))
+	}
+	i.log.InfoContext(ctx, "installed the pod identity agent", "cluster", access.Name, "image", i.cfg.Image)
+	return nil
+}
+
+// ensureSecret creates the agent's credentials Secret when it is missing
+// and a KeyMinter is configured. An existing Secret is kept as it is.
+func (i *Installer) ensureSecret(ctx context.Context, kube kubernetes.Interface, cluster string) error {
+	_, err := kube.CoreV1().Secrets(Namespace).Get(ctx, SecretName, metav1.GetOptions{})
+	if err == nil || i.cfg.Keys == nil {
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("reading Secret %s/%s: %w", Namespace, SecretName, err)
+	}
+	id, secret, err := i.cfg.Keys.MintAgentKey(ctx, cluster)
+	if err != nil {
+		return fmt.Errorf("making the agent's access key: %w", err)
+	}
+	body := fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", id, secret)
+	_, err = kube.CoreV1().Secrets(Namespace).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: SecretName, Namespace: Namespace,
+			Labels:      map[string]string{NameLabel: Name, ManagedByLabel: ManagedBy},
+			Annotations: map[string]string{AccessKeyAnnotation: id},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{"credentials": []byte(body)},
+	}, metav1.CreateOptions{FieldManager: FieldManager})
+	if err != nil {
+		// The key is useless unless stored: take it back.
+		if rerr := i.cfg.Keys.RevokeAgentKey(ctx, cluster, id); rerr != nil {
+			i.log.ErrorContext(ctx, "revoking an unused agent access key", "cluster", cluster, "accessKeyId", id, "err", rerr)
+		}
+		if apierrors.IsAlreadyExists(err) {
+			return nil // made meanwhile by someone else
+		}
+		return fmt.Errorf("creating Secret %s/%s: %w", Namespace, SecretName, err)
+	}
+	return nil
+}
+
+// daemonSet is the agent's DaemonSet, the same as the Helm chart's.
+func (i *Installer) daemonSet(cluster string, labels map[string]string) *appsv1ac.DaemonSetApplyConfiguration {
+	probe := func(path, port string, period int32) *corev1ac.ProbeApplyConfiguration {
+		return corev1ac.Probe().WithPeriodSeconds(period).WithHTTPGet(
+			corev1ac.HTTPGetAction().WithHost("localhost").WithPath(path).WithPort(intstr.FromString(port)))
+	}
+	container := corev1ac.Container().
+		WithName(Name).
+		WithImage(i.cfg.Image).
+		WithArgs("agent", "--cluster-name="+cluster, "--port=80", "--probe-port=2703", "--metrics-port=2705",
+			"--endpoint="+i.cfg.Endpoint, "--change-feed-endpoint="+i.cfg.Endpoint).
+		WithEnv(
+			corev1ac.EnvVar().WithName("AWS_REGION").WithValue(i.cfg.Region),
+			corev1ac.EnvVar().WithName("AWS_SHARED_CREDENTIALS_FILE").WithValue("/etc/podid/credentials/credentials"),
+			corev1ac.EnvVar().WithName("NODE_NAME").WithValueFrom(corev1ac.EnvVarSource().WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("spec.nodeName"))),
+		).
+		WithPorts(
+			corev1ac.ContainerPort().WithName("proxy").WithContainerPort(80),
+			corev1ac.ContainerPort().WithName("probe").WithContainerPort(2703),
+			corev1ac.ContainerPort().WithName("metrics").WithContainerPort(2705),
+		).
+		WithLivenessProbe(probe("/healthz", "probe", 10)).
+		WithReadinessProbe(probe("/readyz", "probe", 5)).
+		WithResources(corev1ac.ResourceRequirements().WithRequests(corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("25m"),
+			corev1.ResourceMemory: resource.MustParse("32Mi"),
+		})).
+		WithSecurityContext(corev1ac.SecurityContext().
+			WithAllowPrivilegeEscalation(false).
+			WithReadOnlyRootFilesystem(true).
+			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL").WithAdd("NET_BIND_SERVICE", "NET_ADMIN")).
+			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+		WithVolumeMounts(corev1ac.VolumeMount().WithName("credentials").WithMountPath("/etc/podid/credentials").WithReadOnly(true))
+	pod := corev1ac.PodSpec().
+		WithServiceAccountName(Name).
+		WithAutomountServiceAccountToken(false).
+		WithHostNetwork(true).
+		WithDNSPolicy(corev1.DNSClusterFirstWithHostNet).
+		WithPriorityClassName("system-node-critical").
+		WithTerminationGracePeriodSeconds(30).
+		// As EKS's add-on: on every node, whatever its taints.
+		WithTolerations(corev1ac.Toleration().WithOperator(corev1.TolerationOpExists)).
+		WithContainers(container).
+		WithVolumes(corev1ac.Volume().WithName("credentials").WithSecret(
+			corev1ac.SecretVolumeSource().WithSecretName(SecretName).WithOptional(true)))
+	maxUnavailable := intstr.FromString("10%")
+	return appsv1ac.DaemonSet(Name, Namespace).
+		WithLabels(labels).
+		WithSpec(appsv1ac.DaemonSetSpec().
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(map[string]string{NameLabel: Name})).
+			WithUpdateStrategy(appsv1ac.DaemonSetUpdateStrategy().
+				WithType(appsv1.RollingUpdateDaemonSetStrategyType).
+				WithRollingUpdate(appsv1ac.RollingUpdateDaemonSet().WithMaxUnavailable(maxUnavailable))).
+			WithTemplate(corev1ac.PodTemplateSpec().
+				WithLabels(labels).
+				WithSpec(pod)))
+}
+
+// UninstallAgent removes what InstallAgent made: the DaemonSet and
+// ServiceAccount if podid installed them, and the credentials Secret if
+// podid made it, revoking its access key. Adopted objects are left alone.
+func (i *Installer) UninstallAgent(ctx context.Context, access *eks.ClusterAccess, _ *store.Addon) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.cfg.Timeout)
+	defer cancel()
+	kube, err := i.client(access)
+	if err != nil {
+		return err
+	}
+	ds, err := kube.AppsV1().DaemonSets(Namespace).Get(ctx, Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("reading DaemonSet %s/%s: %w", Namespace, Name, err)
+	case !managed(ds):
+		return nil // adopted: not ours to remove, and nor is its Secret
+	default:
+		if err := kube.AppsV1().DaemonSets(Namespace).Delete(ctx, Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting DaemonSet %s/%s: %w", Namespace, Name, err)
+		}
+	}
+	if sa, err := kube.CoreV1().ServiceAccounts(Namespace).Get(ctx, Name, metav1.GetOptions{}); err == nil && managed(sa) {
+		if err := kube.CoreV1().ServiceAccounts(Namespace).Delete(ctx, Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting ServiceAccount %s/%s: %w", Namespace, Name, err)
+		}
+	}
+	// Only a Secret the installer made carries the key annotation;
+	// `podid cluster register-self` makes one with the same name that
+	// outlives the add-on.
+	sec, err := kube.CoreV1().Secrets(Namespace).Get(ctx, SecretName, metav1.GetOptions{})
+	if err != nil || !managed(sec) || sec.Annotations[AccessKeyAnnotation] == "" {
+		return nil
+	}
+	if err := kube.CoreV1().Secrets(Namespace).Delete(ctx, SecretName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting Secret %s/%s: %w", Namespace, SecretName, err)
+	}
+	if id := sec.Annotations[AccessKeyAnnotation]; i.cfg.Keys != nil {
+		if err := i.cfg.Keys.RevokeAgentKey(ctx, access.Name, id); err != nil {
+			return fmt.Errorf("revoking the agent's access key: %w", err)
+		}
+	}
+	i.log.InfoContext(ctx, "uninstalled the pod identity agent", "cluster", access.Name)
+	return nil
+}
+
+// AgentHealth reports the agent DaemonSet's state. Clusters podid cannot
+// reach (hosted clusters, whose agent is podid's own, and clusters
+// registered without API access) count as served.
+func (i *Installer) AgentHealth(ctx context.Context, cluster string, access *eks.ClusterAccess) (eks.AgentHealth, error) {
+	if access == nil || access.Endpoint == "" {
+		return eks.AgentHealth{Serving: true}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, i.cfg.Timeout)
+	defer cancel()
+	kube, err := i.client(access)
+	if err != nil {
+		return eks.AgentHealth{}, err
+	}
+	ds, err := kube.AppsV1().DaemonSets(Namespace).Get(ctx, Name, metav1.GetOptions{})
+	if err != nil {
+		return eks.AgentHealth{Issues: []eks.AddonIssue{apiIssue(err)}}, nil
+	}
+	return DaemonSetHealth(ds), nil
+}
+
+// installError names an install failure's issue for the add-on's health:
+// AccessDenied when podid's cluster credentials lack a permission,
+// ClusterUnreachable otherwise.
+func installError(err error) error {
+	issue := eks.AddonIssue{Code: "ClusterUnreachable", Message: "podid could not install the agent on the cluster.", ResourceIDs: []string{}}
+	if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+		issue = eks.AddonIssue{Code: "AccessDenied", Message: "podid's credentials for the cluster may not install the agent (it applies a ServiceAccount, a DaemonSet and a Secret in " + Namespace + ").", ResourceIDs: []string{Namespace + "/" + Name}}
+	}
+	return &eks.InstallError{Issue: issue, Err: err}
+}
+
+// apiIssue names a failed read of the agent DaemonSet as EKS's health
+// issue codes do.
+func apiIssue(err error) eks.AddonIssue {
+	id := []string{Namespace + "/" + Name}
+	switch {
+	case apierrors.IsNotFound(err):
+		return eks.AddonIssue{Code: "K8sResourceNotFound", Message: "DaemonSet " + Namespace + "/" + Name + " does not exist.", ResourceIDs: id}
+	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err):
+		return eks.AddonIssue{Code: "AccessDenied", Message: "podid may not read DaemonSet " + Namespace + "/" + Name + " with the cluster's API credentials.", ResourceIDs: id}
+	}
+	return eks.AddonIssue{Code: "ClusterUnreachable", Message: "podid could not reach the cluster's API server.", ResourceIDs: []string{}}
+}
+
+// DaemonSetHealth judges an agent DaemonSet: serving once the controller
+// has seen its current spec and every desired pod is updated and ready.
+func DaemonSetHealth(ds *appsv1.DaemonSet) eks.AgentHealth {
+	st := ds.Status
+	if st.ObservedGeneration < ds.Generation {
+		return eks.AgentHealth{} // the controller has not acted on the spec yet
+	}
+	desired := st.DesiredNumberScheduled
+	if desired > 0 && st.NumberReady >= desired && st.UpdatedNumberScheduled >= desired {
+		return eks.AgentHealth{Serving: true}
+	}
+	msg := fmt.Sprintf("%d of %d agent pods are ready and up to date.", min(st.NumberReady, st.UpdatedNumberScheduled), desired)
+	if desired == 0 {
+		msg = "No node runs the agent: the DaemonSet schedules no pods."
+	}
+	return eks.AgentHealth{Issues: []eks.AddonIssue{{Code: "InsufficientNumberOfReplicas", Message: msg, ResourceIDs: []string{Namespace + "/" + Name}}}}
+}
