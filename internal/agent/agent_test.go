@@ -97,7 +97,13 @@ func TestRunServesProbesAndDrains(t *testing.T) {
 			t.Errorf("metrics server %s: %d", path, code)
 		}
 	}
-	_, body := fetchHTTP(t, metrics, "/metrics", "")
+	// Readiness may come from the pod's request first; the startup probe
+	// call can still be in flight.
+	var body string
+	waitFor(t, "the startup probe's call", func() bool {
+		_, body = fetchHTTP(t, metrics, "/metrics", "")
+		return strings.Contains(body, `podid_agent_eksauth_calls_total{code="InvalidTokenException",kind="probe"}`)
+	})
 	for _, want := range []string{
 		`podid_agent_cache_misses_total 1`,
 		`podid_agent_request_duration_seconds_count{outcome="miss"} 1`,
