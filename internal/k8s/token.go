@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // PodIdentityAudience is the audience of tokens EKS Auth accepts.
@@ -91,8 +92,19 @@ type k8sClaims struct {
 	} `json:"node"`
 }
 
-type privateClaims struct {
-	K8s *k8sClaims `json:"kubernetes.io"`
+// tokenClaims is the payload of a service-account token, decoded once
+// after the signature verifies. Names match exactly (no case folding) and a
+// duplicated name is an error, so no other JSON reader can see a
+// different token than this one.
+type tokenClaims struct {
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  jwt.Audience     `json:"aud"`
+	Expiry    *jwt.NumericDate `json:"exp"`
+	NotBefore *jwt.NumericDate `json:"nbf"`
+	IssuedAt  *jwt.NumericDate `json:"iat"`
+	ID        string           `json:"jti"`
+	K8s       *k8sClaims       `json:"kubernetes.io"`
 }
 
 // Verify checks raw's signature against keys, then its issuer, audience,
@@ -102,16 +114,16 @@ func Verify(ctx context.Context, raw string, keys KeySource, want Expect) (*Clai
 	if len(raw) == 0 || len(raw) > MaxTokenBytes {
 		return nil, fmt.Errorf("%w: token size %d out of range", ErrInvalidToken, len(raw))
 	}
-	tok, err := jwt.ParseSigned(raw, allowedAlgs)
+	tok, err := jose.ParseSignedCompact(raw, allowedAlgs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: not a signed JWT with an accepted algorithm", ErrInvalidToken)
 	}
-	if len(tok.Headers) != 1 {
+	if len(tok.Signatures) != 1 {
 		return nil, fmt.Errorf("%w: want exactly one signature", ErrInvalidToken)
 	}
-	kid := tok.Headers[0].KeyID
-	var std jwt.Claims
-	var priv privateClaims
+	header := tok.Signatures[0].Header
+	kid := header.KeyID
+	var payload []byte
 	verified := false
 	for attempt := 0; attempt < 2 && !verified; attempt++ {
 		cands, err := keys.Keys(ctx, kid, attempt == 1)
@@ -128,11 +140,11 @@ func Verify(ctx context.Context, raw string, keys KeySource, want Expect) (*Clai
 			if k.Use != "" && k.Use != "sig" {
 				continue
 			}
-			if k.Algorithm != "" && k.Algorithm != tok.Headers[0].Algorithm {
+			if k.Algorithm != "" && k.Algorithm != header.Algorithm {
 				continue
 			}
-			if err := tok.Claims(k.Key, &std, &priv); err == nil {
-				verified = true
+			if p, err := tok.Verify(k.Key); err == nil {
+				payload, verified = p, true
 				break
 			}
 		}
@@ -140,6 +152,11 @@ func Verify(ctx context.Context, raw string, keys KeySource, want Expect) (*Clai
 	if !verified {
 		return nil, fmt.Errorf("%w: signature does not verify with the cluster's keys", ErrInvalidToken)
 	}
+	var tc tokenClaims
+	if err := jsonv2.Unmarshal(payload, &tc); err != nil {
+		return nil, fmt.Errorf("%w: the claims are not a valid JSON object", ErrInvalidToken)
+	}
+	std := jwt.Claims{Issuer: tc.Issuer, Subject: tc.Subject, Audience: tc.Audience, Expiry: tc.Expiry, NotBefore: tc.NotBefore, IssuedAt: tc.IssuedAt, ID: tc.ID}
 	if want.Issuer != "" && std.Issuer != want.Issuer {
 		return nil, fmt.Errorf("%w: issuer %q is not the cluster's issuer", ErrInvalidToken, std.Issuer)
 	}
@@ -169,7 +186,7 @@ func Verify(ctx context.Context, raw string, keys KeySource, want Expect) (*Clai
 	if std.IssuedAt != nil {
 		c.IssuedAt = std.IssuedAt.Time()
 	}
-	k := priv.K8s
+	k := tc.K8s
 	if k == nil || k.Namespace == "" || k.ServiceAccount == nil || k.ServiceAccount.Name == "" || k.Pod == nil || k.Pod.Name == "" || k.Pod.UID == "" {
 		return nil, fmt.Errorf("%w: missing kubernetes.io pod, namespace or service account claims", ErrInvalidToken)
 	}
