@@ -254,3 +254,43 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestVerifyReadsClaimsExactly: the claims podid acts on are the token's
+// only reading. A duplicated name is refused (readers that keep the first
+// or the last would disagree), and names match exactly ("ISS" is not iss).
+func TestVerifyReadsClaimsExactly(t *testing.T) {
+	f := newFixture(t)
+	signRaw := func(payload string) string {
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: f.key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", f.kid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		jws, err := s.Sign([]byte(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := jws.CompactSerialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	base, err := json.Marshal(podClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Expect{Issuer: testIssuer, Audience: PodIdentityAudience, Now: testNow, Leeway: DefaultLeeway}
+	if _, err := Verify(context.Background(), signRaw(string(base)), f.keys, want); err != nil {
+		t.Fatalf("well-formed claims: %v", err)
+	}
+	for name, payload := range map[string]string{
+		"duplicate iss":  `{"iss":"https://evil.example",` + string(base[1:]),
+		"upper-case ISS": strings.Replace(string(base), `"iss"`, `"ISS"`, 1),
+		"not an object":  `["a"]`,
+	} {
+		_, err := Verify(context.Background(), signRaw(payload), f.keys, want)
+		if !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("%s: %v, want ErrInvalidToken", name, err)
+		}
+	}
+}
