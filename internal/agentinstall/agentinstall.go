@@ -52,8 +52,11 @@ const (
 	AccessKeyAnnotation = "podid.io/access-key-id"
 )
 
-// DefaultTimeout bounds one install, uninstall or health probe.
+// DefaultTimeout bounds one install or uninstall.
 const DefaultTimeout = 20 * time.Second
+
+// ProbeTimeout bounds a health probe, which runs inside DescribeAddon.
+const ProbeTimeout = 5 * time.Second
 
 // KeyMinter makes and revokes the podid access keys the installed agents
 // call EKS Auth with. The server implements it with a least-privilege IAM
@@ -334,7 +337,7 @@ func (i *Installer) AgentHealth(ctx context.Context, cluster string, access *eks
 	if access == nil || access.Endpoint == "" {
 		return eks.AgentHealth{Serving: true}, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, i.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, min(i.cfg.Timeout, ProbeTimeout))
 	defer cancel()
 	kube, err := i.client(access)
 	if err != nil {
