@@ -159,9 +159,13 @@ func managed(m metav1.Object) bool {
 // InstallAgent applies the agent's objects on the cluster. It runs to the
 // end (within the timeout) even if the caller's request goes away, so an
 // install is never left half done by a client disconnect.
-func (i *Installer) InstallAgent(ctx context.Context, access *eks.ClusterAccess, _ *store.Addon) error {
+func (i *Installer) InstallAgent(ctx context.Context, access *eks.ClusterAccess, addon *store.Addon) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.cfg.Timeout)
 	defer cancel()
+	values, err := ParseValues(addon.ConfigurationValues)
+	if err != nil {
+		return err // validated by CreateAddon and UpdateAddon already
+	}
 	kube, err := i.client(access)
 	if err != nil {
 		return err
@@ -182,7 +186,11 @@ func (i *Installer) InstallAgent(ctx context.Context, access *eks.ClusterAccess,
 	if _, err := kube.CoreV1().ServiceAccounts(Namespace).Apply(ctx, sa, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 		return installError(fmt.Errorf("applying ServiceAccount %s/%s: %w", Namespace, Name, err))
 	}
-	if _, err := kube.AppsV1().DaemonSets(Namespace).Apply(ctx, i.daemonSet(access.Name, labels), metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+	want, err := i.daemonSet(access.Name, labels, values)
+	if err != nil {
+		return fmt.Errorf("agent DaemonSet: %w", err)
+	}
+	if _, err := kube.AppsV1().DaemonSets(Namespace).Apply(ctx, want, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 		return installError(fmt.Errorf("applying DaemonSet %s/%s: %w", Namespace, Name, err))
 	}
 	i.log.InfoContext(ctx, "installed the pod identity agent", "cluster", access.Name, "image", i.cfg.Image)
@@ -226,8 +234,9 @@ func (i *Installer) ensureSecret(ctx context.Context, kube kubernetes.Interface,
 	return nil
 }
 
-// daemonSet is the agent's DaemonSet, the same as the Helm chart's.
-func (i *Installer) daemonSet(cluster string, labels map[string]string) *appsv1ac.DaemonSetApplyConfiguration {
+// daemonSet is the agent's DaemonSet, the same as the Helm chart's, with
+// the add-on's configuration values applied.
+func (i *Installer) daemonSet(cluster string, labels map[string]string, values *Values) (*appsv1ac.DaemonSetApplyConfiguration, error) {
 	probe := func(path, port string, period int32) *corev1ac.ProbeApplyConfiguration {
 		return corev1ac.Probe().WithPeriodSeconds(period).WithHTTPGet(
 			corev1ac.HTTPGetAction().WithHost("localhost").WithPath(path).WithPort(intstr.FromString(port)))
@@ -268,9 +277,14 @@ func (i *Installer) daemonSet(cluster string, labels map[string]string) *appsv1a
 		WithTerminationGracePeriodSeconds(30).
 		// As EKS's add-on: on every node, whatever its taints.
 		WithTolerations(corev1ac.Toleration().WithOperator(corev1.TolerationOpExists)).
-		WithContainers(container).
 		WithVolumes(corev1ac.Volume().WithName("credentials").WithSecret(
 			corev1ac.SecretVolumeSource().WithSecretName(SecretName).WithOptional(true)))
+	tmpl := corev1ac.PodTemplateSpec()
+	if err := applyValues(values, pod, tmpl, container); err != nil {
+		return nil, err
+	}
+	// Set last: podid's own labels win over podLabels.
+	tmpl.WithLabels(labels).WithSpec(pod.WithContainers(container))
 	maxUnavailable := intstr.FromString("10%")
 	return appsv1ac.DaemonSet(Name, Namespace).
 		WithLabels(labels).
@@ -279,9 +293,7 @@ func (i *Installer) daemonSet(cluster string, labels map[string]string) *appsv1a
 			WithUpdateStrategy(appsv1ac.DaemonSetUpdateStrategy().
 				WithType(appsv1.RollingUpdateDaemonSetStrategyType).
 				WithRollingUpdate(appsv1ac.RollingUpdateDaemonSet().WithMaxUnavailable(maxUnavailable))).
-			WithTemplate(corev1ac.PodTemplateSpec().
-				WithLabels(labels).
-				WithSpec(pod)))
+			WithTemplate(tmpl)), nil
 }
 
 // UninstallAgent removes what InstallAgent made: the DaemonSet and

@@ -2,6 +2,7 @@ package agentinstall
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -114,6 +115,120 @@ func TestAgentPolicy(t *testing.T) {
 	for _, want := range []string{`"arn:aws:eks:us-west-2:123456789012:cluster/prod"`, `"eks-auth:AssumeRoleForPodIdentity"`, `"eks:ListPodIdentityAssociations"`} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("policy lacks %s: %s", want, doc)
+		}
+	}
+}
+
+func TestParseValues(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, err string
+	}{
+		{"empty", "", ""},
+		{"json", `{"tolerations":[{"operator":"Exists"}],"agent":{"additionalArgs":{"-v":"debug"}}}`, ""},
+		{"yaml", "resources:\n  requests:\n    cpu: 50m\nnodeSelector:\n  kubernetes.io/os: linux\n", ""},
+		{"unknown key", `{"replicas":2}`, "ConfigurationValue provided in request is not supported: Json schema validation failed with error: [$.replicas: is not defined in the schema and the schema does not allow additional properties]"},
+		{"nested unknown key", `{"agent":{"extraArgs":{}}}`, "[$.extraArgs: is not defined in the schema and the schema does not allow additional properties]"},
+		{"wrong type", `{"tolerations":"all"}`, "the values do not match the schema"},
+		{"not an object", `[1,2]`, "ConfigurationValue provided in request is not supported"},
+		{"not yaml", "a: [", "the values are not a JSON or YAML object"},
+		{"reserved label", `{"podLabels":{"app.kubernetes.io/managed-by":"me"}}`, "podid sets this label itself"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseValues(tc.in)
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("got %v, want an error containing %q", err, tc.err)
+			}
+		})
+	}
+}
+
+// TestDaemonSetValues: the configured parts replace the defaults and
+// podid's own labels and arguments stay.
+func TestDaemonSetValues(t *testing.T) {
+	i, err := New(Config{Image: "registry.example/podid:1", Endpoint: "https://podid.example", Region: "eu-west-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{NameLabel: Name, ManagedByLabel: ManagedBy}
+	render := func(values string) map[string]any {
+		t.Helper()
+		v, err := ParseValues(values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, err := i.daemonSet("prod", labels, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(ds.Spec.Template)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	def := render("")
+	spec := def["spec"].(map[string]any)
+	c := spec["containers"].([]any)[0].(map[string]any)
+	if got := fmt.Sprint(spec["tolerations"]); got != "[map[operator:Exists]]" {
+		t.Errorf("default tolerations %s", got)
+	}
+	if got := fmt.Sprint(c["args"]); got != "[agent --cluster-name=prod --port=80 --probe-port=2703 --metrics-port=2705 --endpoint=https://podid.example --change-feed-endpoint=https://podid.example]" {
+		t.Errorf("default args %s", got)
+	}
+	if got := fmt.Sprint(c["resources"]); got != "map[requests:map[cpu:25m memory:32Mi]]" {
+		t.Errorf("default resources %s", got)
+	}
+
+	m := render(`{"tolerations":[{"key":"dedicated","operator":"Equal","value":"agents","effect":"NoSchedule"}],` +
+		`"agent":{"additionalArgs":{"-v":"debug","--max-cache-size":"5000"}},"resources":{"limits":{"memory":"64Mi"}},` +
+		`"nodeSelector":{"kubernetes.io/os":"linux"},"priorityClassName":"agents","podLabels":{"team":"platform"},"podAnnotations":{"a":"b"}}`)
+	spec = m["spec"].(map[string]any)
+	c = spec["containers"].([]any)[0].(map[string]any)
+	meta := m["metadata"].(map[string]any)
+	for what, got := range map[string]string{
+		"tolerations":       fmt.Sprint(spec["tolerations"]),
+		"args":              fmt.Sprint(c["args"]),
+		"resources":         fmt.Sprint(c["resources"]),
+		"nodeSelector":      fmt.Sprint(spec["nodeSelector"]),
+		"priorityClassName": fmt.Sprint(spec["priorityClassName"]),
+		"labels":            fmt.Sprint(meta["labels"]),
+		"annotations":       fmt.Sprint(meta["annotations"]),
+	} {
+		want := map[string]string{
+			"tolerations":       "[map[effect:NoSchedule key:dedicated operator:Equal value:agents]]",
+			"args":              "[agent --cluster-name=prod --port=80 --probe-port=2703 --metrics-port=2705 --endpoint=https://podid.example --change-feed-endpoint=https://podid.example --max-cache-size 5000 -v debug]",
+			"resources":         "map[limits:map[memory:64Mi]]",
+			"nodeSelector":      "map[kubernetes.io/os:linux]",
+			"priorityClassName": "agents",
+			"labels":            "map[app.kubernetes.io/managed-by:podid app.kubernetes.io/name:eks-pod-identity-agent team:platform]",
+			"annotations":       "map[a:b]",
+		}[what]
+		if got != want {
+			t.Errorf("%s = %s, want %s", what, got, want)
+		}
+	}
+}
+
+func TestConfigurationSchemaIsJSON(t *testing.T) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(ConfigurationSchema), &m); err != nil || m["type"] != "object" {
+		t.Fatalf("%v %v", err, m)
+	}
+	props, _ := m["properties"].(map[string]any)
+	// Every key ParseValues accepts is in the schema.
+	for _, k := range []string{"agent", "tolerations", "resources", "affinity", "nodeSelector", "podAnnotations", "podLabels", "priorityClassName"} {
+		if _, ok := props[k]; !ok {
+			t.Errorf("schema lacks %s", k)
+		}
+		if _, err := ParseValues(`{"` + k + `":null}`); err != nil {
+			t.Errorf("ParseValues refuses %s: %v", k, err)
 		}
 	}
 }

@@ -242,7 +242,7 @@ func (a *App) assemble(ctx context.Context) error {
 	a.EKS, err = eks.New(eks.Config{Store: a.Store, Authorizer: authz, Keyring: a.Keyring, AccountID: cfg.AccountID, Region: cfg.Region, PublicBaseURL: strings.TrimSuffix(cfg.PublicURL, "/"), Now: cfg.Now, Logger: cfg.Logger,
 		// CreateAddon installs the agent on external clusters podid can
 		// reach, and the add-on's status follows the agent DaemonSet.
-		AgentInstaller: installer, AgentProbe: installer,
+		AgentInstaller: installer, AgentProbe: installer, AddonConfig: installer,
 		// Broker clusters' roles live in AWS; the broker checks them there.
 		RoleValidator: a.Issuers,
 		// A change reaches feed subscribers only once EKS Auth's index has it.

@@ -152,7 +152,7 @@ func checkAddonName(cluster, name string) error {
 }
 
 // checkAddonSettings validates the settings shared by Create and Update.
-func checkAddonSettings(cluster, addon, version, saRole, resolve string, config *string, pias []AddonPodIdentityAssociation) error {
+func (s *Service) checkAddonSettings(cluster, addon, version, saRole, resolve string, config *string, pias []AddonPodIdentityAssociation) error {
 	bad := func(format string, args ...any) error {
 		return addonErr(http.StatusBadRequest, CodeInvalidParameter, cluster, addon, format, args...)
 	}
@@ -169,6 +169,11 @@ func checkAddonSettings(cluster, addon, version, saRole, resolve string, config 
 	}
 	if config != nil && len(*config) > maxConfigValues {
 		return bad("The parameter configurationValues must be at most %d characters long.", maxConfigValues)
+	}
+	if config != nil && s.cfg.AddonConfig != nil {
+		if err := s.cfg.AddonConfig.ValidateConfiguration(*config); err != nil {
+			return bad("%s", err.Error())
+		}
 	}
 	if len(pias) > 0 {
 		return bad("Pod Identity feature is not supported for addon %s.", addon)
@@ -198,7 +203,7 @@ func (s *Service) CreateAddon(ctx context.Context, in *CreateAddonInput) (*Addon
 		return nil, err
 	}
 	cfgVals := in.ConfigurationValues
-	if err := checkAddonSettings(c, in.AddonName, in.AddonVersion, in.ServiceAccountRoleArn, in.ResolveConflicts, &cfgVals, in.PodIdentityAssociations); err != nil {
+	if err := s.checkAddonSettings(c, in.AddonName, in.AddonVersion, in.ServiceAccountRoleArn, in.ResolveConflicts, &cfgVals, in.PodIdentityAssociations); err != nil {
 		return nil, err
 	}
 	if ns := in.NamespaceConfig; ns != nil && ns.Namespace != AgentNamespace {
@@ -281,25 +286,35 @@ func (s *Service) CreateAddon(ctx context.Context, in *CreateAddonInput) (*Addon
 // install runs the installer hook for an external cluster podid can reach;
 // a failure makes the add-on CREATE_FAILED with the reason in its health.
 func (s *Service) install(ctx context.Context, c *store.Cluster, a *store.Addon) {
+	if issue, failed := s.runInstaller(ctx, c, a); failed {
+		s.setAddonStatus(ctx, a, AddonCreateFailed, []AddonIssue{issue})
+	}
+}
+
+// runInstaller calls the installer hook for an external cluster podid can
+// reach and names a failure as an add-on health issue.
+func (s *Service) runInstaller(ctx context.Context, c *store.Cluster, a *store.Addon) (AddonIssue, bool) {
 	if s.cfg.AgentInstaller == nil || c.Kind != store.ClusterExternal {
-		return
+		return AddonIssue{}, false
 	}
 	access, err := s.clusterAccess(c)
 	if err != nil || access == nil {
 		if err != nil {
 			s.log.ErrorContext(ctx, "reading cluster access", "cluster", c.Name, "err", err)
 		}
-		return
+		return AddonIssue{}, false
 	}
-	if err := s.cfg.AgentInstaller.InstallAgent(ctx, access, a); err != nil {
-		s.log.ErrorContext(ctx, "installing the pod identity agent", "cluster", c.Name, "err", err)
-		issue := AddonIssue{Code: "ClusterUnreachable", Message: "podid could not install the agent on the cluster", ResourceIDs: []string{}}
-		var ie *InstallError
-		if errors.As(err, &ie) {
-			issue = ie.Issue
-		}
-		s.setAddonStatus(ctx, a, AddonCreateFailed, []AddonIssue{issue})
+	err = s.cfg.AgentInstaller.InstallAgent(ctx, access, a)
+	if err == nil {
+		return AddonIssue{}, false
 	}
+	s.log.ErrorContext(ctx, "installing the pod identity agent", "cluster", c.Name, "err", err)
+	issue := AddonIssue{Code: "ClusterUnreachable", Message: "podid could not install the agent on the cluster", ResourceIDs: []string{}}
+	var ie *InstallError
+	if errors.As(err, &ie) {
+		issue = ie.Issue
+	}
+	return issue, true
 }
 
 // addonAPI converts a stored add-on to EKS's shape.
@@ -561,7 +576,7 @@ func (s *Service) UpdateAddon(ctx context.Context, in *UpdateAddonInput) (*Updat
 	if _, err := s.authorizeAddon(ctx, "eks:UpdateAddon", c, in.AddonName); err != nil {
 		return nil, err
 	}
-	if err := checkAddonSettings(c, in.AddonName, in.AddonVersion, in.ServiceAccountRoleArn, in.ResolveConflicts, in.ConfigurationValues, in.PodIdentityAssociations); err != nil {
+	if err := s.checkAddonSettings(c, in.AddonName, in.AddonVersion, in.ServiceAccountRoleArn, in.ResolveConflicts, in.ConfigurationValues, in.PodIdentityAssociations); err != nil {
 		return nil, err
 	}
 	if err := checkRequestToken(c, in.ClientRequestToken); err != nil {
@@ -569,6 +584,8 @@ func (s *Service) UpdateAddon(ctx context.Context, in *UpdateAddonInput) (*Updat
 	}
 	now := s.now()
 	up := &Update{ID: ids.NewUUID(), Status: "Successful", Type: "AddonUpdate", Params: []UpdateParam{}, CreatedAt: ts(now), Errors: []ErrorDetail{}}
+	var cluster *store.Cluster
+	var updated *store.Addon // nil for a retried request
 	if in.AddonVersion != "" {
 		up.Params = append(up.Params, UpdateParam{Type: "AddonVersion", Value: in.AddonVersion})
 	}
@@ -604,6 +621,10 @@ func (s *Service) UpdateAddon(ctx context.Context, in *UpdateAddonInput) (*Updat
 		if err := tx.UpdateAddon(&next); err != nil {
 			return internalf("updating add-on: %w", err)
 		}
+		if cluster, err = tx.GetCluster(c); err != nil {
+			return clusterLookupErr(c, err)
+		}
+		updated = &next
 		if in.ClientRequestToken != "" {
 			if err := tx.PutIdempotencyToken(updateAddonScope(c), in.ClientRequestToken, up.ID); err != nil {
 				return internalf("recording client request token: %w", err)
@@ -614,7 +635,56 @@ func (s *Service) UpdateAddon(ctx context.Context, in *UpdateAddonInput) (*Updat
 	if err != nil {
 		return nil, storeErr(err)
 	}
+	if updated != nil && (in.ConfigurationValues != nil || in.AddonVersion != "") {
+		// The agent podid installed takes the new settings at once. A
+		// failure fails the update; the add-on's status keeps following
+		// the agent that runs.
+		if issue, failed := s.runInstaller(ctx, cluster, updated); failed {
+			up.Status = "Failed"
+			up.Errors = []ErrorDetail{{ErrorCode: issue.Code, ErrorMessage: issue.Message, ResourceIDs: issue.ResourceIDs}}
+		}
+	}
 	return &UpdateOutput{Update: up}, nil
+}
+
+// DescribeAddonConfigurationInput is the input of DescribeAddonConfiguration.
+type DescribeAddonConfigurationInput struct {
+	AddonName    string
+	AddonVersion string
+}
+
+// DescribeAddonConfigurationOutput is the output of
+// DescribeAddonConfiguration.
+type DescribeAddonConfigurationOutput struct {
+	AddonName                string   `json:"addonName"`
+	AddonVersion             string   `json:"addonVersion"`
+	ConfigurationSchema      string   `json:"configurationSchema"`
+	PodIdentityConfiguration []string `json:"podIdentityConfiguration"`
+}
+
+// emptySchema is the configuration schema when no AddonConfig is set.
+const emptySchema = `{"$schema":"http://json-schema.org/draft-07/schema#","type":"object"}`
+
+// DescribeAddonConfiguration returns the JSON schema of the agent add-on's
+// configurationValues.
+func (s *Service) DescribeAddonConfiguration(ctx context.Context, in *DescribeAddonConfigurationInput) (*DescribeAddonConfigurationOutput, error) {
+	if err := s.authorize(ctx, "eks:DescribeAddonConfiguration", "*", nil); err != nil {
+		return nil, err
+	}
+	if err := checkAddonName("", in.AddonName); err != nil {
+		return nil, err
+	}
+	if in.AddonVersion == "" {
+		return nil, addonErr(http.StatusBadRequest, CodeInvalidParameter, "", in.AddonName, "The parameter addonVersion must not be empty.")
+	}
+	if !knownVersion(in.AddonVersion) {
+		return nil, addonErr(http.StatusBadRequest, CodeInvalidParameter, "", in.AddonName, "Addon version %s is not supported for %s.", truncate(in.AddonVersion, 64), in.AddonName)
+	}
+	schema := emptySchema
+	if s.cfg.AddonConfig != nil {
+		schema = s.cfg.AddonConfig.ConfigurationSchema()
+	}
+	return &DescribeAddonConfigurationOutput{AddonName: in.AddonName, AddonVersion: in.AddonVersion, ConfigurationSchema: schema, PodIdentityConfiguration: []string{}}, nil
 }
 
 // DescribeAddonVersions lists the versions of the agent add-on, filtered

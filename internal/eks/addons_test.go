@@ -291,3 +291,62 @@ func TestAddonInstallerHook(t *testing.T) {
 		t.Errorf("DescribeCluster leaks the token or failed: %d %s", r.Status, r.Raw)
 	}
 }
+
+// strictConfig accepts only "{}" as configuration values.
+type strictConfig struct{}
+
+func (strictConfig) ConfigurationSchema() string {
+	return `{"type":"object","additionalProperties":false}`
+}
+func (strictConfig) ValidateConfiguration(v string) error {
+	if v != "{}" {
+		return errors.New("ConfigurationValue provided in request is not supported: only {}")
+	}
+	return nil
+}
+
+// TestAddonConfiguration: values are checked by Config.AddonConfig on
+// create and update, DescribeAddonConfiguration serves its schema, and an
+// update of an installed agent re-applies it (the update Failed when that
+// fails, the add-on's status still following the running agent).
+func TestAddonConfiguration(t *testing.T) {
+	inst := &recordingInstaller{}
+	e := newEnv(t, func(c *Config) { c.AgentInstaller = inst; c.AddonConfig = strictConfig{} })
+	ctx := rootCtx()
+	if _, err := e.svc.RegisterCluster(ctx, &RegisterClusterInput{Name: "ext", OIDCIssuerURL: "https://issuer.example/ext",
+		KubernetesAPI: &KubernetesAPIAccess{Endpoint: "https://k8s.example:6443", Token: "t"}}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("POST", "/clusters/ext/addons", `{"addonName":"eks-pod-identity-agent","configurationValues":"{\"replicas\":2}"}`)
+	if r.Status != 400 || r.Body["__type"] != "InvalidParameterException" || r.Body["message"] != "ConfigurationValue provided in request is not supported: only {}" || len(inst.calls) != 0 {
+		t.Fatalf("bad values: %d %s %q", r.Status, r.Raw, inst.calls)
+	}
+	if r := e.do("POST", "/clusters/ext/addons", `{"addonName":"eks-pod-identity-agent","configurationValues":"{}"}`); r.Status != 200 {
+		t.Fatalf("create: %d %s", r.Status, r.Raw)
+	}
+	r = e.do("GET", "/addons/configuration-schemas?addonName=eks-pod-identity-agent&addonVersion=v1.3.10-eksbuild.2", "")
+	want := map[string]any{"addonName": "eks-pod-identity-agent", "addonVersion": "v1.3.10-eksbuild.2", "configurationSchema": `{"type":"object","additionalProperties":false}`, "podIdentityConfiguration": []any{}}
+	if r.Status != 200 || len(r.Body) != 4 || r.Body["configurationSchema"] != want["configurationSchema"] || r.Body["addonVersion"] != want["addonVersion"] {
+		t.Errorf("describe-addon-configuration: %d %s", r.Status, r.Raw)
+	}
+	for _, q := range []string{"addonName=vpc-cni&addonVersion=v1.3.10-eksbuild.2", "addonName=eks-pod-identity-agent", "addonName=eks-pod-identity-agent&addonVersion=v9"} {
+		if r := e.do("GET", "/addons/configuration-schemas?"+q, ""); r.Status != 400 || r.Body["__type"] != "InvalidParameterException" {
+			t.Errorf("%s: %d %s", q, r.Status, r.Raw)
+		}
+	}
+
+	// An update re-applies; a failed re-apply fails the update.
+	up, err := e.svc.UpdateAddon(ctx, &UpdateAddonInput{ClusterName: "ext", AddonName: AgentAddonName, ConfigurationValues: aws.String("{}")})
+	if err != nil || up.Update.Status != "Successful" || len(inst.calls) != 2 {
+		t.Fatalf("update: %v %+v %q", err, up, inst.calls)
+	}
+	inst.fail = &InstallError{Issue: AddonIssue{Code: "AccessDenied", Message: "no", ResourceIDs: []string{}}, Err: errors.New("forbidden")}
+	up, err = e.svc.UpdateAddon(ctx, &UpdateAddonInput{ClusterName: "ext", AddonName: AgentAddonName, AddonVersion: "v1.3.8-eksbuild.2"})
+	if err != nil || up.Update.Status != "Failed" || len(up.Update.Errors) != 1 || up.Update.Errors[0].ErrorCode != "AccessDenied" {
+		t.Fatalf("failed update: %v %+v", err, up)
+	}
+	d, err := e.svc.DescribeAddon(ctx, &DescribeAddonInput{ClusterName: "ext", AddonName: AgentAddonName})
+	if err != nil || d.Addon.Status != AddonActive || d.Addon.AddonVersion != "v1.3.8-eksbuild.2" {
+		t.Errorf("after a failed update: %v %+v", err, d)
+	}
+}

@@ -57,6 +57,17 @@ type AgentInstaller interface {
 	UninstallAgent(ctx context.Context, cluster *ClusterAccess, addon *store.Addon) error
 }
 
+// AddonConfigSchema describes and checks the agent add-on's
+// configurationValues. *agentinstall.Installer implements it.
+type AddonConfigSchema interface {
+	// ConfigurationSchema is the JSON schema DescribeAddonConfiguration
+	// returns.
+	ConfigurationSchema() string
+	// ValidateConfiguration refuses values CreateAddon and UpdateAddon must
+	// not accept; its message is the InvalidParameterException's.
+	ValidateConfiguration(values string) error
+}
+
 // InstallError is an installer failure with the health issue the add-on
 // shows for it (by default ClusterUnreachable).
 type InstallError struct {
@@ -95,6 +106,9 @@ type Config struct {
 	// AgentInstaller installs the agent on external clusters with API
 	// access. When nil, CreateAddon records the add-on only.
 	AgentInstaller AgentInstaller
+	// AddonConfig validates and describes configurationValues. When nil,
+	// any value within the length limit is stored.
+	AddonConfig AddonConfigSchema
 	// SkipRoleValidation turns off the checks that roleArn names an
 	// existing role of this account whose trust policy admits
 	// pods.eks.amazonaws.com (for setups whose roles live elsewhere).

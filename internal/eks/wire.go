@@ -43,6 +43,7 @@ func (s *Service) routes() []route {
 		{[]string{"clusters", "*", "addons", "*"}, map[string]handler{"GET": s.hDescribeAddon, "DELETE": s.hDeleteAddon}},
 		{[]string{"clusters", "*", "addons", "*", "update"}, map[string]handler{"POST": s.hUpdateAddon}},
 		{[]string{"addons", "supported-versions"}, map[string]handler{"GET": s.hDescribeAddonVersions}},
+		{[]string{"addons", "configuration-schemas"}, map[string]handler{"GET": s.hDescribeAddonConfiguration}},
 		{[]string{"podid", "v1", "clusters", "*", "tokens"}, map[string]handler{"POST": s.hCreateToken}},
 	}
 }
@@ -337,6 +338,11 @@ func (s *Service) hDescribeAddonVersions(ctx context.Context, r *http.Request, p
 		KubernetesVersion: q.Get("kubernetesVersion"), MaxResults: n, NextToken: q.Get("nextToken"),
 		AddonName: q.Get("addonName"), Types: q["types"], Publishers: q["publishers"], Owners: q["owners"],
 	})
+}
+
+func (s *Service) hDescribeAddonConfiguration(ctx context.Context, r *http.Request, p []string, body []byte) (any, error) {
+	q := r.URL.Query()
+	return s.DescribeAddonConfiguration(ctx, &DescribeAddonConfigurationInput{AddonName: q.Get("addonName"), AddonVersion: q.Get("addonVersion")})
 }
 
 func (s *Service) hCreateToken(ctx context.Context, r *http.Request, p []string, body []byte) (any, error) {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -115,6 +116,26 @@ func TestWorkshopEKSSequenceCLI(t *testing.T) {
 	wantCode(t, s.awsErr(t, root, "eks", "describe-pod-identity-association", "--cluster-name", "eks-workshop", "--association-id", id), "ResourceNotFoundException")
 	wantCode(t, s.awsErr(t, root, "eks", "create-addon", "--cluster-name", "eks-workshop", "--addon-name", "vpc-cni"), "InvalidParameterException")
 	wantCode(t, s.awsErr(t, root, "eks", "list-pod-identity-associations", "--cluster-name", "nope"), "ResourceNotFoundException")
+
+	// The add-on's configuration: its schema, values checked against it.
+	conf := s.awsJSON(t, root, "eks", "describe-addon-configuration", "--addon-name", "eks-pod-identity-agent", "--addon-version", "v1.3.10-eksbuild.2")
+	var schema map[string]any
+	if err := json.Unmarshal([]byte(str(conf, "configurationSchema")), &schema); err != nil || schema["additionalProperties"] != false {
+		t.Errorf("configuration schema: %v %v", err, conf)
+	}
+	if props, _ := schema["properties"].(map[string]any); props["tolerations"] == nil || props["agent"] == nil {
+		t.Errorf("schema properties: %v", schema["properties"])
+	}
+	wantCode(t, s.awsErr(t, root, "eks", "describe-addon-configuration", "--addon-name", "eks-pod-identity-agent", "--addon-version", "v0.0.1"), "InvalidParameterException")
+	bad := s.awsErr(t, root, "eks", "update-addon", "--cluster-name", "eks-workshop", "--addon-name", "eks-pod-identity-agent", "--configuration-values", `{"replicas":3}`)
+	wantCode(t, bad, "InvalidParameterException")
+	if !strings.Contains(bad, "ConfigurationValue provided in request is not supported: Json schema validation failed with error: [$.replicas: is not defined in the schema and the schema does not allow additional properties]") {
+		t.Errorf("update-addon with an unknown key: %s", bad)
+	}
+	s.aws(t, root, "eks", "update-addon", "--cluster-name", "eks-workshop", "--addon-name", "eks-pod-identity-agent", "--configuration-values", "tolerations:\n- operator: Exists\n")
+	if got := str(s.awsJSON(t, root, "eks", "describe-addon", "--cluster-name", "eks-workshop", "--addon-name", "eks-pod-identity-agent"), "addon", "configurationValues"); got != "tolerations:\n- operator: Exists\n" {
+		t.Errorf("stored configuration values %q", got)
+	}
 }
 
 // TestAssociationsPagination creates 250 associations with the Go SDK v2,

@@ -273,7 +273,8 @@ spec:
 // chart's DaemonSet is adopted: ACTIVE from its status, left in place by
 // delete-addon. Then, with it gone, create-addon installs podid's own
 // DaemonSet and credentials, becomes ACTIVE when kwok's three agent pods
-// are ready, turns DEGRADED when the DaemonSet can run nowhere, and
+// are ready (with the add-on's configuration values applied), turns DEGRADED
+// when update-addon gives it a node selector no node matches, and
 // delete-addon removes it all and revokes the agent's key.
 func testAgentAddon(t *testing.T, cp *controlPlane, s *server, cluster, image string) {
 	root := s.root()
@@ -305,7 +306,8 @@ func testAgentAddon(t *testing.T, cp *controlPlane, s *server, cluster, image st
 	}
 	keysBefore := keyCount()
 
-	created := s.awsJSON(t, root, append([]string{"eks", "create-addon"}, addon...)...)
+	created := s.awsJSON(t, root, append([]string{"eks", "create-addon", "--configuration-values",
+		`{"agent":{"additionalArgs":{"-v":"debug"}},"podLabels":{"team":"platform"}}`}, addon...)...)
 	if got := str(created, "addon", "status"); got != "CREATING" {
 		t.Errorf("create-addon status = %q", got)
 	}
@@ -316,10 +318,13 @@ func testAgentAddon(t *testing.T, cp *controlPlane, s *server, cluster, image st
 		t.Errorf("image = %q, want %q", got, image)
 	}
 	args := dsField("{.spec.template.spec.containers[0].args}")
-	for _, want := range []string{`"agent"`, `"--cluster-name=` + cluster + `"`, `"--endpoint=` + s.URL + `"`, `"--change-feed-endpoint=` + s.URL + `"`} {
+	for _, want := range []string{`"agent"`, `"--cluster-name=` + cluster + `"`, `"--endpoint=` + s.URL + `"`, `"--change-feed-endpoint=` + s.URL + `"`, `"-v","debug"`} {
 		if !strings.Contains(args, want) {
 			t.Errorf("agent args %s lack %s", args, want)
 		}
+	}
+	if got := dsField("{.spec.template.metadata.labels.team}"); got != "platform" {
+		t.Errorf("configured pod label team = %q", got)
 	}
 	if got := dsField("{range .metadata.managedFields[*]}{.manager}/{.operation};{end}"); !strings.Contains(got, "podid/Apply;") {
 		t.Errorf("DaemonSet field managers %q lack podid/Apply (server-side apply)", got)
@@ -340,9 +345,15 @@ func testAgentAddon(t *testing.T, cp *controlPlane, s *server, cluster, image st
 	s.aws(t, agent, "eks", "list-pod-identity-associations", "--cluster-name", cluster)
 	wantCode(t, s.awsErr(t, agent, "iam", "list-users"), "AccessDenied")
 
-	// The add-on's health follows the DaemonSet.
-	cp.kubectl(t, "-n", "kube-system", "patch", "daemonset", "eks-pod-identity-agent", "--type=merge", "-p",
-		`{"spec":{"template":{"spec":{"nodeSelector":{"podid.io/no-such-node":"x"}}}}}`)
+	// update-addon re-applies the DaemonSet, and the add-on's health
+	// follows it: a node selector no node matches leaves no agent.
+	up := s.awsJSON(t, root, append([]string{"eks", "update-addon", "--configuration-values", `{"nodeSelector":{"podid.io/no-such-node":"x"}}`}, addon...)...)
+	if got := str(up, "update", "status"); got != "Successful" {
+		t.Errorf("update-addon: %v", up)
+	}
+	if got := dsField("{.spec.template.spec.nodeSelector}"); !strings.Contains(got, "podid.io/no-such-node") {
+		t.Errorf("node selector after update-addon: %s", got)
+	}
 	cp.waitFor(t, time.Minute, "add-on DEGRADED", func() bool {
 		d := s.awsJSON(t, root, append([]string{"eks", "describe-addon"}, addon...)...)
 		a, _ := d["addon"].(map[string]any)
