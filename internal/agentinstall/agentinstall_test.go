@@ -232,3 +232,28 @@ func TestConfigurationSchemaIsJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseValues: configurationValues come from the network. Parsing
+// never panics, and every accepted value renders a DaemonSet.
+func FuzzParseValues(f *testing.F) {
+	for _, s := range []string{"", "{}", `{"tolerations":[{"operator":"Exists"}]}`, "resources:\n  limits:\n    cpu: 1\n",
+		`{"agent":{"additionalArgs":{"-v":"debug"}}}`, `{"affinity":{"nodeAffinity":{}}}`, "[", "a: &x [*x]"} {
+		f.Add(s)
+	}
+	i, err := New(Config{Image: "img", Endpoint: "https://podid.example", Region: "us-west-2"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseValues(s)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "ConfigurationValue provided in request is not supported") {
+				t.Fatalf("error not in EKS's words: %v", err)
+			}
+			return
+		}
+		if _, err := i.daemonSet("c", map[string]string{NameLabel: Name}, v); err != nil {
+			t.Fatalf("accepted %q but cannot render: %v", s, err)
+		}
+	})
+}
