@@ -26,8 +26,7 @@ type agentKeys struct {
 func agentUser(cluster string) string { return "podid-agent-" + cluster }
 
 func (k agentKeys) asRoot(ctx context.Context) context.Context {
-	return auth.WithPrincipal(ctx, &auth.Principal{Type: auth.Root, AccountID: k.account, UserID: k.account,
-		ARN: fmt.Sprintf("arn:%s:iam::%s:root", k.partition, k.account)})
+	return auth.WithPrincipal(ctx, auth.RootPrincipal(k.partition, k.account, ""))
 }
 
 // MintAgentKey creates (or reuses) the cluster's agent user, sets its
