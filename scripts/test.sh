@@ -27,12 +27,7 @@ say "go test -race ./..."
 go test -race -count=1 -timeout 45m ./...
 
 say "fuzz targets (bounded)"
-FUZZTIME=${FUZZTIME:-10s}
-while read -r pkg target; do
-	[ -z "$pkg" ] && continue
-	echo "-- $target in $pkg for $FUZZTIME"
-	go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg"
-done < <(scripts/fuzz-targets.sh)
+scripts/fuzz.sh
 
 say "bench module"
 (cd bench && go test -count=1 ./...)
