@@ -14,12 +14,9 @@ package agentinstall
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -32,9 +29,9 @@ import (
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/podid/podid/internal/eks"
+	"github.com/podid/podid/internal/k8s"
 	"github.com/podid/podid/internal/store"
 )
 
@@ -89,13 +86,7 @@ type Installer struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex
-	clients map[string]cachedClient // by cluster name
-}
-
-type cachedClient struct {
-	fingerprint [32]byte
-	kube        kubernetes.Interface
+	clients k8s.ClientCache[kubernetes.Interface] // by cluster name
 }
 
 // New returns an Installer.
@@ -110,7 +101,7 @@ func New(cfg Config) (*Installer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Installer{cfg: cfg, log: log, clients: map[string]cachedClient{}}, nil
+	return &Installer{cfg: cfg, log: log}, nil
 }
 
 // AgentPolicy is the identity policy of a cluster's agents: exchanging the
@@ -126,29 +117,11 @@ func AgentPolicy(partition, region, account, cluster string) string {
 // client returns a clientset for the cluster, reused while its access is
 // unchanged.
 func (i *Installer) client(access *eks.ClusterAccess) (kubernetes.Interface, error) {
-	h := sha256.New()
-	for _, p := range []string{access.Endpoint, string(access.CAData), access.BearerToken} {
-		h.Write([]byte(strconv.Itoa(len(p)) + ":" + p))
-	}
-	var fp [32]byte
-	h.Sum(fp[:0])
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if c, ok := i.clients[access.Name]; ok && c.fingerprint == fp {
-		return c.kube, nil
-	}
-	kube, err := kubernetes.NewForConfig(&rest.Config{
-		Host:            access.Endpoint,
-		BearerToken:     access.BearerToken,
-		TLSClientConfig: rest.TLSClientConfig{CAData: access.CAData},
-		UserAgent:       "podid-agent-installer",
-		Timeout:         i.cfg.Timeout,
+	return i.clients.Get(access.Name, &access.APIAccess, func(a *k8s.APIAccess) (kubernetes.Interface, error) {
+		cfg := a.RESTConfig("podid-agent-installer")
+		cfg.Timeout = i.cfg.Timeout
+		return kubernetes.NewForConfig(cfg)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("client for cluster %s: %w", access.Name, err)
-	}
-	i.clients[access.Name] = cachedClient{fingerprint: fp, kube: kube}
-	return kube, nil
 }
 
 // managed reports whether podid installed an object.

@@ -128,10 +128,10 @@ func (i indexWithFallback) Lookup(ctx context.Context, cluster, namespace, servi
 // external clusters registered with kubernetesApi.
 type clusterAPIs struct{ eks *eks.Service }
 
-func (c clusterAPIs) ClusterAPI(ctx context.Context, cluster string) (*eksauth.ClusterAPI, error) {
+func (c clusterAPIs) ClusterAPI(ctx context.Context, cluster string) (*k8s.APIAccess, error) {
 	acc, err := c.eks.ClusterAccess(ctx, cluster)
 	if err != nil || acc == nil {
 		return nil, err
 	}
-	return &eksauth.ClusterAPI{Endpoint: acc.Endpoint, CAData: acc.CAData, BearerToken: acc.BearerToken}, nil
+	return &acc.APIAccess, nil
 }

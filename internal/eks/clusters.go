@@ -694,11 +694,8 @@ func (s *Service) clusterAPI(c *store.Cluster) *Cluster {
 // ClusterAccess is how podid reaches an external cluster's API server,
 // with the bearer token unsealed. Never log it.
 type ClusterAccess struct {
-	Name     string
-	Endpoint string
-	// CAData is the PEM CA bundle (nil: system roots).
-	CAData      []byte
-	BearerToken string
+	Name string
+	k8s.APIAccess
 }
 
 // ClusterAccess returns the API server access of an external cluster, or
@@ -722,7 +719,7 @@ func (s *Service) clusterAccess(c *store.Cluster) (*ClusterAccess, error) {
 	if spec.Kubernetes == nil {
 		return nil, nil
 	}
-	out := &ClusterAccess{Name: c.Name, Endpoint: spec.Kubernetes.Endpoint}
+	out := &ClusterAccess{Name: c.Name, APIAccess: k8s.APIAccess{Endpoint: spec.Kubernetes.Endpoint}}
 	if spec.Kubernetes.CertificateAuthorityData != "" {
 		ca, err := base64.StdEncoding.DecodeString(spec.Kubernetes.CertificateAuthorityData)
 		if err != nil {

@@ -2,7 +2,6 @@ package eksauth
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -12,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	authnclient "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	"k8s.io/client-go/rest"
+
+	"github.com/podid/podid/internal/k8s"
 )
 
 // The user "extra" keys a kube-apiserver sets for a pod-bound
@@ -45,22 +46,10 @@ type TokenReviewer interface {
 	Review(ctx context.Context, cluster, token string, audiences []string) (*Review, error)
 }
 
-// ClusterAPI is how podid reaches an external cluster's API server. Never
-// log it.
-type ClusterAPI struct {
-	// Endpoint is the API server's https URL.
-	Endpoint string
-	// CAData is the PEM CA bundle (nil: the system roots).
-	CAData []byte
-	// BearerToken authenticates podid; its identity needs create on
-	// tokenreviews.authentication.k8s.io (system:auth-delegator).
-	BearerToken string
-}
-
 // ClusterAPIs returns the API server access of external clusters.
 type ClusterAPIs interface {
 	// ClusterAPI returns cluster's API access, or nil when podid has none.
-	ClusterAPI(ctx context.Context, cluster string) (*ClusterAPI, error)
+	ClusterAPI(ctx context.Context, cluster string) (*k8s.APIAccess, error)
 }
 
 // ErrNoClusterAPI means podid has no access to the cluster's API server.
@@ -74,19 +63,20 @@ type KubeReviewer struct {
 	// Timeout bounds one review (default 2 s: the node agent gives EKS
 	// Auth one second per call and retries).
 	Timeout time.Duration
-	// ClientTTL bounds how long a cluster's client is reused (default 30 s).
+	// ClientTTL bounds how long a cluster's access is reused before it is
+	// read again (default 30 s).
 	ClientTTL time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 
-	mu      sync.Mutex
-	clients map[string]*reviewClient
+	clients  k8s.ClientCache[authnclient.TokenReviewInterface]
+	mu       sync.Mutex
+	accesses map[string]loadedAccess // by cluster
 }
 
-type reviewClient struct {
-	fingerprint [32]byte
-	loaded      time.Time
-	client      authnclient.TokenReviewInterface
+type loadedAccess struct {
+	access *k8s.APIAccess
+	loaded time.Time
 }
 
 // NewKubeReviewer returns a reviewer for the clusters apis gives access to.
@@ -135,19 +125,43 @@ func (k *KubeReviewer) now() time.Time {
 	return time.Now()
 }
 
-// client returns the cluster's TokenReview client, building it when the
-// cached one is older than ClientTTL and the access changed.
+// client returns the cluster's TokenReview client. The cluster's access is
+// read again once it is older than ClientTTL, and a client is built only
+// when that access changed.
 func (k *KubeReviewer) client(ctx context.Context, cluster string) (authnclient.TokenReviewInterface, error) {
+	access, err := k.access(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	return k.clients.Get(cluster, access, func(a *k8s.APIAccess) (authnclient.TokenReviewInterface, error) {
+		cfg := a.RESTConfig("podid-eks-auth")
+		// JSON, which every API server speaks (client-go would otherwise
+		// send protobuf for built-in types).
+		cfg.ContentConfig = rest.ContentConfig{ContentType: "application/json", AcceptContentTypes: "application/json"}
+		// EKS Auth has its own per-cluster rate limit; client-go's default
+		// of 5 requests per second would be the bottleneck.
+		cfg.QPS, cfg.Burst = 500, 1000
+		c, err := authnclient.NewForConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return c.TokenReviews(), nil
+	})
+}
+
+// access returns the cluster's API access, read from APIs at most once per
+// ClientTTL.
+func (k *KubeReviewer) access(ctx context.Context, cluster string) (*k8s.APIAccess, error) {
 	ttl := k.ClientTTL
 	if ttl <= 0 {
 		ttl = 30 * time.Second
 	}
 	now := k.now()
 	k.mu.Lock()
-	rc := k.clients[cluster]
+	la, ok := k.accesses[cluster]
 	k.mu.Unlock()
-	if rc != nil && now.Sub(rc.loaded) < ttl && !now.Before(rc.loaded) {
-		return rc.client, nil
+	if ok && now.Sub(la.loaded) < ttl && !now.Before(la.loaded) {
+		return la.access, nil
 	}
 	if k.APIs == nil {
 		return nil, ErrNoClusterAPI
@@ -159,49 +173,11 @@ func (k *KubeReviewer) client(ctx context.Context, cluster string) (authnclient.
 	if access == nil || access.Endpoint == "" {
 		return nil, ErrNoClusterAPI
 	}
-	fp := fingerprint(access)
-	if rc != nil && rc.fingerprint == fp {
-		k.store(cluster, &reviewClient{fingerprint: fp, loaded: now, client: rc.client})
-		return rc.client, nil
-	}
-	cfg := &rest.Config{
-		Host:            access.Endpoint,
-		BearerToken:     access.BearerToken,
-		TLSClientConfig: rest.TLSClientConfig{CAData: access.CAData},
-		UserAgent:       "podid-eks-auth",
-		// JSON, which every API server speaks (client-go would otherwise
-		// send protobuf for built-in types).
-		ContentConfig: rest.ContentConfig{ContentType: "application/json", AcceptContentTypes: "application/json"},
-		// EKS Auth has its own per-cluster rate limit; client-go's default
-		// of 5 requests per second would be the bottleneck.
-		QPS:   500,
-		Burst: 1000,
-	}
-	c, err := authnclient.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("client for cluster %s: %w", cluster, err)
-	}
-	client := c.TokenReviews()
-	k.store(cluster, &reviewClient{fingerprint: fp, loaded: now, client: client})
-	return client, nil
-}
-
-func (k *KubeReviewer) store(cluster string, rc *reviewClient) {
 	k.mu.Lock()
-	if k.clients == nil {
-		k.clients = map[string]*reviewClient{}
+	if k.accesses == nil {
+		k.accesses = map[string]loadedAccess{}
 	}
-	k.clients[cluster] = rc
+	k.accesses[cluster] = loadedAccess{access: access, loaded: now}
 	k.mu.Unlock()
-}
-
-func fingerprint(a *ClusterAPI) [32]byte {
-	h := sha256.New()
-	for _, p := range [][]byte{[]byte(a.Endpoint), a.CAData, []byte(a.BearerToken)} {
-		fmt.Fprintf(h, "%d:", len(p))
-		h.Write(p)
-	}
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
+	return access, nil
 }
