@@ -32,6 +32,7 @@ import (
 
 	"github.com/podid/podid/internal/eks"
 	"github.com/podid/podid/internal/k8s"
+	"github.com/podid/podid/internal/sharedcreds"
 	"github.com/podid/podid/internal/store"
 )
 
@@ -184,7 +185,7 @@ func (i *Installer) ensureSecret(ctx context.Context, kube kubernetes.Interface,
 	if err != nil {
 		return fmt.Errorf("making the agent's access key: %w", err)
 	}
-	body := fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", id, secret)
+	body := sharedcreds.Format(sharedcreds.Key{AccessKeyID: id, SecretAccessKey: secret})
 	_, err = kube.CoreV1().Secrets(Namespace).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: SecretName, Namespace: Namespace,
@@ -192,7 +193,7 @@ func (i *Installer) ensureSecret(ctx context.Context, kube kubernetes.Interface,
 			Annotations: map[string]string{AccessKeyAnnotation: id},
 		},
 		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{"credentials": []byte(body)},
+		Data: map[string][]byte{"credentials": body},
 	}, metav1.CreateOptions{FieldManager: FieldManager})
 	if err != nil {
 		// The key is useless unless stored: take it back.

@@ -5,7 +5,6 @@
 package app
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +31,7 @@ import (
 	"github.com/podid/podid/internal/secrets"
 	"github.com/podid/podid/internal/server"
 	"github.com/podid/podid/internal/sessiontoken"
+	"github.com/podid/podid/internal/sharedcreds"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/sqlite"
 	"github.com/podid/podid/internal/sts"
@@ -382,9 +382,9 @@ func (a *App) bootstrapRoot(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("opening root key: %w", err)
 	}
-	body := fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", key.ID, secret)
+	body := sharedcreds.Format(sharedcreds.Key{AccessKeyID: key.ID, SecretAccessKey: string(secret)})
 	tmp := a.RootCredentialsPath + ".tmp"
-	if err := os.WriteFile(tmp, []byte(body), 0o600); err != nil {
+	if err := os.WriteFile(tmp, body, 0o600); err != nil {
 		return fmt.Errorf("writing root credentials: %w", err)
 	}
 	if err := os.Rename(tmp, a.RootCredentialsPath); err != nil {
@@ -409,39 +409,21 @@ func (a *App) RootSecret(ctx context.Context) (string, error) {
 	return string(b), err
 }
 
-// readSharedCredentials reads the [default] key of a shared-credentials file.
+// readSharedCredentials reads the [default] key of a shared-credentials
+// file, which must be a long-term (AKIA) key.
 func readSharedCredentials(path string) (id, secret string, err error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", "", err
 	}
-	defer f.Close()
-	section := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
-			section = strings.TrimSpace(line[1 : len(line)-1])
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || section != "default" {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "aws_access_key_id":
-			id = strings.TrimSpace(v)
-		case "aws_secret_access_key":
-			secret = strings.TrimSpace(v)
-		}
+	k, err := sharedcreds.Parse(data)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", path, err)
 	}
-	if id == "" || secret == "" {
-		return "", "", fmt.Errorf("%s has no [default] aws_access_key_id and aws_secret_access_key", path)
+	if !ids.IsAccessKeyID(k.AccessKeyID) {
+		return "", "", fmt.Errorf("%s: %q is not an AKIA access key ID", path, k.AccessKeyID)
 	}
-	if !ids.IsAccessKeyID(id) {
-		return "", "", fmt.Errorf("%s: %q is not an AKIA access key ID", path, id)
-	}
-	return id, secret, nil
+	return k.AccessKeyID, k.SecretAccessKey, nil
 }
 
 func validAccountID(s string) bool {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/podid/podid/internal/agentinstall"
 	"github.com/podid/podid/internal/podidclient"
+	"github.com/podid/podid/internal/sharedcreds"
 )
 
 func newClusterCommand() *cobra.Command {
@@ -191,11 +192,11 @@ func createComponentCredentials(ctx context.Context, cmd *cobra.Command, awsCfg 
 		if err != nil {
 			return fmt.Errorf("access key of %s: %w", user, err)
 		}
-		body := fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", *key.AccessKey.AccessKeyId, *key.AccessKey.SecretAccessKey)
+		body := sharedcreds.Format(sharedcreds.Key{AccessKeyID: *key.AccessKey.AccessKeyId, SecretAccessKey: *key.AccessKey.SecretAccessKey})
 		_, err = kube.CoreV1().Secrets(t.ns).Create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: t.secret, Namespace: t.ns, Labels: map[string]string{"app.kubernetes.io/managed-by": "podid"}},
 			Type:       corev1.SecretTypeOpaque,
-			Data:       map[string][]byte{"credentials": []byte(body)},
+			Data:       map[string][]byte{"credentials": body},
 		}, metav1.CreateOptions{})
 		if err != nil {
 			return fmt.Errorf("secret %s/%s: %w", t.ns, t.secret, err)

@@ -24,6 +24,7 @@ import (
 	"github.com/podid/podid/internal/policy"
 	"github.com/podid/podid/internal/secrets"
 	"github.com/podid/podid/internal/sessiontoken"
+	"github.com/podid/podid/internal/sharedcreds"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/sqlite"
 )
@@ -341,31 +342,11 @@ func readUpstreamCredentials(path string) (gateway.Credentials, error) {
 	if err != nil {
 		return gateway.Credentials{}, err
 	}
-	var c gateway.Credentials
-	section := ""
-	for _, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
-			section = strings.TrimSpace(line[1 : len(line)-1])
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || section != "default" {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "aws_access_key_id":
-			c.AccessKeyID = strings.TrimSpace(v)
-		case "aws_secret_access_key":
-			c.SecretAccessKey = strings.TrimSpace(v)
-		case "aws_session_token":
-			c.SessionToken = strings.TrimSpace(v)
-		}
+	k, err := sharedcreds.Parse(data)
+	if err != nil {
+		return gateway.Credentials{}, fmt.Errorf("%s: %w", path, err)
 	}
-	if c.AccessKeyID == "" || c.SecretAccessKey == "" {
-		return c, fmt.Errorf("%s has no [default] aws_access_key_id and aws_secret_access_key", path)
-	}
-	return c, nil
+	return gateway.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, SessionToken: k.SessionToken}, nil
 }
 
 // services names the services the gateway forwards, for messages.
