@@ -186,9 +186,10 @@ func checkTime(a *sigAuth, now time.Time, skew time.Duration) *Error {
 // payloadHash returns the payload hash for the canonical request: the
 // client's X-Amz-Content-Sha256 when it is UNSIGNED-PAYLOAD or equals the
 // body's SHA-256, else the body's SHA-256 computed here. A declared hash
-// that differs from the body means the body is not the one signed.
+// that differs from the body means the body is not the one signed. An S3
+// presigned URL that declares no hash signs UNSIGNED-PAYLOAD, as S3 does.
 func payloadHash(a *sigAuth, body []byte, buf *[64]byte) ([]byte, *Error) {
-	if a.contentSHA256 == UnsignedPayload {
+	if a.contentSHA256 == UnsignedPayload || (a.contentSHA256 == "" && a.presigned && a.service == "s3") {
 		return buf[:copy(buf[:], UnsignedPayload)], nil
 	}
 	sum := sha256.Sum256(body)

@@ -9,10 +9,11 @@ import (
 )
 
 // appendCanonicalRequest builds the SigV4 canonical request of r the way
-// AWS builds it for every service but S3:
+// AWS builds it:
 //
 //	METHOD
-//	canonical URI (normalized path, each byte outside A-Za-z0-9-._~/ percent-encoded again)
+//	canonical URI (every service but S3: normalized path, each byte outside
+//	  A-Za-z0-9-._~/ percent-encoded again; S3: the path as sent)
 //	canonical query (each name and value decoded then re-encoded, sorted)
 //	canonical headers (lowercase name ":" trimmed value, in SignedHeaders order)
 //	signed headers
@@ -24,7 +25,11 @@ func appendCanonicalRequest(b []byte, r *http.Request, a *sigAuth, payload []byt
 	}
 	b = append(b, method...)
 	b = append(b, '\n')
-	b = appendCanonicalURI(b, requestPath(r))
+	if a.service == "s3" {
+		b = appendS3CanonicalURI(b, requestPath(r))
+	} else {
+		b = appendCanonicalURI(b, requestPath(r))
+	}
 	b = append(b, '\n')
 	b = appendCanonicalQuery(b, rawQuery(r), a.presigned)
 	b = append(b, '\n')
@@ -91,6 +96,17 @@ func appendCanonicalURI(b []byte, raw string) []byte {
 		b = append(b, '%', upperHex[c>>4], upperHex[c&15])
 	}
 	return b
+}
+
+// appendS3CanonicalURI appends S3's canonical URI: the path exactly as the
+// client sent it, already percent-encoded once, neither normalized nor
+// encoded again. Every S3 client signs the path it sends, so "//", "." and
+// ".." segments and encoded '?' and '#' keep their meaning.
+func appendS3CanonicalURI(b []byte, raw string) []byte {
+	if raw == "" {
+		return append(b, '/')
+	}
+	return append(b, raw...)
 }
 
 // needsNormalize reports whether p has an empty, "." or ".." segment

@@ -130,7 +130,7 @@ func sdkSign(t testing.TB, r *http.Request, body string, o signOpts) {
 		ph = sha256Hex([]byte(body))
 	}
 	creds := aws.Credentials{AccessKeyID: o.akid, SecretAccessKey: o.secret, SessionToken: o.token}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, ph, o.service, o.region, o.at); err != nil {
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, ph, o.service, o.region, o.at, s3PathRule(o.service)); err != nil {
 		t.Fatalf("SignHTTP: %v", err)
 	}
 }
@@ -145,7 +145,7 @@ func sdkPresign(t testing.TB, r *http.Request, body string, o signOpts) *http.Re
 	if ph == "" {
 		ph = sha256Hex([]byte(body))
 	}
-	u, hdr, err := v4.NewSigner().PresignHTTP(context.Background(), creds, r, ph, o.service, o.region, o.at)
+	u, hdr, err := v4.NewSigner().PresignHTTP(context.Background(), creds, r, ph, o.service, o.region, o.at, s3PathRule(o.service))
 	if err != nil {
 		t.Fatalf("PresignHTTP: %v", err)
 	}
@@ -160,6 +160,12 @@ func sdkPresign(t testing.TB, r *http.Request, body string, o signOpts) *http.Re
 		out.Header[k] = vs
 	}
 	return out
+}
+
+// s3PathRule makes the SDK signer sign the path as S3 clients do (as sent,
+// no second encoding) when service is s3.
+func s3PathRule(service string) func(*v4.SignerOptions) {
+	return func(o *v4.SignerOptions) { o.DisableURIPathEscaping = service == "s3" }
 }
 
 const iamBody = "Action=GetRole&RoleName=eks-workshop-carts-dynamo&Version=2010-05-08"
@@ -804,6 +810,53 @@ func TestCanonicalURI(t *testing.T) {
 	for _, tt := range tests {
 		if got := string(appendCanonicalURI(nil, tt.raw)); got != tt.want {
 			t.Errorf("canonical URI of %q = %q, want %q", tt.raw, got, tt.want)
+		}
+	}
+}
+
+// TestVerifyS3SignsThePathAsSent: for the s3 service the canonical URI is
+// the path as the client sent it, so keys with encoded '?' and '#', "//"
+// and dot segments verify, and a path that differs from the signed one in
+// any way, even one a normalizing service would treat as the same, does
+// not.
+func TestVerifyS3SignsThePathAsSent(t *testing.T) {
+	v := newTestVerifier()
+	opts := signOpts{service: "s3", region: "us-west-2", payloadHash: UnsignedPayload}
+	hdr := map[string][]string{"X-Amz-Content-Sha256": {UnsignedPayload}}
+	paths := []string{
+		"/assets/carts/a%3Fb%23c.txt",
+		"/assets/carts//double/slash",
+		"/assets/carts/./dot/../segments",
+		"/assets/carts/space%20plus%2B~tilde",
+		"/assets",
+	}
+	for _, p := range paths {
+		r := reqSpec{method: http.MethodGet, url: "http://127.0.0.1:8443" + p, headers: hdr}.build(t)
+		sdkSign(t, r, "", opts)
+		if _, err := v.Verify(context.Background(), r, nil); err != nil {
+			t.Errorf("header-signed GET %s: %v", p, err)
+		}
+		pr := sdkPresign(t, reqSpec{method: http.MethodGet, url: "http://127.0.0.1:8443" + p}.build(t), "", opts)
+		if _, err := v.Verify(context.Background(), pr, nil); err != nil {
+			t.Errorf("presigned GET %s: %v", p, err)
+		}
+	}
+	// Signed for one path, sent with another that means the same to a
+	// normalizing service, or that differs only in its encoding.
+	for signed, sent := range map[string]string{
+		"/assets/carts/../orders/a": "/assets/orders/a",
+		"/assets/carts//a":          "/assets/carts/a",
+		"/assets/carts/a%3Fb":       "/assets/carts/a%3fb",
+		"/assets/carts/%7Etilde":    "/assets/carts/~tilde",
+		"/assets/carts/a%2Fb":       "/assets/carts/a/b",
+	} {
+		r := reqSpec{method: http.MethodGet, url: "http://127.0.0.1:8443" + signed, headers: hdr}.build(t)
+		sdkSign(t, r, "", opts)
+		r.RequestURI = sent
+		_, err := v.Verify(context.Background(), r, nil)
+		var aerr *Error
+		if !errors.As(err, &aerr) || aerr.Code != "SignatureDoesNotMatch" {
+			t.Errorf("signed %s, sent %s: err = %v, want SignatureDoesNotMatch", signed, sent, err)
 		}
 	}
 }

@@ -108,36 +108,23 @@ func badURI() *s3Error {
 	return &s3Error{status: http.StatusBadRequest, code: "InvalidURI", msg: "Couldn't parse the specified URI."}
 }
 
-// s3VerifyView returns r as awsproto's verifier must see it so that its
-// canonical request is S3's. The verifier builds the canonical URI the way
-// every other service does: it normalizes the path and encodes it a second
-// time. S3 does neither; its canonical URI is the URI-encoding of the
-// decoded path. Handing the verifier the decoded path makes its single
-// encoding produce exactly S3's form. Paths that this cannot express
-// (decoded '?' or '#', empty, "." or ".." segments, which the verifier would
-// cut or normalize) are refused rather than verified wrongly.
-//
-// A presigned URL without X-Amz-Content-Sha256 signs UNSIGNED-PAYLOAD in
-// S3; the view says so explicitly.
-func s3VerifyView(r *http.Request, raw string, unsignedPresign bool) (*http.Request, *s3Error) {
+// checkS3Path refuses paths whose meaning depends on the upstream: empty,
+// "." and ".." segments. S3 keeps them as part of the key, but many
+// S3-compatible stores clean paths, and a store that served
+// "carts/../orders/a" as "orders/a" or "carts//secret/a" as
+// "carts/secret/a" would serve a key other than the one the policy was
+// asked about. Encoded '?' and '#' are kept: they cannot move a key.
+// (awsproto verifies S3 signatures on the path as sent.)
+func checkS3Path(raw string) *s3Error {
 	decoded, err := url.PathUnescape(raw)
 	if err != nil {
-		return nil, badURI()
+		return badURI()
 	}
-	if strings.ContainsAny(decoded, "?#") || pathNeedsNormalize(decoded) {
-		return nil, &s3Error{status: http.StatusBadRequest, code: "InvalidRequest",
-			msg: "podid gateway cannot verify signatures of S3 keys containing '?', '#', '//', or '.' or '..' segments"}
+	if pathNeedsNormalize(decoded) {
+		return &s3Error{status: http.StatusBadRequest, code: "InvalidRequest",
+			msg: "podid gateway refuses S3 keys with '//', '.' or '..' segments: an upstream that cleans paths would serve another key than the one authorized"}
 	}
-	v := *r
-	v.RequestURI = decoded
-	if r.URL.RawQuery != "" {
-		v.RequestURI += "?" + r.URL.RawQuery
-	}
-	if unsignedPresign {
-		v.Header = r.Header.Clone()
-		v.Header.Set("X-Amz-Content-Sha256", awsproto.UnsignedPayload)
-	}
-	return &v, nil
+	return nil
 }
 
 // pathNeedsNormalize reports whether p has an empty, "." or ".." segment
@@ -237,12 +224,11 @@ func (g *Gateway) serveS3(w http.ResponseWriter, r *http.Request, reqID string, 
 		}
 		body = b
 	}
-	vr, serr := s3VerifyView(r, addr.rawPath, presigned && declared == "")
-	if serr != nil {
+	if serr := checkS3Path(addr.rawPath); serr != nil {
 		writeS3Error(w, r, reqID, serr)
 		return
 	}
-	v, err := g.cfg.Verifier.Verify(ctx, vr, body)
+	v, err := g.cfg.Verifier.Verify(ctx, r, body)
 	if err != nil {
 		g.logAuthFailure(ctx, "s3", reqID, err)
 		hasToken := r.Header.Get("X-Amz-Security-Token") != "" || r.URL.Query().Get("X-Amz-Security-Token") != ""

@@ -153,6 +153,8 @@ func s3Sentence(p *auth.Principal, action, resource string) string {
 		`" because no identity-based policy allows the ` + action + " action"
 }
 
+const dotSegmentsMsg = "podid gateway refuses S3 keys with '//', '.' or '..' segments: an upstream that cleans paths would serve another key than the one authorized"
+
 // TestS3Decisions sends real signed requests (header, presigned, unsigned
 // payload) through the gateway.
 func TestS3Decisions(t *testing.T) {
@@ -185,8 +187,11 @@ func TestS3Decisions(t *testing.T) {
 		{"unmapped", "GET", "/assets?analytics", "", nil, 403, "AccessDenied",
 			"User: " + p.ARN + " is not authorized to perform: GET /assets?analytics because the podid gateway does not map this request to an S3 action"},
 		{"slash in a bucket name", "DELETE", "/assets%2Fcarts", "", nil, 400, "InvalidBucketName", "The specified bucket is not valid."},
-		{"dot segments", "GET", "/assets/carts/../orders/a.txt", "", nil, 400, "InvalidRequest",
-			"podid gateway cannot verify signatures of S3 keys containing '?', '#', '//', or '.' or '..' segments"},
+		{"key with encoded ? and #", "GET", "/assets/carts/what%3Fnow%23frag.txt", "", nil, 200, "", ""},
+		{"encoded ? cannot leave the prefix", "GET", "/assets/orders%3F/a.txt", "", nil, 403, "AccessDenied", s3Sentence(p, "s3:GetObject", "arn:aws:s3:::assets/orders?/a.txt")},
+		{"dot segments", "GET", "/assets/carts/../orders/a.txt", "", nil, 400, "InvalidRequest", dotSegmentsMsg},
+		{"encoded dot segments", "GET", "/assets/carts/%2E%2E/orders/a.txt", "", nil, 400, "InvalidRequest", dotSegmentsMsg},
+		{"double slash", "GET", "/assets/carts//secret/a.txt", "", nil, 400, "InvalidRequest", dotSegmentsMsg},
 		{"aws-chunked", "PUT", "/assets/carts/a.txt", "x", map[string]string{"X-Amz-Content-Sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}, 501, "NotImplemented",
 			"podid gateway does not accept aws-chunked payloads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD); sign the payload's SHA-256 or send UNSIGNED-PAYLOAD"},
 		{"bad payload hash", "PUT", "/assets/carts/a.txt", "x", map[string]string{"X-Amz-Content-Sha256": "abc"}, 400, "InvalidArgument",
@@ -228,6 +233,15 @@ func TestS3Decisions(t *testing.T) {
 			put = &s
 			break
 		}
+	}
+	// A key with encoded '?' and '#' reaches the upstream as the client
+	// sent it.
+	found := false
+	for _, s := range h.s3.requests() {
+		found = found || s.Path == "/assets/carts/what%3Fnow%23frag.txt"
+	}
+	if !found {
+		t.Errorf("no upstream request for the key with '?' and '#' in its raw form; got %+v", h.s3.requests())
 	}
 	if put == nil || string(put.Body) != "hello" || put.Header.Get("X-Amz-Server-Side-Encryption") != "AES256" ||
 		!strings.Contains(put.Header.Get("Authorization"), "Credential="+upstreamKey+"/") || put.Header.Get("X-Amz-Security-Token") != "" {

@@ -318,6 +318,11 @@ v4 = boto3.client("s3", config=botocore.config.Config(signature_version="s3v4"))
 url = v4.generate_presigned_url("get_object", Params={"Bucket": "carts-assets", "Key": "carts/logo.txt"}, ExpiresIn=300)
 import urllib.request
 print(urllib.request.urlopen(url).read().decode().strip())
+# A key with '?', '#', '&' and a space: S3 signs the path as sent.
+odd = "carts/what?now#1 & more.txt"
+s3.put_object(Bucket="carts-assets", Key=odd, Body=b"odd key", ServerSideEncryption="AES256")
+print(s3.get_object(Bucket="carts-assets", Key=odd)["Body"].read().decode())
+print(urllib.request.urlopen(v4.generate_presigned_url("get_object", Params={"Bucket": "carts-assets", "Key": odd}, ExpiresIn=300)).read().decode())
 for key in ["orders/secret.txt"]:
     try:
         s3.get_object(Bucket="carts-assets", Key=key)
@@ -358,7 +363,7 @@ except urllib.error.HTTPError as e:
 	if want := quoted("s3:ListBucket", "arn:aws:s3:::carts-assets"); !strings.Contains(c[6].failed(t), want) {
 		t.Errorf("other prefix list: %s\nwant %s", c[6].err, want)
 	}
-	want := "carts logo v1\nTrue\ncarts logo v1\nAccessDenied|" + quoted("s3:GetObject", "arn:aws:s3:::carts-assets/orders/secret.txt") + "\n400 InvalidRequest"
+	want := "carts logo v1\nTrue\ncarts logo v1\nodd key\nodd key\nAccessDenied|" + quoted("s3:GetObject", "arn:aws:s3:::carts-assets/orders/secret.txt") + "\n400 InvalidRequest"
 	if got := strings.TrimSpace(c[7].ok(t)); got != want {
 		t.Errorf("boto3:\n got %q\nwant %q", got, want)
 	}
