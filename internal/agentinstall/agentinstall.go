@@ -31,7 +31,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/podid/podid/internal/eks"
-	"github.com/podid/podid/internal/k8s"
+	"github.com/podid/podid/internal/kubeapi"
 	"github.com/podid/podid/internal/sharedcreds"
 	"github.com/podid/podid/internal/store"
 )
@@ -87,7 +87,7 @@ type Installer struct {
 	cfg Config
 	log *slog.Logger
 
-	clients k8s.ClientCache[kubernetes.Interface] // by cluster name
+	clients kubeapi.ClientCache[kubernetes.Interface] // by cluster name
 }
 
 // New returns an Installer.
@@ -118,7 +118,7 @@ func AgentPolicy(partition, region, account, cluster string) string {
 // client returns a clientset for the cluster, reused while its access is
 // unchanged.
 func (i *Installer) client(access *eks.ClusterAccess) (kubernetes.Interface, error) {
-	return i.clients.Get(access.Name, &access.APIAccess, func(a *k8s.APIAccess) (kubernetes.Interface, error) {
+	return i.clients.Get(access.Name, &access.Access, func(a *kubeapi.Access) (kubernetes.Interface, error) {
 		cfg := a.RESTConfig("podid-agent-installer")
 		cfg.Timeout = i.cfg.Timeout
 		return kubernetes.NewForConfig(cfg)

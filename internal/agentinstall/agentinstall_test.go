@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/podid/podid/internal/eks"
-	"github.com/podid/podid/internal/k8s"
+	"github.com/podid/podid/internal/kubeapi"
 	"github.com/podid/podid/internal/policy"
 )
 
@@ -94,7 +94,7 @@ func TestAgentHealthWithoutAccess(t *testing.T) {
 		t.Errorf("%+v %v", h, err)
 	}
 	// An API server that does not answer is ClusterUnreachable, not an error.
-	h, err = i.AgentHealth(context.Background(), "c", &eks.ClusterAccess{Name: "c", APIAccess: k8s.APIAccess{Endpoint: "https://127.0.0.1:1"}})
+	h, err = i.AgentHealth(context.Background(), "c", &eks.ClusterAccess{Name: "c", Access: kubeapi.Access{Endpoint: "https://127.0.0.1:1"}})
 	if err != nil || h.Serving || len(h.Issues) != 1 || h.Issues[0].Code != "ClusterUnreachable" {
 		t.Errorf("%+v %v", h, err)
 	}

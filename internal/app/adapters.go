@@ -9,6 +9,7 @@ import (
 	"github.com/podid/podid/internal/eks"
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/k8s"
+	"github.com/podid/podid/internal/kubeapi"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/sts"
 )
@@ -128,10 +129,10 @@ func (i indexWithFallback) Lookup(ctx context.Context, cluster, namespace, servi
 // external clusters registered with kubernetesApi.
 type clusterAPIs struct{ eks *eks.Service }
 
-func (c clusterAPIs) ClusterAPI(ctx context.Context, cluster string) (*k8s.APIAccess, error) {
+func (c clusterAPIs) ClusterAPI(ctx context.Context, cluster string) (*kubeapi.Access, error) {
 	acc, err := c.eks.ClusterAccess(ctx, cluster)
 	if err != nil || acc == nil {
 		return nil, err
 	}
-	return &acc.APIAccess, nil
+	return &acc.Access, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/podid/podid/internal/ids"
 	"github.com/podid/podid/internal/k8s"
+	"github.com/podid/podid/internal/kubeapi"
 	"github.com/podid/podid/internal/store"
 )
 
@@ -695,7 +696,7 @@ func (s *Service) clusterAPI(c *store.Cluster) *Cluster {
 // with the bearer token unsealed. Never log it.
 type ClusterAccess struct {
 	Name string
-	k8s.APIAccess
+	kubeapi.Access
 }
 
 // ClusterAccess returns the API server access of an external cluster, or
@@ -719,7 +720,7 @@ func (s *Service) clusterAccess(c *store.Cluster) (*ClusterAccess, error) {
 	if spec.Kubernetes == nil {
 		return nil, nil
 	}
-	out := &ClusterAccess{Name: c.Name, APIAccess: k8s.APIAccess{Endpoint: spec.Kubernetes.Endpoint}}
+	out := &ClusterAccess{Name: c.Name, Access: kubeapi.Access{Endpoint: spec.Kubernetes.Endpoint}}
 	if spec.Kubernetes.CertificateAuthorityData != "" {
 		ca, err := base64.StdEncoding.DecodeString(spec.Kubernetes.CertificateAuthorityData)
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 	authnclient "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	"k8s.io/client-go/rest"
 
-	"github.com/podid/podid/internal/k8s"
+	"github.com/podid/podid/internal/kubeapi"
 )
 
 // The user "extra" keys a kube-apiserver sets for a pod-bound
@@ -49,7 +49,7 @@ type TokenReviewer interface {
 // ClusterAPIs returns the API server access of external clusters.
 type ClusterAPIs interface {
 	// ClusterAPI returns cluster's API access, or nil when podid has none.
-	ClusterAPI(ctx context.Context, cluster string) (*k8s.APIAccess, error)
+	ClusterAPI(ctx context.Context, cluster string) (*kubeapi.Access, error)
 }
 
 // ErrNoClusterAPI means podid has no access to the cluster's API server.
@@ -69,13 +69,13 @@ type KubeReviewer struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 
-	clients  k8s.ClientCache[authnclient.TokenReviewInterface]
+	clients  kubeapi.ClientCache[authnclient.TokenReviewInterface]
 	mu       sync.Mutex
 	accesses map[string]loadedAccess // by cluster
 }
 
 type loadedAccess struct {
-	access *k8s.APIAccess
+	access *kubeapi.Access
 	loaded time.Time
 }
 
@@ -133,7 +133,7 @@ func (k *KubeReviewer) client(ctx context.Context, cluster string) (authnclient.
 	if err != nil {
 		return nil, err
 	}
-	return k.clients.Get(cluster, access, func(a *k8s.APIAccess) (authnclient.TokenReviewInterface, error) {
+	return k.clients.Get(cluster, access, func(a *kubeapi.Access) (authnclient.TokenReviewInterface, error) {
 		cfg := a.RESTConfig("podid-eks-auth")
 		// JSON, which every API server speaks (client-go would otherwise
 		// send protobuf for built-in types).
@@ -151,7 +151,7 @@ func (k *KubeReviewer) client(ctx context.Context, cluster string) (authnclient.
 
 // access returns the cluster's API access, read from APIs at most once per
 // ClientTTL.
-func (k *KubeReviewer) access(ctx context.Context, cluster string) (*k8s.APIAccess, error) {
+func (k *KubeReviewer) access(ctx context.Context, cluster string) (*kubeapi.Access, error) {
 	ttl := k.ClientTTL
 	if ttl <= 0 {
 		ttl = 30 * time.Second

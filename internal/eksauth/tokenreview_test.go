@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podid/podid/internal/k8s"
+	"github.com/podid/podid/internal/kubeapi"
 	"github.com/podid/podid/internal/store"
 )
 
@@ -108,11 +108,11 @@ func (a *apiServer) set(token string, status map[string]any) {
 
 // fakeAPIs gives access to one API server and counts lookups.
 type fakeAPIs struct {
-	access  *k8s.APIAccess
+	access  *kubeapi.Access
 	lookups atomic.Int64
 }
 
-func (f *fakeAPIs) ClusterAPI(_ context.Context, cluster string) (*k8s.APIAccess, error) {
+func (f *fakeAPIs) ClusterAPI(_ context.Context, cluster string) (*kubeapi.Access, error) {
 	f.lookups.Add(1)
 	if cluster == "no-api" {
 		return nil, nil
@@ -124,7 +124,7 @@ func (f *fakeAPIs) ClusterAPI(_ context.Context, cluster string) (*k8s.APIAccess
 // issuer) or after the signature check (TokenReviewTag).
 func TestTokenReview(t *testing.T) {
 	api := newAPIServer(t)
-	apis := &fakeAPIs{access: &k8s.APIAccess{Endpoint: api.srv.URL, CAData: api.caPEM(), BearerToken: podidBearer}}
+	apis := &fakeAPIs{access: &kubeapi.Access{Endpoint: api.srv.URL, CAData: api.caPEM(), BearerToken: podidBearer}}
 	reviewer := NewKubeReviewer(apis)
 	u := newUnit(t, func(c *Config) { c.Reviewer = reviewer })
 	jwks := u.svc.clusters.st // the unit's store
@@ -209,12 +209,12 @@ func TestTokenReview(t *testing.T) {
 	api.mu.Lock()
 	api.status = http.StatusCreated
 	api.mu.Unlock()
-	bad := NewKubeReviewer(&fakeAPIs{access: &k8s.APIAccess{Endpoint: api.srv.URL, CAData: api.caPEM(), BearerToken: "wrong"}})
+	bad := NewKubeReviewer(&fakeAPIs{access: &kubeapi.Access{Endpoint: api.srv.URL, CAData: api.caPEM(), BearerToken: "wrong"}})
 	_, err := bad.Review(context.Background(), "api-only", good, []string{"pods.eks.amazonaws.com"})
 	if err == nil || strings.Contains(err.Error(), good) || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("unauthorized reviewer: %v (must fail without echoing secrets)", err)
 	}
-	untrusted := NewKubeReviewer(&fakeAPIs{access: &k8s.APIAccess{Endpoint: api.srv.URL, BearerToken: podidBearer}})
+	untrusted := NewKubeReviewer(&fakeAPIs{access: &kubeapi.Access{Endpoint: api.srv.URL, BearerToken: podidBearer}})
 	if _, err := untrusted.Review(context.Background(), "api-only", good, nil); err == nil {
 		t.Error("a server whose CA is not given was trusted")
 	}

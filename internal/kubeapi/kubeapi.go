@@ -1,4 +1,10 @@
-package k8s
+// Package kubeapi is how podid reaches the API servers of external
+// clusters registered with kubernetesApi: their access (endpoint, CA,
+// podid's bearer token) and one client-go client per cluster, rebuilt only
+// when that access changes. EKS Auth's TokenReview and the agent add-on's
+// installer use it. It is apart from internal/k8s so that token
+// verification (which the node agent links) stays free of client-go.
+package kubeapi
 
 import (
 	"crypto/sha256"
@@ -8,8 +14,8 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// APIAccess is how podid reaches an external cluster's API server.
-type APIAccess struct {
+// Access is how podid reaches an external cluster's API server.
+type Access struct {
 	// Endpoint is the API server's https URL.
 	Endpoint string
 	// CAData is the PEM CA bundle of the API server (nil: the system roots).
@@ -20,7 +26,7 @@ type APIAccess struct {
 
 // RESTConfig returns a client-go configuration for the access, sending
 // userAgent. Callers set timeouts, rate limits and content types.
-func (a *APIAccess) RESTConfig(userAgent string) *rest.Config {
+func (a *Access) RESTConfig(userAgent string) *rest.Config {
 	return &rest.Config{
 		Host:            a.Endpoint,
 		BearerToken:     a.BearerToken,
@@ -32,7 +38,7 @@ func (a *APIAccess) RESTConfig(userAgent string) *rest.Config {
 // fingerprint identifies the access: a changed endpoint, CA or token gives
 // another fingerprint. Each part is length-prefixed so parts cannot run
 // into each other.
-func (a *APIAccess) fingerprint() [32]byte {
+func (a *Access) fingerprint() [32]byte {
 	h := sha256.New()
 	for _, p := range [][]byte{[]byte(a.Endpoint), a.CAData, []byte(a.BearerToken)} {
 		fmt.Fprintf(h, "%d:", len(p))
@@ -59,7 +65,7 @@ type cachedClient[C any] struct {
 
 // Get returns the cluster's client for access, calling build when there is
 // none yet or the access changed since it was built.
-func (c *ClientCache[C]) Get(cluster string, access *APIAccess, build func(*APIAccess) (C, error)) (C, error) {
+func (c *ClientCache[C]) Get(cluster string, access *Access, build func(*Access) (C, error)) (C, error) {
 	fp := access.fingerprint()
 	c.mu.Lock()
 	defer c.mu.Unlock()
