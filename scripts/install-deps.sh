@@ -35,7 +35,7 @@ if [ ! -f "$npm_dir/node_modules/dynalite/cli.js" ] || [ ! -f "$npm_dir/node_mod
 	npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error dynalite@4.0.0 s3rver@3.7.1 >/dev/null
 fi
 echo "npm: $(npm --version)  dynalite: $(node -p "require('$npm_dir/node_modules/dynalite/package.json').version")  s3rver: $(node -p "require('$npm_dir/node_modules/s3rver/package.json').version")"
-# The node agent's end-to-end tests run an unmodified JS SDK v3 client
+# The node agent's and the gateway's end-to-end tests run an unmodified JS SDK v3 client
 # (test/e2e/testdata/js/client.js). Its packages, pinned in
 # test/e2e/testdata/js/package.json, go into the same directory
 # (test/e2e/agent_helpers_test.go runs node with NODE_PATH there).
@@ -62,4 +62,4 @@ if [ -n "$js_missing" ]; then
 	# shellcheck disable=SC2086 # one argument per package
 	npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error $js_missing >/dev/null
 fi
-echo "JS SDK v3: $(node -p "['client-sts', 'credential-providers'].map((p) => '@aws-sdk/' + p + ' ' + require('$npm_dir/node_modules/@aws-sdk/' + p + '/package.json').version).join(', ')")"
+echo "JS SDK v3: $(node -p "['client-dynamodb', 'client-s3', 'client-sts', 'credential-providers'].map((p) => '@aws-sdk/' + p + ' ' + require('$npm_dir/node_modules/@aws-sdk/' + p + '/package.json').version).join(', ')")"

@@ -681,13 +681,15 @@ print(c.get_frozen_credentials().access_key, c.method)`
 
 var goClientOnce sync.Once
 
-// goClient returns the Go SDK v2 client program (testdata/goclient), built
-// once next to the podid binary.
+// goClient returns the Go SDK v2 client program (testdata/goclient, a
+// module of its own), built once next to the podid binary.
 func goClient(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(filepath.Dir(podidBin), "goclient")
 	goClientOnce.Do(func() {
-		out, err := exec.Command("go", "build", "-o", bin, "./testdata/goclient").CombinedOutput()
+		cmd := exec.Command("go", "build", "-o", bin, ".")
+		cmd.Dir = filepath.Join("testdata", "goclient")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Logf("building testdata/goclient: %v\n%s", err, out)
 		}

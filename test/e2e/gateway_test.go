@@ -377,3 +377,42 @@ except urllib.error.HTTPError as e:
 		return false
 	})
 }
+
+// TestGatewayGoAndJSSDKs: the SDK for Go v2's and the SDK for JavaScript
+// v3's own DynamoDB and S3 clients, unmodified, in a
+// `podid exec -n carts -s carts` process, reach the carts table and the
+// carts prefix through the gateway (a key with '?', '#', '&' and a space
+// included) and are refused another table and another namespace's prefix.
+func TestGatewayGoAndJSSDKs(t *testing.T) {
+	t.Parallel()
+	goBin, jsScript := goClient(t), jsClient(t)
+	g := startDevGateway(t, "--dynamodb-upstream", startDynalite(t), "--s3-upstream", startS3rver(t))
+	root := g.root()
+	podRole(t, g.server, "carts-data", workshopPolicy, [2]string{"carts", "carts"})
+	g.aws(t, root, "iam", "put-role-policy", "--role-name", "carts-data", "--policy-name", "assets", "--policy-document", writeFile(t, "assets.json", assetsPolicy))
+	g.via.aws(t, root, "dynamodb", "create-table", "--table-name", "eks-workshop-carts",
+		"--attribute-definitions", "AttributeName=id,AttributeType=S", "AttributeName=customerId,AttributeType=S",
+		"--key-schema", "AttributeName=id,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST",
+		"--global-secondary-indexes", "IndexName=idx_global_customerId,KeySchema=[{AttributeName=customerId,KeyType=HASH}],Projection={ProjectionType=ALL}")
+	g.via.aws(t, root, "dynamodb", "create-table", "--table-name", "other-table", "--attribute-definitions", "AttributeName=pk,AttributeType=S",
+		"--key-schema", "AttributeName=pk,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST")
+	g.via.aws(t, root, "s3api", "create-bucket", "--bucket", "carts-assets")
+
+	_, c := g.inPod(t, "carts", "carts",
+		[]string{goBin, "-data"},
+		[]string{"env", "NODE_PATH=" + filepath.Join(npmDir(), "node_modules"), "node", jsScript, "data"},
+	)
+	for i, sdk := range []string{"go", "js"} {
+		want := strings.Join([]string{
+			"dynamodb get c-" + sdk,
+			"dynamodb query 1",
+			"dynamodb other-table AccessDeniedException",
+			`s3 get "carts/` + sdk + `.txt" from ` + sdk,
+			`s3 get "carts/` + sdk + ` what?#&.txt" from ` + sdk,
+			"s3 orders/ AccessDenied",
+		}, "\n")
+		if got := strings.TrimSpace(c[i].ok(t)); got != want {
+			t.Errorf("%s SDK:\n got %q\nwant %q\nstderr: %s", sdk, got, want, c[i].err)
+		}
+	}
+}

@@ -5,7 +5,8 @@
 // and prints the caller's ARN from STS GetCallerIdentity.
 //
 // With -credentials-only it resolves the credentials and prints their access
-// key ID and source without calling any service.
+// key ID and source without calling any service. With -data it makes the
+// workshop carts pod's DynamoDB and S3 calls instead (see data.go).
 package main
 
 import (
@@ -22,19 +23,23 @@ import (
 
 func main() {
 	credsOnly := flag.Bool("credentials-only", false, "print the resolved access key ID and source instead of calling STS")
+	dataCalls := flag.Bool("data", false, "make the carts pod's DynamoDB and S3 calls instead of calling STS")
 	flag.Parse()
-	if err := run(*credsOnly); err != nil {
+	if err := run(*credsOnly, *dataCalls); err != nil {
 		fmt.Fprintln(os.Stderr, "goclient:", err)
 		os.Exit(1)
 	}
 }
 
-func run(credsOnly bool) error {
+func run(credsOnly, dataCalls bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("load configuration: %w", err)
+	}
+	if dataCalls {
+		return data(ctx, cfg)
 	}
 	if credsOnly {
 		c, err := cfg.Credentials.Retrieve(ctx)
