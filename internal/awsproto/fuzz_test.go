@@ -41,6 +41,8 @@ func FuzzVerify(f *testing.F) {
 	seed(r, "")
 	r = reqSpec{method: http.MethodGet, url: "http://127.0.0.1:8443/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Expires=60"}.build(f)
 	seed(sdkPresign(f, r, "", signOpts{service: "sts", token: "tok", at: testNow}), "")
+	r = reqSpec{method: http.MethodGet, url: "http://127.0.0.1:8443/bucket/a%3Fb//c/../d"}.build(f)
+	seed(sdkPresign(f, r, "", signOpts{service: "s3", region: "us-west-2", payloadHash: UnsignedPayload, at: testNow}), "")
 	f.Add("POST", "/a//./../b", "x=%zz&&=&+=+", "AWS4-HMAC-SHA256 Credential=/////, SignedHeaders=;;host;, Signature=", "20261125T103000Z", "X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD", "")
 	f.Add("GET", "/", "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=a%2F20261125%2Fus-east-1%2Fs%2Faws4_request&X-Amz-Signature=&X-Amz-SignedHeaders=host&X-Amz-Date=20261125T103000Z&X-Amz-Expires=99999999999999999999", "", "", "Date", "Wed, 25 Nov 2026 10:30:00 GMT", "")
 	f.Add("GET", "/", "", "Signature= Credential=\x00\xff,,,", "x", "Host", "h", "b")
