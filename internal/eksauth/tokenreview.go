@@ -46,7 +46,9 @@ type TokenReviewer interface {
 	Review(ctx context.Context, cluster, token string, audiences []string) (*Review, error)
 }
 
-// ClusterAPIs returns the API server access of external clusters.
+// ClusterAPIs returns the API server access of external clusters. The
+// identity of podid's bearer token there needs create on
+// tokenreviews.authentication.k8s.io (system:auth-delegator).
 type ClusterAPIs interface {
 	// ClusterAPI returns cluster's API access, or nil when podid has none.
 	ClusterAPI(ctx context.Context, cluster string) (*kubeapi.Access, error)

@@ -14,7 +14,8 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// Access is how podid reaches an external cluster's API server.
+// Access is how podid reaches an external cluster's API server. It holds
+// a credential: never log it.
 type Access struct {
 	// Endpoint is the API server's https URL.
 	Endpoint string
