@@ -20,8 +20,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/spf13/cobra"
 
+	"github.com/podid/podid/internal/broker"
 	"github.com/podid/podid/internal/ids"
 	"github.com/podid/podid/internal/local"
+	"github.com/podid/podid/internal/podidclient"
 )
 
 // ExitError carries an exit status for podid to exit with: the status of
@@ -158,6 +160,14 @@ func runExec(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o *
 		return err
 	}
 
+	// In broker mode the pod's credentials are AWS's: the command's calls
+	// go to AWS (the SDK's own endpoints), not to podid.
+	iss := issuerOf(ctx, st, pod.Cluster, stderr)
+	endpoint := st.Endpoint
+	if iss.BrokerPrincipal != "" {
+		endpoint = ""
+	}
+
 	// Fail before running the command, the way its SDK would fail.
 	client := &http.Client{Timeout: 10 * time.Second}
 	if err := local.CheckCredentials(ctx, client, cl.AgentURL, first.Value); err != nil {
@@ -169,12 +179,12 @@ func runExec(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o *
 		if ae.Code == "AccessDeniedException" {
 			role = associationRole(ctx, st, pod)
 		}
-		return errors.New(local.Explain(ae, pod, st.AccountID, role))
+		return errors.New(local.Explain(ae, pod, iss, role))
 	}
 
 	c := exec.Command(args[0], args[1:]...)
 	c.Env = local.ChildEnv(os.Environ(), local.PodEnv{
-		Endpoint: st.Endpoint, Region: st.Region, CredentialsURI: cl.AgentURL, TokenFile: rot.Path, Extra: o.env,
+		Endpoint: endpoint, Region: st.Region, CredentialsURI: cl.AgentURL, TokenFile: rot.Path, Extra: o.env,
 	})
 	c.Stdin, c.Stdout, c.Stderr = stdin, stdout, stderr
 	if err := c.Start(); err != nil {
@@ -222,6 +232,25 @@ func exitStatus(ps *os.ProcessState, waitErr error) error {
 		return &ExitError{Code: code}
 	}
 	return nil
+}
+
+// issuerOf asks podid which credential issuer serves cluster. When it
+// cannot tell (an older server, the broker's AWS identity unknown), it
+// says so on stderr and assumes podid's own STS.
+func issuerOf(ctx context.Context, st *local.State, cluster string, stderr io.Writer) local.Issuer {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c := &podidclient.Client{Endpoint: st.Endpoint, Region: st.Region,
+		Credentials: staticCredentials(aws.Credentials{AccessKeyID: st.AccessKeyID, SecretAccessKey: st.SecretAccessKey})}
+	var info broker.Info
+	if err := c.Do(ctx, http.MethodGet, broker.InfoPath+"?cluster="+url.QueryEscape(cluster), nil, &info); err != nil {
+		fmt.Fprintf(stderr, "podid exec: cannot tell which credential issuer serves cluster %s (%v); assuming podid's own\n", cluster, err)
+		return local.Issuer{AccountID: st.AccountID}
+	}
+	if info.CredentialIssuer != broker.IssuerAWSSTS {
+		return local.Issuer{AccountID: st.AccountID}
+	}
+	return local.Issuer{AccountID: info.Account, BrokerPrincipal: info.Principal.AWS}
 }
 
 // associationRole names the role of the pod's association, or "" when it

@@ -78,20 +78,51 @@ func CheckCredentials(ctx context.Context, client *http.Client, url, token strin
 // trustPodIdentity is the trust policy an association's role needs.
 const trustPodIdentity = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`
 
+// Issuer says who issues a cluster's pod credentials, for explanations.
+type Issuer struct {
+	// BrokerPrincipal is podid's AWS principal in broker mode (credential
+	// issuer aws-sts), which the association's roles must trust; empty
+	// when podid's own STS issues them (roles trust pods.eks.amazonaws.com).
+	BrokerPrincipal string
+	// AccountID is the account of the association's roles: podid's, or
+	// the broker's AWS account.
+	AccountID string
+}
+
 // Explain turns an agent's refusal into what a user needs to know: what
 // is missing and the command that fixes it. roleARN is the association's
 // role when known (it names the role to fix).
-func Explain(e *AgentError, pod Pod, accountID, roleARN string) string {
+func Explain(e *AgentError, pod Pod, iss Issuer, roleARN string) string {
 	var b strings.Builder
 	who := fmt.Sprintf("service account %s/%s of cluster %s", pod.Namespace, pod.ServiceAccount, pod.Cluster)
 	upstream := e.Code + ": " + e.Message
+	trustCmd := fmt.Sprintf("podid trust-policy --cluster-name %s --namespace %s --service-account %s",
+		ShellQuote(pod.Cluster), ShellQuote(pod.Namespace), ShellQuote(pod.ServiceAccount))
+	name := "ROLE-NAME"
+	if i := strings.LastIndexByte(roleARN, '/'); i >= 0 {
+		name = roleARN[i+1:]
+	}
 	switch {
 	case e.Code == "ResourceNotFoundException" && strings.HasPrefix(e.Message, "No Pod Identity Association"):
 		fmt.Fprintf(&b, "no Pod Identity association for %s, so its pods get no AWS credentials.\n", who)
 		fmt.Fprintf(&b, "EKS Auth answered %s\n", upstream)
-		fmt.Fprintf(&b, "Create one with a role that trusts pods.eks.amazonaws.com:\n")
+		if iss.BrokerPrincipal != "" {
+			fmt.Fprintf(&b, "Create one with an AWS role whose trust policy is what `%s` prints (it trusts podid's broker principal %s):\n", trustCmd, iss.BrokerPrincipal)
+		} else {
+			fmt.Fprintf(&b, "Create one with a role that trusts pods.eks.amazonaws.com:\n")
+		}
 		fmt.Fprintf(&b, "  aws eks create-pod-identity-association --cluster-name %s --namespace %s --service-account %s --role-arn arn:aws:iam::%s:role/ROLE-NAME",
-			ShellQuote(pod.Cluster), ShellQuote(pod.Namespace), ShellQuote(pod.ServiceAccount), accountID)
+			ShellQuote(pod.Cluster), ShellQuote(pod.Namespace), ShellQuote(pod.ServiceAccount), iss.AccountID)
+	case e.Code == "AccessDeniedException" && iss.BrokerPrincipal != "":
+		role := "the association's role"
+		if roleARN != "" {
+			role = "role " + roleARN
+		}
+		fmt.Fprintf(&b, "AWS refused podid's broker (%s) %s for %s.\n", iss.BrokerPrincipal, role, who)
+		fmt.Fprintf(&b, "EKS Auth answered %s\n", upstream)
+		fmt.Fprintf(&b, "The role's trust policy in AWS must allow podid's broker principal sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity for this association; write it with:\n")
+		fmt.Fprintf(&b, "  %s > trust.json\n", trustCmd)
+		fmt.Fprintf(&b, "  aws iam update-assume-role-policy --role-name %s --policy-document file://trust.json   # with your AWS credentials", ShellQuote(name))
 	case e.Code == "AccessDeniedException":
 		role := "the association's role"
 		if roleARN != "" {
@@ -100,10 +131,6 @@ func Explain(e *AgentError, pod Pod, accountID, roleARN string) string {
 		fmt.Fprintf(&b, "EKS Auth refused to issue credentials for %s: %s may not be assumed by pods.\n", who, role)
 		fmt.Fprintf(&b, "EKS Auth answered %s\n", upstream)
 		fmt.Fprintf(&b, "The role's trust policy must allow the service principal pods.eks.amazonaws.com the actions sts:AssumeRole and sts:TagSession, with no Deny for them:\n")
-		name := "ROLE-NAME"
-		if i := strings.LastIndexByte(roleARN, '/'); i >= 0 {
-			name = roleARN[i+1:]
-		}
 		fmt.Fprintf(&b, "  aws iam update-assume-role-policy --role-name %s --policy-document '%s'", ShellQuote(name), trustPodIdentity)
 	case e.Code == "ResourceNotFoundException":
 		fmt.Fprintf(&b, "EKS Auth does not know cluster %s: %s", pod.Cluster, upstream)

@@ -60,15 +60,19 @@ func FuzzParseAgentError(f *testing.F) {
 var testPod = Pod{Cluster: "eks-workshop", Namespace: "carts", ServiceAccount: "carts", Name: "carts-x2x4q"}
 
 func TestExplain(t *testing.T) {
+	local := Issuer{AccountID: "123456789012"}
+	broker := Issuer{AccountID: "210987654321", BrokerPrincipal: "arn:aws:iam::210987654321:user/podid-broker"}
 	for _, tc := range []struct {
 		name string
 		err  AgentError
+		iss  Issuer
 		role string
 		want string
 	}{
 		{
 			name: "no association",
 			err:  AgentError{404, "ResourceNotFoundException", "No Pod Identity Association found for cluster eks-workshop, namespace carts and service account carts."},
+			iss:  local,
 			want: `no Pod Identity association for service account carts/carts of cluster eks-workshop, so its pods get no AWS credentials.
 EKS Auth answered ResourceNotFoundException: No Pod Identity Association found for cluster eks-workshop, namespace carts and service account carts.
 Create one with a role that trusts pods.eks.amazonaws.com:
@@ -77,6 +81,7 @@ Create one with a role that trusts pods.eks.amazonaws.com:
 		{
 			name: "trust forbids pods, role known",
 			err:  AgentError{400, "AccessDeniedException", "User: pods.eks.amazonaws.com is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/carts"},
+			iss:  local,
 			role: "arn:aws:iam::123456789012:role/team/carts",
 			want: `EKS Auth refused to issue credentials for service account carts/carts of cluster eks-workshop: role arn:aws:iam::123456789012:role/team/carts may not be assumed by pods.
 EKS Auth answered AccessDeniedException: User: pods.eks.amazonaws.com is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/carts
@@ -86,35 +91,60 @@ The role's trust policy must allow the service principal pods.eks.amazonaws.com 
 		{
 			name: "trust forbids pods, role unknown",
 			err:  AgentError{400, "AccessDeniedException", "denied"},
+			iss:  local,
 			want: `EKS Auth refused to issue credentials for service account carts/carts of cluster eks-workshop: the association's role may not be assumed by pods.
 EKS Auth answered AccessDeniedException: denied
 The role's trust policy must allow the service principal pods.eks.amazonaws.com the actions sts:AssumeRole and sts:TagSession, with no Deny for them:
   aws iam update-assume-role-policy --role-name ROLE-NAME --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}'`,
 		},
 		{
+			name: "broker mode, no association",
+			err:  AgentError{404, "ResourceNotFoundException", "No Pod Identity Association found for cluster eks-workshop, namespace carts and service account carts."},
+			iss:  broker,
+			want: `no Pod Identity association for service account carts/carts of cluster eks-workshop, so its pods get no AWS credentials.
+EKS Auth answered ResourceNotFoundException: No Pod Identity Association found for cluster eks-workshop, namespace carts and service account carts.
+Create one with an AWS role whose trust policy is what ` + "`podid trust-policy --cluster-name eks-workshop --namespace carts --service-account carts`" + ` prints (it trusts podid's broker principal arn:aws:iam::210987654321:user/podid-broker):
+  aws eks create-pod-identity-association --cluster-name eks-workshop --namespace carts --service-account carts --role-arn arn:aws:iam::210987654321:role/ROLE-NAME`,
+		},
+		{
+			name: "broker mode, AWS refuses the broker",
+			err:  AgentError{400, "AccessDeniedException", "AWS STS refused podid's broker: the trust policy does not allow sts:TagSession"},
+			iss:  broker,
+			role: "arn:aws:iam::210987654321:role/carts",
+			want: `AWS refused podid's broker (arn:aws:iam::210987654321:user/podid-broker) role arn:aws:iam::210987654321:role/carts for service account carts/carts of cluster eks-workshop.
+EKS Auth answered AccessDeniedException: AWS STS refused podid's broker: the trust policy does not allow sts:TagSession
+The role's trust policy in AWS must allow podid's broker principal sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity for this association; write it with:
+  podid trust-policy --cluster-name eks-workshop --namespace carts --service-account carts > trust.json
+  aws iam update-assume-role-policy --role-name carts --policy-document file://trust.json   # with your AWS credentials`,
+		},
+		{
 			name: "no cluster",
 			err:  AgentError{404, "ResourceNotFoundException", "No cluster found for name: eks-workshop."},
+			iss:  local,
 			want: "EKS Auth does not know cluster eks-workshop: ResourceNotFoundException: No cluster found for name: eks-workshop.",
 		},
 		{
 			name: "invalid token",
 			err:  AgentError{400, "InvalidTokenException", "The specified Kubernetes service account token is invalid."},
+			iss:  local,
 			want: "EKS Auth refused the token minted for the pod (InvalidTokenException: The specified Kubernetes service account token is invalid.); was cluster eks-workshop deleted or recreated since podid dev started?",
 		},
 		{
 			name: "other EKS Auth error",
 			err:  AgentError{429, "ThrottlingException", "Rate exceeded for cluster eks-workshop."},
+			iss:  local,
 			want: "the agent could not get credentials for service account carts/carts of cluster eks-workshop: EKS Auth answered ThrottlingException: Rate exceeded for cluster eks-workshop.",
 		},
 		{
 			name: "the agent's own refusal",
 			err:  AgentError{403, "", "Access Denied."},
+			iss:  local,
 			want: "the agent could not get credentials for service account carts/carts of cluster eks-workshop: HTTP 403: Access Denied.",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := tc.err
-			if got := Explain(&e, testPod, "123456789012", tc.role); got != tc.want {
+			if got := Explain(&e, testPod, tc.iss, tc.role); got != tc.want {
 				t.Errorf("Explain =\n%s\nwant\n%s", got, tc.want)
 			}
 		})

@@ -13,7 +13,8 @@ const TokenFileName = "eks-pod-identity-token"
 // PodEnv is what a pod of a service account finds in its environment.
 type PodEnv struct {
 	// Endpoint is the server's base URL (AWS_ENDPOINT_URL), so that the
-	// command's AWS calls reach podid.
+	// command's AWS calls reach podid; empty in broker mode, where the
+	// pod's credentials are AWS's and its calls go to AWS.
 	Endpoint string
 	// Region is the cluster's region (AWS_REGION and AWS_DEFAULT_REGION).
 	Region string
@@ -49,8 +50,13 @@ func ChildEnv(base []string, p PodEnv) []string {
 		"AWS_REGION="+p.Region,
 		"AWS_CONTAINER_CREDENTIALS_FULL_URI="+p.CredentialsURI,
 		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="+p.TokenFile,
-		// Local mode: every service at podid, and nothing of the caller's.
-		"AWS_ENDPOINT_URL="+p.Endpoint,
+	)
+	if p.Endpoint != "" {
+		// Local mode: every service at podid.
+		out = append(out, "AWS_ENDPOINT_URL="+p.Endpoint)
+	}
+	out = append(out,
+		// Nothing of the caller's.
 		"AWS_CONFIG_FILE="+os.DevNull,
 		"AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
 		"AWS_EC2_METADATA_DISABLED=true",

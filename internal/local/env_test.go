@@ -58,6 +58,29 @@ func TestChildEnv(t *testing.T) {
 	}
 }
 
+// TestChildEnvBrokerMode: without an endpoint (broker mode, where the
+// pod's credentials are AWS's) no AWS_ENDPOINT_URL is set, so the
+// command's SDK calls AWS itself; the caller's endpoint settings are still
+// removed.
+func TestChildEnvBrokerMode(t *testing.T) {
+	p := PodEnv{Region: "us-west-2", CredentialsURI: "http://127.0.0.1:40001/v1/credentials", TokenFile: "/t/tok"}
+	got := ChildEnv([]string{"AWS_ENDPOINT_URL=http://127.0.0.1:8080", "AWS_ENDPOINT_URL_STS=http://x", "HOME=/h"}, p)
+	want := []string{
+		"HOME=/h",
+		"AWS_STS_REGIONAL_ENDPOINTS=regional",
+		"AWS_DEFAULT_REGION=us-west-2",
+		"AWS_REGION=us-west-2",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:40001/v1/credentials",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/t/tok",
+		"AWS_CONFIG_FILE=" + os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ChildEnv =\n%q\nwant\n%q", got, want)
+	}
+}
+
 func TestChildEnvExtra(t *testing.T) {
 	p := PodEnv{Endpoint: "http://127.0.0.1:8080", Region: "us-west-2", CredentialsURI: "http://127.0.0.1:40001/v1/credentials", TokenFile: "/t/tok"}
 	pod := func(endpoint string) []string {

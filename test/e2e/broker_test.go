@@ -415,3 +415,54 @@ func TestBrokerRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokerDevExec: `podid exec` against `podid dev` in broker mode. The
+// pod's credentials are AWS's, so the command's calls go to AWS (here the
+// second server, named with --env AWS_ENDPOINT_URL, as a user would for a
+// test account; with real AWS nothing needs naming), and podid sets no
+// endpoint of its own. A missing association is explained with the broker's
+// principal and the trust-policy command.
+func TestBrokerDevExec(t *testing.T) {
+	t.Parallel()
+	a := startAWS(t)
+	c := brokerUser(t, a)
+	d := launchDevEnv(t, t.TempDir(), []string{
+		"AWS_ACCESS_KEY_ID=" + c.Key, "AWS_SECRET_ACCESS_KEY=" + c.Secret, "AWS_REGION=us-west-2",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
+	}, "--fresh", "--listen", "127.0.0.1:0", "--credential-issuer", "aws-sts",
+		"--broker-sts-endpoint", a.URL, "--broker-iam-endpoint", a.URL, "--broker-region", "us-west-2")
+	env := d.clientEnv(d.root())
+
+	// No association yet: exec fails before running the command, naming
+	// the broker's principal and the command that prints the trust policy.
+	out, errOut, code := d.exec(t, env, time.Minute, "-n", "carts", "-s", "carts", "--", "true")
+	for _, want := range []string{
+		"no Pod Identity association for service account carts/carts of cluster eks-workshop",
+		"`podid trust-policy --cluster-name eks-workshop --namespace carts --service-account carts`",
+		"podid's broker principal " + brokerPrincipal,
+		"--role-arn arn:aws:iam::" + awsAccount + ":role/ROLE-NAME",
+	} {
+		if code == 0 || !strings.Contains(errOut, want) {
+			t.Errorf("exec without an association: exit %d, stderr lacks %q:\n%s%s", code, want, out, errOut)
+		}
+	}
+
+	// The role in AWS, with the trust policy podid prints, and the
+	// association in podid.
+	trust := d.trustPolicy(t, "--cluster", "eks-workshop", "--namespace", "carts", "--service-account", "carts")
+	a.aws(t, a.root(), "iam", "create-role", "--role-name", "carts", "--assume-role-policy-document", writeFile(t, "t.json", trust))
+	d.aws(t, d.root(), "eks", "create-pod-identity-association", "--cluster-name", "eks-workshop", "--namespace", "carts",
+		"--service-account", "carts", "--role-arn", "arn:aws:iam::"+awsAccount+":role/carts")
+
+	out, errOut, code = d.exec(t, env, time.Minute, "-n", "carts", "-s", "carts", "--env", "AWS_ENDPOINT_URL="+a.URL, "--",
+		"sh", "-c", `aws sts get-caller-identity --query Arn --output text && echo "${AWS_ENDPOINT_URL}"`)
+	arnRE := regexp.MustCompile(`^arn:aws:sts::` + awsAccount + `:assumed-role/carts/eks-eks-worksh-carts-[a-z0-9]+-[0-9a-f-]{36}\n` + regexp.QuoteMeta(a.URL) + `\n$`)
+	if code != 0 || !arnRE.MatchString(out) {
+		t.Fatalf("exec in broker mode: exit %d\nstdout: %q\nstderr: %s", code, out, errOut)
+	}
+	// Without --env, podid points the command at no endpoint: AWS's own.
+	out, errOut, code = d.exec(t, env, time.Minute, "-n", "carts", "-s", "carts", "--", "sh", "-c", `echo "${AWS_ENDPOINT_URL-unset}"`)
+	if code != 0 || out != "unset\n" {
+		t.Errorf("AWS_ENDPOINT_URL in broker mode: exit %d, %q (stderr %s)", code, out, errOut)
+	}
+}

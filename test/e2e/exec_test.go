@@ -51,11 +51,18 @@ func startDev(t *testing.T) *dev {
 // stops it when the test ends (see stop).
 func launchDev(t *testing.T, dataDir string, args ...string) *dev {
 	t.Helper()
+	return launchDevEnv(t, dataDir, nil, args...)
+}
+
+// launchDevEnv is launchDev with env added to dev's environment (which
+// otherwise holds only PATH and HOME).
+func launchDevEnv(t *testing.T, dataDir string, env []string, args ...string) *dev {
+	t.Helper()
 	d := &dev{out: &bytes.Buffer{}, exited: make(chan error, 1),
 		server: &server{DataDir: dataDir, AccountID: "123456789012", Region: "us-west-2", logs: &bytes.Buffer{}}}
 	d.cmd = exec.Command(podidBin, append([]string{"dev", "--data-dir", dataDir, "--log-level", "info"}, args...)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.logs
-	d.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	d.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
