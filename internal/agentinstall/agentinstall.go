@@ -211,9 +211,9 @@ func (i *Installer) ensureSecret(ctx context.Context, kube kubernetes.Interface,
 // daemonSet is the agent's DaemonSet, the same as the Helm chart's, with
 // the add-on's configuration values applied.
 func (i *Installer) daemonSet(cluster string, labels map[string]string, values *Values) (*appsv1ac.DaemonSetApplyConfiguration, error) {
-	probe := func(path, port string, period int32) *corev1ac.ProbeApplyConfiguration {
+	probe := func(path string, port, period int32) *corev1ac.ProbeApplyConfiguration {
 		return corev1ac.Probe().WithPeriodSeconds(period).WithHTTPGet(
-			corev1ac.HTTPGetAction().WithHost("localhost").WithPath(path).WithPort(intstr.FromString(port)))
+			corev1ac.HTTPGetAction().WithHost("localhost").WithPath(path).WithPort(intstr.FromInt32(port)))
 	}
 	container := corev1ac.Container().
 		WithName(Name).
@@ -225,13 +225,10 @@ func (i *Installer) daemonSet(cluster string, labels map[string]string, values *
 			corev1ac.EnvVar().WithName("AWS_SHARED_CREDENTIALS_FILE").WithValue("/etc/podid/credentials/credentials"),
 			corev1ac.EnvVar().WithName("NODE_NAME").WithValueFrom(corev1ac.EnvVarSource().WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("spec.nodeName"))),
 		).
-		WithPorts(
-			corev1ac.ContainerPort().WithName("proxy").WithContainerPort(80),
-			corev1ac.ContainerPort().WithName("probe").WithContainerPort(2703),
-			corev1ac.ContainerPort().WithName("metrics").WithContainerPort(2705),
-		).
-		WithLivenessProbe(probe("/healthz", "probe", 10)).
-		WithReadinessProbe(probe("/readyz", "probe", 5)).
+		// No declared ports: under hostNetwork they would be host ports,
+		// which keep a rollout's surge pod off the node.
+		WithLivenessProbe(probe("/healthz", 2703, 10)).
+		WithReadinessProbe(probe("/readyz", 2703, 5)).
 		WithResources(corev1ac.ResourceRequirements().WithRequests(corev1.ResourceList{
 			corev1.ResourceCPU:    resource.MustParse("25m"),
 			corev1.ResourceMemory: resource.MustParse("32Mi"),
@@ -259,14 +256,16 @@ func (i *Installer) daemonSet(cluster string, labels map[string]string, values *
 	}
 	// Set last: podid's own labels win over podLabels.
 	tmpl.WithLabels(labels).WithSpec(pod.WithContainers(container))
-	maxUnavailable := intstr.FromString("10%")
+	// The new agent starts next to the old one (SO_REUSEPORT) and the old
+	// one drains: a node always has a listener during a rollout.
+	maxSurge, maxUnavailable := intstr.FromString("10%"), intstr.FromInt32(0)
 	return appsv1ac.DaemonSet(Name, Namespace).
 		WithLabels(labels).
 		WithSpec(appsv1ac.DaemonSetSpec().
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(map[string]string{NameLabel: Name})).
 			WithUpdateStrategy(appsv1ac.DaemonSetUpdateStrategy().
 				WithType(appsv1.RollingUpdateDaemonSetStrategyType).
-				WithRollingUpdate(appsv1ac.RollingUpdateDaemonSet().WithMaxUnavailable(maxUnavailable))).
+				WithRollingUpdate(appsv1ac.RollingUpdateDaemonSet().WithMaxSurge(maxSurge).WithMaxUnavailable(maxUnavailable))).
 			WithTemplate(tmpl)), nil
 }
 

@@ -186,6 +186,27 @@ func TestDaemonSetValues(t *testing.T) {
 	if got := fmt.Sprint(c["resources"]); got != "map[requests:map[cpu:25m memory:32Mi]]" {
 		t.Errorf("default resources %s", got)
 	}
+	// Rollouts surge (the SO_REUSEPORT hand-off) and no ports are declared:
+	// under hostNetwork they would be host ports that keep the surge pod
+	// off the node. Probes address the probe port by number.
+	if c["ports"] != nil {
+		t.Errorf("the agent declares ports %v", c["ports"])
+	}
+	if got := fmt.Sprint(c["readinessProbe"]); got != "map[httpGet:map[host:localhost path:/readyz port:2703] periodSeconds:5]" {
+		t.Errorf("readiness probe %s", got)
+	}
+	none, err := ParseValues("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := i.daemonSet("prod", labels, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(ds.Spec.UpdateStrategy)
+	if got := string(b); got != `{"type":"RollingUpdate","rollingUpdate":{"maxUnavailable":0,"maxSurge":"10%"}}` {
+		t.Errorf("update strategy %s", got)
+	}
 
 	m := render(`{"tolerations":[{"key":"dedicated","operator":"Equal","value":"agents","effect":"NoSchedule"}],` +
 		`"agent":{"additionalArgs":{"-v":"debug","--max-cache-size":"5000"}},"resources":{"limits":{"memory":"64Mi"}},` +

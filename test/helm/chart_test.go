@@ -38,9 +38,8 @@ func valueSets() map[string]map[string]any {
 	return map[string]map[string]any{
 		"defaults": {},
 		"broker":   {"credentialIssuer": "aws-sts", "broker": map[string]any{"credentialsSecret": "aws-creds"}},
-		"cert-manager and postgres": {
+		"cert-manager": {
 			"webhook": map[string]any{"certManagerIssuer": "selfsigned"},
-			"server":  map[string]any{"postgres": map[string]any{"urlSecret": "pg"}, "replicas": 3},
 		},
 		"external server": {"server": map[string]any{"enabled": false, "url": "https://podid.example.com"}, "serviceMonitor": map[string]any{"enabled": true}},
 	}
@@ -135,6 +134,18 @@ func TestRenderDefaults(t *testing.T) {
 	if dig(c, "readinessProbe", "httpGet", "path") != "/readyz" || dig(c, "resources", "requests") == nil {
 		t.Error("agent lacks readiness gating or resource requests")
 	}
+	// Rollouts overlap old and new agent on a node (SO_REUSEPORT hand-off):
+	// surge, never unavailability, and no declared ports, which under
+	// hostNetwork are host ports that keep the surge pod off the node.
+	if ru := dig(ds, "spec", "updateStrategy", "rollingUpdate"); dig(ru, "maxSurge") != "10%" || dig(ru, "maxUnavailable") != float64(0) {
+		t.Errorf("agent rollingUpdate = %v, want maxSurge 10%% and maxUnavailable 0", ru)
+	}
+	if ports := dig(c, "ports"); ports != nil {
+		t.Errorf("agent declares ports %v; under hostNetwork they block the rollout's surge pod", ports)
+	}
+	if p := dig(c, "readinessProbe", "httpGet", "port"); p != float64(2703) {
+		t.Errorf("agent readiness probe port = %v, want 2703 by number", p)
+	}
 	mwc := objs["MutatingWebhookConfiguration/podid/podid"]
 	wh := dig(mwc, "webhooks").([]any)[0]
 	if dig(wh, "failurePolicy") != "Ignore" || dig(wh, "sideEffects") != "None" {
@@ -156,6 +167,35 @@ func TestRenderDefaults(t *testing.T) {
 	}
 	if objs["Deployment/podid/podid-server"] == nil || objs["Job/podid/podid-register"] == nil {
 		t.Error("server Deployment or registration Job missing")
+	}
+}
+
+// TestRefusesWhatPodidCannotRun: values that would deploy something
+// podid cannot do (several servers on SQLite, a PostgreSQL store that
+// does not exist yet) fail the render with a message, rather than
+// deploying diverging copies of the state.
+func TestRefusesWhatPodidCannotRun(t *testing.T) {
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		vals map[string]any
+		want string
+	}{
+		"several replicas": {map[string]any{"server": map[string]any{"replicas": 3}}, "server.replicas must be 1"},
+		"postgres":         {map[string]any{"server": map[string]any{"postgres": map[string]any{"urlSecret": "pg"}}}, "podid has no PostgreSQL store yet"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			values, err := chartutil.ToRenderValues(ch, tc.vals, chartutil.ReleaseOptions{Name: "podid", Namespace: "podid", IsInstall: true}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = engine.Render(ch, values)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("render error = %v, want one containing %q", err, tc.want)
+			}
+		})
 	}
 }
 
