@@ -136,6 +136,10 @@ func TestValidation(t *testing.T) {
 		{"bad target role", "POST", "/clusters/c1/pod-identity-associations", body(`,"targetRoleArn":"role/x"`), 400, "InvalidParameterException", "The parameter targetRoleArn is not a valid IAM role ARN: role/x"},
 		{"policy without disableSessionTags", "POST", "/clusters/c1/pod-identity-associations", body(`,"policy":"{\"Version\":\"2012-10-17\",\"Statement\":[]}"`), 400, "InvalidParameterException", "The parameter policy can only be used when disableSessionTags is set to true."},
 		{"policy not JSON", "POST", "/clusters/c1/pod-identity-associations", body(`,"disableSessionTags":true,"policy":"nope"`), 400, "InvalidParameterException", "The parameter policy is not a valid JSON policy document."},
+		{"policy the session-policy rules refuse", "POST", "/clusters/c1/pod-identity-associations", body(`,"disableSessionTags":true,"policy":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\"}]}"`), 400, "InvalidParameterException",
+			"The parameter policy is not a valid session policy: Policy statement must contain resources."},
+		{"policy with a principal", "POST", "/clusters/c1/pod-identity-associations", body(`,"disableSessionTags":true,"policy":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"s3:*\",\"Resource\":\"*\"}]}"`), 400, "InvalidParameterException",
+			"The parameter policy is not a valid session policy: Has prohibited field Principal"},
 		{"too many tags", "POST", "/clusters/c1/pod-identity-associations", body(`,"tags":{` + manyTags(51) + `}`), 400, "InvalidParameterException", "The number of tags (51) exceeds the limit of 50."},
 		{"aws: tag", "POST", "/clusters/c1/pod-identity-associations", body(`,"tags":{"AWS:x":"y"}`), 400, "InvalidParameterException", `Tag key "AWS:x" uses the reserved prefix aws:.`},
 		{"long tag value", "POST", "/clusters/c1/pod-identity-associations", body(`,"tags":{"k":"` + strings.Repeat("v", 257) + `"}`), 400, "InvalidParameterException", `The value of tag "k" is longer than 256 characters.`},
@@ -151,7 +155,7 @@ func TestValidation(t *testing.T) {
 		{"bad nextToken", "GET", "/clusters/c1/pod-identity-associations?nextToken=%21%21", "", 400, "InvalidParameterException", "The parameter nextToken is not valid."},
 		{"update nothing", "POST", "/clusters/c1/pod-identity-associations/" + id, `{"clientRequestToken":"t"}`, 400, "InvalidParameterException", "You must specify at least one of roleArn, targetRoleArn, disableSessionTags or policy."},
 		{"update empty role", "POST", "/clusters/c1/pod-identity-associations/" + id, `{"roleArn":""}`, 400, "InvalidParameterException", "The parameter roleArn must not be empty."},
-		{"update policy, tags on", "POST", "/clusters/c1/pod-identity-associations/" + id, `{"policy":"{\"Statement\":[]}"}`, 400, "InvalidParameterException", "The parameter policy can only be used when disableSessionTags is set to true."},
+		{"update policy, tags on", "POST", "/clusters/c1/pod-identity-associations/" + id, `{"policy":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}`, 400, "InvalidParameterException", "The parameter policy can only be used when disableSessionTags is set to true."},
 		{"delete unknown", "DELETE", "/clusters/c1/pod-identity-associations/a-bbbbbbbbbbbbbbbbb", "", 404, "ResourceNotFoundException", "No pod identity association found for ID: a-bbbbbbbbbbbbbbbbb"},
 		{"unknown route", "GET", "/nothing/here", "", 404, "UnknownOperationException", "No operation matches GET /nothing/here"},
 		{"wrong method", "PUT", "/clusters/c1/pod-identity-associations", "", 404, "UnknownOperationException", "No operation matches PUT /clusters/c1/pod-identity-associations"},
@@ -215,7 +219,7 @@ func TestUpdateTargetRoleLifecycle(t *testing.T) {
 	if a.ExternalID != "" || a.TargetRoleArn != "" {
 		t.Errorf("after removing the target: %+v", a)
 	}
-	a = up(UpdatePodIdentityAssociationInput{DisableSessionTags: aws.Bool(true), Policy: aws.String(`{"Statement":[]}`)})
+	a = up(UpdatePodIdentityAssociationInput{DisableSessionTags: aws.Bool(true), Policy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`)})
 	if !a.DisableSessionTags || a.Policy == "" {
 		t.Errorf("policy: %+v", a)
 	}

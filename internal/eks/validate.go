@@ -2,12 +2,14 @@ package eks
 
 import (
 	"encoding/json"
+	"errors"
 	"regexp"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/podid/podid/internal/eks/issuer"
 	"github.com/podid/podid/internal/ids"
+	"github.com/podid/podid/internal/policy"
 )
 
 // Limits of EKS inputs.
@@ -128,6 +130,16 @@ func checkPolicyDocument(cluster, doc string) error {
 	}
 	if _, ok := v["Statement"]; !ok {
 		return invalidParam(cluster, "The parameter policy is not a valid JSON policy document: it has no Statement.")
+	}
+	// The rules STS applies to a session policy, checked now rather than
+	// at every pod's credential request.
+	if err := policy.Validate(doc, policy.KindSession); err != nil {
+		msg := err.Error()
+		var ve *policy.ValidationError
+		if errors.As(err, &ve) {
+			msg = ve.Message
+		}
+		return invalidParam(cluster, "The parameter policy is not a valid session policy: %s", msg)
 	}
 	return nil
 }
