@@ -1,8 +1,8 @@
 // Package server is podid's HTTP edge: one port for every AWS API podid
 // serves. It reads the body under a size limit, verifies SigV4, puts the
 // caller and request ID in the context, routes by the service in the
-// credential scope (falling back to path and Content-Type for unsigned
-// requests) and writes responses and errors in each service's own protocol.
+// credential scope (falling back to the path for unsigned requests) and
+// writes responses and errors in each service's own protocol.
 // It knows nothing of the services' internals.
 package server
 
@@ -217,7 +217,7 @@ func isUnsignedSTSAction(action string) bool {
 }
 
 // classify decides the service and protocol of a request: from the SigV4
-// credential scope when signed, else from the path and Content-Type.
+// credential scope when signed, else from the path.
 func classify(r *http.Request) route {
 	if svc, _, ok := awsproto.ScopeOf(r); ok {
 		switch svc {
