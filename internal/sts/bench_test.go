@@ -29,8 +29,9 @@ func BenchmarkAssumeRoleAs(b *testing.B) {
 }
 
 // BenchmarkAssumeRoleUser is AssumeRole by an IAM user whose identity
-// policies must allow it (trust names the account), through the awsQuery
-// adapter.
+// policies must allow it (trust names the account), at the service's typed
+// method; BenchmarkAssumeRoleHTTP is the same call as a whole signed
+// request.
 func BenchmarkAssumeRoleUser(b *testing.B) {
 	f := newFixture(b)
 	f.env.AddRole(b, "shared", "", trustAccount, 0)
