@@ -28,9 +28,9 @@ type AssociationSet interface {
 	Ready() bool
 }
 
-// EventRecorder records a Kubernetes Event about a pod.
+// EventRecorder records a Kubernetes Event about an object.
 type EventRecorder interface {
-	PodEvent(ctx context.Context, namespace, podName, reason, message string)
+	Event(ctx context.Context, about corev1.ObjectReference, reason, message string)
 }
 
 // Handler serves the mutating admission webhook.
@@ -127,8 +127,8 @@ func (h *Handler) Review(ctx context.Context, req *admissionv1.AdmissionRequest)
 	if h.Associations == nil || !h.Associations.Ready() {
 		h.Metrics.count("undecided")
 		h.logger().Warn("admitting pod without Pod Identity: associations not loaded yet", "namespace", ns, "serviceAccount", sa)
-		if h.Events != nil && !dryRun && pod.Name != "" {
-			h.Events.PodEvent(ctx, ns, pod.Name, "PodIdentityUndecided", "podid webhook could not decide (associations not loaded); pod admitted without Pod Identity")
+		if about, what, ok := eventSubject(&pod, ns); h.Events != nil && !dryRun && ok {
+			h.Events.Event(ctx, about, "PodIdentityUndecided", "podid webhook could not decide (associations not loaded); "+what+" admitted without Pod Identity")
 		}
 		return resp
 	}
@@ -152,6 +152,21 @@ func (h *Handler) Review(ctx context.Context, req *admissionv1.AdmissionRequest)
 	return resp
 }
 
+// eventSubject is what an Event about an admitted pod is recorded on: the
+// pod when it has a name, else its controller (a ReplicaSet, a Job, …),
+// because a pod created from a template has only generateName while it is
+// admitted. what names the pod in the message.
+func eventSubject(pod *corev1.Pod, ns string) (about corev1.ObjectReference, what string, ok bool) {
+	if pod.Name != "" {
+		return corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: pod.Name, UID: pod.UID}, "pod", true
+	}
+	if c := metav1.GetControllerOf(pod); c != nil {
+		return corev1.ObjectReference{APIVersion: c.APIVersion, Kind: c.Kind, Namespace: ns, Name: c.Name, UID: c.UID},
+			"a pod (" + pod.GenerateName + "…)", true
+	}
+	return corev1.ObjectReference{}, "", false
+}
+
 func (h *Handler) logger() *slog.Logger {
 	if h.Logger == nil {
 		return slog.New(slog.DiscardHandler)
@@ -160,24 +175,37 @@ func (h *Handler) logger() *slog.Logger {
 }
 
 // MemorySet is an AssociationSet kept in memory, fed by the association
-// change feed.
+// change feed. When the feed starts over (Reset), the associations it
+// resends are gathered apart and replace the current ones only once the
+// feed says it is in sync again, so admissions in between are decided
+// with the last complete set rather than a partial one.
 type MemorySet struct {
 	mu    sync.RWMutex
 	ready bool
+	live  assocIndex
+	next  *assocIndex // being rebuilt after a Reset; nil otherwise
+}
+
+// assocIndex maps associations to the service accounts they cover.
+type assocIndex struct {
 	ids   map[string]string // association ID → namespace/serviceAccount
 	count map[string]int    // namespace/serviceAccount → associations
 }
 
+func newAssocIndex() assocIndex {
+	return assocIndex{ids: map[string]string{}, count: map[string]int{}}
+}
+
 // NewMemorySet returns an empty, not yet ready set.
 func NewMemorySet() *MemorySet {
-	return &MemorySet{ids: map[string]string{}, count: map[string]int{}}
+	return &MemorySet{live: newAssocIndex()}
 }
 
 // Has implements AssociationSet.
 func (s *MemorySet) Has(namespace, serviceAccount string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.count[namespace+"/"+serviceAccount] > 0
+	return s.live.count[namespace+"/"+serviceAccount] > 0
 }
 
 // Ready implements AssociationSet.
@@ -187,50 +215,66 @@ func (s *MemorySet) Ready() bool {
 	return s.ready
 }
 
-// SetReady marks the set as loaded.
+// SetReady marks the set as loaded: the feed is in sync. After a Reset,
+// the rebuilt associations replace the old ones now.
 func (s *MemorySet) SetReady() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.next != nil {
+		s.live, s.next = *s.next, nil
+	}
 	s.ready = true
-	s.mu.Unlock()
+}
+
+// target is the index that feed events change: the one being rebuilt
+// after a Reset, else the live one.
+func (s *MemorySet) target() *assocIndex {
+	if s.next != nil {
+		return s.next
+	}
+	return &s.live
 }
 
 // Put records that association id maps namespace/serviceAccount.
 func (s *MemorySet) Put(id, namespace, serviceAccount string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	x := s.target()
 	key := namespace + "/" + serviceAccount
-	if old, ok := s.ids[id]; ok {
+	if old, ok := x.ids[id]; ok {
 		if old == key {
 			return
 		}
-		s.dec(old)
+		x.dec(old)
 	}
-	s.ids[id] = key
-	s.count[key]++
+	x.ids[id] = key
+	x.count[key]++
 }
 
 // Delete forgets association id.
 func (s *MemorySet) Delete(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.ids[id]; ok {
-		delete(s.ids, id)
-		s.dec(old)
+	x := s.target()
+	if old, ok := x.ids[id]; ok {
+		delete(x.ids, id)
+		x.dec(old)
 	}
 }
 
-func (s *MemorySet) dec(key string) {
-	if s.count[key] <= 1 {
-		delete(s.count, key)
+func (x *assocIndex) dec(key string) {
+	if x.count[key] <= 1 {
+		delete(x.count, key)
 	} else {
-		s.count[key]--
+		x.count[key]--
 	}
 }
 
-// Reset forgets every association (the feed is about to resend them).
+// Reset starts rebuilding the set: the feed is about to resend every
+// association. Until the next SetReady, admissions still see the old set.
 func (s *MemorySet) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	clear(s.ids)
-	clear(s.count)
+	n := newAssocIndex()
+	s.next = &n
 }

@@ -18,12 +18,15 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-type recordedEvent struct{ ns, pod, reason string }
+type recordedEvent struct {
+	about           corev1.ObjectReference
+	reason, message string
+}
 
 type fakeEvents struct{ got []recordedEvent }
 
-func (f *fakeEvents) PodEvent(_ context.Context, ns, pod, reason, _ string) {
-	f.got = append(f.got, recordedEvent{ns, pod, reason})
+func (f *fakeEvents) Event(_ context.Context, about corev1.ObjectReference, reason, message string) {
+	f.got = append(f.got, recordedEvent{about, reason, message})
 }
 
 func review(t testing.TB, pod *corev1.Pod, dryRun bool) []byte {
@@ -75,8 +78,26 @@ func TestAdmission(t *testing.T) {
 	if !out.Response.Allowed || out.Response.Patch != nil || out.Response.UID != "uid-1" {
 		t.Fatalf("undecided: %+v", out.Response)
 	}
-	if len(ev.got) != 1 || ev.got[0].reason != "PodIdentityUndecided" {
+	if len(ev.got) != 1 || ev.got[0].reason != "PodIdentityUndecided" || ev.got[0].about.Kind != "Pod" || ev.got[0].about.Name != "carts-1" ||
+		ev.got[0].message != "podid webhook could not decide (associations not loaded); pod admitted without Pod Identity" {
 		t.Errorf("events = %+v", ev.got)
+	}
+	// A pod made from a template has only generateName while admitted: the
+	// Event goes to its controller, where `kubectl describe` shows it.
+	templated := cartsPod()
+	templated.Name, templated.GenerateName = "", "carts-7c9d8b6d4-"
+	yes := true
+	templated.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "carts-7c9d8b6d4", UID: "rs-uid", Controller: &yes}}
+	post(t, h, review(t, templated, false))
+	if len(ev.got) != 2 || ev.got[1].about != (corev1.ObjectReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Namespace: "carts", Name: "carts-7c9d8b6d4", UID: "rs-uid"}) ||
+		ev.got[1].message != "podid webhook could not decide (associations not loaded); a pod (carts-7c9d8b6d4-…) admitted without Pod Identity" {
+		t.Errorf("event for a templated pod = %+v", ev.got[1:])
+	}
+	// A nameless pod without a controller has nothing to record on.
+	templated.OwnerReferences = nil
+	post(t, h, review(t, templated, false))
+	if len(ev.got) != 2 {
+		t.Errorf("event without a subject: %+v", ev.got[2:])
 	}
 
 	set.SetReady()
@@ -104,6 +125,39 @@ func TestAdmission(t *testing.T) {
 	set.Delete("a-1")
 	if out := post(t, h, review(t, cartsPod(), false)); out.Response.Patch != nil {
 		t.Error("after delete: pod was mutated")
+	}
+}
+
+// TestMemorySetReset: when the feed starts over, admissions keep seeing
+// the last complete set until the feed is in sync again, then the rebuilt
+// one, never a partial one.
+func TestMemorySetReset(t *testing.T) {
+	s := NewMemorySet()
+	s.Put("a-1", "carts", "carts")
+	s.Put("a-2", "orders", "orders")
+	s.SetReady()
+	s.Reset()
+	s.Put("a-1", "carts", "carts") // resent
+	if !s.Ready() || !s.Has("carts", "carts") || !s.Has("orders", "orders") {
+		t.Fatal("during the rebuild the old set must stay in use")
+	}
+	s.Put("a-3", "ui", "ui")
+	if s.Has("ui", "ui") {
+		t.Error("a rebuilt association was used before the feed was in sync")
+	}
+	s.SetReady() // synced: a-2 was deleted while the feed was away
+	for _, c := range []struct {
+		ns   string
+		want bool
+	}{{"carts", true}, {"orders", false}, {"ui", true}} {
+		if got := s.Has(c.ns, c.ns); got != c.want {
+			t.Errorf("after the rebuild Has(%s) = %v, want %v", c.ns, got, c.want)
+		}
+	}
+	// Later events change the live set again.
+	s.Delete("a-1")
+	if s.Has("carts", "carts") {
+		t.Error("delete after the rebuild had no effect")
 	}
 }
 

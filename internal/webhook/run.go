@@ -179,20 +179,20 @@ func syncCABundleLoop(ctx context.Context, cfg RunConfig, ca *CA) error {
 	}
 }
 
-// kubeEvents records Events on pods through the API server.
+// kubeEvents records Events through the API server.
 type kubeEvents struct {
 	kube   kubernetes.Interface
 	logger *slog.Logger
 	now    func() time.Time
 }
 
-func (k *kubeEvents) PodEvent(ctx context.Context, namespace, podName, reason, message string) {
+func (k *kubeEvents) Event(ctx context.Context, about corev1.ObjectReference, reason, message string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	now := metav1.NewTime(k.now())
 	ev := &corev1.Event{
-		ObjectMeta:     metav1.ObjectMeta{GenerateName: podName + ".", Namespace: namespace},
-		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: namespace, Name: podName, APIVersion: "v1"},
+		ObjectMeta:     metav1.ObjectMeta{GenerateName: about.Name + ".", Namespace: about.Namespace},
+		InvolvedObject: about,
 		Reason:         reason,
 		Message:        message,
 		Type:           corev1.EventTypeWarning,
@@ -201,7 +201,7 @@ func (k *kubeEvents) PodEvent(ctx context.Context, namespace, podName, reason, m
 		LastTimestamp:  now,
 		Count:          1,
 	}
-	if _, err := k.kube.CoreV1().Events(namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
-		k.logger.Warn("recording pod event", "namespace", namespace, "pod", podName, "err", err)
+	if _, err := k.kube.CoreV1().Events(about.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		k.logger.Warn("recording an event", "namespace", about.Namespace, "kind", about.Kind, "name", about.Name, "err", err)
 	}
 }
