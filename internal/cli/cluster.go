@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 
@@ -57,7 +58,10 @@ server's discovery endpoints (/.well-known/openid-configuration and
 Auth verifies its pods' tokens. With --component-credentials it also creates
 the least-privilege podid users of the agent and the webhook and stores their
 access keys in the Secrets podid-agent-credentials (agent namespace) and
-podid-webhook-credentials (podid's namespace). Running it again is safe.
+podid-webhook-credentials (podid's namespace). Running it again is safe: it
+updates the registration with the issuer and keys it reads now (run it after
+the cluster's service-account signing keys rotate) and, with --api-access,
+podid's API access; existing Secrets are kept.
 
 Credentials for the podid server come from the AWS SDK's default chain.`,
 		Args: cobra.NoArgs,
@@ -108,7 +112,14 @@ Credentials for the podid server come from the AWS SDK's default chain.`,
 			case err == nil:
 				fmt.Fprintf(cmd.OutOrStdout(), "registered cluster %s (issuer %s)\n", cluster, issuer)
 			case errors.As(err, &apiErr) && apiErr.Code == "ResourceInUseException":
-				fmt.Fprintf(cmd.OutOrStdout(), "cluster %s is already registered\n", cluster)
+				// Run again (after a service-account key rotation, or with
+				// --api-access): refresh what podid knows of the cluster.
+				delete(in, "name")
+				delete(in, "connectorConfig")
+				if err := pc.Do(ctx, "PUT", "/cluster-registrations/"+url.PathEscape(cluster), in, &out); err != nil {
+					return fmt.Errorf("updating the registration of %s: %w", cluster, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "cluster %s is already registered; updated its issuer %s and keys\n", cluster, issuer)
 			default:
 				return fmt.Errorf("registering %s: %w", cluster, err)
 			}

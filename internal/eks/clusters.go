@@ -436,6 +436,62 @@ func (s *Service) RegisterCluster(ctx context.Context, in *RegisterClusterInput)
 	return &ClusterOutput{Cluster: s.clusterAPI(result)}, nil
 }
 
+// UpdateClusterRegistration is podid's extension (PUT
+// /cluster-registrations/NAME) that refreshes what podid knows of a
+// registered cluster after its service-account keys rotate or its API
+// access changes: oidcIssuerUrl and jwks are replaced together (no jwks:
+// fetched through OIDC discovery), kubernetesApi is replaced when given
+// and kept otherwise. Tags and the connector are unchanged. It needs
+// eks:RegisterCluster on the cluster.
+func (s *Service) UpdateClusterRegistration(ctx context.Context, in *RegisterClusterInput) (*ClusterOutput, error) {
+	if err := s.authorize(ctx, "eks:RegisterCluster", s.clusterARN(in.Name), nil); err != nil {
+		return nil, err
+	}
+	if !validClusterName(in.Name) {
+		return nil, clusterNotFound(in.Name)
+	}
+	if err := s.checkRegisterCluster(in); err != nil {
+		return nil, err
+	}
+	var sealed []byte
+	if k := in.KubernetesAPI; k != nil && k.Token != "" {
+		var err error
+		if sealed, err = s.cfg.Keyring.Seal([]byte(k.Token), credentialAD(in.Name)); err != nil {
+			return nil, internalf("sealing credentials of %s: %w", in.Name, err)
+		}
+	}
+	var result *store.Cluster
+	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		c, err := tx.GetCluster(in.Name)
+		if err != nil {
+			return clusterLookupErr(in.Name, err)
+		}
+		if c.Kind != store.ClusterExternal {
+			return invalidRequest(in.Name, "Cluster %s is not a registered cluster: podid issues its tokens itself.", in.Name)
+		}
+		spec := parseSpec(c)
+		if k := in.KubernetesAPI; k != nil {
+			spec.Kubernetes = &kubeAccess{Endpoint: k.Endpoint, CertificateAuthorityData: k.CertificateAuthorityData, SealedToken: sealed}
+		}
+		specJSON, err := json.Marshal(spec)
+		if err != nil {
+			return internalf("encoding cluster spec: %w", err)
+		}
+		c.IssuerURL = strings.TrimRight(in.OIDCIssuerURL, "/")
+		c.JWKS = in.JWKS
+		c.Spec = string(specJSON)
+		if err := tx.UpdateCluster(c); err != nil {
+			return internalf("updating cluster %s: %w", in.Name, err)
+		}
+		result = c
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return &ClusterOutput{Cluster: s.clusterAPI(result)}, nil
+}
+
 func (s *Service) checkRegisterCluster(in *RegisterClusterInput) error {
 	n := in.Name
 	if cc := in.ConnectorConfig; cc != nil {

@@ -179,3 +179,64 @@ func TestClusterValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateClusterRegistration: a registered cluster's issuer keys and API
+// access can be refreshed in place (after a key rotation), by a caller
+// allowed eks:RegisterCluster; hosted and unknown clusters are refused.
+func TestUpdateClusterRegistration(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SkipRoleValidation = true })
+	ctx := context.Background()
+	if r := e.do("POST", "/cluster-registrations", `{"name":"ext","oidcIssuerUrl":"https://kubernetes.default.svc","jwks":`+jsonString(testJWKS)+`,"tags":{"team":"a"}}`); r.Status != 200 {
+		t.Fatalf("register: %d %s", r.Status, r.Raw)
+	}
+	rotated := `{"keys":[{"kty":"EC","crv":"P-256","kid":"k2","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`
+	r := e.do("PUT", "/cluster-registrations/ext", `{"oidcIssuerUrl":"https://kubernetes.default.svc/","jwks":`+jsonString(rotated)+`,"kubernetesApi":{"endpoint":"https://10.0.0.1:6443","token":"sa-token"}}`)
+	if r.Status != 200 {
+		t.Fatalf("update: %d %s", r.Status, r.Raw)
+	}
+	var stored *store.Cluster
+	if err := e.st.View(ctx, func(tx store.Tx) (err error) { stored, err = tx.GetCluster("ext"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if stored.JWKS != rotated || stored.IssuerURL != "https://kubernetes.default.svc" || stored.Tags["team"] != "a" {
+		t.Errorf("after the update: issuer %q, JWKS %s, tags %v", stored.IssuerURL, stored.JWKS, stored.Tags)
+	}
+	acc, err := e.svc.ClusterAccess(ctx, "ext")
+	if err != nil || acc == nil || acc.Endpoint != "https://10.0.0.1:6443" || acc.BearerToken != "sa-token" {
+		t.Errorf("API access after the update = %+v, %v", acc, err)
+	}
+	// kubernetesApi left out: kept.
+	if r := e.do("PUT", "/cluster-registrations/ext", `{"oidcIssuerUrl":"https://kubernetes.default.svc","jwks":`+jsonString(testJWKS)+`}`); r.Status != 200 {
+		t.Fatalf("second update: %d %s", r.Status, r.Raw)
+	}
+	if acc, err := e.svc.ClusterAccess(ctx, "ext"); err != nil || acc == nil || acc.BearerToken != "sa-token" {
+		t.Errorf("API access not kept: %+v, %v", acc, err)
+	}
+
+	if _, err := e.eks.CreateCluster(ctx, &awseks.CreateClusterInput{Name: aws.String("hosted"), RoleArn: aws.String("arn:aws:iam::123456789000:role/eks"),
+		ResourcesVpcConfig: &types.VpcConfigRequest{}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path, body string
+		status           int
+		code, msg        string
+	}{
+		{"hosted", "/cluster-registrations/hosted", `{"oidcIssuerUrl":"https://i"}`, 400, "InvalidRequestException", "Cluster hosted is not a registered cluster: podid issues its tokens itself."},
+		{"unknown", "/cluster-registrations/nope", `{"oidcIssuerUrl":"https://i"}`, 404, "ResourceNotFoundException", "No cluster found for name: nope."},
+		{"other name in the body", "/cluster-registrations/ext", `{"name":"other","oidcIssuerUrl":"https://i"}`, 400, "InvalidParameterException", "The parameter name must be the cluster's name in the path, or absent."},
+		{"bad JWKS", "/cluster-registrations/ext", `{"oidcIssuerUrl":"https://i","jwks":"{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\"}]}"}`, 400, "InvalidParameterException", "The parameter jwks is not a JSON Web Key Set of public keys."},
+		{"nothing to verify with", "/cluster-registrations/ext", `{}`, 400, "InvalidParameterException", "podid needs the cluster's service account issuer: give oidcIssuerUrl (optionally with jwks) or kubernetesApi."},
+	} {
+		r := e.do("PUT", tc.path, tc.body)
+		if r.Status != tc.status || r.Body["__type"] != tc.code || r.Body["message"] != tc.msg {
+			t.Errorf("%s: %d %s", tc.name, r.Status, r.Raw)
+		}
+	}
+	if r := e.doAs(userKey, "PUT", "/cluster-registrations/ext", `{"oidcIssuerUrl":"https://evil.example"}`); r.Status != 403 || r.Body["__type"] != "AccessDeniedException" {
+		t.Errorf("a user without eks:RegisterCluster: %d %s", r.Status, r.Raw)
+	}
+	if err := e.st.View(ctx, func(tx store.Tx) (err error) { stored, err = tx.GetCluster("ext"); return err }); err != nil || stored.JWKS != testJWKS || stored.IssuerURL != "https://kubernetes.default.svc" {
+		t.Errorf("a refused update changed the cluster: %v %+v", err, stored)
+	}
+}

@@ -36,7 +36,7 @@ func (s *Service) routes() []route {
 		{[]string{"clusters"}, map[string]handler{"POST": s.hCreateCluster, "GET": s.hListClusters}},
 		{[]string{"clusters", "*"}, map[string]handler{"GET": s.hDescribeCluster, "DELETE": s.hDeleteCluster}},
 		{[]string{"cluster-registrations"}, map[string]handler{"POST": s.hRegisterCluster}},
-		{[]string{"cluster-registrations", "*"}, map[string]handler{"DELETE": s.hDeregisterCluster}},
+		{[]string{"cluster-registrations", "*"}, map[string]handler{"DELETE": s.hDeregisterCluster, "PUT": s.hUpdateRegistration}},
 		{[]string{"clusters", "*", "pod-identity-associations"}, map[string]handler{"POST": s.hCreateAssociation, "GET": s.hListAssociations}},
 		{[]string{"clusters", "*", "pod-identity-associations", "*"}, map[string]handler{"GET": s.hDescribeAssociation, "POST": s.hUpdateAssociation, "DELETE": s.hDeleteAssociation}},
 		{[]string{"clusters", "*", "addons"}, map[string]handler{"POST": s.hCreateAddon, "GET": s.hListAddons}},
@@ -245,6 +245,18 @@ func (s *Service) hRegisterCluster(ctx context.Context, r *http.Request, p []str
 		return nil, err
 	}
 	return s.RegisterCluster(ctx, &in)
+}
+
+func (s *Service) hUpdateRegistration(ctx context.Context, r *http.Request, p []string, body []byte) (any, error) {
+	var in RegisterClusterInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.Name != "" && in.Name != p[1] {
+		return nil, invalidParam(p[1], "The parameter name must be the cluster's name in the path, or absent.")
+	}
+	in.Name = p[1]
+	return s.UpdateClusterRegistration(ctx, &in)
 }
 
 func (s *Service) hDeregisterCluster(ctx context.Context, r *http.Request, p []string, body []byte) (any, error) {

@@ -129,6 +129,13 @@ func TestKubernetesEndToEnd(t *testing.T) {
 	} else if !strings.Contains(string(out), "registered cluster e2e") {
 		t.Errorf("register-self printed: %s", out)
 	}
+	// Running it again (as after a key rotation) updates the registration.
+	again := exec.Command(podidBin, "cluster", "register-self", "--server", s.URL, "--cluster-name", cluster,
+		"--region", s.Region, "--kubeconfig", cp.Kubeconfig, "--namespace", "podid", "--api-access")
+	again.Env = s.sharedCredsEnv(rootFile)
+	if out, err := again.CombinedOutput(); err != nil || !strings.Contains(string(out), "cluster e2e is already registered; updated its issuer "+cp.Issuer+" and keys") {
+		t.Errorf("register-self again: %v\n%s", err, out)
+	}
 	desc := s.awsJSON(t, root, "eks", "describe-cluster", "--name", cluster)
 	if got := str(desc, "cluster", "identity", "oidc", "issuer"); got != cp.Issuer {
 		t.Errorf("registered issuer = %q, want %q", got, cp.Issuer)
