@@ -79,7 +79,21 @@ type Config struct {
 	// Timeout bounds each operation (DefaultTimeout when 0).
 	Timeout time.Duration
 	Logger  *slog.Logger
+	// LastAgentCall reports when an agent last called EKS Auth for a
+	// cluster (eksauth.Service.LastCall). For clusters podid has no API
+	// access to (hosted ones, and external ones registered without
+	// kubernetesApi) it is the only sign of an agent: the add-on serves
+	// once a call is at most AgentSeenWindow old. Nil counts such
+	// clusters as served.
+	LastAgentCall func(cluster string) (time.Time, bool)
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 }
+
+// AgentSeenWindow is how recent an agent's call to EKS Auth must be for a
+// cluster without API access to count as served: twice the agent's own
+// readiness window (its probe asks at least every 2.5 minutes).
+const AgentSeenWindow = 10 * time.Minute
 
 // Installer implements eks.AgentInstaller and eks.AgentProbe for external
 // clusters with API access.
@@ -101,6 +115,9 @@ func New(cfg Config) (*Installer, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	return &Installer{cfg: cfg, log: log}, nil
 }
@@ -315,12 +332,12 @@ func (i *Installer) UninstallAgent(ctx context.Context, access *eks.ClusterAcces
 	return nil
 }
 
-// AgentHealth reports the agent DaemonSet's state. Clusters podid cannot
-// reach (hosted clusters, whose agent is podid's own, and clusters
-// registered without API access) count as served.
+// AgentHealth reports the agent's state: from its DaemonSet on clusters
+// podid has API access to; on the others (hosted clusters, external ones
+// registered without API access) from the agents' calls to EKS Auth.
 func (i *Installer) AgentHealth(ctx context.Context, cluster string, access *eks.ClusterAccess) (eks.AgentHealth, error) {
 	if access == nil || access.Endpoint == "" {
-		return eks.AgentHealth{Serving: true}, nil
+		return i.seenHealth(cluster), nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, min(i.cfg.Timeout, ProbeTimeout))
 	defer cancel()
@@ -333,6 +350,23 @@ func (i *Installer) AgentHealth(ctx context.Context, cluster string, access *eks
 		return eks.AgentHealth{Issues: []eks.AddonIssue{apiIssue(err)}}, nil
 	}
 	return DaemonSetHealth(ds), nil
+}
+
+// seenHealth judges a cluster podid cannot look into: served when an
+// agent called EKS Auth for it within AgentSeenWindow.
+func (i *Installer) seenHealth(cluster string) eks.AgentHealth {
+	if i.cfg.LastAgentCall == nil {
+		return eks.AgentHealth{Serving: true}
+	}
+	if at, ok := i.cfg.LastAgentCall(cluster); ok && i.cfg.Now().Sub(at) <= AgentSeenWindow {
+		return eks.AgentHealth{Serving: true}
+	}
+	return eks.AgentHealth{Issues: []eks.AddonIssue{{
+		Code: "InsufficientNumberOfReplicas",
+		Message: "No pod identity agent has called podid's EKS Auth for cluster " + cluster + " in the last " + AgentSeenWindow.String() +
+			": run one (podid agent --cluster-name " + cluster + " --endpoint PODID-URL; podid dev runs its own).",
+		ResourceIDs: []string{},
+	}}}
 }
 
 // installError names an install failure's issue for the add-on's health:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -97,6 +98,32 @@ func TestAgentHealthWithoutAccess(t *testing.T) {
 	h, err = i.AgentHealth(context.Background(), "c", &eks.ClusterAccess{Name: "c", Access: kubeapi.Access{Endpoint: "https://127.0.0.1:1"}})
 	if err != nil || h.Serving || len(h.Issues) != 1 || h.Issues[0].Code != "ClusterUnreachable" {
 		t.Errorf("%+v %v", h, err)
+	}
+}
+
+// TestAgentHealthFromCalls: a cluster podid cannot look into is served
+// while an agent has called EKS Auth for it within AgentSeenWindow.
+func TestAgentHealthFromCalls(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	calls := map[string]time.Time{"recent": now.Add(-AgentSeenWindow), "stale": now.Add(-AgentSeenWindow - time.Second)}
+	i, err := New(Config{Image: "img", Endpoint: "http://127.0.0.1:1", Region: "us-west-2", Now: func() time.Time { return now },
+		LastAgentCall: func(c string) (time.Time, bool) { at, ok := calls[c]; return at, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cluster, serving := range map[string]bool{"recent": true, "stale": false, "never": false} {
+		h, err := i.AgentHealth(context.Background(), cluster, nil)
+		if err != nil || h.Serving != serving {
+			t.Errorf("%s: %+v %v, want serving %v", cluster, h, err, serving)
+			continue
+		}
+		want := "No pod identity agent has called podid's EKS Auth for cluster " + cluster + " in the last 10m0s: run one (podid agent --cluster-name " + cluster + " --endpoint PODID-URL; podid dev runs its own)."
+		if !serving && (len(h.Issues) != 1 || h.Issues[0].Code != "InsufficientNumberOfReplicas" || h.Issues[0].Message != want) {
+			t.Errorf("%s: issues %+v", cluster, h.Issues)
+		}
+		if serving && len(h.Issues) != 0 {
+			t.Errorf("%s: issues %+v", cluster, h.Issues)
+		}
 	}
 }
 

@@ -235,6 +235,14 @@ func (a *App) assemble(ctx context.Context) error {
 	installer, err := agentinstall.New(agentinstall.Config{
 		Image: agentImage, Endpoint: agentEndpoint, Region: cfg.Region, Logger: cfg.Logger,
 		Keys: agentKeys{iam: a.IAM, partition: cfg.Partition, region: cfg.Region, account: cfg.AccountID},
+		// EKS Auth is made below; add-ons are only described once serving.
+		LastAgentCall: func(cluster string) (time.Time, bool) {
+			if a.EKSAuth == nil {
+				return time.Time{}, false
+			}
+			return a.EKSAuth.LastCall(cluster)
+		},
+		Now: cfg.Now,
 	})
 	if err != nil {
 		return err

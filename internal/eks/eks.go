@@ -31,9 +31,9 @@ type Authorizer interface {
 
 // AgentHealth is what an AgentProbe knows of a cluster's pod identity agent.
 type AgentHealth struct {
-	// Serving is true once an agent of the cluster has been seen working
-	// (for hosted clusters in local mode: the server's local agent is
-	// registered).
+	// Serving is true once an agent of the cluster has been seen working:
+	// its DaemonSet ready, or, where podid cannot look into the cluster, a
+	// recent call of an agent to EKS Auth.
 	Serving bool
 	// Issues are the agent's health problems; any issue makes the add-on
 	// DEGRADED.

@@ -357,3 +357,36 @@ func TestAuditRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestLastCall: EKS Auth remembers when an authorized caller (a node
+// agent, probes included) last asked for a cluster, which is how podid
+// tells that an agent serves a cluster it cannot look into; callers not
+// allowed on the cluster and unknown clusters leave no trace.
+func TestLastCall(t *testing.T) {
+	e := newEnv(t, nil)
+	e.createRole(t, "cluster", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)
+	e.createHostedCluster(t, "served", nil)
+	e.createHostedCluster(t, "other", nil)
+	agent := e.createUser(t, "agent", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"eks-auth:AssumeRoleForPodIdentity","Resource":"arn:aws:eks:us-west-2:`+acct+`:cluster/served"}]}`)
+	const probe = "cG9kaWQ.cmVhZGluZXNz.cHJvYmU" // the agent's readiness probe
+	if _, ok := e.app.EKSAuth.LastCall("served"); ok {
+		t.Fatal("a call recorded before any")
+	}
+	if r := e.exchange(t, agent, "served", probe); r.Status != 400 {
+		t.Fatalf("probe: HTTP %d %s", r.Status, r.Body)
+	}
+	if at, ok := e.app.EKSAuth.LastCall("served"); !ok || !at.Equal(e.clock.Now()) {
+		t.Errorf("LastCall(served) = %v, %v; want the probe's time %v", at, ok, e.clock.Now())
+	}
+	if r := e.exchange(t, agent, "other", probe); r.Status != 400 || !strings.Contains(string(r.Body), `"AccessDeniedException"`) {
+		t.Fatalf("unauthorized: HTTP %d %s", r.Status, r.Body)
+	}
+	if r := e.exchange(t, e.root, "nope", probe); r.Status != 404 {
+		t.Fatalf("unknown cluster: HTTP %d %s", r.Status, r.Body)
+	}
+	for _, c := range []string{"other", "nope"} {
+		if _, ok := e.app.EKSAuth.LastCall(c); ok {
+			t.Errorf("LastCall(%s) recorded", c)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/podid/podid/internal/auth"
@@ -152,6 +153,29 @@ type Service struct {
 	cfg      Config
 	clusters clusterCache
 	limiters limiters
+	// callers: cluster name → *atomic.Int64, the UnixNano of the last
+	// authorized call for that cluster (see LastCall).
+	callers sync.Map
+}
+
+// LastCall reports when a caller allowed eks-auth:AssumeRoleForPodIdentity
+// on cluster last asked for it (whatever the token): the sign that a node
+// agent serves the cluster, since an agent's readiness probe asks at least
+// every few minutes even with no pods. It is per server process.
+func (s *Service) LastCall(cluster string) (time.Time, bool) {
+	v, ok := s.callers.Load(cluster)
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(0, v.(*atomic.Int64).Load()), true
+}
+
+func (s *Service) markCall(cluster string, now time.Time) {
+	v, ok := s.callers.Load(cluster)
+	if !ok {
+		v, _ = s.callers.LoadOrStore(cluster, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Store(now.UnixNano())
 }
 
 // New returns the service.
@@ -314,6 +338,7 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 	if cluster == nil {
 		return nil, errf(http.StatusNotFound, "ResourceNotFoundException", "No cluster found for name: %s.", in.ClusterName)
 	}
+	s.markCall(cluster.Name, now)
 	if !s.limiters.allow(cluster.Name, now) {
 		return nil, errf(http.StatusTooManyRequests, "ThrottlingException", "Rate exceeded for cluster %s.", cluster.Name)
 	}

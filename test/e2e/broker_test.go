@@ -137,6 +137,7 @@ func (s *server) hostedCluster(t *testing.T, name string) {
 	s.aws(t, root, "eks", "create-cluster", "--name", name, "--role-arn", "arn:aws:iam::"+s.AccountID+":role/eks-cluster",
 		"--resources-vpc-config", "subnetIds=subnet-a,subnet-b")
 	s.aws(t, root, "eks", "create-addon", "--cluster-name", name, "--addon-name", "eks-pod-identity-agent")
+	s.startAgent(t, name, root)
 	s.aws(t, root, "eks", "wait", "addon-active", "--cluster-name", name, "--addon-name", "eks-pod-identity-agent")
 }
 

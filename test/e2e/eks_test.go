@@ -47,6 +47,12 @@ func TestWorkshopEKSSequenceCLI(t *testing.T) {
 	if got := str(addon, "addon", "status"); got != "CREATING" {
 		t.Errorf("create-addon status = %q, want CREATING", got)
 	}
+	// podid cannot look into a hosted cluster: the add-on stays CREATING
+	// until an agent of the cluster calls EKS Auth.
+	if got := str(s.awsJSON(t, root, "eks", "describe-addon", "--cluster-name", "eks-workshop", "--addon-name", "eks-pod-identity-agent"), "addon", "status"); got != "CREATING" {
+		t.Errorf("describe-addon without an agent: status %q, want CREATING", got)
+	}
+	s.startAgent(t, "eks-workshop", root)
 	if got := str(addon, "addon", "addonArn"); !strings.HasPrefix(got, "arn:aws:eks:"+s.Region+":"+s.AccountID+":addon/eks-workshop/eks-pod-identity-agent/") {
 		t.Errorf("addonArn = %q", got)
 	}

@@ -152,6 +152,19 @@ func (s *server) root() creds { return creds{Key: s.RootKey, Secret: s.RootSec} 
 
 // clientEnv is the whole environment of a client process: nothing from the
 // test's own environment leaks in but PATH, HOME and Python's settings.
+// startAgent runs `podid agent` for cluster on loopback ports with c's
+// credentials, as a node would, and waits until it is ready: its readiness
+// probe has called EKS Auth, which is how podid learns that an agent
+// serves a cluster it cannot look into (the add-on turns ACTIVE).
+func (s *server) startAgent(t *testing.T, cluster string, c creds) {
+	t.Helper()
+	port, probe, metrics := freePort(t), freePort(t), freePort(t)
+	startProcess(t, "agent "+cluster, s.clientEnv(c), "agent", "--cluster-name", cluster, "--endpoint", s.URL,
+		"--bind-hosts", "127.0.0.1", "--port", fmt.Sprint(port), "--allowed-hosts", "127.0.0.1",
+		"--probe-address", "127.0.0.1", "--probe-port", fmt.Sprint(probe), "--metrics-address", "127.0.0.1", "--metrics-port", fmt.Sprint(metrics))
+	waitReady(t, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/readyz", probe), 30*time.Second)
+}
+
 func (s *server) clientEnv(c creds) []string {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
