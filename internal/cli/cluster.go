@@ -48,6 +48,7 @@ func newClusterRegisterSelfCommand() *cobra.Command {
 	var (
 		server, cluster, region, kubeconfig, namespace, agentNamespace string
 		componentCreds, withAPIAccess                                  bool
+		apiTokenFile                                                   string
 	)
 	cmd := &cobra.Command{
 		Use:   "register-self",
@@ -88,8 +89,18 @@ Credentials for the podid server come from the AWS SDK's default chain.`,
 			}
 			pc := &podidclient.Client{Endpoint: server, Region: region, Credentials: awsCfg.Credentials}
 			in := map[string]any{"name": cluster, "oidcIssuerUrl": issuer, "jwks": jwks, "connectorConfig": map[string]string{"provider": "OTHER"}}
-			if withAPIAccess {
-				api := map[string]string{"endpoint": restCfg.Host, "token": restCfg.BearerToken}
+			if withAPIAccess || apiTokenFile != "" {
+				token := restCfg.BearerToken
+				if apiTokenFile != "" {
+					b, err := os.ReadFile(apiTokenFile)
+					if err != nil {
+						return fmt.Errorf("--api-token-file: %w", err)
+					}
+					if token = strings.TrimSpace(string(b)); token == "" {
+						return fmt.Errorf("--api-token-file %s is empty (is its Secret populated yet?)", apiTokenFile)
+					}
+				}
+				api := map[string]string{"endpoint": restCfg.Host, "token": token}
 				if len(restCfg.CAData) > 0 {
 					api["certificateAuthorityData"] = base64.StdEncoding.EncodeToString(restCfg.CAData)
 				} else if restCfg.CAFile != "" {
@@ -138,6 +149,7 @@ Credentials for the podid server come from the AWS SDK's default chain.`,
 	fl.StringVar(&agentNamespace, "agent-namespace", "kube-system", "namespace of the agent DaemonSet")
 	fl.BoolVar(&componentCreds, "component-credentials", true, "create the agent's and webhook's podid credentials as Secrets")
 	fl.BoolVar(&withAPIAccess, "api-access", false, "give podid this identity's API access (for TokenReview)")
+	fl.StringVar(&apiTokenFile, "api-token-file", "", "give podid API access with the token in this file (a long-lived service-account token allowed TokenReview) instead of this identity's; implies --api-access")
 	return cmd
 }
 

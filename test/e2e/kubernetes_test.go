@@ -129,13 +129,6 @@ func TestKubernetesEndToEnd(t *testing.T) {
 	} else if !strings.Contains(string(out), "registered cluster e2e") {
 		t.Errorf("register-self printed: %s", out)
 	}
-	// Running it again (as after a key rotation) updates the registration.
-	again := exec.Command(podidBin, "cluster", "register-self", "--server", s.URL, "--cluster-name", cluster,
-		"--region", s.Region, "--kubeconfig", cp.Kubeconfig, "--namespace", "podid", "--api-access")
-	again.Env = s.sharedCredsEnv(rootFile)
-	if out, err := again.CombinedOutput(); err != nil || !strings.Contains(string(out), "cluster e2e is already registered; updated its issuer "+cp.Issuer+" and keys") {
-		t.Errorf("register-self again: %v\n%s", err, out)
-	}
 	desc := s.awsJSON(t, root, "eks", "describe-cluster", "--name", cluster)
 	if got := str(desc, "cluster", "identity", "oidc", "issuer"); got != cp.Issuer {
 		t.Errorf("registered issuer = %q, want %q", got, cp.Issuer)
@@ -225,9 +218,28 @@ spec:
 		t.Errorf("pod's identity = %q", got)
 	}
 
+	// register-self again, as the chart's Job with register.tokenReview
+	// does: podid's API access becomes a dedicated identity allowed only
+	// TokenReview (system:auth-delegator), and the registration is updated
+	// in place.
+	cp.kubectl(t, "-n", "podid", "create", "serviceaccount", "podid-tokenreview")
+	cp.kubectl(t, "create", "clusterrolebinding", "podid-tokenreview", "--clusterrole", "system:auth-delegator", "--serviceaccount", "podid:podid-tokenreview")
+	reviewTokenFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(reviewTokenFile, []byte(cp.kubectl(t, "-n", "podid", "create", "token", "podid-tokenreview", "--duration", "1h")), 0o600)
+	registerAgain := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(podidBin, append([]string{"cluster", "register-self", "--server", s.URL, "--cluster-name", cluster,
+			"--region", s.Region, "--kubeconfig", cp.Kubeconfig, "--namespace", "podid"}, args...)...)
+		cmd.Env = s.sharedCredsEnv(rootFile)
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "cluster e2e is already registered; updated its issuer "+cp.Issuer+" and keys") {
+			t.Fatalf("register-self %v again: %v\n%s", args, err, out)
+		}
+	}
+	registerAgain("--api-token-file", reviewTokenFile)
+
 	// TokenReview mode: with the cluster tagged for it, EKS Auth also asks
-	// the API server, so deleting the pod makes its token useless even
-	// though its signature is still good.
+	// the API server (as podid-tokenreview), so deleting the pod makes its
+	// token useless even though its signature is still good.
 	clusterARN := "arn:aws:eks:" + s.Region + ":" + s.AccountID + ":cluster/" + cluster
 	s.aws(t, root, "eks", "tag-resource", "--resource-arn", clusterARN, "--tags", "podid:token-review=true")
 	time.Sleep(1100 * time.Millisecond) // EKS Auth reads a cluster at most once a second
@@ -272,6 +284,9 @@ spec:
 		return resp.StatusCode != http.StatusOK
 	})
 
+	// The add-on installer needs more than TokenReview: back to the
+	// admin's API access.
+	registerAgain("--api-access")
 	testAgentAddon(t, cp, s, cluster, agentImage)
 }
 

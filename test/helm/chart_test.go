@@ -5,6 +5,7 @@ package helm
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -41,6 +42,7 @@ func valueSets() map[string]map[string]any {
 		"cert-manager": {
 			"webhook": map[string]any{"certManagerIssuer": "selfsigned"},
 		},
+		"token review":    {"register": map[string]any{"tokenReview": true}},
 		"external server": {"server": map[string]any{"enabled": false, "url": "https://podid.example.com"}, "serviceMonitor": map[string]any{"enabled": true}},
 	}
 }
@@ -196,6 +198,39 @@ func TestRefusesWhatPodidCannotRun(t *testing.T) {
 				t.Fatalf("render error = %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestTokenReviewIsOneValue: register.tokenReview gives the server
+// TokenReview access through a dedicated identity with a long-lived token
+// (bound to system:auth-delegator, reading only the agent DaemonSet), which
+// the registration Job hands over.
+func TestTokenReviewIsOneValue(t *testing.T) {
+	off, _ := render(t, nil)
+	if off["ServiceAccount/podid/podid-tokenreview"] != nil {
+		t.Error("TokenReview identity rendered without register.tokenReview")
+	}
+	objs, _ := render(t, map[string]any{"register": map[string]any{"tokenReview": true}})
+	if got := dig(objs["Secret/podid/podid-tokenreview-token"], "type"); got != "kubernetes.io/service-account-token" {
+		t.Errorf("token Secret type = %v", got)
+	}
+	if got := dig(objs["Secret/podid/podid-tokenreview-token"], "metadata", "annotations", "kubernetes.io/service-account.name"); got != "podid-tokenreview" {
+		t.Errorf("token Secret is for %v", got)
+	}
+	if got := dig(objs["ClusterRoleBinding/podid/podid-tokenreview"], "roleRef", "name"); got != "system:auth-delegator" {
+		t.Errorf("TokenReview identity bound to %v", got)
+	}
+	rules := dig(objs["Role/kube-system/podid-tokenreview"], "rules").([]any)
+	if len(rules) != 1 || fmt.Sprint(dig(rules[0], "verbs")) != "[get]" || fmt.Sprint(dig(rules[0], "resourceNames")) != "[eks-pod-identity-agent]" {
+		t.Errorf("TokenReview identity's kube-system rules = %v", rules)
+	}
+	job := dig(objs["Job/podid/podid-register"], "spec", "template", "spec")
+	c := dig(job, "containers").([]any)[0]
+	if args := fmt.Sprint(dig(c, "args")); !strings.Contains(args, "--api-token-file=/etc/podid/tokenreview/token") {
+		t.Errorf("register Job args = %s", args)
+	}
+	if vols := fmt.Sprint(dig(job, "volumes")); !strings.Contains(vols, "podid-tokenreview-token") {
+		t.Errorf("register Job volumes = %s", vols)
 	}
 }
 
