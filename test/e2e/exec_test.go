@@ -462,3 +462,29 @@ func TestDevRestart(t *testing.T) {
 	stderr := d3.awsErr(t, d3.root(), "iam", "get-role", "--role-name", "carts-kept")
 	wantCode(t, stderr, "NoSuchEntity")
 }
+
+// TestDevPrintsExportLines: `podid dev` prints, once ready, a summary, the
+// file holding its export lines, the lines themselves (exactly the file's
+// content) and how to run a command as a pod.
+func TestDevPrintsExportLines(t *testing.T) {
+	t.Parallel()
+	d := startDev(t)
+	envFile := filepath.Join(d.DataDir, "dev.env")
+	script, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.stop(t) // the output is complete, and no longer written to
+	out := d.out.String()
+	head := regexp.MustCompile(`^# podid dev is ready in [0-9.]+m?s: cluster eks-workshop \(agent http://127\.0\.0\.1:[0-9]+/v1/credentials\) at ` +
+		regexp.QuoteMeta(d.URL) + ` \(account 123456789012, region us-west-2\)\n`)
+	want := "# These lines are in " + envFile + "; load them with: source " + envFile + "\n" + string(script) +
+		"# Then run a command as a pod: podid exec -n NAMESPACE -s SERVICE-ACCOUNT -- aws sts get-caller-identity\n"
+	loc := head.FindStringIndex(out)
+	if loc == nil || out[loc[1]:] != want {
+		t.Errorf("podid dev printed:\n%s\nwant a ready line, then:\n%s", out, want)
+	}
+	if !strings.Contains(string(script), "export AWS_ENDPOINT_URL="+d.URL+"\n") {
+		t.Errorf("dev.env lacks the endpoint:\n%s", script)
+	}
+}
