@@ -216,7 +216,8 @@ func (a *App) assemble(ctx context.Context) error {
 		}
 		a.Issuers.Broker = a.Broker
 	}
-	a.IAM, err = iam.New(iam.Config{Store: authz.InvalidatingStore(a.Store), AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now, Authorizer: authz, Keyring: a.Keyring})
+	a.IAM, err = iam.New(iam.Config{Store: authz.InvalidatingStore(a.Store), AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now, Authorizer: authz, Keyring: a.Keyring,
+		AllowHTTPLoopbackProviders: cfg.AllowHTTPLoopbackIssuers})
 	if err != nil {
 		return fmt.Errorf("iam: %w", err)
 	}

@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"errors"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -45,10 +46,13 @@ type ListOpenIDConnectProvidersOutput struct {
 }
 
 // oidcHostPath validates a provider URL and returns it without the scheme:
-// host and path, no query or fragment, no trailing slash.
-func oidcHostPath(raw string) (string, error) {
+// host and path, no query or fragment, no trailing slash. The scheme is
+// https, as AWS requires, or http for a loopback host when allowLoopback
+// is set (local mode, whose hosted clusters' issuers are on loopback).
+func oidcHostPath(raw string, allowLoopback bool) (string, error) {
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+	scheme := err == nil && (u.Scheme == "https" || u.Scheme == "http" && allowLoopback && isLoopbackHost(u.Hostname()))
+	if !scheme || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
 		return "", validationError("Invalid Open ID Connect Provider URL")
 	}
 	return u.Host + strings.TrimSuffix(u.EscapedPath(), "/"), nil
@@ -68,7 +72,7 @@ func (s *Service) CreateOpenIDConnectProvider(ctx context.Context, in *CreateOpe
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	hostPath, err := oidcHostPath(in.URL)
+	hostPath, err := oidcHostPath(in.URL, s.httpLoopbackOIDC)
 	if err != nil {
 		return nil, err
 	}
@@ -206,4 +210,13 @@ func dedupe(in []string) []string {
 		}
 	}
 	return out
+}
+
+// isLoopbackHost reports whether h is "localhost" or a loopback address.
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -70,6 +70,10 @@ type Config struct {
 	TrustPolicyMaxSize int
 	// AccountCreated is the root user's CreateDate in GetUser (optional).
 	AccountCreated time.Time
+	// AllowHTTPLoopbackProviders accepts http:// OIDC provider URLs whose
+	// host is a loopback address or "localhost" (local mode: the issuers
+	// of podid dev's hosted clusters). AWS accepts only https.
+	AllowHTTPLoopbackProviders bool
 }
 
 // Service is the IAM API.
@@ -83,7 +87,9 @@ type Service struct {
 	validate  func(doc string, kind policy.Kind) error
 	trustMax  int
 	created   time.Time
-	handlers  map[string]queryHandler
+	// httpLoopbackOIDC accepts http loopback OIDC provider URLs.
+	httpLoopbackOIDC bool
+	handlers         map[string]queryHandler
 }
 
 var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
@@ -110,6 +116,8 @@ func New(cfg Config) (*Service, error) {
 		validate:  cfg.ValidatePolicy,
 		trustMax:  cfg.TrustPolicyMaxSize,
 		created:   cfg.AccountCreated,
+
+		httpLoopbackOIDC: cfg.AllowHTTPLoopbackProviders,
 	}
 	if s.partition == "" {
 		s.partition = "aws"

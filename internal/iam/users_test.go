@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/podid/podid/internal/ids"
@@ -210,6 +211,7 @@ func TestOIDCProviders(t *testing.T) {
 	}{
 		{"exists", CreateOpenIDConnectProviderInput{URL: url}, 409, "EntityAlreadyExists", "Provider with url " + url + " already exists."},
 		{"http", CreateOpenIDConnectProviderInput{URL: "http://example.com"}, 400, "ValidationError", "Invalid Open ID Connect Provider URL"},
+		{"http loopback, not allowed", CreateOpenIDConnectProviderInput{URL: "http://127.0.0.1:8080/clusters/c/oidc"}, 400, "ValidationError", "Invalid Open ID Connect Provider URL"},
 		{"no scheme", CreateOpenIDConnectProviderInput{URL: "example.com"}, 400, "ValidationError", "Invalid Open ID Connect Provider URL"},
 		{"no url", CreateOpenIDConnectProviderInput{}, 400, "ValidationError", "1 validation error detected: Value null at 'url' failed to satisfy constraint: Member must not be null"},
 		{"short thumbprint", CreateOpenIDConnectProviderInput{URL: "https://x.example", ThumbprintList: []string{"abc"}}, 400, "ValidationError",
@@ -230,6 +232,26 @@ func TestOIDCProviders(t *testing.T) {
 	must(t, env.svc.DeleteOpenIDConnectProvider(env.ctx, &OpenIDConnectProviderInput{OpenIDConnectProviderARN: arn}))
 	wantErr(t, env.svc.DeleteOpenIDConnectProvider(env.ctx, &OpenIDConnectProviderInput{OpenIDConnectProviderARN: arn}),
 		404, "NoSuchEntity", "OpenIDConnect Provider not found for arn "+arn)
+}
+
+// TestOIDCProviderHTTPLoopback: with AllowHTTPLoopbackProviders (podid
+// dev), the http issuer of a hosted cluster on loopback can be an OIDC
+// provider; any other http URL still cannot.
+func TestOIDCProviderHTTPLoopback(t *testing.T) {
+	env := newTestEnv(t, func(c *Config) { c.AllowHTTPLoopbackProviders = true })
+	for _, u := range []string{"http://127.0.0.1:8080/clusters/c/oidc", "http://localhost:9/x", "http://[::1]:80/y"} {
+		out, err := env.svc.CreateOpenIDConnectProvider(env.ctx, &CreateOpenIDConnectProviderInput{URL: u, ClientIDList: []string{"sts.amazonaws.com"}})
+		if err != nil {
+			t.Errorf("%s: %v", u, err)
+			continue
+		}
+		host := strings.TrimPrefix(u, "http://")
+		if out.OpenIDConnectProviderARN != "arn:aws:iam::123456789012:oidc-provider/"+host {
+			t.Errorf("%s: ARN %s", u, out.OpenIDConnectProviderARN)
+		}
+	}
+	_, err := env.svc.CreateOpenIDConnectProvider(env.ctx, &CreateOpenIDConnectProviderInput{URL: "http://10.0.0.1/oidc"})
+	wantErr(t, err, 400, "ValidationError", "Invalid Open ID Connect Provider URL")
 }
 
 func TestAuthorization(t *testing.T) {
