@@ -59,7 +59,7 @@ func launchDev(t *testing.T, dataDir string, args ...string) *dev {
 func launchDevEnv(t *testing.T, dataDir string, env []string, args ...string) *dev {
 	t.Helper()
 	d := &dev{out: &bytes.Buffer{}, exited: make(chan error, 1),
-		server: &server{DataDir: dataDir, AccountID: "123456789012", Region: "us-west-2", logs: &bytes.Buffer{}}}
+		server: &server{DataDir: dataDir, AccountID: "123456789012", Region: "us-west-2", logs: &syncBuffer{}}}
 	d.cmd = exec.Command(podidBin, append([]string{"dev", "--data-dir", dataDir, "--log-level", "info"}, args...)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.logs
 	d.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)

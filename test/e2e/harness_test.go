@@ -47,7 +47,7 @@ type server struct {
 	Region    string
 	RootKey   string
 	RootSec   string
-	logs      *bytes.Buffer
+	logs      *syncBuffer
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -74,7 +74,7 @@ func startServerEnv(t *testing.T, env []string, extraArgs ...string) *server {
 	t.Helper()
 	dataDir := t.TempDir()
 	port := freePort(t)
-	s := &server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: dataDir, AccountID: "123456789012", Region: "us-west-2", logs: &bytes.Buffer{}}
+	s := &server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: dataDir, AccountID: "123456789012", Region: "us-west-2", logs: &syncBuffer{}}
 	args := append([]string{"server", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", dataDir,
 		"--account-id", s.AccountID, "--region", s.Region}, extraArgs...)
 	ctx, cancel := context.WithCancel(context.Background())

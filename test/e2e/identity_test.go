@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,7 +103,7 @@ func setupAssumer(t *testing.T, s *server) creds {
 // with boto3.
 func TestAssumeRoleThenCallerIdentity(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	s := startServer(t, "--log-level", "debug")
 	alice := setupAssumer(t, s)
 	me := s.awsJSON(t, alice, "sts", "get-caller-identity")
 	if got := str(me, "Arn"); got != "arn:aws:iam::"+s.AccountID+":user/alice" {
@@ -138,6 +140,35 @@ print(i["Arn"]); print(i["UserId"])
 	lines := strings.Split(strings.TrimSpace(py), "\n")
 	if len(lines) != 2 || lines[0] != "arn:aws:sts::"+s.AccountID+":assumed-role/app/boto3-session" || !strings.HasPrefix(lines[1], "AROA") || !strings.HasSuffix(lines[1], ":boto3-session") {
 		t.Errorf("boto3 printed %q", py)
+	}
+
+	// A refused call, so that failures are logged too.
+	wantCode(t, s.awsErr(t, creds{Key: alice.Key, Secret: "wrong" + alice.Secret}, "sts", "get-caller-identity"), "SignatureDoesNotMatch")
+
+	// The edge counted the calls, by service, action and status.
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`podid_api_requests_total{action="AssumeRole",code="200",service="sts"} 2`,
+		`podid_api_requests_total{action="GetCallerIdentity",code="403",service="sts"} 1`, `podid_api_request_duration_seconds_count{service="iam"}`} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	// Secrets never reach the log, even at debug level: not the root's or
+	// alice's secret key, not a session's secret or token.
+	logs := s.logs.String()
+	if !strings.Contains(logs, "level=DEBUG") {
+		t.Fatalf("the server logged nothing at debug level:\n%s", logs)
+	}
+	for what, secret := range map[string]string{"root secret": s.RootSec, "alice's secret": alice.Secret, "session secret": session.Secret, "session token": session.Token} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the server log holds the %s", what)
+		}
 	}
 }
 
