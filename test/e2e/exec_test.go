@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -487,4 +488,52 @@ func TestDevPrintsExportLines(t *testing.T) {
 	if !strings.Contains(string(script), "export AWS_ENDPOINT_URL="+d.URL+"\n") {
 		t.Errorf("dev.env lacks the endpoint:\n%s", script)
 	}
+}
+
+// TestDevSeveralClusters: `podid dev --cluster a --cluster b` serves two
+// hosted clusters, each with its own agent; exec runs as a pod of the
+// first by default and of another with --cluster, whose association alone
+// decides. SIGTERM stops dev as cleanly as Ctrl-C.
+func TestDevSeveralClusters(t *testing.T) {
+	t.Parallel()
+	d := launchDev(t, t.TempDir(), "--fresh", "--listen", "127.0.0.1:0", "--cluster", "shop", "--cluster", "billing")
+	if len(d.state.Clusters) != 2 || d.state.Clusters[0].Name != "shop" || d.state.Clusters[1].Name != "billing" ||
+		d.state.Clusters[0].AgentURL == d.state.Clusters[1].AgentURL {
+		t.Fatalf("dev.json clusters = %+v", d.state.Clusters)
+	}
+	root := d.root()
+	arn := str(d.awsJSON(t, root, "iam", "create-role", "--role-name", "invoices", "--assume-role-policy-document", trustPods), "Role", "Arn")
+	d.aws(t, root, "eks", "create-pod-identity-association", "--cluster-name", "billing", "--namespace", "billing", "--service-account", "invoices", "--role-arn", arn)
+
+	out, errOut, code := d.exec(t, d.clientEnv(root), time.Minute, "--cluster", "billing", "-n", "billing", "-s", "invoices", "--",
+		"sh", "-c", `aws sts get-caller-identity --query Arn --output text; echo "$AWS_CONTAINER_CREDENTIALS_FULL_URI"`)
+	want := regexp.MustCompile(`^arn:aws:sts::123456789012:assumed-role/invoices/eks-billing-invoices-[a-z0-9]+-[0-9a-f-]{36}\n` +
+		regexp.QuoteMeta(d.state.Clusters[1].AgentURL) + "\n$")
+	if code != 0 || !want.MatchString(out) {
+		t.Errorf("exec --cluster billing: exit %d\n%s%s", code, out, errOut)
+	}
+	// The default cluster (shop) has no association for it.
+	_, errOut, code = d.exec(t, d.clientEnv(root), time.Minute, "-n", "billing", "-s", "invoices", "--", "true")
+	if code == 0 || !strings.Contains(errOut, "no Pod Identity association for service account billing/invoices of cluster shop") {
+		t.Errorf("exec on the default cluster: exit %d\n%s", code, errOut)
+	}
+
+	// SIGTERM: dev exits 0 and removes its state, as with Ctrl-C.
+	d.stopOnce.Do(func() {
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-d.exited:
+			if err != nil {
+				t.Errorf("podid dev did not stop cleanly on SIGTERM: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			d.cmd.Process.Kill()
+			t.Errorf("podid dev did not stop within 20 s of SIGTERM")
+		}
+		for _, f := range []string{"dev.json", "dev.env"} {
+			if _, err := os.Stat(filepath.Join(d.DataDir, f)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s left after SIGTERM: %v", f, err)
+			}
+		}
+	})
 }
