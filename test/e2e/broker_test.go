@@ -229,6 +229,10 @@ func TestBrokerWorkshop(t *testing.T) {
 	if str(assoc, "association", "roleArn") != roleARN || assocID == "" {
 		t.Fatalf("create-pod-identity-association = %v", assoc)
 	}
+	// --role covers the role's associations: here the one just made.
+	if got := b.trustPolicy(t, "--role", roleARN); got != trust {
+		t.Errorf("podid trust-policy --role printed\n%s\nwant\n%s", got, trust)
+	}
 
 	// Steps 7-8: the pod's credentials.
 	token := b.podToken(t, "eks-workshop", "carts", "carts", "carts-7d9f8-x2v4q", uid)
