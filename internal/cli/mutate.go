@@ -25,7 +25,9 @@ func newMutateCommand() *cobra.Command {
 		Long: `Reads a manifest (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job,
 CronJob; several documents allowed; "-" for standard input) and prints it as
 the webhook would leave it, assuming each pod's service account has an
-association. With --output patch it prints the JSON patch per object instead.`,
+association. With --output patch it prints instead, per object, the JSON
+patch the webhook sends when one of its pods is created (paths are the
+pod's).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !dryRun {
 				return errors.New("mutate only runs with --dry-run: it never changes a cluster")
