@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -167,6 +168,35 @@ func TestReadinessNeedsEKSAuth(t *testing.T) {
 		_, reasons := a.Ready()
 		return len(reasons) == 1 && strings.Contains(reasons[0], "EKS Auth refused the node's credentials")
 	})
+}
+
+// TestReadinessWithoutEKSAuth: an agent whose EKS Auth does not answer
+// is live but not ready, and /readyz says why.
+func TestReadinessWithoutEKSAuth(t *testing.T) {
+	f := newFakeEKSAuth(t)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hj, _ := w.(http.Hijacker)
+		if c, _, err := hj.Hijack(); err == nil {
+			c.Close() // the connection drops: no answer at all
+		}
+	}))
+	defer down.Close()
+	a := newTestAgent(t, f, func(c *Config) { c.Endpoint = down.URL; c.UpstreamTimeout = 300 * time.Millisecond })
+	runAgent(t, a)
+	waitFor(t, "the probe's failure", func() bool {
+		ok, reasons := a.Ready()
+		return !ok && len(reasons) == 1 && strings.HasPrefix(reasons[0], "EKS Auth has not answered within 5m0s: ")
+	})
+	rec := httptest.NewRecorder()
+	a.ProbeHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "EKS Auth has not answered") {
+		t.Errorf("/readyz = %d %s", rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	a.ProbeHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != http.StatusOK {
+		t.Errorf("/healthz = %d: liveness must not depend on EKS Auth", rec.Code)
+	}
 }
 
 func TestReusePortHandOff(t *testing.T) {
