@@ -146,7 +146,7 @@ func checkPolicyDocument(cluster, doc string) error {
 
 // trustsPodIdentity reports whether a role trust policy has an Allow
 // statement that lets the service principal pods.eks.amazonaws.com call
-// sts:AssumeRole (directly, or through sts:* or *).
+// sts:AssumeRole (by name or through a wildcard such as sts:Assume*).
 func trustsPodIdentity(doc string) bool {
 	var p struct {
 		Statement json.RawMessage
@@ -174,13 +174,39 @@ func trustsPodIdentity(doc string) bool {
 			continue
 		}
 		for _, a := range stringOrList(st.Action) {
-			switch strings.ToLower(a) {
-			case "sts:assumerole", "sts:*", "*":
+			if wildcardMatch(strings.ToLower(a), "sts:assumerole") {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// wildcardMatch reports whether s matches pattern, where '*' matches any
+// run of characters and '?' any one, as in IAM's Action element.
+func wildcardMatch(pattern, s string) bool {
+	// Iterative matching with backtracking to the last '*'.
+	p, i, star, mark := 0, 0, -1, 0
+	for i < len(s) {
+		switch {
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
+			p++
+			i++
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, i
+			p++
+		case star >= 0:
+			p = star + 1
+			mark++
+			i = mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
 }
 
 // stringOrList decodes an IAM "string or list of strings" value.
