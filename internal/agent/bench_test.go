@@ -10,9 +10,10 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/podid/podid/internal/cputime"
 )
 
 // realisticToken is shaped like a kubelet-projected token: RS256 header
@@ -79,12 +80,12 @@ func BenchmarkHandlerHit(b *testing.B) {
 		b.Fatalf("warm-up: %d", w.code)
 	}
 	b.ReportAllocs()
-	cpu := startCPU()
+	cpu := cputime.Start()
 	for b.Loop() {
 		clear(w.h)
 		a.ServeHTTP(w, r)
 	}
-	cpu.report(b)
+	cpu.Report(b)
 	if w.code != 200 {
 		b.Fatalf("status %d", w.code)
 	}
@@ -98,8 +99,8 @@ func BenchmarkHandlerHitParallel(b *testing.B) {
 	warm.Header.Set("Authorization", tok)
 	a.ServeHTTP(&benchWriter{h: http.Header{}}, warm)
 	b.ReportAllocs()
-	cpu := startCPU()
-	defer cpu.report(b)
+	cpu := cputime.Start()
+	defer cpu.Report(b)
 	b.RunParallel(func(pb *testing.PB) {
 		r := warm.Clone(context.Background())
 		w := &benchWriter{h: http.Header{}}
@@ -121,8 +122,8 @@ func BenchmarkHandlerMiss(b *testing.B) {
 	}
 	w := &benchWriter{h: http.Header{}}
 	b.ReportAllocs()
-	cpu := startCPU()
-	defer cpu.report(b)
+	cpu := cputime.Start()
+	defer cpu.Report(b)
 	i := 0
 	for b.Loop() {
 		r, _ := http.NewRequest("GET", "http://169.254.170.23/v1/credentials", nil)
@@ -170,23 +171,4 @@ func BenchmarkCachedPodMemory(b *testing.B) {
 	b.ReportMetric(perPod, "B/pod")
 	b.ReportMetric(perPod-float64(tokLen)-body, "B/pod-overhead")
 	b.ReportMetric(float64(tokLen), "B/token")
-}
-
-// cpuClock reads the process's CPU time (user + system), which on a
-// shared machine is steadier than wall time.
-type cpuClock struct{ start time.Duration }
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func startCPU() cpuClock { return cpuClock{processCPU()} }
-
-// report adds cpu-ns/op: CPU time of all threads per iteration.
-func (c cpuClock) report(b *testing.B) {
-	b.ReportMetric(float64(processCPU()-c.start)/float64(b.N), "cpu-ns/op")
 }

@@ -3,9 +3,10 @@ package awsproto
 import (
 	"context"
 	"net/http"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/podid/podid/internal/cputime"
 )
 
 // BenchmarkVerify measures Verify on SDK-signed requests, with a constant
@@ -59,13 +60,13 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatalf("Verify: %v", err)
 		}
 		b.ReportAllocs()
-		cpu := startCPUClock()
+		cpu := cputime.Start()
 		for b.Loop() {
 			if _, err := v.Verify(ctx, r, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
-		cpu.report(b)
+		cpu.Report(b)
 	})
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -78,36 +79,15 @@ func BenchmarkVerify(b *testing.B) {
 				b.Fatalf("Verify: %v", err)
 			}
 			b.ReportAllocs()
-			cpu := startCPUClock()
+			cpu := cputime.Start()
 			for b.Loop() {
 				if _, err := v.Verify(ctx, r, body); err != nil {
 					b.Fatal(err)
 				}
 			}
-			cpu.report(b)
+			cpu.Report(b)
 		})
 	}
-}
-
-// cpuClock measures the process's CPU time (user and system) over a
-// benchmark loop. Reported as cpu-ns/op, it does not grow when other jobs
-// compete for the cores, unlike the wall-clock ns/op.
-type cpuClock struct{ start time.Duration }
-
-func startCPUClock() cpuClock { return cpuClock{processCPUTime()} }
-
-func (c cpuClock) report(b *testing.B) {
-	if b.N > 0 {
-		b.ReportMetric(float64(processCPUTime()-c.start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
-func processCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchLookup returns the right secret for either test key without
@@ -124,9 +104,9 @@ func (benchLookup) LookupSecret(_ context.Context, akid, _ string) (string, any,
 // BenchmarkDeriveSigningKey is the cost the key cache saves per request.
 func BenchmarkDeriveSigningKey(b *testing.B) {
 	b.ReportAllocs()
-	cpu := startCPUClock()
+	cpu := cputime.Start()
 	for b.Loop() {
 		deriveSigningKey(testSecret, "20261125", "us-west-2", "eks")
 	}
-	cpu.report(b)
+	cpu.Report(b)
 }

@@ -9,13 +9,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/podid/podid/internal/auth"
+	"github.com/podid/podid/internal/cputime"
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/store"
 )
@@ -91,7 +91,7 @@ func BenchmarkExchange(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
-			cpu := startCPUClock()
+			cpu := cputime.Start()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -101,7 +101,7 @@ func BenchmarkExchange(b *testing.B) {
 				}
 			})
 			b.StopTimer()
-			cpu.report(b)
+			cpu.Report(b)
 		})
 	}
 }
@@ -135,7 +135,7 @@ func BenchmarkExchangeHTTP(b *testing.B) {
 		b.Fatalf("HTTP %d", st)
 	}
 	b.ReportAllocs()
-	cpu := startCPUClock()
+	cpu := cputime.Start()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -145,7 +145,7 @@ func BenchmarkExchangeHTTP(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	cpu.report(b)
+	cpu.Report(b)
 }
 
 // discardWriter is a ResponseWriter that keeps only the status.
@@ -168,24 +168,3 @@ func (d *discardWriter) WriteHeader(s int) {
 }
 
 var _ io.Writer = (*discardWriter)(nil)
-
-// cpuClock measures the process's CPU time (user and system) over a
-// benchmark loop. Reported as cpu-ns/op, it does not grow when other jobs
-// compete for the cores, unlike the wall-clock ns/op.
-type cpuClock struct{ start time.Duration }
-
-func startCPUClock() cpuClock { return cpuClock{processCPUTime()} }
-
-func (c cpuClock) report(b *testing.B) {
-	if b.N > 0 {
-		b.ReportMetric(float64(processCPUTime()-c.start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
-func processCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}

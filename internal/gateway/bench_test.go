@@ -18,25 +18,9 @@ import (
 
 	"github.com/podid/podid/internal/auth/authtest"
 	"github.com/podid/podid/internal/awsproto"
+	"github.com/podid/podid/internal/cputime"
 	"github.com/podid/podid/internal/store"
 )
-
-// cpuMeter reports "cpu-ns/op" for a benchmark loop.
-type cpuMeter struct {
-	start time.Duration
-	ok    bool
-}
-
-func startCPU() cpuMeter {
-	d, ok := processCPU()
-	return cpuMeter{start: d, ok: ok}
-}
-
-func (m cpuMeter) report(b *testing.B) {
-	if d, ok := processCPU(); ok && m.ok && b.N > 0 {
-		b.ReportMetric(float64(d-m.start)/float64(b.N), "cpu-ns/op")
-	}
-}
 
 // memTransport is an upstream in memory: it drains the request and
 // answers 200 with a small DynamoDB-like body (or the key schema for
@@ -162,12 +146,12 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 		}
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			cpu := startCPU()
+			cpu := cputime.Start()
 			for b.Loop() {
 				w := httptest.NewRecorder()
 				gw.ServeHTTP(w, c.req.request())
 			}
-			cpu.report(b)
+			cpu.Report(b)
 		})
 	}
 }
@@ -232,18 +216,18 @@ func BenchmarkGatewayVsDirect(b *testing.B) {
 	var direct, via, directCPU, viaCPU time.Duration
 	calls := 0
 	for b.Loop() {
-		c0, _ := processCPU()
+		c0 := cputime.Process()
 		t0 := time.Now()
 		for range block {
 			call(upstream.URL)
 		}
 		t1 := time.Now()
-		c1, _ := processCPU()
+		c1 := cputime.Process()
 		for range block {
 			call(gateway.URL)
 		}
 		t2 := time.Now()
-		c2, _ := processCPU()
+		c2 := cputime.Process()
 		direct += t1.Sub(t0)
 		via += t2.Sub(t1)
 		directCPU += c1 - c0

@@ -2,25 +2,9 @@ package policy
 
 import (
 	"testing"
-	"time"
+
+	"github.com/podid/podid/internal/cputime"
 )
-
-// cpuMeter reports "cpu-ns/op" for a benchmark loop.
-type cpuMeter struct {
-	start time.Duration
-	ok    bool
-}
-
-func startCPU() cpuMeter {
-	d, ok := processCPU()
-	return cpuMeter{start: d, ok: ok}
-}
-
-func (m cpuMeter) report(b *testing.B) {
-	if d, ok := processCPU(); ok && m.ok && b.N > 0 {
-		b.ReportMetric(float64(d-m.start)/float64(b.N), "cpu-ns/op")
-	}
-}
 
 // benchRequest is one request of a benchmark scenario with its expected
 // result (checked by TestEvaluateDoesNotAllocate, so a benchmark never
@@ -139,11 +123,11 @@ func BenchmarkEvaluate(b *testing.B) {
 		for _, r := range sc.requests {
 			b.Run(sc.name+"/"+r.name, func(b *testing.B) {
 				b.ReportAllocs()
-				cpu := startCPU()
+				cpu := cputime.Start()
 				for b.Loop() {
 					Evaluate(sc.set, r.req)
 				}
-				cpu.report(b)
+				cpu.Report(b)
 			})
 		}
 	}
@@ -174,13 +158,13 @@ func BenchmarkParseCompile6KB(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(doc)))
-	cpu := startCPU()
+	cpu := cputime.Start()
 	for b.Loop() {
 		if _, err := Compile(doc); err != nil {
 			b.Fatal(err)
 		}
 	}
-	cpu.report(b)
+	cpu.Report(b)
 }
 
 // BenchmarkValidate6KB runs IAM's create-time validation on the same
@@ -188,13 +172,13 @@ func BenchmarkParseCompile6KB(b *testing.B) {
 func BenchmarkValidate6KB(b *testing.B) {
 	doc := readFile(b, "testdata/policy_6k.json")
 	b.ReportAllocs()
-	cpu := startCPU()
+	cpu := cputime.Start()
 	for b.Loop() {
 		if err := Validate(doc, KindManaged); err != nil {
 			b.Fatal(err)
 		}
 	}
-	cpu.report(b)
+	cpu.Report(b)
 }
 
 // BenchmarkEngineCompileCached is a cache hit: hashing the text and a map
@@ -206,9 +190,9 @@ func BenchmarkEngineCompileCached(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	cpu := startCPU()
+	cpu := cputime.Start()
 	for b.Loop() {
 		e.Compile(doc)
 	}
-	cpu.report(b)
+	cpu.Report(b)
 }

@@ -2,47 +2,25 @@ package sessiontoken
 
 import (
 	"encoding/json"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/podid/podid/internal/auth"
+	"github.com/podid/podid/internal/cputime"
 )
 
 // Results and the command that produced them: docs/perf-creds.md.
-
-// cpuPerOp reports the process's CPU time (user + system, all threads, so
-// garbage collection included) per operation as "cpu-ns/op". On a shared
-// machine ns/op counts time spent waiting for a core; cpu-ns/op does not.
-// Call it after the timed loop with the rusage taken before it.
-func cpuPerOp(b *testing.B, before syscall.Rusage) {
-	var after syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &after); err != nil {
-		return
-	}
-	used := func(r syscall.Rusage) time.Duration {
-		return time.Duration(r.Utime.Nano() + r.Stime.Nano())
-	}
-	b.ReportMetric(float64(used(after)-used(before))/float64(b.N), "cpu-ns/op")
-}
-
-func rusage() syscall.Rusage {
-	var r syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &r)
-	return r
-}
 
 func BenchmarkMint(b *testing.B) {
 	m := testMinter(b)
 	s := podIdentitySession()
 	b.ReportAllocs()
-	r := rusage()
+	cpu := cputime.Start()
 	for b.Loop() {
 		if _, _, _, err := m.Mint(s); err != nil {
 			b.Fatal(err)
 		}
 	}
-	cpuPerOp(b, r)
+	cpu.Report(b)
 }
 
 func BenchmarkOpen(b *testing.B) {
@@ -52,13 +30,13 @@ func BenchmarkOpen(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	r := rusage()
+	cpu := cputime.Start()
 	for b.Loop() {
 		if _, _, err := m.Open(akid, token, t0); err != nil {
 			b.Fatal(err)
 		}
 	}
-	cpuPerOp(b, r)
+	cpu.Report(b)
 }
 
 // BenchmarkOpenRefused measures the cost of a forged token (right key ID,
@@ -67,20 +45,20 @@ func BenchmarkOpenRefused(b *testing.B) {
 	m := testMinter(b)
 	_, _, token, _ := m.Mint(podIdentitySession())
 	b.ReportAllocs()
-	r := rusage()
+	cpu := cputime.Start()
 	for b.Loop() {
 		if _, _, err := m.Open("ASIAAAAAAAAAAAAAAAAA", token, t0); err == nil {
 			b.Fatal("forged token opened")
 		}
 	}
-	cpuPerOp(b, r)
+	cpu.Report(b)
 }
 
 func BenchmarkMintParallel(b *testing.B) {
 	m := testMinter(b)
 	s := podIdentitySession()
 	b.ReportAllocs()
-	r := rusage()
+	cpu := cputime.Start()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, _, _, err := m.Mint(s); err != nil {
@@ -88,14 +66,14 @@ func BenchmarkMintParallel(b *testing.B) {
 			}
 		}
 	})
-	cpuPerOp(b, r)
+	cpu.Report(b)
 }
 
 func BenchmarkOpenParallel(b *testing.B) {
 	m := testMinter(b)
 	akid, _, token, _ := m.Mint(podIdentitySession())
 	b.ReportAllocs()
-	r := rusage()
+	cpu := cputime.Start()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, _, err := m.Open(akid, token, t0); err != nil {
@@ -103,7 +81,7 @@ func BenchmarkOpenParallel(b *testing.B) {
 			}
 		}
 	})
-	cpuPerOp(b, r)
+	cpu.Report(b)
 }
 
 // BenchmarkCodec compares the session codec with encoding/json, the

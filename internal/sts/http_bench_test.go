@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/podid/podid/internal/app"
+	"github.com/podid/podid/internal/cputime"
 )
 
 // httpEnv is a whole podid server (app.New: edge, SigV4, IAM, STS,
@@ -123,7 +123,7 @@ func BenchmarkAssumeRoleHTTP(b *testing.B) {
 		b.Fatalf("AssumeRole: HTTP %d %s", st, strings.TrimSpace(w.Body.String()))
 	}
 	b.ReportAllocs()
-	before := cpuTime()
+	cpu := cputime.Start()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -133,7 +133,7 @@ func BenchmarkAssumeRoleHTTP(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64(cpuTime()-before)/float64(b.N), "cpu-ns/op")
+	cpu.Report(b)
 }
 
 // statusWriter is a ResponseWriter that keeps only the status.
@@ -156,13 +156,3 @@ func (s *statusWriter) WriteHeader(code int) {
 }
 
 var _ io.Writer = (*statusWriter)(nil)
-
-// cpuTime is the process's user and system CPU time in nanoseconds: on a
-// shared machine it does not grow while other jobs hold the cores.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}

@@ -3,10 +3,10 @@ package sqlite
 import (
 	"fmt"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/podid/podid/internal/cputime"
 	"github.com/podid/podid/internal/store"
 )
 
@@ -15,25 +15,6 @@ import (
 //	go test ./internal/store/sqlite -run '^$' -bench . -benchmem -benchtime 2s
 //
 // Figures are recorded in docs/perf-store.md.
-
-// cpuTime returns the process's user+system CPU time.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU adds a cpu-ns/op metric: on a shared, loaded machine wall time
-// per op (ns/op) includes time spent waiting for a core, CPU time does not.
-// It counts every goroutine of the process, the garbage collector included.
-func reportCPU(b *testing.B) func() {
-	start := cpuTime(b)
-	return func() {
-		b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
-	}
-}
 
 func openBench(b *testing.B) *Store {
 	b.Helper()
@@ -83,7 +64,7 @@ func BenchmarkCreateAssociation(b *testing.B) {
 	s := openBench(b)
 	seedClusters(b, s, "c")
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer cputime.Start().Report(b)
 	i := 0
 	for b.Loop() {
 		a := benchAssociation("c", i)
@@ -118,7 +99,7 @@ func BenchmarkStore100k(b *testing.B) {
 
 	b.Run("FindAssociation", func(b *testing.B) {
 		b.ReportAllocs()
-		defer reportCPU(b)()
+		defer cputime.Start().Report(b)
 		i := 0
 		for b.Loop() {
 			j := (i * 7919) % n
@@ -139,7 +120,7 @@ func BenchmarkStore100k(b *testing.B) {
 
 	b.Run("FindAssociationParallel", func(b *testing.B) {
 		b.ReportAllocs()
-		defer reportCPU(b)()
+		defer cputime.Start().Report(b)
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
 			for pb.Next() {
@@ -160,7 +141,7 @@ func BenchmarkStore100k(b *testing.B) {
 
 	b.Run("ListAllAssociations", func(b *testing.B) {
 		b.ReportAllocs()
-		defer reportCPU(b)()
+		defer cputime.Start().Report(b)
 		for b.Loop() {
 			err := s.View(b.Context(), func(tx store.Tx) error {
 				as, err := tx.ListAllAssociations()
@@ -177,7 +158,7 @@ func BenchmarkStore100k(b *testing.B) {
 
 	b.Run("ListAssociationEvents1000", func(b *testing.B) {
 		b.ReportAllocs()
-		defer reportCPU(b)()
+		defer cputime.Start().Report(b)
 		i := int64(0)
 		for b.Loop() {
 			after := (i * 997) % (n - 1000)
@@ -218,7 +199,7 @@ func BenchmarkGetRole(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer cputime.Start().Report(b)
 	i := 0
 	for b.Loop() {
 		name := fmt.Sprintf("role-%04d", (i*31)%n)
