@@ -224,6 +224,11 @@ spec:
 	// in place.
 	cp.kubectl(t, "-n", "podid", "create", "serviceaccount", "podid-tokenreview")
 	cp.kubectl(t, "create", "clusterrolebinding", "podid-tokenreview", "--clusterrole", "system:auth-delegator", "--serviceaccount", "podid:podid-tokenreview")
+	// RBAC reaches the authorizer through an informer: wait until it does.
+	cp.waitFor(t, 30*time.Second, "the TokenReview binding to take effect", func() bool {
+		out, err := cp.kubectlOut("auth", "can-i", "create", "tokenreviews.authentication.k8s.io", "--as", "system:serviceaccount:podid:podid-tokenreview")
+		return err == nil && strings.HasSuffix(strings.TrimSpace(out), "yes")
+	})
 	reviewTokenFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(reviewTokenFile, []byte(cp.kubectl(t, "-n", "podid", "create", "token", "podid-tokenreview", "--duration", "1h")), 0o600)
 	registerAgain := func(args ...string) {
