@@ -194,6 +194,16 @@ func TestTargetRole(t *testing.T) {
 		t.Errorf("GetCallerIdentity = %q", got)
 	}
 	e.canGetRole(t, creds, true, false)
+	// The audit record names both roles and the target session's key.
+	var issued map[string]any
+	for _, rec := range e.auditRecords(t, 1) {
+		if rec.Decision == "issued" {
+			json.Unmarshal([]byte(rec.Fields), &issued)
+		}
+	}
+	if issued["roleArn"] != pod || issued["targetRoleArn"] != target || issued["accessKeyId"] != o.Credentials.AccessKeyID {
+		t.Errorf("audit record of the target-role exchange = %v", issued)
+	}
 
 	// Without the externalId condition met the target refuses.
 	e.query(t, e.root, "iam", "UpdateAssumeRolePolicy", url.Values{"RoleName": {"target"}, "PolicyDocument": {trustFrom(pod, `{"StringEquals":{"sts:ExternalId":"other"}}`)}}, nil)
