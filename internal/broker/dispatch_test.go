@@ -14,6 +14,7 @@ import (
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/testclock"
 )
 
 // localIssuer is a stand-in for podid's own STS.
@@ -111,7 +112,7 @@ func TestDispatch(t *testing.T) {
 func TestStoreClusters(t *testing.T) {
 	a := authtest.New(t)
 	addCluster(t, a.Store, "c", map[string]string{ClusterTag: "local"})
-	c := &clock{t: t0}
+	c := testclock.New(t0)
 	sc := StoreClusters(a.Store, c.Now)
 	ctx := context.Background()
 	if tags, err := sc.ClusterTags(ctx, "c"); err != nil || tags[ClusterTag] != "local" {

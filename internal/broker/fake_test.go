@@ -21,6 +21,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/testclock"
 )
 
 const (
@@ -32,24 +33,6 @@ const (
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // awsErr is an SDK-shaped AWS error with an HTTP status.
 func awsErr(status int, code, msg string) error {
@@ -86,7 +69,7 @@ type fakeAWS struct {
 	now    func() time.Time
 }
 
-func newFake(c *clock) *fakeAWS {
+func newFake(c *testclock.Clock) *fakeAWS {
 	return &fakeAWS{caller: brokerARN, roles: map[string]iamtypes.Role{}, now: c.Now}
 }
 
@@ -197,7 +180,7 @@ func (f *fakeAWS) assumeCalls() []call {
 type sleeps struct {
 	mu sync.Mutex
 	d  []time.Duration
-	c  *clock
+	c  *testclock.Clock
 }
 
 func (s *sleeps) Sleep(ctx context.Context, d time.Duration) error {
@@ -212,14 +195,14 @@ func (s *sleeps) Sleep(ctx context.Context, d time.Duration) error {
 type env struct {
 	b     *Broker
 	fake  *fakeAWS
-	clock *clock
+	clock *testclock.Clock
 	sl    *sleeps
 	reg   *prometheus.Registry
 }
 
 func newEnv(t testing.TB, mod ...func(*Config)) *env {
 	t.Helper()
-	c := &clock{t: t0}
+	c := testclock.New(t0)
 	e := &env{fake: newFake(c), clock: c, sl: &sleeps{c: c}, reg: prometheus.NewRegistry()}
 	cfg := Config{Now: c.Now, Sleep: e.sl.Sleep, Registerer: e.reg, Region: "us-west-2"}
 	for _, m := range mod {

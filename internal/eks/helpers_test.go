@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/podid/podid/internal/secrets"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/sqlite"
+	"github.com/podid/podid/internal/testclock"
 )
 
 const (
@@ -37,24 +37,6 @@ const (
 // createdAt of the eks-workshop transcript.
 var testStart = time.UnixMilli(1704816998163).UTC()
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is one EKS service on a fresh SQLite store, behind an httptest
 // server whose test-only edge skips SigV4 and injects the caller chosen by
 // the request's access key ID.
@@ -63,7 +45,7 @@ type env struct {
 	st    *sqlite.Store
 	svc   *Service
 	srv   *httptest.Server
-	clock *clock
+	clock *testclock.Clock
 	eks   *awseks.Client // signed as the account root
 }
 
@@ -79,7 +61,7 @@ func newEnv(t testing.TB, opts ...func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: testStart}
+	clk := testclock.New(testStart)
 	authz := auth.NewAuthorizer(auth.AuthorizerConfig{Store: st, Engine: policy.NewEngine(100), AccountID: testAccount, Now: clk.Now, CacheTTL: -1})
 	cfg := Config{
 		Store: st, Authorizer: authz, Keyring: kr, AccountID: testAccount, Region: testRegion,

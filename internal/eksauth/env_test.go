@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 
 	"github.com/podid/podid/internal/app"
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/testclock"
 )
 
 const (
@@ -35,37 +35,19 @@ const (
 // start is the injected clock's starting time.
 var start = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-// clock is the injected clock of an in-process app.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is an in-process podid server (app.New) with an injected clock,
 // served by an httptest server on 127.0.0.1, and driven with requests
 // signed by the Go SDK's SigV4 signer at the clock's time.
 type env struct {
 	app   *app.App
 	srv   *httptest.Server
-	clock *clock
+	clock *testclock.Clock
 	root  aws.Credentials
 }
 
 func newEnv(t testing.TB, mod func(*app.Config)) *env {
 	t.Helper()
-	c := &clock{t: start}
+	c := testclock.New(start)
 	cfg := app.Config{DataDir: t.TempDir(), Now: c.Now, AccountID: acct, Region: region,
 		Getenv: func(string) string { return "" }}
 	if mod != nil {

@@ -11,25 +11,8 @@ import (
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/secrets"
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/testclock"
 )
-
-// clock is an injectable time source tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func testKeyring(t *testing.T) *secrets.Keyring {
 	t.Helper()
@@ -44,12 +27,12 @@ func TestLoadOrCreate(t *testing.T) {
 	ctx := context.Background()
 	st := newKeyStore(t)
 	kr := testKeyring(t)
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 
 	if _, err := Load(ctx, st, kr); !errors.Is(err, ErrNoKeys) {
 		t.Fatalf("Load on an empty store: err = %v, want ErrNoKeys", err)
 	}
-	m1, err := LoadOrCreate(ctx, st, kr, clk.now)
+	m1, err := LoadOrCreate(ctx, st, kr, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +56,7 @@ func TestLoadOrCreate(t *testing.T) {
 		t.Fatalf("stored key plaintext is %d bytes", len(raw))
 	}
 
-	m2, err := LoadOrCreate(ctx, st, kr, clk.now)
+	m2, err := LoadOrCreate(ctx, st, kr, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,14 +79,14 @@ func TestRotateInStore(t *testing.T) {
 	ctx := context.Background()
 	st := newKeyStore(t)
 	kr := testKeyring(t)
-	clk := &clock{t: t0}
-	m1, err := LoadOrCreate(ctx, st, kr, clk.now)
+	clk := testclock.New(t0)
+	m1, err := LoadOrCreate(ctx, st, kr, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	akid, _, token, _ := m1.Mint(podIdentitySession())
-	clk.advance(time.Minute)
-	m2, err := Rotate(ctx, st, kr, clk.now)
+	clk.Advance(time.Minute)
+	m2, err := Rotate(ctx, st, kr, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,12 +131,12 @@ func TestKeeperReloadsOnUnknownKey(t *testing.T) {
 	ctx := context.Background()
 	st := newKeyStore(t)
 	kr := testKeyring(t)
-	clk := &clock{t: t0}
-	replicaA, err := NewKeeper(ctx, st, kr, clk.now)
+	clk := testclock.New(t0)
+	replicaA, err := NewKeeper(ctx, st, kr, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	replicaB, err := NewKeeper(ctx, st, kr, clk.now)
+	replicaB, err := NewKeeper(ctx, st, kr, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +154,8 @@ func TestKeeperReloadsOnUnknownKey(t *testing.T) {
 	}
 
 	// Replica A rotates and mints with the new key: B reloads once and opens.
-	clk.advance(time.Hour)
-	if _, err := Rotate(ctx, st, kr, clk.now); err != nil {
+	clk.Advance(time.Hour)
+	if _, err := Rotate(ctx, st, kr, clk.Now); err != nil {
 		t.Fatal(err)
 	}
 	if err := replicaA.Reload(ctx); err != nil {
@@ -189,7 +172,7 @@ func TestKeeperReloadsOnUnknownKey(t *testing.T) {
 	// Forged key IDs cause at most one store read per interval.
 	m := testMinter(t, testKey(t, "st-0badc0de", 9))
 	fakeAKID, _, fake, _ := m.Mint(podIdentitySession())
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	reads = st.readCount()
 	for range 50 {
 		_, _, err := replicaB.Open(fakeAKID, fake, t0)
@@ -198,7 +181,7 @@ func TestKeeperReloadsOnUnknownKey(t *testing.T) {
 	if got := st.readCount() - reads; got != 1 {
 		t.Fatalf("50 forged tokens caused %d store reads, want 1", got)
 	}
-	clk.advance(DefaultReloadInterval)
+	clk.Advance(DefaultReloadInterval)
 	replicaB.Open(fakeAKID, fake, t0)
 	if got := st.readCount() - reads; got != 2 {
 		t.Fatalf("after the interval: %d store reads, want 2", got)
@@ -211,13 +194,13 @@ func TestLoadOrCreateConcurrent(t *testing.T) {
 	ctx := context.Background()
 	st := newKeyStore(t)
 	kr := testKeyring(t)
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	const n = 4
 	ms := make([]*Minter, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { ms[i], errs[i] = LoadOrCreate(ctx, st, kr, clk.now) })
+		wg.Go(func() { ms[i], errs[i] = LoadOrCreate(ctx, st, kr, clk.Now) })
 	}
 	wg.Wait()
 	for i := range n {

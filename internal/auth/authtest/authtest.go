@@ -9,7 +9,6 @@ package authtest
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/podid/podid/internal/sessiontoken"
 	"github.com/podid/podid/internal/store"
 	"github.com/podid/podid/internal/store/sqlite"
+	"github.com/podid/podid/internal/testclock"
 )
 
 // Account is the account ID of every Env.
@@ -27,26 +27,6 @@ const Account = "123456789012"
 
 // Start is the initial time of an Env's clock.
 var Start = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-
-// Clock is a settable clock, safe for concurrent use.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // Env is an identity environment backed by a real store.
 type Env struct {
@@ -57,7 +37,7 @@ type Env struct {
 	Minter     *sessiontoken.Minter
 	Authorizer *auth.Authorizer
 	Resolver   *auth.Resolver
-	Clock      *Clock
+	Clock      *testclock.Clock
 }
 
 // New returns an Env whose store lives in t.TempDir() and is closed at the
@@ -82,7 +62,7 @@ func New(t testing.TB) *Env {
 	if err != nil {
 		t.Fatalf("minter: %v", err)
 	}
-	clk := &Clock{t: Start}
+	clk := testclock.New(Start)
 	eng := policy.NewEngine(0)
 	e := &Env{Engine: eng, Keyring: kr, Minter: m, Clock: clk}
 	e.Authorizer = auth.NewAuthorizer(auth.AuthorizerConfig{Store: st, Engine: eng, AccountID: Account, Now: clk.Now, CacheTTL: auth.DefaultPolicyCacheTTL})
