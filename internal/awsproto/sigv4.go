@@ -79,13 +79,7 @@ type Verified struct {
 // a signature, secret or session token.
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (*Verified, error) {
 	var a sigAuth
-	if e := parseAuth(r, &a); e != nil {
-		return nil, e
-	}
-	if e := v.checkScope(&a); e != nil {
-		return nil, e
-	}
-	if e := checkTime(&a, v.now(), v.maxSkew()); e != nil {
+	if e := v.precheck(r, &a); e != nil {
 		return nil, e
 	}
 	if v.Lookup == nil {
@@ -127,6 +121,29 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (*V
 		Region:      a.region,
 		Identity:    identity,
 	}, nil
+}
+
+// Precheck runs the checks of [Verifier.Verify] that need neither the body
+// nor a key: the authorization data's shape (and no repeated SigV4
+// header), the credential scope and the signing time. The edge calls it
+// before reading a body, so a request refused by it costs no body memory.
+// Verify runs the same checks again.
+func (v *Verifier) Precheck(r *http.Request) error {
+	var a sigAuth
+	if e := v.precheck(r, &a); e != nil {
+		return e
+	}
+	return nil
+}
+
+func (v *Verifier) precheck(r *http.Request, a *sigAuth) *Error {
+	if e := parseAuth(r, a); e != nil {
+		return e
+	}
+	if e := v.checkScope(a); e != nil {
+		return e
+	}
+	return checkTime(a, v.now(), v.maxSkew())
 }
 
 func (v *Verifier) now() time.Time {
@@ -184,12 +201,18 @@ func checkTime(a *sigAuth, now time.Time, skew time.Duration) *Error {
 }
 
 // payloadHash returns the payload hash for the canonical request: the
-// client's X-Amz-Content-Sha256 when it is UNSIGNED-PAYLOAD or equals the
-// body's SHA-256, else the body's SHA-256 computed here. A declared hash
-// that differs from the body means the body is not the one signed. An S3
-// presigned URL that declares no hash signs UNSIGNED-PAYLOAD, as S3 does.
+// client's X-Amz-Content-Sha256 when it equals the body's SHA-256 (or, for
+// S3 only, is UNSIGNED-PAYLOAD), else the body's SHA-256 computed here. A
+// declared hash that differs from the body means the body is not the one
+// signed. An S3 presigned URL that declares no hash signs UNSIGNED-PAYLOAD,
+// as S3 does.
+//
+// Only S3 accepts an unsigned payload: for every other service (IAM, STS,
+// EKS, EKS Auth, DynamoDB) the body is what the request does, and a
+// signature that does not cover it would let a body be swapped under it.
+// There UNSIGNED-PAYLOAD is a declared hash that does not match the body.
 func payloadHash(a *sigAuth, body []byte, buf *[64]byte) ([]byte, *Error) {
-	if a.contentSHA256 == UnsignedPayload || (a.contentSHA256 == "" && a.presigned && a.service == "s3") {
+	if a.service == "s3" && (a.contentSHA256 == UnsignedPayload || (a.contentSHA256 == "" && a.presigned)) {
 		return buf[:copy(buf[:], UnsignedPayload)], nil
 	}
 	sum := sha256.Sum256(body)

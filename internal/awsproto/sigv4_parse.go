@@ -104,6 +104,9 @@ func ScopeOf(r *http.Request) (service, region string, ok bool) {
 // parseAuth extracts and validates the authorization data of r, without
 // looking at the clock or any key.
 func parseAuth(r *http.Request, a *sigAuth) *Error {
+	if e := checkSingleHeaders(r.Header); e != nil {
+		return e
+	}
 	if h := firstHeader(r.Header, hdrAuthorization); h != "" {
 		return parseHeaderAuth(r, h, a)
 	}
@@ -423,6 +426,20 @@ func isAuthSep(c byte) bool { return c == ',' || c == ' ' || c == '\t' }
 
 // firstHeader returns the first value of a header whose name is already in
 // canonical form, without allocating.
+// singleHeaders are the SigV4 headers a request may carry at most once: a
+// second copy would let the signed value and the used value differ.
+var singleHeaders = [...]string{hdrAuthorization, hdrAmzDate, hdrDate, hdrSecurityToken, hdrContentSHA256}
+
+// checkSingleHeaders refuses a request that repeats a SigV4 header.
+func checkSingleHeaders(h http.Header) *Error {
+	for _, name := range singleHeaders {
+		if len(h[name]) > 1 {
+			return errIncomplete("The request has more than one " + name + " header.")
+		}
+	}
+	return nil
+}
+
 func firstHeader(h http.Header, canonicalName string) string {
 	if v := h[canonicalName]; len(v) > 0 {
 		return v[0]

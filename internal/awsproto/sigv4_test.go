@@ -235,12 +235,11 @@ func TestVerifyAcceptsSDKSignedRequests(t *testing.T) {
 			wantAKID: testAKID, wantIdentity: "user:" + testAKID,
 		},
 		{
-			name: "unsigned payload",
-			spec: reqSpec{url: "http://127.0.0.1:8443/", body: iamBody, headers: map[string][]string{
-				"Content-Type":         {"application/x-www-form-urlencoded; charset=utf-8"},
+			name: "unsigned payload for s3",
+			spec: reqSpec{method: http.MethodPut, url: "http://127.0.0.1:8443/bucket/key", body: "object", headers: map[string][]string{
 				"X-Amz-Content-Sha256": {UnsignedPayload},
 			}},
-			opts:     signOpts{payloadHash: UnsignedPayload},
+			opts:     signOpts{service: "s3", region: "us-west-2", payloadHash: UnsignedPayload},
 			wantAKID: testAKID, wantIdentity: "user:" + testAKID,
 		},
 		{
@@ -1026,6 +1025,57 @@ func TestEchoAndRedaction(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.fn(tt.in); got != tt.want {
 			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+}
+
+// TestVerifyRefusesUnsignedPayloadOutsideS3: only S3 takes UNSIGNED-PAYLOAD.
+// For IAM, STS, EKS, EKS Auth (and DynamoDB) the signature must cover the
+// body, so a body swapped under a signature made with UNSIGNED-PAYLOAD
+// (ListRoles signed, ListUsers sent) is refused, and so is the unswapped
+// request.
+func TestVerifyRefusesUnsignedPayloadOutsideS3(t *testing.T) {
+	v := newTestVerifier()
+	for _, tc := range []struct{ service, region, url, signed, sent string }{
+		{"iam", "us-east-1", "http://127.0.0.1:8443/", "Action=ListRoles&Version=2010-05-08", "Action=ListUsers&Version=2010-05-08"},
+		{"iam", "us-east-1", "http://127.0.0.1:8443/", "Action=ListRoles&Version=2010-05-08", "Action=ListRoles&Version=2010-05-08"},
+		{"sts", "us-east-1", "http://127.0.0.1:8443/", "Action=GetCallerIdentity&Version=2011-06-15", "Action=AssumeRole&Version=2011-06-15&RoleArn=x&RoleSessionName=s"},
+		{"eks", "us-west-2", "http://127.0.0.1:8443/clusters", `{"name":"a"}`, `{"name":"b"}`},
+		{"eks-auth", "us-west-2", "http://127.0.0.1:8443/clusters/c/assume-role-for-pod-identity", `{"token":"a"}`, `{"token":"b"}`},
+		{"dynamodb", "us-west-2", "http://127.0.0.1:8443/", `{"TableName":"a"}`, `{"TableName":"b"}`},
+	} {
+		r := reqSpec{url: tc.url, body: tc.sent, headers: map[string][]string{"X-Amz-Content-Sha256": {UnsignedPayload}}}.build(t)
+		sdkSign(t, r, tc.signed, signOpts{service: tc.service, region: tc.region, payloadHash: UnsignedPayload})
+		_, err := v.Verify(context.Background(), r, []byte(tc.sent))
+		var aerr *Error
+		if !errors.As(err, &aerr) || aerr.Code != CodeSignatureDoesNotMatch || aerr.Status != http.StatusForbidden {
+			t.Errorf("%s with UNSIGNED-PAYLOAD, body %q: err = %v, want 403 SignatureDoesNotMatch", tc.service, tc.sent, err)
+		}
+	}
+}
+
+// TestVerifyRefusesRepeatedHeaders: a request with two Authorization,
+// X-Amz-Date, X-Amz-Security-Token, Date or X-Amz-Content-Sha256 headers is
+// refused with IncompleteSignature, by Precheck (before any body is read)
+// and by Verify, even when the first copy carries a valid signature.
+func TestVerifyRefusesRepeatedHeaders(t *testing.T) {
+	v := newTestVerifier()
+	for _, name := range []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "Date", "X-Amz-Content-Sha256"} {
+		r := iamRequest(t)
+		sdkSign(t, r, iamBody, signOpts{at: testNow})
+		if _, err := v.Verify(context.Background(), r, []byte(iamBody)); err != nil {
+			t.Fatalf("unmodified request: %v", err)
+		}
+		first := r.Header.Get(name)
+		if first == "" {
+			first = "x"
+		}
+		r.Header[name] = []string{first, "AWS4-HMAC-SHA256 Credential=other"}
+		for what, err := range map[string]error{"Precheck": v.Precheck(r), "Verify": func() error { _, err := v.Verify(context.Background(), r, []byte(iamBody)); return err }()} {
+			var aerr *Error
+			if !errors.As(err, &aerr) || aerr.Code != CodeIncompleteSignature || aerr.Status != http.StatusBadRequest || !strings.Contains(aerr.Message, name) {
+				t.Errorf("two %s headers: %s = %v, want 400 IncompleteSignature naming the header", name, what, err)
+			}
 		}
 	}
 }

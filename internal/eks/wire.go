@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,25 +28,48 @@ type handler func(ctx context.Context, r *http.Request, p []string, body []byte)
 // literal segments, with "*" matching any one segment.
 type route struct {
 	shape   []string
-	methods map[string]handler
+	methods map[string]op
+}
+
+// op is one operation: its name (as in the API model, for metrics) and its
+// handler.
+type op struct {
+	name string
+	h    handler
+}
+
+// OpAssociationEvents names podid's association change feed
+// (GET /podid/v1/clusters/{name}/association-events) in metrics.
+const OpAssociationEvents = "AssociationEvents"
+
+// Operations lists the operation names the EKS handler serves, sorted: the
+// only values its request metrics may carry.
+func (s *Service) Operations() []string {
+	seen := map[string]bool{OpAssociationEvents: true, "TagResource": true, "UntagResource": true, "ListTagsForResource": true}
+	for _, rt := range s.table {
+		for _, o := range rt.methods {
+			seen[o.name] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // routes is the EKS REST API (paths of the Smithy model) plus podid's
 // extensions under /podid/v1.
 func (s *Service) routes() []route {
 	return []route{
-		{[]string{"clusters"}, map[string]handler{"POST": s.hCreateCluster, "GET": s.hListClusters}},
-		{[]string{"clusters", "*"}, map[string]handler{"GET": s.hDescribeCluster, "DELETE": s.hDeleteCluster}},
-		{[]string{"cluster-registrations"}, map[string]handler{"POST": s.hRegisterCluster}},
-		{[]string{"cluster-registrations", "*"}, map[string]handler{"DELETE": s.hDeregisterCluster, "PUT": s.hUpdateRegistration}},
-		{[]string{"clusters", "*", "pod-identity-associations"}, map[string]handler{"POST": s.hCreateAssociation, "GET": s.hListAssociations}},
-		{[]string{"clusters", "*", "pod-identity-associations", "*"}, map[string]handler{"GET": s.hDescribeAssociation, "POST": s.hUpdateAssociation, "DELETE": s.hDeleteAssociation}},
-		{[]string{"clusters", "*", "addons"}, map[string]handler{"POST": s.hCreateAddon, "GET": s.hListAddons}},
-		{[]string{"clusters", "*", "addons", "*"}, map[string]handler{"GET": s.hDescribeAddon, "DELETE": s.hDeleteAddon}},
-		{[]string{"clusters", "*", "addons", "*", "update"}, map[string]handler{"POST": s.hUpdateAddon}},
-		{[]string{"addons", "supported-versions"}, map[string]handler{"GET": s.hDescribeAddonVersions}},
-		{[]string{"addons", "configuration-schemas"}, map[string]handler{"GET": s.hDescribeAddonConfiguration}},
-		{[]string{"podid", "v1", "clusters", "*", "tokens"}, map[string]handler{"POST": s.hCreateToken}},
+		{[]string{"clusters"}, map[string]op{"POST": op{"CreateCluster", s.hCreateCluster}, "GET": op{"ListClusters", s.hListClusters}}},
+		{[]string{"clusters", "*"}, map[string]op{"GET": op{"DescribeCluster", s.hDescribeCluster}, "DELETE": op{"DeleteCluster", s.hDeleteCluster}}},
+		{[]string{"cluster-registrations"}, map[string]op{"POST": op{"RegisterCluster", s.hRegisterCluster}}},
+		{[]string{"cluster-registrations", "*"}, map[string]op{"DELETE": op{"DeregisterCluster", s.hDeregisterCluster}, "PUT": op{"UpdateClusterRegistration", s.hUpdateRegistration}}},
+		{[]string{"clusters", "*", "pod-identity-associations"}, map[string]op{"POST": op{"CreatePodIdentityAssociation", s.hCreateAssociation}, "GET": op{"ListPodIdentityAssociations", s.hListAssociations}}},
+		{[]string{"clusters", "*", "pod-identity-associations", "*"}, map[string]op{"GET": op{"DescribePodIdentityAssociation", s.hDescribeAssociation}, "POST": op{"UpdatePodIdentityAssociation", s.hUpdateAssociation}, "DELETE": op{"DeletePodIdentityAssociation", s.hDeleteAssociation}}},
+		{[]string{"clusters", "*", "addons"}, map[string]op{"POST": op{"CreateAddon", s.hCreateAddon}, "GET": op{"ListAddons", s.hListAddons}}},
+		{[]string{"clusters", "*", "addons", "*"}, map[string]op{"GET": op{"DescribeAddon", s.hDescribeAddon}, "DELETE": op{"DeleteAddon", s.hDeleteAddon}}},
+		{[]string{"clusters", "*", "addons", "*", "update"}, map[string]op{"POST": op{"UpdateAddon", s.hUpdateAddon}}},
+		{[]string{"addons", "supported-versions"}, map[string]op{"GET": op{"DescribeAddonVersions", s.hDescribeAddonVersions}}},
+		{[]string{"addons", "configuration-schemas"}, map[string]op{"GET": op{"DescribeAddonConfiguration", s.hDescribeAddonConfiguration}}},
+		{[]string{"podid", "v1", "clusters", "*", "tokens"}, map[string]op{"POST": op{"CreateClusterToken", s.hCreateToken}}},
 	}
 }
 
@@ -86,6 +111,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, unknownOperation(r))
 			return
 		}
+		awsproto.SetOperation(r.Context(), OpAssociationEvents)
 		s.serveFeed(w, r, segs[3])
 		return
 	}
@@ -93,16 +119,17 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !match(rt.shape, segs) {
 			continue
 		}
-		h, ok := rt.methods[r.Method]
+		o, ok := rt.methods[r.Method]
 		if !ok {
 			break
 		}
+		awsproto.SetOperation(r.Context(), o.name)
 		body, err := readBody(w, r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		out, err := h(r.Context(), r, segs, body)
+		out, err := o.h(r.Context(), r, segs, body)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -373,6 +400,7 @@ func (s *Service) serveTags(w http.ResponseWriter, r *http.Request, arn string) 
 	var err error
 	switch r.Method {
 	case http.MethodPost:
+		awsproto.SetOperation(ctx, "TagResource")
 		var body []byte
 		if body, err = readBody(w, r); err == nil {
 			var in TagResourceInput
@@ -382,8 +410,10 @@ func (s *Service) serveTags(w http.ResponseWriter, r *http.Request, arn string) 
 			}
 		}
 	case http.MethodDelete:
+		awsproto.SetOperation(ctx, "UntagResource")
 		err = s.UntagResource(ctx, &UntagResourceInput{ResourceArn: arn, TagKeys: r.URL.Query()["tagKeys"]})
 	case http.MethodGet:
+		awsproto.SetOperation(ctx, "ListTagsForResource")
 		out, err = s.ListTagsForResource(ctx, &ListTagsForResourceInput{ResourceArn: arn})
 	default:
 		err = unknownOperation(r)

@@ -14,6 +14,10 @@ import (
 // k8s.MaxTokenBytes) and its JSON framing.
 const maxBodyBytes = 64 << 10
 
+// Operation is the one operation EKS Auth serves, as its request metrics
+// name it.
+const Operation = "AssumeRoleForPodIdentity"
+
 // ServeHTTP serves POST /clusters/{clusterName}/assume-role-for-pod-identity
 // (restJson1). The edge has verified SigV4 and put the caller in the
 // context.
@@ -24,6 +28,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		awsproto.WriteJSONError(w, reqID, errf(http.StatusNotFound, "UnknownOperationException", "The requested operation is not supported by EKS Auth."))
 		return
 	}
+	awsproto.SetOperation(r.Context(), Operation)
 	if r.Method != http.MethodPost {
 		awsproto.WriteJSONError(w, reqID, errf(http.StatusMethodNotAllowed, "UnknownOperationException", "AssumeRoleForPodIdentity requires POST."))
 		return

@@ -7,6 +7,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -42,10 +43,15 @@ type Config struct {
 	Public      http.Handler
 	PublicMatch func(path string) bool
 	// Extra serves operational endpoints (/metrics, /healthz, /readyz).
-	Extra        map[string]http.Handler
-	Logger       *slog.Logger
-	Metrics      *Metrics
+	Extra   map[string]http.Handler
+	Logger  *slog.Logger
+	Metrics *Metrics
+	// MaxBodyBytes bounds one request's body (DefaultMaxBodyBytes when 0).
 	MaxBodyBytes int64
+	// MaxInflightBodyBytes bounds the bodies held at once over all requests
+	// (DefaultMaxInflightBodyBytes when 0); a request that does not fit is
+	// refused with 503.
+	MaxInflightBodyBytes int64
 	// Region is the server's region; IAM and STS requests are accepted with
 	// any region in their scope (clients sign global services with their
 	// configured region).
@@ -54,7 +60,9 @@ type Config struct {
 
 // Edge is the http.Handler that fronts every service.
 type Edge struct {
-	cfg Config
+	cfg    Config
+	labels labeler
+	budget *bodyBudget
 }
 
 // DefaultMaxBodyBytes bounds request bodies. IAM's largest input (a policy
@@ -69,7 +77,10 @@ func New(cfg Config) *Edge {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Edge{cfg: cfg}
+	if cfg.MaxInflightBodyBytes <= 0 {
+		cfg.MaxInflightBodyBytes = DefaultMaxInflightBodyBytes
+	}
+	return &Edge{cfg: cfg, labels: newLabeler(cfg), budget: &bodyBudget{limit: cfg.MaxInflightBodyBytes}}
 }
 
 // protocol says how a request's errors must be written.
@@ -100,22 +111,40 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if e.cfg.PublicMatch != nil && e.cfg.Public != nil && r.Method == http.MethodGet && e.cfg.PublicMatch(r.URL.Path) {
 		rec.Header().Set("x-amzn-RequestId", reqID)
 		e.cfg.Public.ServeHTTP(rec, r)
-		e.observe("public", "", rec.status, start)
+		e.observe(servicePublic, "", "", rec.status, start)
 		return
 	}
 
 	rt := classify(r)
+	defer e.recoverPanic(ctx, rec, &rt, reqID)
 	action := ""
+	ctx, operation := awsproto.WithOperationSlot(ctx)
+	r = r.WithContext(ctx)
 	fail := func(err error) {
 		ae := toAWSError(err)
 		if ae.Status >= 500 {
-			e.cfg.Logger.ErrorContext(ctx, "request failed", "requestId", reqID, "service", rt.service, "action", action, "code", ae.Code, "err", ae.Cause)
+			e.cfg.Logger.ErrorContext(ctx, "request failed", "requestId", reqID, "service", clip(rt.service), "action", clip(action), "code", ae.Code, "err", ae.Cause)
 		} else {
-			e.cfg.Logger.DebugContext(ctx, "request refused", "requestId", reqID, "service", rt.service, "action", action, "code", ae.Code)
+			e.cfg.Logger.DebugContext(ctx, "request refused", "requestId", reqID, "service", clip(rt.service), "action", clip(action), "code", ae.Code)
 		}
 		e.writeError(rec, rt, reqID, ae)
-		e.observe(rt.service, action, rec.status, start)
+		e.observe(rt.service, action, *operation, rec.status, start)
 	}
+
+	// Header-first checks: refuse what needs no body to refuse before
+	// reading (and holding) the body.
+	if err := e.precheck(r, rt); err != nil {
+		fail(err)
+		return
+	}
+	need := reservation(r, e.cfg.MaxBodyBytes)
+	if !e.budget.acquire(need) {
+		e.cfg.Metrics.limitRefused(limitBodyInflight)
+		rec.Header().Set("Retry-After", "1")
+		fail(errBusy(rt.proto))
+		return
+	}
+	defer e.budget.release(need)
 
 	body, err := readBody(w, r, e.cfg.MaxBodyBytes)
 	if err != nil {
@@ -136,13 +165,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if awsproto.IsSigned(r) {
 		v, err := e.cfg.Verifier.Verify(ctx, r, body)
 		if err != nil {
-			if rt.proto == protoJSON {
-				var ae *awsproto.Error
-				if errors.As(err, &ae) {
-					err = awsproto.RestJSONAuthError(ae)
-				}
-			}
-			fail(err)
+			fail(authError(rt, err))
 			return
 		}
 		p, ok := v.Identity.(*auth.Principal)
@@ -158,11 +181,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			UserAgent:       r.UserAgent(),
 		})
 	} else if !(rt.service == "sts" && isUnsignedSTSAction(action)) {
-		missing := awsproto.Errorf(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
-		if rt.proto == protoJSON {
-			missing = awsproto.RestJSONAuthError(missing)
-		}
-		fail(missing)
+		fail(missingAuth(rt))
 		return
 	}
 	r = r.WithContext(ctx)
@@ -196,7 +215,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(unknownService(rt.service))
 			return
 		}
-		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		rec.Header().Set("x-amzn-RequestId", reqID)
 		h.ServeHTTP(rec, r)
@@ -204,7 +223,54 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(unknownService(rt.service))
 		return
 	}
-	e.observe(rt.service, action, rec.status, start)
+	e.observe(rt.service, action, *operation, rec.status, start)
+}
+
+// precheck refuses, from the headers alone, a request the edge would refuse
+// after reading its body: an unsigned request to anything but STS's
+// unsigned actions, malformed or stale authorization data (when the
+// verifier can tell before the body), and a declared length over the
+// per-request limit.
+func (e *Edge) precheck(r *http.Request, rt route) error {
+	if r.ContentLength > e.cfg.MaxBodyBytes {
+		e.cfg.Metrics.limitRefused(limitBodySize)
+		return errBodyTooLarge(e.cfg.MaxBodyBytes)
+	}
+	if !awsproto.IsSigned(r) {
+		// Only STS's unsigned actions (awsQuery on "/") may come without a
+		// signature; their action is in the body.
+		if rt.service == "sts" && (r.URL.Path == "/" || r.URL.Path == "") {
+			return nil
+		}
+		e.cfg.Metrics.limitRefused(limitUnsigned)
+		return missingAuth(rt)
+	}
+	if pc, ok := e.cfg.Verifier.(Prechecker); ok {
+		if err := pc.Precheck(r); err != nil {
+			e.cfg.Metrics.limitRefused(limitAuthHeader)
+			return authError(rt, err)
+		}
+	}
+	return nil
+}
+
+// authError puts a SigV4 error in the protocol's words.
+func authError(rt route, err error) error {
+	if rt.proto == protoJSON {
+		var ae *awsproto.Error
+		if errors.As(err, &ae) {
+			return awsproto.RestJSONAuthError(ae)
+		}
+	}
+	return err
+}
+
+func missingAuth(rt route) *awsproto.Error {
+	missing := awsproto.Errorf(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
+	if rt.proto == protoJSON {
+		missing = awsproto.RestJSONAuthError(missing)
+	}
+	return missing
 }
 
 func unknownService(s string) *awsproto.Error {
@@ -264,13 +330,13 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		return nil, nil
 	}
 	if r.ContentLength > limit {
-		return nil, awsproto.Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request body is larger than %d bytes", limit)
+		return nil, errBodyTooLarge(limit)
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, awsproto.Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request body is larger than %d bytes", limit)
+			return nil, errBodyTooLarge(limit)
 		}
 		return nil, awsproto.Errorf(http.StatusBadRequest, "IncompleteBody", "The request body could not be read")
 	}
@@ -297,9 +363,11 @@ func (e *Edge) writeError(w http.ResponseWriter, rt route, reqID string, ae *aws
 	awsproto.WriteJSONError(w, reqID, ae)
 }
 
-func (e *Edge) observe(service, action string, status int, start time.Time) {
+// observe counts a request with labels bounded to what podid serves.
+func (e *Edge) observe(service, action, operation string, status int, start time.Time) {
 	if e.cfg.Metrics != nil {
-		e.cfg.Metrics.observe(service, action, status, time.Since(start))
+		svc := e.labels.service(service)
+		e.cfg.Metrics.observe(svc, e.labels.action(svc, action, operation), status, time.Since(start))
 	}
 }
 

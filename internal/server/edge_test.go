@@ -213,22 +213,23 @@ func TestBodyLimit(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "<Code>RequestEntityTooLarge</Code>") {
 		t.Errorf("declared length: HTTP %d %s", resp.StatusCode, body)
 	}
-	// Chunked: no Content-Length, the limit is found while reading.
-	req, err := http.NewRequest("POST", f.srv.URL+"/clusters/c/assume-role-for-pod-identity", io.MultiReader(strings.NewReader(`{"token":"`), strings.NewReader(strings.Repeat("x", 4096))))
+	// Chunked: no Content-Length, the limit is found while reading (the
+	// unsigned web-identity route is the one whose body is read unsigned).
+	req, err := http.NewRequest("POST", f.srv.URL+"/", io.MultiReader(strings.NewReader(`Action=AssumeRoleWithWebIdentity&Pad=`), strings.NewReader(strings.Repeat("x", 4096))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", form)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), `"RequestEntityTooLarge"`) {
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), `<Code>RequestEntityTooLarge</Code>`) {
 		t.Errorf("chunked: HTTP %d %s", resp.StatusCode, b)
 	}
-	if len(f.iam.calls)+len(f.eksAuth.calls) != 0 {
+	if len(f.iam.calls)+len(f.sts.calls)+len(f.eksAuth.calls) != 0 {
 		t.Error("an oversized request reached a service")
 	}
 }

@@ -2,7 +2,9 @@ package sts
 
 import (
 	"context"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/podid/podid/internal/awsproto"
@@ -32,6 +34,12 @@ func (s *Service) HandleQuery(ctx context.Context, action string, p awsproto.Par
 		return nil, awsproto.Errorf(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", action, apiVersion)
 	}
 	return h(ctx, p)
+}
+
+// Actions lists the actions HandleQuery serves, sorted (for example to
+// bound the action label of request metrics).
+func (s *Service) Actions() []string {
+	return slices.Sorted(maps.Keys(s.handlers))
 }
 
 // XML shapes (element names per the STS model).
