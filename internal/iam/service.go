@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"time"
@@ -126,6 +127,7 @@ func New(cfg Config) (*Service, error) {
 		s.now = time.Now
 	}
 	s.handlers = s.queryHandlers()
+	maps.Copy(s.handlers, s.simulatorHandlers())
 	return s, nil
 }
 

@@ -88,6 +88,9 @@ type StatementTrace struct {
 	// Decisive reports the statement that decided (Decision.Policy and
 	// Decision.Statement).
 	Decisive bool
+	// Start and End are the positions of the statement's opening and
+	// closing braces in its document.
+	Start, End Position
 }
 
 // String names the match kind for explanations.
@@ -138,6 +141,7 @@ func Explain(set *Set, req *Request) *Explanation {
 				}
 			}
 			tr.Decisive = e.By == layer && e.Policy == pi && e.Statement == si
+			tr.Start, tr.End = c.policy.StatementRange(si)
 			e.Statements = append(e.Statements, tr)
 		}
 	}

@@ -24,6 +24,10 @@ type jval struct {
 	kind jkind
 	s    string // string value, number text, "true"/"false"
 	kids []jmember
+	// pos and end are the byte offsets of an object's opening brace and
+	// just past its closing brace (objects only; simulation reports
+	// statement positions from them).
+	pos, end int
 }
 
 type jmember struct {
@@ -359,11 +363,13 @@ func (p *jsonParser) array(depth int) *jval {
 }
 
 func (p *jsonParser) object(depth int) *jval {
-	p.i++ // {
 	v := p.node(jObj)
+	v.pos = p.i
+	p.i++ // {
 	p.ws()
 	if p.i < len(p.s) && p.s[p.i] == '}' {
 		p.i++
+		v.end = p.i
 		return v
 	}
 	from := len(p.mstack)
@@ -417,6 +423,7 @@ func (p *jsonParser) object(depth int) *jval {
 			p.i++
 		case '}':
 			p.i++
+			v.end = p.i
 			v.kids = p.members(from)
 			return v
 		default:

@@ -30,6 +30,37 @@ type Policy struct {
 	Statements []Statement
 }
 
+// Position is a place in a policy document: Line and Column count from 1,
+// columns in characters (Unicode code points), as IAM's policy simulator
+// reports statement positions.
+type Position struct {
+	Line   int
+	Column int
+}
+
+// Position returns the line and column of the byte at offset in p.Text
+// (offsets beyond the text are clamped to its end).
+func (p *Policy) Position(offset int) Position {
+	offset = min(max(offset, 0), len(p.Text))
+	pos := Position{Line: 1, Column: 1}
+	for _, r := range p.Text[:offset] {
+		if r == '\n' {
+			pos.Line++
+			pos.Column = 1
+			continue
+		}
+		pos.Column++
+	}
+	return pos
+}
+
+// StatementRange returns the positions of statement i's opening and
+// closing braces.
+func (p *Policy) StatementRange(i int) (start, end Position) {
+	st := &p.Statements[i]
+	return p.Position(st.Offset), p.Position(st.EndOffset - 1)
+}
+
 // VariablesEnabled reports whether policy variables are substituted: only
 // under Version 2012-10-17. Otherwise "${…}" is literal text.
 func (p *Policy) VariablesEnabled() bool { return p.Version == Version2012 }
@@ -62,6 +93,10 @@ type Statement struct {
 	HasResource bool
 	// Conditions in document order, one per operator and key.
 	Conditions []Condition
+	// Offset and EndOffset are the byte offsets of the statement's opening
+	// brace and just past its closing brace in Policy.Text
+	// (Policy.Position turns them into lines and columns).
+	Offset, EndOffset int
 
 	// rawEffect is the Effect as written (validation distinguishes a wrong
 	// case from an unknown word).
@@ -183,6 +218,7 @@ func parseStatement(v *jval, st *Statement) bool {
 	if v.kind != jObj {
 		return false
 	}
+	st.Offset, st.EndOffset = v.pos, v.end
 	var haveEffect bool
 	for _, m := range v.kids {
 		switch m.key {

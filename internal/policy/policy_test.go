@@ -43,6 +43,8 @@ func TestParseModel(t *testing.T) {
 				{Operator: "NumericLessThan", Key: "s3:max-keys", Values: []string{"1", "2"}},
 			},
 			rawEffect: "Deny", resourceNulls: 1,
+			Offset:    strings.Index(doc, `"Statement": {`) + len(`"Statement": `),
+			EndOffset: len(doc) - len("\n}"),
 		}},
 	}
 	if !reflect.DeepEqual(p, want) {
@@ -50,6 +52,34 @@ func TestParseModel(t *testing.T) {
 	}
 	if !p.VariablesEnabled() {
 		t.Error("VariablesEnabled false for 2012-10-17")
+	}
+}
+
+// TestStatementPositions pins the positions the policy simulator reports:
+// the opening and closing braces of each statement, lines and columns from
+// 1, columns in characters.
+func TestStatementPositions(t *testing.T) {
+	doc := "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\"Sid\": \"é\", \"Effect\": \"Allow\", \"Action\": \"*\", \"Resource\": \"*\"},\n    {\n      \"Effect\": \"Deny\",\n      \"Action\": \"s3:*\",\n      \"Resource\": \"*\"\n    }\n  ]\n}"
+	p, err := Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][2]Position{
+		{{Line: 4, Column: 5}, {Line: 4, Column: 67}}, // "é" is one column
+		{{Line: 5, Column: 5}, {Line: 9, Column: 5}},
+	} {
+		start, end := p.StatementRange(i)
+		if start != want[0] || end != want[1] {
+			t.Errorf("statement %d: %+v–%+v, want %+v–%+v", i, start, end, want[0], want[1])
+		}
+	}
+	c := CompilePolicy(p)
+	e := Explain(&Set{Identity: []*Compiled{c}}, &Request{Principal: Principal{Type: PrincipalUser, ARN: "arn:aws:iam::111122223333:user/u", AccountID: "111122223333"}, Action: "s3:GetObject", Resource: "*"})
+	if len(e.Statements) != 2 || e.Statements[1].Start != (Position{5, 5}) || e.Statements[1].End != (Position{9, 5}) || !e.Statements[1].Decisive {
+		t.Errorf("Explain positions: %+v", e.Statements)
+	}
+	if got := p.Position(len(doc) + 10); got != (Position{Line: 11, Column: 2}) {
+		t.Errorf("Position past the end = %+v", got)
 	}
 }
 
