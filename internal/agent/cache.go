@@ -151,6 +151,7 @@ type cache struct {
 	upstreamTimeout time.Duration
 	metrics         *metrics
 	log             *slog.Logger
+	neg             *negativeCache // nil: refusals are not remembered
 
 	index [indexShards]indexShard
 
@@ -178,6 +179,7 @@ func newCache(up assumer, cfg *Config, m *metrics, log *slog.Logger) *cache {
 		flights:         make(map[tokenHash]*flight),
 		wake:            make(chan struct{}, 1),
 		refreshQ:        make(chan *entry, 1024),
+		neg:             newNegativeCache(cfg.NegativeCacheTTL, cfg.NegativeCacheSize, m),
 	}
 	if c.maxRetention <= 0 {
 		c.maxSize = 0 // the official agent: zero retention disables the cache
@@ -218,6 +220,11 @@ func (c *cache) lookup(h *tokenHash, now time.Time) *credSet {
 // hash, never by its unverified claims, so a forged token cannot share
 // another token's call or entry.
 func (c *cache) get(ctx context.Context, tok string, h tokenHash, cl *claims) (*credSet, outcome, error) {
+	// EKS Auth refused this exact token a moment ago: answer the same,
+	// without asking again (a flood of bad tokens costs one call each).
+	if ue, ok := c.neg.get(&h, c.now()); ok {
+		return nil, outcomeError, ue
+	}
 	if cs, ok := c.tryVerified(ctx, tok, &h, cl); ok {
 		return cs, outcomeVerified, nil
 	}
@@ -271,6 +278,9 @@ func (c *cache) runFlight(ctx context.Context, f *flight, tok string, h *tokenHa
 	// waiters, but do not cache what may already be stale.
 	if err == nil && c.maxSize > 0 && c.purges == f.purgeSeq {
 		c.storeLocked(res, cs, tok, h, cl)
+	}
+	if ue, ok := cacheableRefusal(err); ok && c.purges == f.purgeSeq {
+		c.neg.put(h, ue, c.now())
 	}
 	c.mu.Unlock()
 	f.cs, f.err = cs, err

@@ -124,6 +124,14 @@ type Config struct {
 	AttemptTimeout time.Duration
 	// MaxAttempts bounds attempts per exchange.
 	MaxAttempts int
+	// NegativeCacheTTL is how long EKS Auth's refusal of a token (a 4xx
+	// other than throttling) is answered from memory, the same status and
+	// body, without another call. Default DefaultNegativeCacheTTL;
+	// negative disables it.
+	NegativeCacheTTL time.Duration
+	// NegativeCacheSize bounds the refusals remembered (the oldest go
+	// first). Default DefaultNegativeCacheSize; negative disables it.
+	NegativeCacheSize int
 
 	// ReadyWindow is how recently EKS Auth must have answered.
 	ReadyWindow time.Duration
@@ -207,6 +215,10 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.AttemptTimeout, cfg.UpstreamTimeout)
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	def(&cfg.NegativeCacheTTL, DefaultNegativeCacheTTL)
+	if cfg.NegativeCacheSize == 0 {
+		cfg.NegativeCacheSize = DefaultNegativeCacheSize
 	}
 	def(&cfg.ReadyWindow, DefaultReadyWindow)
 	def(&cfg.DrainDelay, DefaultDrainDelay)

@@ -135,6 +135,16 @@ func retryable(err error) bool {
 	return true
 }
 
+// podSafeError is an error whose full text (for logs) may name internal
+// addresses; public is what a pod may be told.
+type podSafeError struct {
+	public string
+	err    error
+}
+
+func (e *podSafeError) Error() string { return e.err.Error() }
+func (e *podSafeError) Unwrap() error { return e.err }
+
 // errInvalidResponse marks a 200 answer the agent cannot use.
 var errInvalidResponse = errors.New("invalid response from EKS Auth")
 
@@ -293,29 +303,31 @@ func (c *eksAuthClient) once(ctx context.Context, token string, kind callKind) (
 	if err != nil {
 		code = "credentials"
 		c.onContact(false, "node credentials unavailable")
-		return nil, fmt.Errorf("retrieve node credentials: %w", err)
+		return nil, &podSafeError{public: "retrieve node credentials: unavailable", err: fmt.Errorf("retrieve node credentials: %w", err)}
 	}
 	sum := sha256.Sum256(body)
 	if err := c.signer.SignHTTP(actx, creds, req, hex.EncodeToString(sum[:]), signingName, c.region, time.Now()); err != nil {
 		code = "signing"
-		return nil, fmt.Errorf("sign EKS Auth request: %w", err)
+		return nil, &podSafeError{public: "sign EKS Auth request: failed", err: fmt.Errorf("sign EKS Auth request: %w", err)}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.onContact(false, "EKS Auth unreachable")
 		switch {
 		case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-			return nil, errors.New("call EKS Auth: no answer before the deadline")
+			msg := "call EKS Auth: no answer before the deadline"
+			return nil, &podSafeError{public: msg, err: errors.New(msg)}
 		case ctx.Err() == nil && actx.Err() != nil:
-			return nil, fmt.Errorf("call EKS Auth: attempt timed out after %v", c.attemptTimeout)
+			msg := fmt.Sprintf("call EKS Auth: attempt timed out after %v", c.attemptTimeout)
+			return nil, &podSafeError{public: msg, err: errors.New(msg)}
 		}
-		return nil, fmt.Errorf("call EKS Auth: %w", err)
+		return nil, &podSafeError{public: "call EKS Auth: connection failed", err: fmt.Errorf("call EKS Auth: %w", err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
 	if err != nil {
 		c.onContact(false, "EKS Auth connection failed")
-		return nil, fmt.Errorf("read EKS Auth response: %w", err)
+		return nil, &podSafeError{public: "read EKS Auth response: connection failed", err: fmt.Errorf("read EKS Auth response: %w", err)}
 	}
 	if resp.StatusCode == http.StatusOK {
 		code = "OK"

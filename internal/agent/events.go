@@ -60,6 +60,8 @@ func (a *Agent) HandleEvent(ev Event) {
 		n := a.cache.purge(func(e *entry) bool {
 			return e.key.Namespace == ev.Namespace && e.key.ServiceAccount == ev.ServiceAccount
 		}, "association_changed")
+		// A token refused for want of an association may be accepted now.
+		a.cache.neg.clear()
 		a.log.Debug("association changed", "type", ev.Type, "namespace", ev.Namespace, "serviceAccount", ev.ServiceAccount, "purged", n)
 	case PodDeleted:
 		n := a.cache.purge(func(e *entry) bool {
@@ -67,6 +69,7 @@ func (a *Agent) HandleEvent(ev Event) {
 		}, "pod_deleted")
 		a.log.Debug("pod deleted", "namespace", ev.Namespace, "podUID", ev.PodUID, "purged", n)
 	case Resync:
+		a.cache.neg.clear()
 		a.cache.resync(resyncSpread)
 	}
 }

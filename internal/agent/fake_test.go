@@ -81,6 +81,7 @@ type fakeEKSAuth struct {
 	delay    time.Duration
 	script   []fakeReply // consumed one per call before the default
 	reject   map[string]fakeReply
+	refuse   *fakeReply // if set, the answer to every token not otherwise scripted
 	tokens   []string
 	assocID  string
 }
@@ -119,6 +120,9 @@ func (f *fakeEKSAuth) serve(w http.ResponseWriter, r *http.Request) {
 	f.tokens = append(f.tokens, req.Token)
 	if rj, ok := f.reject[req.Token]; ok && rep == nil {
 		rep = &rj
+	}
+	if rep == nil && f.refuse != nil {
+		rep = f.refuse
 	}
 	now, life, assoc := f.now(), f.lifetime, f.assocID
 	f.mu.Unlock()

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"net/http"
@@ -89,11 +90,32 @@ func (a *Agent) serveCredentials(w http.ResponseWriter, r *http.Request, start t
 			status = ue.Status
 		}
 		a.log.Debug("EKS Auth exchange failed", "namespace", cl.Namespace, "serviceAccount", cl.ServiceAccount, "status", status, "error", err)
-		return o, writeText(w, status, err.Error())
+		return o, writeText(w, status, podMessage(err))
 	}
 	a.log.Debug("served credentials", "outcome", outcomeNames[o], "namespace", cl.Namespace, "serviceAccount", cl.ServiceAccount)
 	writeCreds(w, cs)
 	return o, http.StatusOK
+}
+
+// podMessage is what a pod is told about a failed exchange: EKS Auth's
+// own answer, or one of the agent's fixed texts. Transport and node
+// credential errors name internal addresses (EKS Auth's URL, a proxy, the
+// instance metadata service), so pods get only their kind; the detail is
+// logged.
+func podMessage(err error) string {
+	var ue *upstreamError
+	var pe *podSafeError
+	switch {
+	case errors.As(err, &ue):
+		return ue.Error()
+	case errors.As(err, &pe):
+		return pe.public
+	case errors.Is(err, errInvalidResponse), errors.Is(err, errShortLived):
+		return err.Error() // fixed texts
+	case errors.Is(err, context.DeadlineExceeded):
+		return "call EKS Auth: no answer before the deadline"
+	}
+	return "call EKS Auth: the exchange failed"
 }
 
 func writeCreds(w http.ResponseWriter, cs *credSet) {

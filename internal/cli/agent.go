@@ -52,6 +52,8 @@ type agentOptions struct {
 	drainDelay         time.Duration
 	changeFeed         string
 	tokenIssuer        string
+	negativeCacheTTL   time.Duration
+	negativeCacheSize  int
 }
 
 func newAgentCommand() *cobra.Command {
@@ -93,6 +95,8 @@ the agent adds its addresses to a dummy link itself; no init container is needed
 	f.DurationVar(&o.drainDelay, "drain-delay", agent.DefaultDrainDelay, "keep serving this long after SIGTERM so a successor can take over")
 	f.StringVar(&o.changeFeed, "change-feed-endpoint", "", "podid server URL whose association change feed purges cached credentials at once (empty: none)")
 	f.StringVar(&o.tokenIssuer, "token-issuer", "", "service-account issuer URL; its OIDC keys verify rotated tokens locally, so they are served from the cache (empty: EKS Auth verifies them)")
+	f.DurationVar(&o.negativeCacheTTL, "negative-cache-ttl", agent.DefaultNegativeCacheTTL, "answer EKS Auth's refusal of a token (4xx other than throttling) from memory for this long (0 disables)")
+	f.IntVar(&o.negativeCacheSize, "negative-cache-size", agent.DefaultNegativeCacheSize, "most refusals remembered; the oldest go first (0 disables)")
 	_ = cmd.MarkFlagRequired("cluster-name")
 
 	cmd.AddCommand(newAgentInitializeCommand())
@@ -140,6 +144,8 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 		UpstreamTimeout:    o.upstreamTimeout,
 		ReadyWindow:        o.readyWindow,
 		DrainDelay:         o.drainDelay,
+		NegativeCacheTTL:   o.negativeCacheTTL,
+		NegativeCacheSize:  o.negativeCacheSize,
 		ManageAddresses:    o.manageAddresses,
 		LinkName:           o.linkName,
 		Logger:             log,
@@ -156,6 +162,9 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 	}
 	if o.drainDelay == 0 {
 		cfg.DrainDelay = -1
+	}
+	if o.negativeCacheTTL <= 0 || o.negativeCacheSize <= 0 {
+		cfg.NegativeCacheTTL, cfg.NegativeCacheSize = -1, -1
 	}
 	if o.probeAddress != "" {
 		cfg.ProbeAddr = net.JoinHostPort(o.probeAddress, strconv.Itoa(o.probePort))
