@@ -1,0 +1,84 @@
+package postgres
+
+import (
+	"github.com/jackc/pgx/v5/pgtype"
+	"time"
+
+	"github.com/podid/podid/internal/store"
+)
+
+// ---- Idempotency tokens ----
+
+const (
+	sqlTokenPut = `INSERT INTO idempotency_tokens (scope, token, resource_id, created_at) VALUES (?, ?, ?, ?)`
+	sqlTokenGet = `SELECT resource_id FROM idempotency_tokens WHERE scope = ? AND token = ?`
+)
+
+// PutIdempotencyToken remembers token within scope; ErrConflict if it exists.
+func (t *tx) PutIdempotencyToken(scope, token, resourceID string) error {
+	_, err := t.exec(sqlTokenPut, scope, token, resourceID, encTime(t.s.opts.now()))
+	return mapErr(err, "postgres: put idempotency token in scope %q", scope)
+}
+
+// GetIdempotencyToken returns the resource a token created.
+func (t *tx) GetIdempotencyToken(scope, token string) (string, error) {
+	var id string
+	r, err := t.row(sqlTokenGet, scope, token)
+	if err == nil {
+		err = r.Scan(&id)
+	}
+	return id, mapErr(err, "postgres: get idempotency token in scope %q", scope)
+}
+
+// ---- Audit ----
+
+const auditCols = `id, time, kind, decision, reason, fields`
+
+const (
+	sqlAuditInsert    = `INSERT INTO audit (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlAuditList      = `SELECT ` + auditCols + ` FROM audit WHERE time >= ? ORDER BY time NULLS FIRST, id LIMIT ?`
+	sqlAuditListAll   = `SELECT ` + auditCols + ` FROM audit ORDER BY time NULLS FIRST, id LIMIT ?`
+	sqlAuditDeleteOld = `DELETE FROM audit WHERE time < ?`
+)
+
+func scanAudit(sc scanner) (*store.AuditRecord, error) {
+	var r store.AuditRecord
+	var at pgtype.Timestamptz
+	if err := sc.Scan(&r.ID, &at, &r.Kind, &r.Decision, &r.Reason, &r.Fields); err != nil {
+		return nil, err
+	}
+	r.Time = decTime(at)
+	return &r, nil
+}
+
+// AppendAudit inserts an audit record; ErrConflict if the ID exists.
+func (t *tx) AppendAudit(r *store.AuditRecord) error {
+	if r == nil {
+		return errNil("append audit")
+	}
+	_, err := t.exec(sqlAuditInsert, r.ID, encTime(r.Time), r.Kind, r.Decision, r.Reason, r.Fields)
+	return mapErr(err, "postgres: append audit %q", r.ID)
+}
+
+// ListAudit lists records at or after since, by time then ID, at most limit
+// of them (limit <= 0: all). A zero since lists from the beginning.
+func (t *tx) ListAudit(since time.Time, n int) ([]*store.AuditRecord, error) {
+	var rs []*store.AuditRecord
+	var err error
+	if since.IsZero() {
+		rs, err = list(t, scanAudit, sqlAuditListAll, limit(n))
+	} else {
+		rs, err = list(t, scanAudit, sqlAuditList, since, limit(n))
+	}
+	return rs, mapErr(err, "postgres: list audit")
+}
+
+// DeleteAuditBefore deletes records strictly older than before and reports
+// how many it deleted.
+func (t *tx) DeleteAuditBefore(before time.Time) (int, error) {
+	tag, err := t.exec(sqlAuditDeleteOld, encTime(before))
+	if err != nil {
+		return 0, mapErr(err, "postgres: delete audit before %s", before.Format(time.RFC3339))
+	}
+	return int(tag.RowsAffected()), nil
+}

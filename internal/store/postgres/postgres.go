@@ -1,0 +1,442 @@
+// Package postgres implements [store.Store] on PostgreSQL with pgx and its
+// connection pool, for running several podid servers on one database.
+//
+// Concurrency model: View runs in a REPEATABLE READ READ ONLY transaction (a
+// consistent snapshot); Update in READ COMMITTED, relying on unique indexes
+// for conflicts. Every write statement runs under a savepoint so that a
+// not-found or conflict result leaves the transaction usable, as the store
+// contract requires. Writers that touch associations first take a
+// transaction-scoped advisory lock, so change-feed revisions become visible
+// strictly in order across every replica.
+//
+// Change notifications: the transaction that appends an association event
+// also runs pg_notify on the channel [EventChannel]; a dedicated listening
+// connection wakes WaitEvents in every replica. When that connection drops,
+// the Store reconnects, and wakes every waiter and every [Store.Subscribe]r
+// once it listens again (a resync: anything notified while it was away is
+// then read from the tables). The poll interval bounds how stale a waiter
+// can be if notifications are lost.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/podid/podid/internal/store"
+)
+
+// ErrClosed is returned by every method of a Store after Close.
+var ErrClosed = errors.New("postgres: store is closed")
+
+// EventChannel is the LISTEN/NOTIFY channel that carries association event
+// revisions.
+const EventChannel = "podid_association_events"
+
+// ChangeChannel is the LISTEN/NOTIFY channel that carries other changes
+// replicas cache (see [Store.NotifyChange]); the payload names the topic.
+const ChangeChannel = "podid_changes"
+
+// Advisory lock keys (64-bit, "podid" in ASCII in the high bytes).
+const (
+	lockMigrate int64 = 0x706f646964_000001
+	lockEvents  int64 = 0x706f646964_000002
+)
+
+// Defaults for the options.
+const (
+	DefaultPollInterval = time.Second
+	DefaultMaxConns     = 16
+)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	pollInterval time.Duration
+	maxConns     int32
+	now          func() time.Time
+}
+
+// WithPollInterval sets how long WaitEvents waits before returning when no
+// notification wakes it. Default 1s.
+func WithPollInterval(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.pollInterval = d
+		}
+	}
+}
+
+// WithMaxConns sets the pool's maximum number of connections (the URL's
+// pool_max_conns wins when given). Default 16.
+func WithMaxConns(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxConns = int32(n)
+		}
+	}
+}
+
+// WithNow sets the clock used for event, token and migration timestamps.
+func WithNow(now func() time.Time) Option {
+	return func(o *options) {
+		if now != nil {
+			o.now = now
+		}
+	}
+}
+
+// Store is a [store.Store] on a PostgreSQL database. It is safe for
+// concurrent use.
+type Store struct {
+	pool  *pgxpool.Pool
+	opts  options
+	kinds map[store.PrincipalKind]*kindSQL
+	where string // the redacted URL, for error messages
+
+	events notifier
+
+	subMu sync.Mutex
+	subs  map[int]func(topic string)
+	nsub  int
+
+	done       chan struct{}
+	stopListen context.CancelFunc
+	listenWG   sync.WaitGroup
+	closeOnce  sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+// IsURL reports whether dsn selects PostgreSQL: a postgres:// or
+// postgresql:// URL.
+func IsURL(dsn string) bool {
+	l := strings.ToLower(dsn)
+	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+}
+
+// Redact returns dsn with its password (in the user info or a password
+// query parameter) replaced by "xxxxx", for logs and errors. A string that
+// does not parse as a URL is replaced entirely.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparsable URL)"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// Open connects to the database at dsn (a postgres:// URL; multi-host URLs
+// and target_session_attrs=read-write work), applies pending schema
+// migrations under an advisory lock (so servers starting together apply each
+// exactly once) and starts listening for change notifications. ctx bounds the
+// opening and migration work only. Errors never contain the password.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	o := options{pollInterval: DefaultPollInterval, maxConns: DefaultMaxConns, now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	where := Redact(dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx redacts the password in its parse errors; the URL itself is
+		// not repeated.
+		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = o.maxConns
+	}
+	if cfg.HealthCheckPeriod > 5*time.Second {
+		cfg.HealthCheckPeriod = 5 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
+	}
+	s := &Store{
+		pool:  pool,
+		opts:  o,
+		kinds: principalKinds(),
+		where: where,
+		subs:  make(map[int]func(string)),
+		done:  make(chan struct{}),
+	}
+	s.events.init()
+	if err := migrate(ctx, pool, o.now()); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	s.stopListen = cancel
+	ready := make(chan error, 1)
+	s.listenWG.Add(1)
+	go s.listen(lctx, cfg.ConnConfig, ready)
+	select {
+	case err := <-ready:
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("postgres: open %s: listen: %w", where, err)
+		}
+	case <-ctx.Done():
+		s.Close()
+		return nil, fmt.Errorf("postgres: open %s: %w", where, ctx.Err())
+	}
+	return s, nil
+}
+
+// Pool returns the store's connection pool, for backend-specific work such
+// as leader leases ([Store.Lease]).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// closed reports ErrClosed after Close, and ctx's error when it has ended.
+func (s *Store) check(ctx context.Context) error {
+	select {
+	case <-s.done:
+		return ErrClosed
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
+// View runs fn in a read-only transaction on a consistent snapshot
+// (REPEATABLE READ READ ONLY). The Tx must not be used after fn returns.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	pt, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("postgres: begin read transaction: %w", err)
+	}
+	t := &tx{ctx: ctx, pt: pt, s: s}
+	defer func() {
+		t.done.Store(true)
+		_ = pt.Rollback(context.Background())
+	}()
+	return fn(t)
+}
+
+// Update runs fn in a read-write transaction (READ COMMITTED). If fn
+// returns an error, or panics, the transaction is rolled back and fn's error
+// is returned unchanged. The Tx must not be used after fn returns.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	pt, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
+	if err != nil {
+		return fmt.Errorf("postgres: begin write transaction: %w", err)
+	}
+	t := &tx{ctx: ctx, pt: pt, s: s, write: true}
+	committed := false
+	defer func() {
+		t.done.Store(true)
+		if !committed {
+			_ = pt.Rollback(context.Background())
+		}
+	}()
+	if err := fn(t); err != nil {
+		return err
+	}
+	t.done.Store(true)
+	if err := pt.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	committed = true
+	if t.wroteEvents {
+		s.events.broadcast()
+	}
+	return nil
+}
+
+// WaitEvents blocks until an association event with a revision greater than
+// after exists, ctx ends (returning its error), the store closes, or the poll
+// interval passes (returning nil). Commits in any replica wake it through
+// LISTEN/NOTIFY.
+func (s *Store) WaitEvents(ctx context.Context, after int64) error {
+	timer := time.NewTimer(s.opts.pollInterval)
+	defer timer.Stop()
+	for {
+		wake := s.events.wait()
+		if err := s.check(ctx); err != nil {
+			return err
+		}
+		var rev int64
+		if err := s.pool.QueryRow(ctx, sqlLatestRevision).Scan(&rev); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("postgres: latest revision: %w", err)
+		}
+		if rev > after {
+			return nil
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.done:
+			return ErrClosed
+		}
+	}
+}
+
+// Subscribe registers fn to be called (on the listener's goroutine; it must
+// not block) with the topic of every change notified through [Store.NotifyChange]
+// by any replica, and with the topic "" after the listening connection was
+// re-established (notifications may have been missed: resynchronize
+// everything). The returned function unsubscribes.
+func (s *Store) Subscribe(fn func(topic string)) (cancel func()) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	s.nsub++
+	id := s.nsub
+	s.subs[id] = fn
+	return func() {
+		s.subMu.Lock()
+		defer s.subMu.Unlock()
+		delete(s.subs, id)
+	}
+}
+
+func (s *Store) publish(topic string) {
+	s.subMu.Lock()
+	fns := make([]func(string), 0, len(s.subs))
+	for _, fn := range s.subs {
+		fns = append(fns, fn)
+	}
+	s.subMu.Unlock()
+	for _, fn := range fns {
+		fn(topic)
+	}
+}
+
+// NotifyChange tells every replica (this one included) that topic changed,
+// e.g. "roles" or "server-keys". Call it after the change committed.
+func (s *Store) NotifyChange(ctx context.Context, topic string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", ChangeChannel, topic); err != nil {
+		return fmt.Errorf("postgres: notify %q: %w", topic, err)
+	}
+	return nil
+}
+
+// listen keeps one connection LISTENing on the notification channels,
+// reconnecting with a backoff. ready gets the first connection's outcome.
+func (s *Store) listen(ctx context.Context, cc *pgx.ConnConfig, ready chan<- error) {
+	defer s.listenWG.Done()
+	first := true
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, cc, func() {
+			backoff = 100 * time.Millisecond
+			if first {
+				first = false
+				ready <- nil
+				return
+			}
+			// Back after a disconnect: whatever was notified meanwhile is
+			// lost; wake everyone to re-read.
+			s.events.broadcast()
+			s.publish("")
+		})
+		if first {
+			ready <- err
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context, cc *pgx.ConnConfig, listening func()) error {
+	conn, err := pgx.ConnectConfig(ctx, cc.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	for _, ch := range []string{EventChannel, ChangeChannel} {
+		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
+			return err
+		}
+	}
+	listening()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		switch n.Channel {
+		case EventChannel:
+			s.events.broadcast()
+		case ChangeChannel:
+			s.publish(n.Payload)
+		}
+	}
+}
+
+// Close stops listening and closes the pool, waiting for running
+// transactions. Blocked WaitEvents calls return ErrClosed. Close is
+// idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		if s.stopListen != nil {
+			s.stopListen()
+		}
+		s.listenWG.Wait()
+		s.pool.Close()
+	})
+	return nil
+}
+
+// notifier is a broadcast: wait returns a channel that is closed by the next
+// broadcast.
+type notifier struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (n *notifier) init() { n.ch = make(chan struct{}) }
+
+func (n *notifier) wait() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ch
+}
+
+func (n *notifier) broadcast() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	close(n.ch)
+	n.ch = make(chan struct{})
+}
