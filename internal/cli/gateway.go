@@ -260,7 +260,7 @@ func (f *gatewayFlags) build(ctx context.Context, st store.Store, kr *secrets.Ke
 	authz := auth.NewAuthorizer(auth.AuthorizerConfig{Store: st, Engine: policy.NewEngine(policy.DefaultMaxCached),
 		AccountID: accountID, CacheTTL: f.policyCacheTTL})
 	cfg := gateway.Config{
-		Verifier: &awsproto.Verifier{Lookup: resolver, AllowRegion: func(service, r string) bool {
+		Verifier: &awsproto.Verifier{Lookup: resolver, ServedRegion: region, AllowRegion: func(service, r string) bool {
 			return (service == "dynamodb" || service == "s3") && r == region
 		}},
 		Authorizer:          authz,
