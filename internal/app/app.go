@@ -298,7 +298,7 @@ func (a *App) assemble(ctx context.Context) error {
 
 	iss := a.EKS.Issuer()
 	a.Handler = server.New(server.Config{
-		Verifier: &awsproto.Verifier{Lookup: resolver, Now: cfg.Now, AllowRegion: func(service, region string) bool {
+		Verifier: &awsproto.Verifier{Lookup: resolver, Now: cfg.Now, ServedRegion: cfg.Region, AllowRegion: func(service, region string) bool {
 			// Global services are signed with the client's own region.
 			return service == "iam" || service == "sts" || region == cfg.Region
 		}},

@@ -56,6 +56,9 @@ type Verifier struct {
 	// AllowRegion reports whether the credential scope's region is served
 	// for the scope's service; nil accepts every non-empty region.
 	AllowRegion func(service, region string) bool
+	// ServedRegion, when set, is the region podid serves: a request
+	// refused by AllowRegion is told it, after AWS's own sentence.
+	ServedRegion string
 
 	keys signingKeyCache
 }
@@ -174,7 +177,11 @@ func (v *Verifier) checkScope(a *sigAuth) *Error {
 		return errSignatureMismatch("Credential should be scoped to a valid service. ")
 	}
 	if a.region == "" || (v.AllowRegion != nil && !v.AllowRegion(a.service, a.region)) {
-		return errSignatureMismatch(fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", echo(a.region)))
+		msg := fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", echo(a.region))
+		if v.ServedRegion != "" && a.region != "" {
+			msg += fmt.Sprintf("This endpoint serves region '%s' (AWS_REGION=%s). ", v.ServedRegion, v.ServedRegion)
+		}
+		return errSignatureMismatch(msg)
 	}
 	return nil
 }

@@ -1079,3 +1079,28 @@ func TestVerifyRefusesRepeatedHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestWrongRegionNamesServedRegion: with ServedRegion set, a request
+// signed for another region gets AWS's sentence followed by the region
+// the endpoint serves; a request for the served region verifies.
+func TestWrongRegionNamesServedRegion(t *testing.T) {
+	v := newTestVerifier()
+	v.ServedRegion = "us-west-2"
+	v.AllowRegion = func(_, region string) bool { return region == "us-west-2" }
+	r := iamRequest(t)
+	sdkSign(t, r, iamBody, signOpts{region: "us-east-1"})
+	_, err := v.Verify(context.Background(), r, []byte(iamBody))
+	var ae *Error
+	if !errors.As(err, &ae) {
+		t.Fatalf("Verify error = %v, want *Error", err)
+	}
+	const want = "Credential should be scoped to a valid region, not 'us-east-1'. This endpoint serves region 'us-west-2' (AWS_REGION=us-west-2). "
+	if ae.Code != "SignatureDoesNotMatch" || ae.Status != 403 || ae.Message != want {
+		t.Fatalf("got %s/%d %q, want SignatureDoesNotMatch/403 %q", ae.Code, ae.Status, ae.Message, want)
+	}
+	r = iamRequest(t)
+	sdkSign(t, r, iamBody, signOpts{region: "us-west-2"})
+	if _, err := v.Verify(context.Background(), r, []byte(iamBody)); err != nil {
+		t.Fatalf("served region refused: %v", err)
+	}
+}

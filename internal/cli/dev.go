@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -93,23 +94,12 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 	if err != nil {
 		return fmt.Errorf("--agent-listen: %w", err)
 	}
-	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	release, err := local.Lock(o.dataDir)
-	if err != nil {
-		return err
-	}
-	defer release()
-	if o.fresh {
-		if err := local.Fresh(o.dataDir, app.DatabaseFile, app.RootCredentialsFile, secrets.FileName); err != nil {
-			return fmt.Errorf("--fresh: %w", err)
-		}
-	}
 	logger, err := o.logger(stderrFile(stderr))
 	if err != nil {
 		return err
 	}
+	// Flags and ports first: a dev that cannot start leaves nothing
+	// behind in the data directory.
 	gwLn, err := o.gateway.listenEmbedded()
 	if err != nil {
 		return err
@@ -119,7 +109,27 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 		if gwLn != nil {
 			gwLn.Close()
 		}
+		return busyHint("--listen", o.listen, err)
+	}
+	fail := func(err error) error {
+		apiLn.Close()
+		if gwLn != nil {
+			gwLn.Close()
+		}
 		return err
+	}
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return fail(fmt.Errorf("data directory: %w", err))
+	}
+	release, err := local.Lock(o.dataDir)
+	if err != nil {
+		return fail(err)
+	}
+	defer release()
+	if o.fresh {
+		if err := local.Fresh(o.dataDir, app.DatabaseFile, app.RootCredentialsFile, secrets.FileName); err != nil {
+			return fail(fmt.Errorf("--fresh: %w", err))
+		}
 	}
 	// serve closes its listener on every way out, before it closes the
 	// store; the gateway stops there, so its last audit records are
@@ -225,6 +235,15 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 		}
 	}
 	return err
+}
+
+// busyHint turns a failed bind of addr (given by flag) into an error that
+// names the flag, and says what to do when the port is taken.
+func busyHint(flag, addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s %s is in use (another podid dev or server?): stop it, or give %s with a free port (%s 127.0.0.1:0 picks one): %w", flag, addr, flag, flag, err)
+	}
+	return fmt.Errorf("%s %s: %w", flag, addr, err)
 }
 
 // stopFirstListener is the server's listener in a dev with a gateway: its

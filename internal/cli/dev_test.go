@@ -2,9 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/podid/podid/internal/gateway"
 )
 
 // recordingListener records Close calls into a shared log.
@@ -80,6 +85,106 @@ func TestGatewayExecHints(t *testing.T) {
 		}
 		if got := f.execEnvFlags(url); got != tc.flag {
 			t.Errorf("execEnvFlags(%q, %q) = %q, want %q", tc.dynamo, tc.s3, got, tc.flag)
+		}
+	}
+}
+
+// TestDevBusyPort: a dev whose --listen port is taken names the flag and
+// leaves nothing in its data directory (no dev.lock, no store).
+func TestDevBusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	addr := busy.Addr().String()
+	dir := filepath.Join(t.TempDir(), "dev")
+	err = Run(context.Background(), []string{"dev", "--data-dir", dir, "--listen", addr})
+	want := "--listen " + addr + " is in use (another podid dev or server?): stop it, or give --listen with a free port (--listen 127.0.0.1:0 picks one): listen tcp " + addr + ": bind: address already in use"
+	if err == nil || err.Error() != want {
+		t.Fatalf("dev on a busy port: %v, want %q", err, want)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("data directory after a failed start: %v, want none", err)
+	}
+}
+
+// TestGatewayUpstreamCredentials: an upstream's key comes from its file,
+// else the environment; a loopback upstream needs neither; any other
+// upstream without a key fails before the data directory is touched,
+// naming the flag that fixes it.
+func TestGatewayUpstreamCredentials(t *testing.T) {
+	credsFile := filepath.Join(t.TempDir(), "creds")
+	if err := os.WriteFile(credsFile, []byte("[default]\naws_access_key_id = FILEKEY\naws_secret_access_key = filesecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "ENVKEY", "AWS_SECRET_ACCESS_KEY": "envsecret"}
+	for _, tc := range []struct {
+		name    string
+		f       gatewayFlags
+		env     map[string]string
+		dynamo  string
+		s3      string
+		wantErr string
+	}{
+		{name: "loopback, nothing given", f: gatewayFlags{dynamoUpstream: "http://127.0.0.1:8000", s3Upstream: "http://localhost:4568"}, dynamo: "S3RVER", s3: "S3RVER"},
+		{name: "IPv6 loopback", f: gatewayFlags{dynamoUpstream: "http://[::1]:8000"}, dynamo: "S3RVER"},
+		{name: "environment", f: gatewayFlags{dynamoUpstream: "https://dynamodb.eu-west-1.amazonaws.com"}, env: env, dynamo: "ENVKEY"},
+		{name: "file over environment", f: gatewayFlags{s3Upstream: "https://s3.example.com", s3CredsFile: credsFile}, env: env, s3: "FILEKEY"},
+		{name: "remote DynamoDB, nothing given", f: gatewayFlags{dynamoUpstream: "https://dynamodb.eu-west-1.amazonaws.com"},
+			wantErr: "the DynamoDB upstream https://dynamodb.eu-west-1.amazonaws.com: no credentials to sign forwarded requests with: give --dynamodb-upstream-credentials FILE (a shared-credentials file) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (a loopback upstream needs none)"},
+		{name: "remote S3, nothing given", f: gatewayFlags{dynamoUpstream: "http://127.0.0.1:8000", s3Upstream: "http://minio.internal:9000"},
+			wantErr: "the S3 upstream http://minio.internal:9000: no credentials to sign forwarded requests with: give --s3-upstream-credentials FILE (a shared-credentials file) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (a loopback upstream needs none)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.f
+			f.getenv = func(k string) string { return tc.env[k] }
+			err := f.checkUpstreams()
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("checkUpstreams: %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				got  *gateway.Credentials
+				want string
+			}{{f.dynamoCreds, tc.dynamo}, {f.s3Creds, tc.s3}} {
+				if c.want == "" {
+					if c.got != nil {
+						t.Errorf("credentials for an unset upstream: %+v", c.got)
+					}
+					continue
+				}
+				if c.got == nil || c.got.AccessKeyID != c.want || c.got.SecretAccessKey == "" {
+					t.Errorf("credentials %+v, want key %s", c.got, c.want)
+				}
+			}
+		})
+	}
+}
+
+// TestGatewayWithoutCredentialsTouchesNothing: `podid gateway` and `podid
+// dev --gateway-listen` without upstream credentials fail before opening
+// or creating any store.
+func TestGatewayWithoutCredentialsTouchesNothing(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	dir := filepath.Join(t.TempDir(), "data")
+	const up = "https://dynamodb.eu-west-1.amazonaws.com"
+	for _, args := range [][]string{
+		{"gateway", "--data-dir", dir, "--listen", "127.0.0.1:0", "--dynamodb-upstream", up},
+		{"dev", "--data-dir", dir, "--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0", "--dynamodb-upstream", up},
+	} {
+		err := Run(context.Background(), args)
+		if err == nil || !strings.Contains(err.Error(), "give --dynamodb-upstream-credentials FILE") {
+			t.Errorf("%s: %v, want the --dynamodb-upstream-credentials hint", args[0], err)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: data directory %v, want none", args[0], err)
 		}
 	}
 }

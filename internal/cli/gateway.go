@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +45,9 @@ type gatewayFlags struct {
 	virtualHostSuffix            string
 	maxBody                      int64
 	policyCacheTTL               time.Duration
+	// dynamoCreds and s3Creds are the upstreams' keys, resolved by
+	// checkUpstreams before anything is opened or bound.
+	dynamoCreds, s3Creds *gateway.Credentials
 	// getenv reads the environment (os.Getenv when nil).
 	getenv func(string) string
 	// Only for `podid gateway` (the server has its own).
@@ -111,6 +116,9 @@ func (f *gatewayFlags) runStandalone(ctx context.Context) error {
 	if f.dynamoUpstream == "" && f.s3Upstream == "" {
 		return errors.New("give at least one of --dynamodb-upstream and --s3-upstream")
 	}
+	if err := f.checkUpstreams(); err != nil {
+		return err
+	}
 	dbPath := filepath.Join(f.dataDir, app.DatabaseFile)
 	if _, err := os.Stat(dbPath); err != nil {
 		return fmt.Errorf("no podid data in %s (%v): start `podid server --data-dir %s` first", f.dataDir, err, f.dataDir)
@@ -153,6 +161,9 @@ func (f *gatewayFlags) listenEmbedded() (net.Listener, error) {
 	}
 	if f.dynamoUpstream == "" && f.s3Upstream == "" {
 		return nil, errors.New("--gateway-listen needs --dynamodb-upstream or --s3-upstream")
+	}
+	if err := f.checkUpstreams(); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
@@ -260,7 +271,7 @@ func (f *gatewayFlags) build(ctx context.Context, st store.Store, kr *secrets.Ke
 	authz := auth.NewAuthorizer(auth.AuthorizerConfig{Store: st, Engine: policy.NewEngine(policy.DefaultMaxCached),
 		AccountID: accountID, CacheTTL: f.policyCacheTTL})
 	cfg := gateway.Config{
-		Verifier: &awsproto.Verifier{Lookup: resolver, AllowRegion: func(service, r string) bool {
+		Verifier: &awsproto.Verifier{Lookup: resolver, ServedRegion: region, AllowRegion: func(service, r string) bool {
 			return (service == "dynamodb" || service == "s3") && r == region
 		}},
 		Authorizer:          authz,
@@ -271,19 +282,14 @@ func (f *gatewayFlags) build(ctx context.Context, st store.Store, kr *secrets.Ke
 		MaxBodyBytes:        f.maxBody,
 		S3VirtualHostSuffix: f.virtualHostSuffix,
 	}
+	if err := f.checkUpstreams(); err != nil {
+		return nil, nil, err
+	}
 	if f.dynamoUpstream != "" {
-		c, err := f.upstreamCredentials(f.dynamoCredsFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("DynamoDB upstream credentials: %w", err)
-		}
-		cfg.DynamoDB = &gateway.Upstream{URL: f.dynamoUpstream, Credentials: c, Region: f.upstreamRegion, Timeout: f.upstreamTimeout}
+		cfg.DynamoDB = &gateway.Upstream{URL: f.dynamoUpstream, Credentials: *f.dynamoCreds, Region: f.upstreamRegion, Timeout: f.upstreamTimeout}
 	}
 	if f.s3Upstream != "" {
-		c, err := f.upstreamCredentials(f.s3CredsFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("S3 upstream credentials: %w", err)
-		}
-		cfg.S3 = &gateway.Upstream{URL: f.s3Upstream, Credentials: c, Region: f.upstreamRegion, Timeout: f.upstreamTimeout}
+		cfg.S3 = &gateway.Upstream{URL: f.s3Upstream, Credentials: *f.s3Creds, Region: f.upstreamRegion, Timeout: f.upstreamTimeout}
 	}
 	var auditor *eksauth.Auditor
 	switch f.audit {
@@ -321,18 +327,66 @@ func (f *gatewayFlags) auditLines() (io.Writer, error) {
 	return file, nil
 }
 
+// LoopbackUpstreamKey signs requests to a loopback upstream given no
+// credentials: local emulators need a signature but no real key
+// (dynalite and DynamoDB Local accept any; s3rver expects S3RVER/S3RVER).
+const LoopbackUpstreamKey = "S3RVER"
+
+// checkUpstreams resolves each upstream's credentials once, so that a
+// gateway that cannot sign fails before a store is opened or a port
+// bound, with the flag that fixes it.
+func (f *gatewayFlags) checkUpstreams() error {
+	for _, u := range []struct {
+		name, url, file, flag string
+		dst                   **gateway.Credentials
+	}{
+		{"DynamoDB", f.dynamoUpstream, f.dynamoCredsFile, "--dynamodb-upstream-credentials", &f.dynamoCreds},
+		{"S3", f.s3Upstream, f.s3CredsFile, "--s3-upstream-credentials", &f.s3Creds},
+	} {
+		if u.url == "" || *u.dst != nil {
+			continue
+		}
+		c, err := f.upstreamCredentials(u.url, u.file)
+		if err != nil {
+			return fmt.Errorf("the %s upstream %s: %w: give %s FILE (a shared-credentials file) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (a loopback upstream needs none)",
+				u.name, u.url, err, u.flag)
+		}
+		*u.dst = &c
+	}
+	return nil
+}
+
 // upstreamCredentials reads an upstream's key from a shared-credentials
-// file, or from the standard AWS_* environment variables.
-func (f *gatewayFlags) upstreamCredentials(file string) (gateway.Credentials, error) {
+// file, or from the standard AWS_* environment variables; a loopback
+// upstream without either is signed with LoopbackUpstreamKey.
+func (f *gatewayFlags) upstreamCredentials(upstream, file string) (gateway.Credentials, error) {
 	if file != "" {
 		return readUpstreamCredentials(file)
 	}
 	getenv := f.env()
 	c := gateway.Credentials{AccessKeyID: getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: getenv("AWS_SESSION_TOKEN")}
-	if c.AccessKeyID == "" || c.SecretAccessKey == "" {
-		return c, errors.New("give a credentials file or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	if c.AccessKeyID != "" && c.SecretAccessKey != "" {
+		return c, nil
 	}
-	return c, nil
+	if isLoopbackURL(upstream) {
+		return gateway.Credentials{AccessKeyID: LoopbackUpstreamKey, SecretAccessKey: LoopbackUpstreamKey}, nil
+	}
+	return c, errors.New("no credentials to sign forwarded requests with")
+}
+
+// isLoopbackURL reports whether u's host is a loopback address or
+// localhost.
+func isLoopbackURL(u string) bool {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	h := parsed.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsLoopback()
 }
 
 // readUpstreamCredentials reads the [default] profile of a

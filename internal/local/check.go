@@ -96,7 +96,7 @@ func Explain(e *AgentError, pod Pod, iss Issuer, roleARN string) string {
 	var b strings.Builder
 	who := fmt.Sprintf("service account %s/%s of cluster %s", pod.Namespace, pod.ServiceAccount, pod.Cluster)
 	upstream := e.Code + ": " + e.Message
-	trustCmd := fmt.Sprintf("podid trust-policy --cluster-name %s --namespace %s --service-account %s",
+	trustCmd := fmt.Sprintf("podid trust-policy --cluster %s --namespace %s --service-account %s",
 		ShellQuote(pod.Cluster), ShellQuote(pod.Namespace), ShellQuote(pod.ServiceAccount))
 	name := "ROLE-NAME"
 	if i := strings.LastIndexByte(roleARN, '/'); i >= 0 {

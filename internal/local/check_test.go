@@ -103,7 +103,7 @@ The role's trust policy must allow the service principal pods.eks.amazonaws.com 
 			iss:  broker,
 			want: `no Pod Identity association for service account carts/carts of cluster eks-workshop, so its pods get no AWS credentials.
 EKS Auth answered ResourceNotFoundException: No Pod Identity Association found for cluster eks-workshop, namespace carts and service account carts.
-Create one with an AWS role whose trust policy is what ` + "`podid trust-policy --cluster-name eks-workshop --namespace carts --service-account carts`" + ` prints (it trusts podid's broker principal arn:aws:iam::210987654321:user/podid-broker):
+Create one with an AWS role whose trust policy is what ` + "`podid trust-policy --cluster eks-workshop --namespace carts --service-account carts`" + ` prints (it trusts podid's broker principal arn:aws:iam::210987654321:user/podid-broker):
   aws eks create-pod-identity-association --cluster-name eks-workshop --namespace carts --service-account carts --role-arn arn:aws:iam::210987654321:role/ROLE-NAME`,
 		},
 		{
@@ -114,7 +114,7 @@ Create one with an AWS role whose trust policy is what ` + "`podid trust-policy 
 			want: `AWS refused podid's broker (arn:aws:iam::210987654321:user/podid-broker) role arn:aws:iam::210987654321:role/carts for service account carts/carts of cluster eks-workshop.
 EKS Auth answered AccessDeniedException: AWS STS refused podid's broker: the trust policy does not allow sts:TagSession
 The role's trust policy in AWS must allow podid's broker principal sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity for this association; write it with:
-  podid trust-policy --cluster-name eks-workshop --namespace carts --service-account carts > trust.json
+  podid trust-policy --cluster eks-workshop --namespace carts --service-account carts > trust.json
   aws iam update-assume-role-policy --role-name carts --policy-document file://trust.json   # with your AWS credentials`,
 		},
 		{

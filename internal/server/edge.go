@@ -274,6 +274,16 @@ func missingAuth(rt route) *awsproto.Error {
 }
 
 func unknownService(s string) *awsproto.Error {
+	switch s {
+	case "dynamodb", "s3":
+		// A pod's data call sent to the server: name where it belongs.
+		env := "AWS_ENDPOINT_URL_DYNAMODB"
+		if s == "s3" {
+			env = "AWS_ENDPOINT_URL_S3"
+		}
+		return awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException",
+			"podid does not serve the service %q on this port: send %s calls to podid's gateway (podid gateway, or --gateway-listen), e.g. podid exec --env %s=GATEWAY-URL -- COMMAND", s, s, env)
+	}
 	return awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException", "podid does not serve the service %q", s)
 }
 
