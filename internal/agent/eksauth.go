@@ -22,6 +22,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/podid/podid/internal/arn"
 )
 
 // signingName is EKS Auth's SigV4 service name.
@@ -469,9 +471,9 @@ func epochSeconds(raw json.RawMessage) (time.Time, bool) {
 // accountFromARN returns the account field of an ARN
 // (arn:partition:service:region:account:resource).
 func accountFromARN(s string) (string, bool) {
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[1] == "" || parts[2] == "" || parts[5] == "" {
+	a, err := arn.Parse(s)
+	if err != nil {
 		return "", false
 	}
-	return parts[4], true
+	return a.AccountID, true
 }

@@ -124,6 +124,39 @@ func (a ARN) SplitPodIdentityAssociation() (cluster, id string, ok bool) {
 	return cluster, id, true
 }
 
+// ClusterName returns the cluster name of an EKS cluster ARN
+// (arn:PARTITION:eks:REGION:ACCOUNT:cluster/NAME); ok is false for any
+// other ARN.
+func (a ARN) ClusterName() (name string, ok bool) {
+	name, found := strings.CutPrefix(a.Resource, "cluster/")
+	if a.Service != "eks" || !found || name == "" || strings.Contains(name, "/") {
+		return "", false
+	}
+	return name, true
+}
+
+// RoleName returns the name of an IAM role ARN
+// (arn:PARTITION:iam::ACCOUNT:role/PATH/NAME) whose account is a 12-digit
+// account ID; ok is false for any other ARN.
+func (a ARN) RoleName() (name string, ok bool) {
+	typ, _, name, ok := a.IAMResource()
+	if a.Service != "iam" || !ok || typ != "role" || !IsValidAccountID(a.AccountID) {
+		return "", false
+	}
+	return name, true
+}
+
+// AssumedRoleRole returns the ARN of the role of an STS assumed-role ARN:
+// arn:PARTITION:iam::ACCOUNT:role/ROLE (an assumed-role ARN carries no role
+// path, so neither does the result); ok is false for any other ARN.
+func (a ARN) AssumedRoleRole() (role ARN, ok bool) {
+	roleName, _, ok := a.SplitAssumedRole()
+	if !ok {
+		return ARN{}, false
+	}
+	return Role(a.Partition, a.AccountID, "/", roleName), true
+}
+
 // Role returns the ARN of an IAM role. path is normalized with
 // [NormalizePath].
 func Role(partition, accountID, path, name string) ARN {
@@ -139,6 +172,13 @@ func User(partition, accountID, path, name string) ARN {
 // AWS managed policy (accountID "aws").
 func Policy(partition, accountID, path, name string) ARN {
 	return iamARN(partition, accountID, "policy", path, name)
+}
+
+// OIDCProvider returns the ARN of an IAM OpenID Connect provider:
+// arn:PARTITION:iam::ACCOUNT:oidc-provider/HOSTPATH, where hostPath is the
+// issuer URL without its https:// scheme.
+func OIDCProvider(partition, accountID, hostPath string) ARN {
+	return ARN{Partition: partition, Service: "iam", AccountID: accountID, Resource: "oidc-provider/" + hostPath}
 }
 
 // Root returns the ARN of an account's root user.

@@ -1,16 +1,19 @@
 package auth
 
-import "github.com/podid/podid/internal/store"
+import (
+	"github.com/podid/podid/internal/arn"
+	"github.com/podid/podid/internal/store"
+)
 
 // RootARN returns the ARN of the account root (arn:P:iam::ACCT:root).
 func RootARN(partition, account string) string {
-	return "arn:" + partition + ":iam::" + account + ":root"
+	return arn.Root(partition, account).String()
 }
 
 // AssumedRoleARN returns the ARN of a role session as GetCallerIdentity
 // prints it: arn:P:sts::ACCT:assumed-role/ROLE/SESSION (no role path).
 func AssumedRoleARN(partition, account, roleName, sessionName string) string {
-	return "arn:" + partition + ":sts::" + account + ":assumed-role/" + roleName + "/" + sessionName
+	return arn.AssumedRole(partition, account, roleName, sessionName).String()
 }
 
 // AssumedRoleID returns a role session's unique ID: ROLEID:SESSION.

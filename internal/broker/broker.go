@@ -36,6 +36,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/eksauth"
 )
 
@@ -521,16 +522,15 @@ func (b *Broker) Identity(ctx context.Context) (*Identity, error) {
 // identityOf derives the trust-policy principal of a caller ARN.
 func identityOf(callerARN, account string) *Identity {
 	id := &Identity{CallerARN: callerARN, PrincipalARN: callerARN, Account: account}
-	parts := strings.SplitN(callerARN, ":", 6)
-	if len(parts) != 6 {
+	a, err := arn.Parse(callerARN)
+	if err != nil {
 		return id
 	}
 	if id.Account == "" {
-		id.Account = parts[4]
+		id.Account = a.AccountID
 	}
-	if rest, ok := strings.CutPrefix(parts[5], "assumed-role/"); ok && parts[2] == "sts" {
-		role, _, _ := strings.Cut(rest, "/")
-		id.PrincipalARN = "arn:" + parts[1] + ":iam::" + parts[4] + ":role/" + role
+	if role, ok := a.AssumedRoleRole(); ok {
+		id.PrincipalARN = role.String()
 	}
 	return id
 }
@@ -552,20 +552,15 @@ var (
 )
 
 // roleParts splits a role ARN into partition, account and name.
-func roleParts(arn string) (partition, account, name string, ok bool) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" {
+func roleParts(s string) (partition, account, name string, ok bool) {
+	a, err := arn.Parse(s)
+	if err != nil {
 		return "", "", "", false
 	}
-	rest, ok := strings.CutPrefix(parts[5], "role/")
-	if !ok {
+	if name, ok = a.RoleName(); !ok {
 		return "", "", "", false
 	}
-	name = rest[strings.LastIndexByte(rest, '/')+1:]
-	if name == "" || len(parts[4]) != 12 {
-		return "", "", "", false
-	}
-	return parts[1], parts[4], name, true
+	return a.Partition, a.AccountID, name, true
 }
 
 // roleForDiagnosis is GetRole, reused for diagTTL.

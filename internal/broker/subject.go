@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"strings"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/eksauth"
 )
 
@@ -53,15 +54,12 @@ func subjectOf(in *eksauth.AssumeInput) Subject {
 
 // ClusterNameFromARN returns the cluster name of an EKS cluster ARN
 // (arn:PARTITION:eks:REGION:ACCOUNT:cluster/NAME), or "" for anything else.
-func ClusterNameFromARN(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "eks" {
+func ClusterNameFromARN(s string) string {
+	a, err := arn.Parse(s)
+	if err != nil {
 		return ""
 	}
-	name, ok := strings.CutPrefix(parts[5], "cluster/")
-	if !ok || strings.Contains(name, "/") {
-		return ""
-	}
+	name, _ := a.ClusterName()
 	return name
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/policy"
 )
@@ -96,27 +97,29 @@ func policyPrincipal(p Principal) policy.Principal {
 	if p.Service != "" {
 		return policy.Principal{Type: policy.PrincipalService, ARN: p.Service}
 	}
-	parts := strings.SplitN(p.AWS, ":", 6)
-	if len(parts) != 6 {
+	a, err := arn.Parse(p.AWS)
+	if err != nil {
 		return policy.Principal{Type: policy.PrincipalUser, ARN: p.AWS}
 	}
-	acct, res := parts[4], parts[5]
+	acct := a.AccountID
+	typ, _, name, _ := a.IAMResource()
 	switch {
-	case res == "root":
+	case a.Resource == "root":
 		return policy.Principal{Type: policy.PrincipalRoot, ARN: p.AWS, AccountID: acct, UserID: acct}
-	case strings.HasPrefix(res, "role/"):
-		name := res[strings.LastIndexByte(res, '/')+1:]
+	case typ == "role":
 		return policy.Principal{
 			Type:      policy.PrincipalAssumedRole,
-			ARN:       "arn:" + parts[1] + ":sts::" + acct + ":assumed-role/" + name + "/" + probeSession,
+			ARN:       arn.AssumedRole(a.Partition, acct, name, probeSession).String(),
 			AccountID: acct, RoleARN: p.AWS,
 		}
-	case strings.HasPrefix(res, "assumed-role/"):
-		role, _, _ := strings.Cut(strings.TrimPrefix(res, "assumed-role/"), "/")
-		return policy.Principal{Type: policy.PrincipalAssumedRole, ARN: p.AWS, AccountID: acct,
-			RoleARN: "arn:" + parts[1] + ":iam::" + acct + ":role/" + role}
+	case typ == "assumed-role":
+		pr := policy.Principal{Type: policy.PrincipalAssumedRole, ARN: p.AWS, AccountID: acct}
+		if role, ok := a.AssumedRoleRole(); ok {
+			pr.RoleARN = role.String()
+		}
+		return pr
 	}
-	return policy.Principal{Type: policy.PrincipalUser, ARN: p.AWS, AccountID: acct, UserName: res[strings.LastIndexByte(res, '/')+1:]}
+	return policy.Principal{Type: policy.PrincipalUser, ARN: p.AWS, AccountID: acct, UserName: name}
 }
 
 // sessionTagsFor are the six tags of a pod of u.
@@ -156,8 +159,8 @@ func requestFor(mode Mode, p Principal, roleARN string, u Use) *assumeReq {
 		}
 		if mode == ModeLocal {
 			r.sourceARN = u.ClusterARN
-			if parts := strings.SplitN(u.ClusterARN, ":", 6); len(parts) == 6 {
-				r.sourceAccount = parts[4]
+			if c, err := arn.Parse(u.ClusterARN); err == nil {
+				r.sourceAccount = c.AccountID
 			}
 		}
 		return r
@@ -355,13 +358,13 @@ func CheckTrust(trust, roleARN string, mode Mode, p Principal, u Use, now time.T
 	// Other principals.
 	if u.Target || p.Service == "" {
 		acct := ""
-		if parts := strings.SplitN(req.caller.ARN, ":", 6); len(parts) == 6 {
-			acct = parts[4]
+		if c, err := arn.Parse(req.caller.ARN); err == nil {
+			acct = c.AccountID
 		}
 		foreign := *req
-		foreign.caller = policyPrincipal(Principal{AWS: "arn:aws:iam::" + otherAccount(acct) + ":user/podid-doctor-probe"})
+		foreign.caller = policyPrincipal(Principal{AWS: arn.User("aws", otherAccount(acct), "/", "podid-doctor-probe").String()})
 		same := *req
-		same.caller = policyPrincipal(Principal{AWS: "arn:aws:iam::" + acct + ":user/podid-doctor-probe"})
+		same.caller = policyPrincipal(Principal{AWS: arn.User("aws", acct, "/", "podid-doctor-probe").String()})
 		switch {
 		case evaluate(c, &foreign, now) == nil:
 			out = append(out, Finding{SeverityTooOpen, "it admits principals of any account, not only " + callerName(req.caller)})

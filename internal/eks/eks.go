@@ -15,9 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"time"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/eks/issuer"
 	"github.com/podid/podid/internal/store"
@@ -161,8 +161,6 @@ type Service struct {
 	table  []route // the REST routes, built once
 }
 
-var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
-
 // New returns the EKS service.
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
@@ -171,7 +169,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Authorizer == nil {
 		return nil, errors.New("eks: Config.Authorizer is required")
 	}
-	if !accountRE.MatchString(cfg.AccountID) {
+	if !arn.IsValidAccountID(cfg.AccountID) {
 		return nil, fmt.Errorf("eks: Config.AccountID %q is not a 12-digit account ID", cfg.AccountID)
 	}
 	if cfg.Region == "" {
@@ -217,16 +215,18 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Milli
 
 // ARN builders.
 
-func (s *Service) arnPrefix() string {
-	return "arn:aws:eks:" + s.cfg.Region + ":" + s.cfg.AccountID + ":"
+func (s *Service) eksARN(resource string) string {
+	return arn.ARN{Partition: "aws", Service: "eks", Region: s.cfg.Region, AccountID: s.cfg.AccountID, Resource: resource}.String()
 }
 
-func (s *Service) clusterARN(name string) string { return s.arnPrefix() + "cluster/" + name }
+func (s *Service) clusterARN(name string) string {
+	return arn.Cluster("aws", s.cfg.Region, s.cfg.AccountID, name).String()
+}
 
 func (s *Service) associationARN(cluster, id string) string {
-	return s.arnPrefix() + "podidentityassociation/" + cluster + "/" + id
+	return arn.PodIdentityAssociation("aws", s.cfg.Region, s.cfg.AccountID, cluster, id).String()
 }
 
 func (s *Service) addonARN(cluster, name, suffix string) string {
-	return s.arnPrefix() + "addon/" + cluster + "/" + name + "/" + suffix
+	return s.eksARN("addon/" + cluster + "/" + name + "/" + suffix)
 }

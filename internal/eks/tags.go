@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/ids"
 	"github.com/podid/podid/internal/store"
 )
@@ -42,39 +43,39 @@ type taggable struct {
 // parseResourceARN parses an EKS resource ARN of this server's account and
 // region. A malformed ARN is BadRequestException; an ARN of another account
 // or region or of an unsupported type names nothing here (NotFoundException).
-func (s *Service) parseResourceARN(arn string) (*taggable, error) {
-	if arn == "" {
+func (s *Service) parseResourceARN(resourceARN string) (*taggable, error) {
+	if resourceARN == "" {
 		return nil, badRequest("The resourceArn must not be empty.")
 	}
-	if len(arn) > 1024 {
+	if len(resourceARN) > 1024 {
 		return nil, badRequest("The resourceArn is not a valid ARN.")
 	}
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") || parts[2] != "eks" || parts[5] == "" {
-		return nil, badRequest("%s is not a valid EKS resource ARN.", truncate(arn, 200))
+	a, err := arn.Parse(resourceARN)
+	if err != nil || !strings.HasPrefix(a.Partition, "aws") || a.Service != "eks" {
+		return nil, badRequest("%s is not a valid EKS resource ARN.", truncate(resourceARN, 200))
 	}
-	if parts[3] != s.cfg.Region || parts[4] != s.cfg.AccountID {
-		return nil, tagNotFound("Resource %s was not found.", truncate(arn, 200))
+	if a.Region != s.cfg.Region || a.AccountID != s.cfg.AccountID {
+		return nil, tagNotFound("Resource %s was not found.", truncate(resourceARN, 200))
 	}
-	res := strings.Split(parts[5], "/")
-	t := &taggable{kind: res[0], arn: arn}
+	res := strings.Split(a.Resource, "/")
+	t := &taggable{kind: res[0], arn: resourceARN}
 	switch {
 	case t.kind == "cluster" && len(res) == 2:
 		t.cluster = res[1]
 	case t.kind == "podidentityassociation" && len(res) == 3:
 		t.cluster, t.name = res[1], res[2]
 		if !ids.IsAssociationID(t.name) {
-			return nil, tagNotFound("Resource %s was not found.", truncate(arn, 200))
+			return nil, tagNotFound("Resource %s was not found.", truncate(resourceARN, 200))
 		}
 	case t.kind == "addon" && len(res) == 4:
 		t.cluster, t.name = res[1], res[2]
 	case t.kind == "cluster" || t.kind == "podidentityassociation" || t.kind == "addon":
-		return nil, badRequest("%s is not a valid EKS resource ARN.", truncate(arn, 200))
+		return nil, badRequest("%s is not a valid EKS resource ARN.", truncate(resourceARN, 200))
 	default:
-		return nil, tagNotFound("Resource %s was not found.", truncate(arn, 200))
+		return nil, tagNotFound("Resource %s was not found.", truncate(resourceARN, 200))
 	}
 	if !validClusterName(t.cluster) {
-		return nil, tagNotFound("Resource %s was not found.", truncate(arn, 200))
+		return nil, tagNotFound("Resource %s was not found.", truncate(resourceARN, 200))
 	}
 	return t, nil
 }

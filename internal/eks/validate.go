@@ -3,10 +3,10 @@ package eks
 import (
 	"encoding/json"
 	"errors"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/eks/issuer"
 	"github.com/podid/podid/internal/ids"
 	"github.com/podid/podid/internal/policy"
@@ -14,30 +14,18 @@ import (
 
 // Limits of EKS inputs.
 const (
-	maxClusterName    = 100
-	maxTags           = 50
-	maxTagKey         = 128
-	maxTagValue       = 256
-	maxPolicyLen      = 2048 // STS's session policy limit
-	maxRequestToken   = 256
-	maxRoleARN        = 2048
-	maxResultsLimit   = 100
-	maxConfigValues   = 16 << 10
-	podIdentityAud    = "pods.eks.amazonaws.com"
-	clusterNameFormat = `^[0-9A-Za-z][A-Za-z0-9\-_]*$`
-)
-
-var (
-	clusterNameRE = regexp.MustCompile(clusterNameFormat)
-	// roleARNRE matches an IAM role ARN of any partition: account, optional
-	// path, name of IAM's role-name characters.
-	roleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}):role/((?:[\x21-\x7e]*/)?)([\w+=,.@-]{1,64})$`)
+	maxTags         = 50
+	maxTagKey       = 128
+	maxTagValue     = 256
+	maxPolicyLen    = 2048 // STS's session policy limit
+	maxRequestToken = 256
+	maxResultsLimit = 100
+	maxConfigValues = 16 << 10
+	podIdentityAud  = "pods.eks.amazonaws.com"
 )
 
 // validClusterName reports whether s is a syntactically valid cluster name.
-func validClusterName(s string) bool {
-	return len(s) >= 1 && len(s) <= maxClusterName && clusterNameRE.MatchString(s)
-}
+func validClusterName(s string) bool { return arn.IsValidClusterName(s) }
 
 // checkNewClusterName validates the name of a cluster being created.
 func checkNewClusterName(name string) error {
@@ -53,14 +41,12 @@ func checkNewClusterName(name string) error {
 // roleARNParts splits a role ARN into account and name; ok is false when
 // s is not a role ARN.
 func roleARNParts(s string) (account, name string, ok bool) {
-	if len(s) > maxRoleARN {
+	if !arn.IsValidRoleARN(s) {
 		return "", "", false
 	}
-	m := roleARNRE.FindStringSubmatch(s)
-	if m == nil {
-		return "", "", false
-	}
-	return m[1], m[3], true
+	a, _ := arn.Parse(s)
+	name, _ = a.RoleName()
+	return a.AccountID, name, true
 }
 
 // checkTags validates a tag map. code is the error code to use

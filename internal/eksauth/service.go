@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/ids"
@@ -306,7 +307,7 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 	if !validClusterName(in.ClusterName) {
 		return nil, invalidParameter("The cluster name is not valid: it must be 1-100 characters, start with an alphanumeric character and contain only alphanumerics, hyphens and underscores.")
 	}
-	clusterARN := "arn:" + s.cfg.Partition + ":eks:" + s.cfg.Region + ":" + s.cfg.AccountID + ":cluster/" + in.ClusterName
+	clusterARN := arn.Cluster(s.cfg.Partition, s.cfg.Region, s.cfg.AccountID, in.ClusterName).String()
 	if caller == nil {
 		return nil, accessDenied("Request is missing Authentication Token")
 	}
@@ -421,21 +422,7 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 
 // validClusterName is the model's ClusterName: 1..100 characters matching
 // ^[0-9A-Za-z][A-Za-z0-9\-_]*$.
-func validClusterName(s string) bool {
-	if len(s) < 1 || len(s) > 100 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9', c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
-		case (c == '-' || c == '_') && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validClusterName(s string) bool { return arn.IsValidClusterName(s) }
 
 func errorText(err error) string {
 	var ae *awsproto.Error

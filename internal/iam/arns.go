@@ -2,6 +2,8 @@ package iam
 
 import (
 	"strings"
+
+	"github.com/podid/podid/internal/arn"
 )
 
 // entityARN is arn:PARTITION:iam::ACCOUNT:KIND/PATH/NAME, where path is
@@ -10,16 +12,16 @@ func (s *Service) entityARN(kind, path, name string) string {
 	if path == "" {
 		path = "/"
 	}
-	return "arn:" + s.partition + ":iam::" + s.account + ":" + kind + path + name
+	return arn.ARN{Partition: s.partition, Service: "iam", AccountID: s.account, Resource: kind + path + name}.String()
 }
 
 func (s *Service) roleARN(path, name string) string   { return s.entityARN("role", path, name) }
 func (s *Service) userARN(path, name string) string   { return s.entityARN("user", path, name) }
 func (s *Service) policyARN(path, name string) string { return s.entityARN("policy", path, name) }
-func (s *Service) rootARN() string                    { return "arn:" + s.partition + ":iam::" + s.account + ":root" }
+func (s *Service) rootARN() string                    { return arn.Root(s.partition, s.account).String() }
 
 func (s *Service) oidcARN(hostPath string) string {
-	return "arn:" + s.partition + ":iam::" + s.account + ":oidc-provider/" + hostPath
+	return arn.OIDCProvider(s.partition, s.account, hostPath).String()
 }
 
 // iamARN is a parsed IAM ARN.
@@ -34,28 +36,21 @@ type iamARN struct {
 // parseIAMARN splits arn:PARTITION:iam::ACCOUNT:KIND/[PATH/]NAME. ok is
 // false when the text is not such an ARN.
 func parseIAMARN(s string) (iamARN, bool) {
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[1] == "" || parts[2] != "iam" || parts[3] != "" || parts[4] == "" {
+	p, err := arn.Parse(s)
+	if err != nil || p.Service != "iam" || p.Region != "" || p.AccountID == "" {
 		return iamARN{}, false
 	}
-	res := parts[5]
-	slash := strings.IndexByte(res, '/')
-	if slash <= 0 || slash == len(res)-1 {
+	if host, ok := strings.CutPrefix(p.Resource, "oidc-provider/"); ok {
+		if host == "" {
+			return iamARN{}, false
+		}
+		return iamARN{partition: p.Partition, account: p.AccountID, kind: "oidc-provider", path: "/", name: host}, true
+	}
+	kind, path, name, ok := p.IAMResource()
+	if !ok || strings.Contains(path, "//") {
 		return iamARN{}, false
 	}
-	a := iamARN{partition: parts[1], account: parts[4], kind: res[:slash]}
-	rest := res[slash+1:]
-	if a.kind == "oidc-provider" {
-		a.path, a.name = "/", rest
-		return a, true
-	}
-	last := strings.LastIndexByte(rest, '/')
-	a.path = "/" + rest[:last+1]
-	a.name = rest[last+1:]
-	if a.name == "" || strings.Contains(a.path, "//") {
-		return iamARN{}, false
-	}
-	return a, true
+	return iamARN{partition: p.Partition, account: p.AccountID, kind: kind, path: path, name: name}, true
 }
 
 // parsePolicyARN accepts a managed policy ARN; anything else is

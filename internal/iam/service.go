@@ -15,9 +15,9 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"regexp"
 	"time"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/policy"
@@ -93,14 +93,12 @@ type Service struct {
 	handlers         map[string]queryHandler
 }
 
-var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
-
 // New returns the IAM service.
 func New(cfg Config) (*Service, error) {
 	switch {
 	case cfg.Store == nil:
 		return nil, errors.New("iam: Config.Store is required")
-	case !accountIDPattern.MatchString(cfg.AccountID):
+	case !arn.IsValidAccountID(cfg.AccountID):
 		return nil, fmt.Errorf("iam: Config.AccountID %q is not a 12-digit account ID", cfg.AccountID)
 	case cfg.Authorizer == nil:
 		return nil, errors.New("iam: Config.Authorizer is required")

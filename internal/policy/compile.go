@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+
+	"github.com/podid/podid/internal/arn"
 )
 
 // Compiled is a parsed policy prepared for evaluation: wildcard patterns
@@ -266,7 +268,7 @@ func compilePrincipal(b *PrincipalBlock) *cprincipal {
 		switch {
 		case a == "*":
 			cp.any = true
-		case isAccountID(a):
+		case arn.IsValidAccountID(a):
 			cp.accounts = append(cp.accounts, a)
 		default:
 			if acct, ok := rootARNAccount(a); ok {
@@ -300,37 +302,13 @@ func compilePrincipal(b *PrincipalBlock) *cprincipal {
 	return cp
 }
 
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // rootARNAccount returns ACCT of arn:PARTITION:iam::ACCT:root.
-func rootARNAccount(a string) (string, bool) {
-	rest, ok := strings.CutPrefix(a, "arn:")
-	if !ok {
+func rootARNAccount(s string) (string, bool) {
+	a, err := arn.Parse(s)
+	if err != nil || a.Service != "iam" || a.Region != "" || a.Resource != "root" || !arn.IsValidAccountID(a.AccountID) {
 		return "", false
 	}
-	i := strings.IndexByte(rest, ':')
-	if i < 0 {
-		return "", false
-	}
-	rest, ok = strings.CutPrefix(rest[i+1:], "iam::")
-	if !ok {
-		return "", false
-	}
-	acct, ok := strings.CutSuffix(rest, ":root")
-	if !ok || !isAccountID(acct) {
-		return "", false
-	}
-	return acct, true
+	return a.AccountID, true
 }
 
 func contains(list []string, s string) bool {

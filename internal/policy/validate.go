@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/podid/podid/internal/arn"
 )
 
 // Size quotas, counted in characters excluding whitespace.
@@ -401,7 +403,7 @@ func resourceFormatError(r, partition string) string {
 		if len(parts) > 3 {
 			a4 = strings.Join(parts[3:], ":")
 		}
-		return `Partition "` + pt + `" is not valid for resource "arn:` + pt + ":" + a1 + ":" + seg(1) + ":" + seg(2) + ":" + a4 + `".`
+		return `Partition "` + pt + `" is not valid for resource "` + arn.ARN{Partition: pt, Service: a1, Region: seg(1), AccountID: seg(2), Resource: a4}.String() + `".`
 	}
 	if !hasService {
 		return msgVendorRegex
@@ -489,17 +491,16 @@ func invalidPrincipal(typ, v string) *ValidationError {
 }
 
 // principalARN splits an IAM/STS principal ARN.
-func principalARN(a, partition string) (service, account, resource string, ok bool) {
-	parts := strings.SplitN(a, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[1] != partition || parts[3] != "" ||
-		!isAccountID(parts[4]) || strings.ContainsAny(a, "*?") {
+func principalARN(s, partition string) (service, account, resource string, ok bool) {
+	a, err := arn.Parse(s)
+	if err != nil || a.Partition != partition || a.Region != "" || !arn.IsValidAccountID(a.AccountID) || strings.ContainsAny(s, "*?") {
 		return "", "", "", false
 	}
-	return parts[2], parts[4], parts[5], true
+	return a.Service, a.AccountID, a.Resource, true
 }
 
 func validAWSPrincipal(a, partition string, opts *ValidateOptions) bool {
-	if a == "*" || isAccountID(a) {
+	if a == "*" || arn.IsValidAccountID(a) {
 		return true
 	}
 	service, _, res, ok := principalARN(a, partition)

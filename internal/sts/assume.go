@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/store"
@@ -169,17 +170,11 @@ func (r *assumeRequest) denied(action string) *awsproto.Error {
 // roleNameFromARN returns the role name of a role ARN in this partition and
 // account. ok is false for any other ARN.
 func (s *Service) roleNameFromARN(a string) (name string, ok bool) {
-	prefix := "arn:" + s.partition + ":iam::" + s.account + ":role/"
-	if !strings.HasPrefix(a, prefix) {
+	p, err := arn.Parse(a)
+	if err != nil || p.Partition != s.partition || p.Region != "" || p.AccountID != s.account {
 		return "", false
 	}
-	rest := a[len(prefix):]
-	i := strings.LastIndexByte(rest, '/')
-	name = rest[i+1:]
-	if name == "" {
-		return "", false
-	}
-	return name, true
+	return p.RoleName()
 }
 
 // assume runs the checks common to every assumption and mints the session.

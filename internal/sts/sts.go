@@ -20,9 +20,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"time"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/policy"
@@ -99,14 +99,12 @@ type Service struct {
 	handlers  map[string]queryHandler
 }
 
-var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
-
 // New returns the STS service.
 func New(cfg Config) (*Service, error) {
 	switch {
 	case cfg.Store == nil:
 		return nil, errors.New("sts: Config.Store is required")
-	case !accountIDPattern.MatchString(cfg.AccountID):
+	case !arn.IsValidAccountID(cfg.AccountID):
 		return nil, fmt.Errorf("sts: Config.AccountID %q is not a 12-digit account ID", cfg.AccountID)
 	case cfg.Authorizer == nil:
 		return nil, errors.New("sts: Config.Authorizer is required")

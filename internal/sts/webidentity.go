@@ -14,6 +14,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/store"
 )
@@ -129,7 +130,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 		return nil, invalidIdentityToken(fmt.Sprintf("No OpenIDConnect provider found in your account for %s", iss))
 	}
 	providerURL := strings.TrimSuffix(iu.Host+iu.EscapedPath(), "/")
-	providerARN := "arn:" + s.partition + ":iam::" + s.account + ":oidc-provider/" + providerURL
+	providerARN := arn.OIDCProvider(s.partition, s.account, providerURL).String()
 	var prov *store.OIDCProvider
 	err = s.store.View(ctx, func(tx store.Tx) error {
 		var err error

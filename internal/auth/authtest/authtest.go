@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/ids"
 	"github.com/podid/podid/internal/policy"
@@ -84,13 +85,13 @@ func (e *Env) update(t testing.TB, fn func(store.Tx) error) {
 }
 
 // UserARN returns the ARN of user name at path "/".
-func UserARN(name string) string { return "arn:aws:iam::" + Account + ":user/" + name }
+func UserARN(name string) string { return arn.User("aws", Account, "/", name).String() }
 
 // RoleARN returns the ARN of role name at path "/".
-func RoleARN(name string) string { return "arn:aws:iam::" + Account + ":role/" + name }
+func RoleARN(name string) string { return arn.Role("aws", Account, "/", name).String() }
 
 // PolicyARN returns the ARN of customer managed policy name at path "/".
-func PolicyARN(name string) string { return "arn:aws:iam::" + Account + ":policy/" + name }
+func PolicyARN(name string) string { return arn.Policy("aws", Account, "/", name).String() }
 
 // AddUser creates an IAM user at path "/" with tags.
 func (e *Env) AddUser(t testing.TB, name string, tags ...store.Tag) *store.User {
@@ -112,7 +113,7 @@ func (e *Env) AddRole(t testing.TB, name, path, trust string, maxSession int, ta
 	}
 	r := &store.Role{
 		ID: ids.NewRoleID(), Name: name, Path: path,
-		ARN:              "arn:aws:iam::" + Account + ":role" + path + name,
+		ARN:              arn.Role("aws", Account, path, name).String(),
 		AssumeRolePolicy: trust, MaxSessionDuration: maxSession, Tags: tags, CreatedAt: e.Clock.Now(),
 	}
 	e.update(t, func(tx store.Tx) error { return tx.CreateRole(r) })
@@ -200,11 +201,11 @@ func (e *Env) SetAccessKeyStatus(t testing.TB, id, status string) {
 // AddOIDCProvider registers an OIDC provider (url without scheme).
 func (e *Env) AddOIDCProvider(t testing.TB, url string, clientIDs, thumbprints []string) string {
 	t.Helper()
-	arn := "arn:aws:iam::" + Account + ":oidc-provider/" + url
+	a := arn.OIDCProvider("aws", Account, url).String()
 	e.update(t, func(tx store.Tx) error {
-		return tx.CreateOIDCProvider(&store.OIDCProvider{ARN: arn, URL: url, ClientIDs: clientIDs, Thumbprints: thumbprints, CreatedAt: e.Clock.Now()})
+		return tx.CreateOIDCProvider(&store.OIDCProvider{ARN: a, URL: url, ClientIDs: clientIDs, Thumbprints: thumbprints, CreatedAt: e.Clock.Now()})
 	})
-	return arn
+	return a
 }
 
 // Root returns the account root as a caller (long-term credentials).
