@@ -310,6 +310,9 @@ func classify(r *http.Request) route {
 // for POST, the URL query (less SigV4's own parameters) for GET.
 func queryParams(r *http.Request, body []byte) (awsproto.Params, error) {
 	if r.Method == http.MethodGet {
+		if err := awsproto.CheckQueryLimits(r.URL.RawQuery); err != nil {
+			return awsproto.Params{}, err
+		}
 		q := r.URL.Query()
 		for k := range q {
 			if strings.HasPrefix(k, "X-Amz-") {
