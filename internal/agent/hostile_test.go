@@ -2,6 +2,8 @@ package agent
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +62,26 @@ func TestUpstreamCodeLabelsBounded(t *testing.T) {
 	}
 	if got := eventLabel("Made\xff"); got != labelOther {
 		t.Errorf("eventLabel = %q", got)
+	}
+}
+
+// TestTwoAuthorizationHeaders: a request with two Authorization headers is
+// refused (400) without calling EKS Auth, whichever copy is a valid token.
+func TestTwoAuthorizationHeaders(t *testing.T) {
+	f := newFakeEKSAuth(t)
+	a := newTestAgent(t, f)
+	tok := podToken("ns", "sa", "uid-1", time.Now().Add(time.Hour), "s")
+	for _, second := range []string{tok, "other"} {
+		r := httptest.NewRequest(http.MethodGet, "http://169.254.170.23/v1/credentials", nil)
+		r.Host = "169.254.170.23"
+		r.Header["Authorization"] = []string{tok, second}
+		w := httptest.NewRecorder()
+		a.ServeHTTP(w, r)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "more than one Authorization header") {
+			t.Errorf("two Authorization headers: HTTP %d %q", w.Code, w.Body.String())
+		}
+	}
+	if n := f.calls.Load(); n != 0 {
+		t.Errorf("%d EKS Auth calls", n)
 	}
 }
