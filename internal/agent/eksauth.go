@@ -284,7 +284,7 @@ func (c *eksAuthClient) once(ctx context.Context, token string, kind callKind) (
 	start := time.Now()
 	code := "transport"
 	defer func() {
-		c.metrics.upstreamCalls.WithLabelValues(kind.String(), code).Inc()
+		c.metrics.upstreamCalls.WithLabelValues(kind.String(), upstreamCodeLabel(code)).Inc()
 		c.metrics.upstreamLatency.WithLabelValues(kind.String()).Observe(time.Since(start).Seconds())
 	}()
 

@@ -54,7 +54,7 @@ func (a *Agent) HandleEvent(ev Event) {
 	if ev.Cluster != "" && ev.Cluster != a.cfg.ClusterName {
 		return
 	}
-	a.metrics.events.WithLabelValues(string(ev.Type)).Inc()
+	a.metrics.events.WithLabelValues(eventLabel(ev.Type)).Inc()
 	switch ev.Type {
 	case AssociationCreated, AssociationUpdated, AssociationDeleted:
 		n := a.cache.purge(func(e *entry) bool {

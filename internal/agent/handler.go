@@ -45,7 +45,10 @@ func (a *Agent) serveCredentials(w http.ResponseWriter, r *http.Request, start t
 		return outcomeRejected, writeText(w, http.StatusForbidden, a.deniedPrefix+truncate(host, maxEchoedHost))
 	}
 	var tok string
-	if v := r.Header["Authorization"]; len(v) > 0 {
+	if v := r.Header["Authorization"]; len(v) > 1 {
+		// Which copy would be the pod's token is anyone's guess: refuse.
+		return outcomeRejected, writeText(w, http.StatusBadRequest, "Service account token cannot be parsed: the request has more than one Authorization header")
+	} else if len(v) == 1 {
 		tok = v[0]
 	}
 	if tok == "" {

@@ -110,3 +110,35 @@ func (m *metrics) response(code int) {
 	}
 	m.responses.WithLabelValues(strconv.Itoa(code)).Inc()
 }
+
+// Label values come only from the agent's own tables: a code or event type
+// sent by the upstream (or anything in between) moves the "other" series
+// instead of creating one, and bytes that are not UTF-8 never reach the
+// Prometheus client (issue 13).
+const labelOther = "other"
+
+// upstreamCodes are the EKS Auth outcomes the upstream-call metric names:
+// the agent's own ("OK", "transport", …) and EKS Auth's error codes.
+var upstreamCodes = map[string]bool{
+	"OK": true, "transport": true, "credentials": true, "signing": true, "InvalidResponse": true,
+	"AccessDeniedException": true, "ExpiredTokenException": true, "InternalServerException": true,
+	"InvalidParameterException": true, "InvalidRequestException": true, "InvalidTokenException": true,
+	"ResourceNotFoundException": true, "ServiceUnavailableException": true, "ThrottlingException": true,
+	"UnrecognizedClientException": true, "InvalidSignatureException": true, "IncompleteSignatureException": true,
+	"MissingAuthenticationTokenException": true, "UnknownOperationException": true,
+}
+
+func upstreamCodeLabel(code string) string {
+	if upstreamCodes[code] {
+		return code
+	}
+	return labelOther
+}
+
+func eventLabel(t EventType) string {
+	switch t {
+	case AssociationCreated, AssociationUpdated, AssociationDeleted, PodDeleted, Resync:
+		return string(t)
+	}
+	return labelOther
+}

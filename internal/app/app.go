@@ -98,6 +98,10 @@ type Config struct {
 	// AgentEndpoint is the server URL installed agents call (PublicURL
 	// when empty); it must be reachable from the clusters' nodes.
 	AgentEndpoint string
+	// Limits bound untrusted input at the edge (body sizes, connections,
+	// timeouts); zero fields take server's defaults. The HTTP server that
+	// serves Handler applies the connection and timeout limits.
+	Limits server.Limits
 	// AllowHTTPLoopbackIssuers lets STS and EKS Auth fetch OIDC discovery
 	// documents over plain HTTP from loopback addresses (local mode, tests).
 	AllowHTTPLoopbackIssuers bool
@@ -310,9 +314,11 @@ func (a *App) assemble(ctx context.Context) error {
 			"/healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }),
 			"/readyz":  http.HandlerFunc(a.ready),
 		},
-		Logger:  cfg.Logger,
-		Metrics: server.NewMetrics(reg),
-		Region:  cfg.Region,
+		Logger:               cfg.Logger,
+		Metrics:              server.NewMetrics(reg),
+		Region:               cfg.Region,
+		MaxBodyBytes:         cfg.Limits.MaxBodyBytes,
+		MaxInflightBodyBytes: cfg.Limits.MaxInflightBodyBytes,
 	})
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -84,13 +85,15 @@ func FuzzVerify(f *testing.F) {
 }
 
 // FuzzParseParams checks that no awsQuery body makes the parameter
-// accessors panic and that what ParseParams accepts reads back.
+// accessors panic, that what ParseParams accepts reads back, and that the
+// linear Structs agrees with the former quadratic decoding.
 func FuzzParseParams(f *testing.F) {
 	f.Add("Action=GetRole&RoleName=x&Version=2010-05-08")
 	f.Add("Action=AssumeRole&Tags.member.1.Key=a&Tags.member.1.Value=b&Tags.member.2.Key=c&PolicyArns.member.1.arn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FX")
 	f.Add("DurationSeconds=900&Enabled=TRUE&MaxItems=-1&x=%zz")
 	f.Add("a;b=c&&=&%=")
 	f.Add("L.member.1=a&L.member.3=c&L.member.2=b")
+	f.Add("Action=%FF&Tags.member.1.Key=%FF%FE&Tags.member.01.Key=z&Tags.member.1.=e&T.member.2.a.b=c&T.member.1.x=y")
 	f.Fuzz(func(t *testing.T, body string) {
 		p, err := ParseParams(body)
 		if err != nil {
@@ -106,7 +109,9 @@ func FuzzParseParams(f *testing.F) {
 			}
 			name, _, _ := strings.Cut(k, ".")
 			p.List(name)
-			p.Structs(name)
+			if got, ref := p.Structs(name), structsReference(p, name); !reflect.DeepEqual(got, ref) {
+				t.Fatalf("Structs(%q) = %v, reference %v", name, got, ref)
+			}
 			p.Int(k)
 			p.Bool(k)
 		}

@@ -15,14 +15,55 @@ type Params struct {
 	url.Values
 }
 
+// Limits of the awsQuery decoder, applied before a parameter is decoded.
+// AWS publishes no such figures; these are podid's, far above what any
+// action takes (CreateRole with 50 tags and AssumeRole with 10 policy ARNs,
+// 50 tags and 50 transitive keys each stay below 200 parameters).
+const (
+	// MaxQueryParams bounds the parameters of one request.
+	MaxQueryParams = 1000
+	// MaxQueryParamName bounds one parameter's name in bytes (the longest
+	// name an action takes, such as PolicyArns.member.10.arn, is far
+	// shorter).
+	MaxQueryParamName = 128
+)
+
 // ParseParams decodes an awsQuery form body. It refuses malformed encoding
-// with a MalformedQueryString-style client error rather than guessing.
+// with a MalformedQueryString-style client error rather than guessing, and
+// a body over the decoder's limits (MaxQueryParams, MaxQueryParamName) with
+// a ValidationError before decoding anything.
 func ParseParams(body string) (Params, error) {
+	if err := CheckQueryLimits(body); err != nil {
+		return Params{}, err
+	}
 	v, err := url.ParseQuery(body)
 	if err != nil {
 		return Params{}, Errorf(http.StatusBadRequest, "MalformedQueryString", "The request's query string is not valid.")
 	}
 	return Params{v}, nil
+}
+
+// CheckQueryLimits applies MaxQueryParams and MaxQueryParamName to a raw
+// (still encoded) query string or form body in one pass, without decoding
+// it.
+func CheckQueryLimits(raw string) error {
+	n := 0
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
+		}
+		n++
+		if n > MaxQueryParams {
+			return Errorf(http.StatusBadRequest, "ValidationError", "The request has more than %d parameters.", MaxQueryParams)
+		}
+		name, _, _ := strings.Cut(pair, "=")
+		if len(name) > MaxQueryParamName {
+			return Errorf(http.StatusBadRequest, "ValidationError", "A parameter name is longer than %d bytes.", MaxQueryParamName)
+		}
+	}
+	return nil
 }
 
 // Has reports whether name was sent (even empty).
@@ -33,11 +74,12 @@ func (p Params) Has(name string) bool {
 
 // List returns the members of a list parameter encoded as name.member.1,
 // name.member.2, … in index order. It stops at the first missing index.
+// Its cost is linear in the number of members.
 func (p Params) List(name string) []string {
 	var out []string
+	prefix := name + ".member."
 	for i := 1; ; i++ {
-		k := name + ".member." + strconv.Itoa(i)
-		v, ok := p.Values[k]
+		v, ok := p.Values[prefix+strconv.Itoa(i)]
 		if !ok {
 			return out
 		}
@@ -46,25 +88,61 @@ func (p Params) List(name string) []string {
 }
 
 // Structs returns the members of a list of structures encoded as
-// name.member.N.Field, each as a map from field name to value.
+// name.member.N.Field, each as a map from field name to value, in index
+// order up to the first missing index. It looks at each parameter once, so
+// its cost is linear in the number of parameters (it used to scan every
+// parameter for every member).
 func (p Params) Structs(name string) []map[string]string {
+	prefix := name + ".member."
+	var byIndex map[int]map[string]string
+	for k, v := range p.Values {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		idx, field, ok := strings.Cut(rest, ".")
+		if !ok {
+			continue
+		}
+		i, ok := memberIndex(idx)
+		if !ok {
+			continue
+		}
+		if byIndex == nil {
+			byIndex = map[int]map[string]string{}
+		}
+		m := byIndex[i]
+		if m == nil {
+			m = map[string]string{}
+			byIndex[i] = m
+		}
+		m[field] = v[0]
+	}
 	var out []map[string]string
 	for i := 1; ; i++ {
-		prefix := name + ".member." + strconv.Itoa(i) + "."
-		var m map[string]string
-		for k, v := range p.Values {
-			if strings.HasPrefix(k, prefix) {
-				if m == nil {
-					m = map[string]string{}
-				}
-				m[k[len(prefix):]] = v[0]
-			}
-		}
-		if m == nil {
+		m, ok := byIndex[i]
+		if !ok {
 			return out
 		}
 		out = append(out, m)
 	}
+}
+
+// memberIndex parses a list member's index as the SDKs write it: a
+// positive decimal number without sign or leading zeros.
+func memberIndex(s string) (int, bool) {
+	if s == "" || len(s) > 9 || s[0] == '0' {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }
 
 // Int returns an integer parameter; ok is false when absent. A value that is

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/podid/podid/internal/app"
 	"github.com/podid/podid/internal/broker"
+	"github.com/podid/podid/internal/server"
 )
 
 // serverFlags are the flags `podid server` and `podid dev` share.
@@ -27,6 +27,8 @@ type serverFlags struct {
 	auditRetention                                time.Duration
 	auditLog                                      string
 	agentImage, agentEndpoint                     string
+	// Limits on untrusted input (docs/security.md).
+	limits server.Limits
 	// Broker mode (docs/broker.md).
 	credentialIssuer, brokerSTSEndpoint, brokerIAMEndpoint, brokerRegion string
 }
@@ -48,6 +50,12 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultListen, defaultDataDir
 	fl.StringVar(&f.auditLog, "audit-log", "", "also append every EKS Auth audit record to this file as JSON lines (- for standard output)")
 	fl.StringVar(&f.agentImage, "agent-image", app.DefaultAgentImage, "image of the agent DaemonSet that create-addon installs on external clusters with API access")
 	fl.StringVar(&f.agentEndpoint, "agent-endpoint", "", "server URL that installed agents call (default: --public-url)")
+	fl.Int64Var(&f.limits.MaxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body the API port reads (413 RequestEntityTooLarge beyond)")
+	fl.Int64Var(&f.limits.MaxInflightBodyBytes, "max-inflight-body-bytes", server.DefaultMaxInflightBodyBytes, "request-body bytes held at once over all requests (503 ServiceUnavailable beyond)")
+	fl.IntVar(&f.limits.MaxConnections, "max-connections", server.DefaultMaxConnections, "open connections to the API port at once (more wait to be accepted)")
+	fl.DurationVar(&f.limits.ReadHeaderTimeout, "read-header-timeout", server.DefaultReadHeaderTimeout, "time a connection has to send a request's headers")
+	fl.DurationVar(&f.limits.ReadTimeout, "read-timeout", server.DefaultReadTimeout, "time a connection has to send a whole request, body included")
+	fl.DurationVar(&f.limits.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "time a keep-alive connection may stay idle between requests")
 	fl.StringVar(&f.credentialIssuer, "credential-issuer", broker.IssuerLocal, "how EKS Auth issues pod credentials: local (podid's STS) or aws-sts (broker mode: real AWS STS with podid's AWS credentials); clusters may override it with the tag "+broker.ClusterTag)
 	fl.StringVar(&f.brokerSTSEndpoint, "broker-sts-endpoint", "", "broker mode: AWS STS endpoint URL (default: AWS's regional endpoint, or $AWS_ENDPOINT_URL_STS)")
 	fl.StringVar(&f.brokerIAMEndpoint, "broker-iam-endpoint", "", "broker mode: AWS IAM endpoint URL for role checks (default: AWS's, or $AWS_ENDPOINT_URL_IAM)")
@@ -84,6 +92,7 @@ func (f *serverFlags) appConfig(logger *slog.Logger, publicURL string) app.Confi
 		CredentialIssuer:     f.credentialIssuer,
 		AgentImage:           f.agentImage,
 		AgentEndpoint:        f.agentEndpoint,
+		Limits:               f.limits,
 		Broker: broker.Config{
 			STSEndpoint: f.brokerSTSEndpoint,
 			IAMEndpoint: f.brokerIAMEndpoint,
@@ -150,14 +159,8 @@ func serve(ctx context.Context, ln net.Listener, cfg app.Config, logger *slog.Lo
 		return err
 	}
 	defer a.Close()
-	srv := &http.Server{
-		Handler:           a.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := cfg.Limits.HTTPServer(a.Handler, slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
+	ln = cfg.Limits.Listener(ln)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	bg := make(chan error, 1)

@@ -133,13 +133,17 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// Header-first checks: refuse what needs no body to refuse before
 	// reading (and holding) the body.
+	// Such a refusal closes the connection: net/http would otherwise read
+	// (up to 256 KiB of) the unread body before replying.
 	if err := e.precheck(r, rt); err != nil {
+		rec.Header().Set("Connection", "close")
 		fail(err)
 		return
 	}
 	need := reservation(r, e.cfg.MaxBodyBytes)
 	if !e.budget.acquire(need) {
 		e.cfg.Metrics.limitRefused(limitBodyInflight)
+		rec.Header().Set("Connection", "close")
 		rec.Header().Set("Retry-After", "1")
 		fail(errBusy(rt.proto))
 		return
@@ -236,6 +240,9 @@ func (e *Edge) precheck(r *http.Request, rt route) error {
 		e.cfg.Metrics.limitRefused(limitBodySize)
 		return errBodyTooLarge(e.cfg.MaxBodyBytes)
 	}
+	if !routable[rt.service] {
+		return unknownService(rt.service)
+	}
 	if !awsproto.IsSigned(r) {
 		// Only STS's unsigned actions (awsQuery on "/") may come without a
 		// signature; their action is in the body.
@@ -272,6 +279,9 @@ func missingAuth(rt route) *awsproto.Error {
 	}
 	return missing
 }
+
+// routable are the services the edge routes to.
+var routable = map[string]bool{"iam": true, "sts": true, "eks": true, "eks-auth": true}
 
 func unknownService(s string) *awsproto.Error {
 	switch s {
@@ -320,6 +330,9 @@ func classify(r *http.Request) route {
 // for POST, the URL query (less SigV4's own parameters) for GET.
 func queryParams(r *http.Request, body []byte) (awsproto.Params, error) {
 	if r.Method == http.MethodGet {
+		if err := awsproto.CheckQueryLimits(r.URL.RawQuery); err != nil {
+			return awsproto.Params{}, err
+		}
 		q := r.URL.Query()
 		for k := range q {
 			if strings.HasPrefix(k, "X-Amz-") {
@@ -342,7 +355,18 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength > limit {
 		return nil, errBodyTooLarge(limit)
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	// A declared length (within the limit, and reserved in the budget) is
+	// read into one buffer of that size (net/http ends the body there):
+	// no growth, no copies.
+	body := http.MaxBytesReader(w, r.Body, limit)
+	var b []byte
+	var err error
+	if r.ContentLength > 0 {
+		b = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(body, b)
+	} else {
+		b, err = io.ReadAll(body)
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -3,10 +3,15 @@ package server
 import (
 	"context"
 	"fmt"
+	"log"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
+
+	"golang.org/x/net/netutil"
 
 	"github.com/podid/podid/internal/awsproto"
 )
@@ -124,4 +129,73 @@ func (e *Edge) recoverPanic(ctx context.Context, w *statusRecorder, rt *route, r
 	if !w.wroteHeader {
 		e.writeError(w, *rt, reqID, awsproto.Internal("InternalFailure", fmt.Errorf("panic: %v", v)))
 	}
+}
+
+// Defaults of the HTTP server's limits (flags of `podid server` and `podid
+// dev`; docs/security.md).
+const (
+	DefaultMaxConnections    = 1024
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	// DefaultMaxHeaderBytes bounds a request's header block.
+	DefaultMaxHeaderBytes = 64 << 10
+)
+
+// Limits are the bounds the server puts on untrusted input before any
+// request is authenticated. The zero value of a field means its default.
+type Limits struct {
+	// MaxBodyBytes bounds one request's body.
+	MaxBodyBytes int64
+	// MaxInflightBodyBytes bounds the bodies held at once.
+	MaxInflightBodyBytes int64
+	// MaxConnections bounds the open connections; further connections wait
+	// in the kernel's accept queue.
+	MaxConnections int
+	// ReadHeaderTimeout, ReadTimeout and IdleTimeout bound how long a
+	// connection may take to send its headers, its whole request, and how
+	// long it may stay idle between requests.
+	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
+}
+
+// WithDefaults returns l with every zero field set to its default.
+func (l Limits) WithDefaults() Limits {
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if l.MaxInflightBodyBytes <= 0 {
+		l.MaxInflightBodyBytes = DefaultMaxInflightBodyBytes
+	}
+	if l.MaxConnections <= 0 {
+		l.MaxConnections = DefaultMaxConnections
+	}
+	if l.ReadHeaderTimeout <= 0 {
+		l.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if l.ReadTimeout <= 0 {
+		l.ReadTimeout = DefaultReadTimeout
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = DefaultIdleTimeout
+	}
+	return l
+}
+
+// HTTPServer returns an http.Server for h with the limits' timeouts. No
+// write timeout: the association change feed is a long-lived response.
+func (l Limits) HTTPServer(h http.Handler, errorLog *log.Logger) *http.Server {
+	l = l.WithDefaults()
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.ReadHeaderTimeout,
+		ReadTimeout:       l.ReadTimeout,
+		IdleTimeout:       l.IdleTimeout,
+		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		ErrorLog:          errorLog,
+	}
+}
+
+// Listener bounds ln to MaxConnections open connections at once.
+func (l Limits) Listener(ln net.Listener) net.Listener {
+	return netutil.LimitListener(ln, l.WithDefaults().MaxConnections)
 }
