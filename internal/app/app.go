@@ -25,6 +25,7 @@ import (
 	"github.com/podid/podid/internal/broker"
 	"github.com/podid/podid/internal/eks"
 	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/explain"
 	"github.com/podid/podid/internal/iam"
 	"github.com/podid/podid/internal/ids"
 	"github.com/podid/podid/internal/policy"
@@ -296,6 +297,10 @@ func (a *App) assemble(ctx context.Context) error {
 		return err
 	}
 
+	explainer, err := explain.New(explain.Config{Store: a.Store, Policies: authz, AccountID: cfg.AccountID, Region: cfg.Region, Partition: cfg.Partition, Now: cfg.Now})
+	if err != nil {
+		return fmt.Errorf("explain: %w", err)
+	}
 	iss := a.EKS.Issuer()
 	a.Handler = server.New(server.Config{
 		Verifier: &awsproto.Verifier{Lookup: resolver, Now: cfg.Now, ServedRegion: cfg.Region, AllowRegion: func(service, region string) bool {
@@ -303,7 +308,8 @@ func (a *App) assemble(ctx context.Context) error {
 			return service == "iam" || service == "sts" || region == cfg.Region
 		}},
 		IAM: a.IAM, STS: a.STS, EKSAuth: a.EKSAuth,
-		EKS:    broker.Mount(a.EKS, &broker.InfoHandler{Dispatch: a.Issuers, Authorizer: authz}),
+		EKS: broker.Mount(explain.Mount(a.EKS, &explain.Handler{Explainer: explainer, Authorizer: authz}),
+			&broker.InfoHandler{Dispatch: a.Issuers, Authorizer: authz}),
 		Public: iss, PublicMatch: iss.IsPublicPath,
 		Extra: map[string]http.Handler{
 			"/metrics": server.MetricsHandler(reg),
