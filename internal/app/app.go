@@ -25,8 +25,10 @@ import (
 	"github.com/podid/podid/internal/broker"
 	"github.com/podid/podid/internal/eks"
 	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/explain"
 	"github.com/podid/podid/internal/iam"
 	"github.com/podid/podid/internal/ids"
+	"github.com/podid/podid/internal/podevents"
 	"github.com/podid/podid/internal/policy"
 	"github.com/podid/podid/internal/secrets"
 	"github.com/podid/podid/internal/server"
@@ -130,6 +132,7 @@ type App struct {
 	RootCredentialsPath string
 
 	auditor *eksauth.Auditor
+	events  *podevents.Recorder
 	keeper  *sessiontoken.Keeper
 	logger  *slog.Logger
 }
@@ -279,6 +282,9 @@ func (a *App) assemble(ctx context.Context) error {
 		issuer = a.Issuers
 	}
 	httpClient := &http.Client{Timeout: 5 * time.Second}
+	// Refusals of verified pods become Events on the pod where podid
+	// reaches the cluster's API server (rate-limited per pod).
+	a.events = podevents.New(podevents.Config{APIs: clusterAPIs{a.EKS}, Logger: cfg.Logger, Now: cfg.Now})
 	a.EKSAuth, err = eksauth.New(eksauth.Config{
 		Store: a.Store, Associations: indexWithFallback{a.Index, a.Store}, Authorizer: authz, Issuer: issuer,
 		Keys: &eksauth.ClusterKeys{
@@ -291,6 +297,7 @@ func (a *App) assemble(ctx context.Context) error {
 		Reviewer:  eksauth.NewKubeReviewer(clusterAPIs{a.EKS}),
 		AccountID: cfg.AccountID, Region: cfg.Region, Partition: cfg.Partition, Now: cfg.Now, Logger: cfg.Logger,
 		SessionDuration: cfg.PodSessionDuration, RateLimit: cfg.EKSAuthRateLimit, Audit: a.auditor,
+		Events: a.events,
 	})
 	if err != nil {
 		return fmt.Errorf("eks-auth: %w", err)
@@ -300,6 +307,10 @@ func (a *App) assemble(ctx context.Context) error {
 		return err
 	}
 
+	explainer, err := explain.New(explain.Config{Store: a.Store, Policies: authz, AccountID: cfg.AccountID, Region: cfg.Region, Partition: cfg.Partition, Now: cfg.Now})
+	if err != nil {
+		return fmt.Errorf("explain: %w", err)
+	}
 	iss := a.EKS.Issuer()
 	a.Handler = server.New(server.Config{
 		Verifier: &awsproto.Verifier{Lookup: resolver, Now: cfg.Now, ServedRegion: cfg.Region, AllowRegion: func(service, region string) bool {
@@ -307,7 +318,8 @@ func (a *App) assemble(ctx context.Context) error {
 			return service == "iam" || service == "sts" || region == cfg.Region
 		}},
 		IAM: a.IAM, STS: a.STS, EKSAuth: a.EKSAuth,
-		EKS:    broker.Mount(a.EKS, &broker.InfoHandler{Dispatch: a.Issuers, Authorizer: authz}),
+		EKS: broker.Mount(explain.Mount(a.EKS, &explain.Handler{Explainer: explainer, Authorizer: authz}),
+			&broker.InfoHandler{Dispatch: a.Issuers, Authorizer: authz}),
 		Public: iss, PublicMatch: iss.IsPublicPath,
 		Extra: map[string]http.Handler{
 			"/metrics": server.MetricsHandler(reg),
@@ -339,8 +351,13 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
-// Close releases the store.
-func (a *App) Close() error { return a.Store.Close() }
+// Close stops the pod event recorder and releases the store.
+func (a *App) Close() error {
+	if a.events != nil {
+		a.events.Close()
+	}
+	return a.Store.Close()
+}
 
 func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

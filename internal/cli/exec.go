@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podid/podid/internal/broker"
+	"github.com/podid/podid/internal/explain"
 	"github.com/podid/podid/internal/ids"
 	"github.com/podid/podid/internal/local"
 	"github.com/podid/podid/internal/podidclient"
@@ -179,7 +180,13 @@ func runExec(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o *
 		if ae.Code == "AccessDeniedException" {
 			role = associationRole(ctx, st, pod)
 		}
-		return errors.New(local.Explain(ae, pod, iss, role))
+		msg := local.Explain(ae, pod, iss, role)
+		if iss.BrokerPrincipal == "" {
+			// The whole chain, from podid's server (the pod is exec's own,
+			// so its name is left out).
+			msg += "\nThe whole chain: " + explain.Command(explain.Subject{Cluster: pod.Cluster, Namespace: pod.Namespace, ServiceAccount: pod.ServiceAccount})
+		}
+		return errors.New(msg)
 	}
 
 	c := exec.Command(args[0], args[1:]...)

@@ -29,7 +29,7 @@ var subcommands = []func() *cobra.Command{
 	newVersionCommand,
 	newMutateCommand,
 	newServerCommand, newGatewayCommand,
-	newTrustPolicyCommand, newDoctorCommand,
+	newTrustPolicyCommand, newDoctorCommand, newExplainCommand,
 	newDevCommand, newExecCommand,
 	newWebhookCommand,
 	newClusterCommand,

@@ -147,6 +147,22 @@ type Config struct {
 	Burst float64
 	// Audit receives a record of every issuance and refusal (may be nil).
 	Audit *Auditor
+	// Events, when set, is told of each refusal of a verified pod's token
+	// (the pod is then known), to record it where the pod's owner looks
+	// (Kubernetes Events). It must not block.
+	Events RefusalSink
+}
+
+// RefusalSink receives the refusals of verified pods.
+type RefusalSink interface {
+	PodRefused(ctx context.Context, r *Refusal)
+}
+
+// Refusal is a refused exchange of a verified pod's token. Code and
+// Message are the error EKS Auth returned.
+type Refusal struct {
+	Cluster, Namespace, ServiceAccount, Pod, PodUID string
+	Code, Message                                   string
 }
 
 // Service is the EKS Auth service.
@@ -300,6 +316,11 @@ func (s *Service) AssumeRoleForPodIdentity(ctx context.Context, in *Input) (*Out
 	}
 	out, err := s.assume(ctx, in, now, caller, rec)
 	s.audit(now, rec, err)
+	var ae *awsproto.Error
+	if err != nil && s.cfg.Events != nil && rec.PodName != "" && errors.As(err, &ae) {
+		s.cfg.Events.PodRefused(ctx, &Refusal{Cluster: rec.Cluster, Namespace: rec.Namespace, ServiceAccount: rec.ServiceAccount,
+			Pod: rec.PodName, PodUID: rec.PodUID, Code: ae.Code, Message: ae.Message})
+	}
 	return out, err
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
+	"github.com/podid/podid/internal/explain"
 	"github.com/podid/podid/internal/store"
 )
 
@@ -86,11 +87,11 @@ func (g *Gateway) record(ctx context.Context, e *auditEntry, d decision, soft bo
 	case d.denied >= 0 && soft:
 		decisionName = DecisionWouldDeny
 		g.log.WarnContext(ctx, "gateway: would deny (soft mode, forwarded)", "requestId", e.reqID, "principal", f.Principal,
-			"action", f.Action, "resource", f.Resource, "reason", d.message)
+			"action", f.Action, "resource", f.Resource, "reason", d.message, "explain", explainCommand(&f))
 	case d.denied >= 0:
 		decisionName = DecisionDenied
 		g.log.InfoContext(ctx, "gateway: denied", "requestId", e.reqID, "principal", f.Principal,
-			"action", f.Action, "resource", f.Resource)
+			"action", f.Action, "resource", f.Resource, "explain", explainCommand(&f))
 	default:
 		g.log.DebugContext(ctx, "gateway: allowed", "requestId", e.reqID, "principal", f.Principal,
 			"operation", e.operation, "checks", len(d.checks))
@@ -117,6 +118,16 @@ func (g *Gateway) record(ctx context.Context, e *auditEntry, d decision, soft bo
 		Reason:   reason,
 		Fields:   string(fields),
 	})
+}
+
+// explainCommand is the `podid explain` command that explains a pod
+// session's denial, or "" for callers that are not pods.
+func explainCommand(f *auditFields) string {
+	if f.Cluster == "" || f.Namespace == "" || f.ServiceAccount == "" {
+		return ""
+	}
+	return explain.Command(explain.Subject{Cluster: f.Cluster, Namespace: f.Namespace, ServiceAccount: f.ServiceAccount,
+		Pod: f.Pod, Action: f.Action, Resource: f.Resource})
 }
 
 // unmappedMessage is the denial of an operation the gateway does not map.

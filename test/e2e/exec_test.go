@@ -223,6 +223,7 @@ func TestExecMissingAssociation(t *testing.T) {
 EKS Auth answered ResourceNotFoundException: No Pod Identity Association found for cluster eks-workshop, namespace carts and service account carts.
 Create one with a role that trusts pods.eks.amazonaws.com:
   aws eks create-pod-identity-association --cluster-name eks-workshop --namespace carts --service-account carts --role-arn arn:aws:iam::123456789012:role/ROLE-NAME
+The whole chain: podid explain --cluster eks-workshop --namespace carts --service-account carts
 `
 	if errOut != want {
 		t.Errorf("stderr =\n%s\nwant\n%s", errOut, want)
