@@ -1,10 +1,19 @@
 # podid's build and test entry points. The README's quick start names these.
 GO ?= go
 
+# The build's identity, stamped into internal/version (see `podid version`).
+# VERSION defaults to the chart's appVersion; DATE is the commit's time so
+# that the same source builds the same binary and image.
+VERSION ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' deploy/helm/podid/Chart.yaml)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+DATE ?= $(shell git log -1 --format=%cI 2>/dev/null | xargs -r date -u +%Y-%m-%dT%H:%M:%SZ -d)
+VERSION_PKG = github.com/podid/podid/internal/version
+LDFLAGS = -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).commit=$(COMMIT) -X $(VERSION_PKG).date=$(DATE)
+
 .PHONY: build test test-go test-fuzz test-bench-module lint run workshop
 
 build:
-	$(GO) build -o bin/podid ./cmd/podid
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/podid ./cmd/podid
 
 # The full test suite: exactly what CI runs (.ci/run calls `make test`).
 test:

@@ -22,6 +22,7 @@ import (
 	"github.com/podid/podid/internal/agent"
 	"github.com/podid/podid/internal/eks/feed"
 	"github.com/podid/podid/internal/k8s"
+	"github.com/podid/podid/internal/version"
 )
 
 // agentOptions are `podid agent`'s flags. The first group has the names,
@@ -136,7 +137,7 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 		Region:             awsCfg.Region,
 		Credentials:        creds,
 		RootCAs:            roots,
-		UserAgent:          "podid-agent/" + Version,
+		UserAgent:          "podid-agent/" + version.Get().Version,
 		MaxCacheSize:       o.maxCacheSize,
 		MaxRetention:       o.retention,
 		MaxServiceQPS:      o.maxServiceQPS,

@@ -23,6 +23,7 @@ import (
 	"github.com/podid/podid/internal/app"
 	"github.com/podid/podid/internal/local"
 	"github.com/podid/podid/internal/secrets"
+	"github.com/podid/podid/internal/version"
 )
 
 // devOptions are `podid dev`'s flags: the server's, plus the clusters,
@@ -305,7 +306,7 @@ func startAgents(ctx context.Context, running *sync.WaitGroup, clusters []string
 			Endpoint:        endpoint,
 			Region:          region,
 			Credentials:     staticCredentials(creds),
-			UserAgent:       "podid-dev/" + Version,
+			UserAgent:       "podid-dev/" + version.Get().Version,
 			DrainDelay:      -1,
 			ShutdownTimeout: 5 * time.Second,
 			Logger:          logger.With("component", "agent", "cluster", name),

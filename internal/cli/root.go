@@ -6,21 +6,33 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+
+	"github.com/podid/podid/internal/version"
 )
 
 // Run executes the podid command line with args under ctx.
 func Run(ctx context.Context, args []string) error {
+	root := newRootCommand()
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// newRootCommand builds the podid command with every subcommand. Its
+// --version flag prints the same line as `podid version`.
+func newRootCommand() *cobra.Command {
+	info := version.Get()
 	root := &cobra.Command{
 		Use:           "podid",
 		Short:         "Self-hosted, wire-compatible EKS Pod Identity",
+		Version:       info.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate(info.String() + "\n")
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}
-	root.SetArgs(args)
-	return root.ExecuteContext(ctx)
+	return root
 }
 
 // subcommands lists the constructors of podid's subcommands. Each is defined
