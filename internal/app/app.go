@@ -182,6 +182,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
+	if err := CheckAccount(ctx, st, kr, cfg.AccountID, cfg.Now()); err != nil {
+		st.Close()
+		return nil, err
+	}
 	a := &App{cfg: cfg, Store: st, Keyring: kr, logger: cfg.Logger}
 	if err := a.assemble(ctx); err != nil {
 		st.Close()

@@ -21,6 +21,7 @@ import (
 
 	"github.com/podid/podid/internal/agent"
 	"github.com/podid/podid/internal/app"
+	"github.com/podid/podid/internal/broker"
 	"github.com/podid/podid/internal/local"
 	"github.com/podid/podid/internal/secrets"
 	"github.com/podid/podid/internal/version"
@@ -212,6 +213,12 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 		fmt.Fprintf(&b, "# These lines are in %s; load them with: source %s\n", envPath, local.ShellQuote(envPath))
 		b.WriteString(script)
 		fmt.Fprintf(&b, "# Then run a command as a pod: podid exec -n NAMESPACE -s SERVICE-ACCOUNT -- aws sts get-caller-identity\n")
+		if a.Broker != nil {
+			idCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			id, err := a.Broker.Identity(idCtx)
+			cancel()
+			b.WriteString(brokerBanner(o.clusters[0], a.Broker.Region(), a.Broker.STSEndpoint(), id, err))
+		}
 		if gatewayURL != "" {
 			fmt.Fprintf(&b, "# The gateway is at %s; send a pod's %s calls through it with: podid exec -n NAMESPACE -s SERVICE-ACCOUNT%s -- COMMAND\n",
 				gatewayURL, o.gateway.services(), o.gateway.execEnvFlags(gatewayURL))
@@ -236,6 +243,24 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 		}
 	}
 	return err
+}
+
+// brokerBanner is dev's banner paragraph in broker mode: where pods'
+// credentials come from, the principal their roles must trust and the
+// command that prints that trust policy.
+func brokerBanner(cluster, region, stsEndpoint string, id *broker.Identity, idErr error) string {
+	if stsEndpoint == "" {
+		stsEndpoint = "AWS's own"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Broker mode (--credential-issuer aws-sts): pods get real AWS credentials from STS (region %s, endpoint %s), and their commands call AWS, not podid.\n", region, stsEndpoint)
+	if idErr != nil || id == nil {
+		fmt.Fprintf(&b, "# podid's AWS identity is unknown (%v): check the AWS credentials podid dev runs with; pods will get no credentials until STS accepts them.\n", idErr)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "# The broker acts as %s (account %s); each association's role in AWS must trust it:\n", id.PrincipalARN, id.Account)
+	fmt.Fprintf(&b, "#   podid trust-policy --cluster %s --namespace NAMESPACE --service-account SERVICE-ACCOUNT\n", local.ShellQuote(cluster))
+	return b.String()
 }
 
 // busyHint turns a failed bind of addr (given by flag) into an error that

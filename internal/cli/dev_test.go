@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/podid/podid/internal/broker"
 	"github.com/podid/podid/internal/gateway"
 )
 
@@ -186,5 +187,27 @@ func TestGatewayWithoutCredentialsTouchesNothing(t *testing.T) {
 		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s: data directory %v, want none", args[0], err)
 		}
+	}
+}
+
+// TestBrokerBanner: in broker mode, dev's banner says where pods'
+// credentials come from and names the broker's principal and the
+// trust-policy command (whose flags exist); without an identity it says
+// what to check.
+func TestBrokerBanner(t *testing.T) {
+	id := &broker.Identity{CallerARN: "arn:aws:iam::210987654321:user/podid-broker", PrincipalARN: "arn:aws:iam::210987654321:user/podid-broker", Account: "210987654321"}
+	got := brokerBanner("eks-workshop", "eu-west-1", "", id, nil)
+	want := "# Broker mode (--credential-issuer aws-sts): pods get real AWS credentials from STS (region eu-west-1, endpoint AWS's own), and their commands call AWS, not podid.\n" +
+		"# The broker acts as arn:aws:iam::210987654321:user/podid-broker (account 210987654321); each association's role in AWS must trust it:\n" +
+		"#   podid trust-policy --cluster eks-workshop --namespace NAMESPACE --service-account SERVICE-ACCOUNT\n"
+	if got != want {
+		t.Errorf("banner:\n%s\nwant:\n%s", got, want)
+	}
+	parsePodidCommand(t, "podid trust-policy --cluster eks-workshop --namespace NAMESPACE --service-account SERVICE-ACCOUNT")
+	got = brokerBanner("eks-workshop", "eu-west-1", "http://127.0.0.1:9", nil, errors.New("broker: sts:GetCallerIdentity: InvalidClientTokenId"))
+	want = "# Broker mode (--credential-issuer aws-sts): pods get real AWS credentials from STS (region eu-west-1, endpoint http://127.0.0.1:9), and their commands call AWS, not podid.\n" +
+		"# podid's AWS identity is unknown (broker: sts:GetCallerIdentity: InvalidClientTokenId): check the AWS credentials podid dev runs with; pods will get no credentials until STS accepts them.\n"
+	if got != want {
+		t.Errorf("banner without identity:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -88,7 +88,11 @@ local clusters are read from podid's IAM.`,
 				if awsIAM != nil {
 					return awsIAM, nil
 				}
-				c, err := awsIAMClient(ctx, awsProfile, awsEndpoint, awsRegion)
+				podidKey, err := api.cfg.Credentials.Retrieve(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("podid credentials: %w", err)
+				}
+				c, err := awsIAMClient(ctx, awsProfile, awsEndpoint, awsRegion, podidKey.AccessKeyID)
 				if err != nil {
 					return nil, err
 				}
@@ -127,9 +131,14 @@ local clusters are read from podid's IAM.`,
 	return cmd
 }
 
+// errPodidKeyForAWS is the hint for AWS credentials that are podid's own
+// key (dev.env exports podid's root key as AWS_ACCESS_KEY_ID).
+const errPodidKeyForAWS = "the AWS credentials are podid's own key %s (a sourced dev.env exports it as AWS_ACCESS_KEY_ID), so AWS would refuse them: read roles in AWS with --aws-profile PROFILE (an AWS profile), or run doctor in a shell without dev.env"
+
 // awsIAMClient is an IAM client for AWS itself: the generic
-// AWS_ENDPOINT_URL (podid's URL for this command) is ignored.
-func awsIAMClient(ctx context.Context, profile, endpoint, region string) (*iam.Client, error) {
+// AWS_ENDPOINT_URL (podid's URL for this command) is ignored. It refuses
+// to send podid's own access key (podidKeyID) to AWS.
+func awsIAMClient(ctx context.Context, profile, endpoint, region, podidKeyID string) (*iam.Client, error) {
 	var opts []func(*config.LoadOptions) error
 	if profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(profile))
@@ -144,6 +153,11 @@ func awsIAMClient(ctx context.Context, profile, endpoint, region string) (*iam.C
 	cfg.BaseEndpoint = nil
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
+	}
+	if podidKeyID != "" && cfg.Credentials != nil {
+		if k, err := cfg.Credentials.Retrieve(ctx); err == nil && k.AccessKeyID == podidKeyID {
+			return nil, fmt.Errorf(errPodidKeyForAWS, podidKeyID)
+		}
 	}
 	return iam.NewFromConfig(cfg, func(o *iam.Options) {
 		if endpoint != "" {
@@ -231,6 +245,9 @@ func readTrust(ctx context.Context, mode broker.Mode, roleARN string, reader fun
 	var ae smithy.APIError
 	if errors.As(err, &ae) && ae.ErrorCode() == "NoSuchEntity" {
 		return "", broker.ErrRoleNotFound
+	}
+	if errors.As(err, &ae) && ae.ErrorCode() == "InvalidClientTokenId" {
+		return "", fmt.Errorf("reading the role: %w (the credentials used for this role's account are not valid there: give --aws-profile with that account's credentials)", err)
 	}
 	if err != nil {
 		return "", fmt.Errorf("reading the role: %w", err)

@@ -97,3 +97,41 @@ func TestDoctor(t *testing.T) {
 		t.Error("yaml accepted")
 	}
 }
+
+// TestDoctorRefusesPodidKeyForAWS: with dev.env sourced, the SDK's
+// default credentials are podid's root key; doctor does not send it to
+// AWS and names the fix. Other credentials make a client.
+func TestDoctorRefusesPodidKeyForAWS(t *testing.T) {
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPODIDROOTKEY0001")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "podid-root-secret")
+	_, err := awsIAMClient(context.Background(), "", "", "", "AKIAPODIDROOTKEY0001")
+	const want = "the AWS credentials are podid's own key AKIAPODIDROOTKEY0001 (a sourced dev.env exports it as AWS_ACCESS_KEY_ID), so AWS would refuse them: read roles in AWS with --aws-profile PROFILE (an AWS profile), or run doctor in a shell without dev.env"
+	if err == nil || err.Error() != want {
+		t.Fatalf("awsIAMClient with podid's key: %v, want %q", err, want)
+	}
+	if c, err := awsIAMClient(context.Background(), "", "", "", "AKIAOTHERPODIDKEY001"); err != nil || c == nil {
+		t.Fatalf("awsIAMClient with AWS's key: %v", err)
+	}
+}
+
+// invalidTokenRoles answers every GetRole as AWS does to a key it does
+// not know.
+type invalidTokenRoles struct{}
+
+func (invalidTokenRoles) GetRole(context.Context, *iam.GetRoleInput, ...func(*iam.Options)) (*iam.GetRoleOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid."}
+}
+
+// TestDoctorInvalidClientTokenHint: AWS's InvalidClientTokenId is
+// reported with the flag that gives the right account's credentials.
+func TestDoctorInvalidClientTokenHint(t *testing.T) {
+	_, err := readTrust(context.Background(), broker.ModeBroker, "arn:aws:iam::210987654321:role/carts",
+		func(broker.Mode) (roleReader, error) { return invalidTokenRoles{}, nil })
+	const want = "reading the role: api error InvalidClientTokenId: The security token included in the request is invalid. (the credentials used for this role's account are not valid there: give --aws-profile with that account's credentials)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("readTrust: %v, want %q", err, want)
+	}
+}

@@ -133,6 +133,9 @@ func (f *gatewayFlags) runStandalone(ctx context.Context) error {
 		return fmt.Errorf("opening the store: %w", err)
 	}
 	defer st.Close()
+	if err := app.CheckAccount(ctx, st, kr, f.accountID, time.Now()); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return err
