@@ -39,6 +39,10 @@ type auditFields struct {
 	RequestID      string    `json:"requestId,omitempty"`
 	Code           string    `json:"errorCode,omitempty"`
 	Reason         string    `json:"reason,omitempty"`
+
+	// callerKey is the caller's fair-limit key once the call passed its
+	// caller's check (a refusal is then charged to it); not recorded.
+	callerKey string
 }
 
 // AuditKind is the kind of the records EKS Auth writes.
