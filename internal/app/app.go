@@ -76,6 +76,9 @@ type Config struct {
 	PodSessionDuration time.Duration
 	// EKSAuthRateLimit is the per-cluster exchanges per second (0: none).
 	EKSAuthRateLimit float64
+	// EKSAuthFairLimits are EKS Auth's per-caller and per-pod limits
+	// (zero values: eksauth's defaults).
+	EKSAuthFairLimits eksauth.FairLimits
 	// AuditRetention deletes audit records older than this (0: keep).
 	AuditRetention time.Duration
 	// AuditLines, if set, also receives every EKS Auth audit record as a
@@ -300,7 +303,7 @@ func (a *App) assemble(ctx context.Context) error {
 		},
 		Reviewer:  eksauth.NewKubeReviewer(clusterAPIs{a.EKS}),
 		AccountID: cfg.AccountID, Region: cfg.Region, Partition: cfg.Partition, Now: cfg.Now, Logger: cfg.Logger,
-		SessionDuration: cfg.PodSessionDuration, RateLimit: cfg.EKSAuthRateLimit, Audit: a.auditor,
+		SessionDuration: cfg.PodSessionDuration, RateLimit: cfg.EKSAuthRateLimit, FairLimits: cfg.EKSAuthFairLimits, Audit: a.auditor,
 		Events: a.events,
 	})
 	if err != nil {

@@ -14,19 +14,21 @@ import (
 
 	"github.com/podid/podid/internal/app"
 	"github.com/podid/podid/internal/broker"
+	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/server"
 )
 
 // serverFlags are the flags `podid server` and `podid dev` share.
 type serverFlags struct {
-	listen, dataDir, accountID, region, publicURL string
-	masterKeyFile, bootstrapCreds                 string
-	logFormat, logLevel                           string
-	podSessionDuration                            time.Duration
-	rateLimit                                     float64
-	auditRetention                                time.Duration
-	auditLog                                      string
-	agentImage, agentEndpoint                     string
+	listen, dataDir, accountID, region, publicURL            string
+	masterKeyFile, bootstrapCreds                            string
+	logFormat, logLevel                                      string
+	podSessionDuration                                       time.Duration
+	rateLimit                                                float64
+	callerRefusalRate, callerRefusalBurst, podRate, podBurst float64
+	auditRetention                                           time.Duration
+	auditLog                                                 string
+	agentImage, agentEndpoint                                string
 	// Limits on untrusted input (docs/security.md).
 	limits server.Limits
 	// Broker mode (docs/broker.md).
@@ -46,6 +48,10 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultListen, defaultDataDir
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.DurationVar(&f.podSessionDuration, "pod-session-duration", 6*time.Hour, "lifetime of credentials EKS Auth issues to pods")
 	fl.Float64Var(&f.rateLimit, "eks-auth-rate-limit", 0, "per-cluster AssumeRoleForPodIdentity calls per second (0: unlimited)")
+	fl.Float64Var(&f.callerRefusalRate, "eks-auth-caller-refusal-rate", eksauth.DefaultCallerRefusalRate, "refused AssumeRoleForPodIdentity calls per second one calling agent (node) may cause per cluster before its calls are throttled (0: unlimited)")
+	fl.Float64Var(&f.callerRefusalBurst, "eks-auth-caller-refusal-burst", eksauth.DefaultCallerRefusalBurst, "burst of --eks-auth-caller-refusal-rate")
+	fl.Float64Var(&f.podRate, "eks-auth-pod-rate", eksauth.DefaultPodRate, "credentials issued per second to one pod (its token's pod UID) (0: unlimited)")
+	fl.Float64Var(&f.podBurst, "eks-auth-pod-burst", eksauth.DefaultPodBurst, "burst of --eks-auth-pod-rate")
 	fl.DurationVar(&f.auditRetention, "audit-retention", 30*24*time.Hour, "how long audit records are kept (0: forever)")
 	fl.StringVar(&f.auditLog, "audit-log", "", "also append every EKS Auth audit record to this file as JSON lines (- for standard output)")
 	fl.StringVar(&f.agentImage, "agent-image", app.DefaultAgentImage, "image of the agent DaemonSet that create-addon installs on external clusters with API access")
@@ -88,6 +94,7 @@ func (f *serverFlags) appConfig(logger *slog.Logger, publicURL string) app.Confi
 		Logger:               logger,
 		PodSessionDuration:   f.podSessionDuration,
 		EKSAuthRateLimit:     f.rateLimit,
+		EKSAuthFairLimits:    f.fairLimits(),
 		AuditRetention:       f.auditRetention,
 		CredentialIssuer:     f.credentialIssuer,
 		AgentImage:           f.agentImage,
@@ -99,6 +106,19 @@ func (f *serverFlags) appConfig(logger *slog.Logger, publicURL string) app.Confi
 			Region:      f.brokerRegion,
 		},
 	}
+}
+
+// fairLimits maps the flags onto eksauth's limits: a rate of 0 on the
+// command line means unlimited (negative for the library).
+func (f *serverFlags) fairLimits() eksauth.FairLimits {
+	l := eksauth.FairLimits{CallerRefusalRate: f.callerRefusalRate, CallerRefusalBurst: f.callerRefusalBurst, PodRate: f.podRate, PodBurst: f.podBurst}
+	if l.CallerRefusalRate <= 0 {
+		l.CallerRefusalRate = -1
+	}
+	if l.PodRate <= 0 {
+		l.PodRate = -1
+	}
+	return l
 }
 
 func newServerCommand() *cobra.Command {

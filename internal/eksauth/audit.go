@@ -39,6 +39,10 @@ type auditFields struct {
 	RequestID      string    `json:"requestId,omitempty"`
 	Code           string    `json:"errorCode,omitempty"`
 	Reason         string    `json:"reason,omitempty"`
+
+	// callerKey is the caller's fair-limit key once the call passed its
+	// caller's check (a refusal is then charged to it); not recorded.
+	callerKey string
 }
 
 // AuditKind is the kind of the records EKS Auth writes.
@@ -106,7 +110,33 @@ type Auditor struct {
 	written   atomic.Int64
 	seq       atomic.Uint32
 	instance  [4]byte
+	window    time.Duration
+
+	// agg (the writer goroutine's only) holds the open aggregation
+	// windows of repeated refusals, by aggregation key.
+	agg map[string]*aggWindow
 }
+
+// aggWindow is one refusal's aggregation window: rec is the record
+// stored for its first event; later identical refusals until end only
+// add to its count.
+type aggWindow struct {
+	rec     *store.AuditRecord
+	end     time.Time
+	total   int       // events in the window, the first included
+	pending int       // events not yet added to the stored count
+	last    time.Time // the last event's time
+}
+
+// Aggregation defaults.
+const (
+	// DefaultAggregateWindow is how long identical refusals are counted
+	// into one audit record.
+	DefaultAggregateWindow = time.Minute
+	// maxAggWindows bounds the open windows; past it, refusals with a new
+	// key are written one record each until windows close.
+	maxAggWindows = 10000
+)
 
 // newID returns a record ID that sorts by time, then by arrival: 16 hex
 // digits of the time in nanoseconds, 8 of a per-auditor sequence number
@@ -132,6 +162,13 @@ type AuditorConfig struct {
 	Logger    *slog.Logger
 	// QueueSize is how many records may wait for the writer (default 8192).
 	QueueSize int
+	// AggregateWindow: identical refusals (same kind, reason and fields
+	// but the request ID) within this time of the first are counted into
+	// its record (Count, LastTime) instead of one record each; the JSON
+	// lines get the first record at once and, when the window closes with
+	// more than one event, the record again with its count. Issuances are
+	// always one record each. 0: DefaultAggregateWindow; negative: off.
+	AggregateWindow time.Duration
 }
 
 // pruneEvery is how often old records are deleted.
@@ -148,8 +185,12 @@ func NewAuditor(cfg AuditorConfig) *Auditor {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 8192
 	}
+	if cfg.AggregateWindow == 0 {
+		cfg.AggregateWindow = DefaultAggregateWindow
+	}
 	a := &Auditor{st: cfg.Store, lines: cfg.Lines, retention: cfg.Retention, now: cfg.Now, logger: cfg.Logger,
-		ch: make(chan *store.AuditRecord, cfg.QueueSize), done: make(chan struct{})}
+		ch: make(chan *store.AuditRecord, cfg.QueueSize), done: make(chan struct{}),
+		window: cfg.AggregateWindow, agg: map[string]*aggWindow{}}
 	rand.Read(a.instance[:])
 	return a
 }
@@ -188,28 +229,11 @@ func (a *Auditor) Run(ctx context.Context) {
 	a.prune(ctx)
 	var batch []*store.AuditRecord
 	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		err := a.st.Update(wctx, func(tx store.Tx) error {
-			for _, r := range batch {
-				if err := tx.AppendAudit(r); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		cancel()
-		if err != nil {
-			a.logger.Error("writing audit records", "count", len(batch), "err", err)
-		} else {
-			a.written.Add(int64(len(batch)))
-		}
-		a.writeLines(batch)
+		a.flush(ctx, batch, false)
 		clear(batch)
 		batch = batch[:0]
 	}
+	defer a.flush(ctx, nil, true)
 	for {
 		select {
 		case r := <-a.ch:
@@ -247,6 +271,105 @@ func (a *Auditor) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// aggKey is the key under which r is aggregated: refusals only, by kind,
+// reason and every field but the request ID.
+func aggKey(r *store.AuditRecord) (string, bool) {
+	if r.Decision != DecisionRefused {
+		return "", false
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.Fields), &m); err != nil {
+		return "", false
+	}
+	delete(m, "requestId")
+	b, err := json.Marshal(m) // map keys sorted: a canonical form
+	if err != nil {
+		return "", false
+	}
+	return r.Kind + "\x00" + r.Reason + "\x00" + string(b), true
+}
+
+// flush writes batch: new records appended, repeated refusals added to
+// their window's record, in one transaction; then the JSON lines, and
+// the summary line of every window that has closed (all of them when
+// final).
+func (a *Auditor) flush(ctx context.Context, batch []*store.AuditRecord, final bool) {
+	writes := batch[:0:0]
+	for _, r := range batch {
+		key, ok := "", false
+		if a.window > 0 {
+			key, ok = aggKey(r)
+		}
+		if ok {
+			if w := a.agg[key]; w != nil && r.Time.Before(w.end) && !r.Time.Before(w.rec.Time) {
+				w.total++
+				w.pending++
+				if r.Time.After(w.last) {
+					w.last = r.Time
+				}
+				continue
+			}
+			if len(a.agg) < maxAggWindows || a.agg[key] != nil {
+				if old := a.agg[key]; old != nil {
+					a.closeWindow(old)
+				}
+				a.agg[key] = &aggWindow{rec: r, end: r.Time.Add(a.window), total: 1, last: r.Time}
+			}
+		}
+		writes = append(writes, r)
+	}
+	var counted []*aggWindow
+	for _, w := range a.agg {
+		if w.pending > 0 {
+			counted = append(counted, w)
+		}
+	}
+	if len(writes) > 0 || len(counted) > 0 {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err := a.st.Update(wctx, func(tx store.Tx) error {
+			for _, r := range writes {
+				if err := tx.AppendAudit(r); err != nil {
+					return err
+				}
+			}
+			for _, w := range counted {
+				if err := tx.AddAuditCount(w.rec.ID, w.pending, w.last); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		cancel()
+		if err != nil {
+			a.logger.Error("writing audit records", "count", len(writes), "aggregated", len(counted), "err", err)
+		} else {
+			a.written.Add(int64(len(writes)))
+		}
+		for _, w := range counted {
+			w.pending = 0
+		}
+		a.writeLines(writes)
+	}
+	now := a.now()
+	for key, w := range a.agg {
+		if final || !now.Before(w.end) {
+			a.closeWindow(w)
+			delete(a.agg, key)
+		}
+	}
+}
+
+// closeWindow writes the summary line of a window that counted more than
+// its first event: the record again, with its count and last time.
+func (a *Auditor) closeWindow(w *aggWindow) {
+	if w.total <= 1 {
+		return
+	}
+	r := *w.rec
+	r.Count, r.LastTime = w.total, w.last
+	a.writeLines([]*store.AuditRecord{&r})
 }
 
 // Flushed is closed when Run has returned.
@@ -306,6 +429,10 @@ func RecordJSON(r *store.AuditRecord) map[string]any {
 		m["reason"] = r.Reason
 	}
 	m["time"] = r.Time.UTC().Format(time.RFC3339Nano)
+	if r.Count > 1 {
+		m["count"] = r.Count
+		m["lastTime"] = r.LastTime.UTC().Format(time.RFC3339Nano)
+	}
 	m["kind"] = r.Kind
 	m["decision"] = r.Decision
 	m["id"] = r.ID

@@ -136,3 +136,94 @@ func TestExportJSONLines(t *testing.T) {
 		t.Errorf("limit: %d", got)
 	}
 }
+
+// TestAuditorAggregatesRefusals: 10,000 identical refusals (request IDs
+// apart) become one stored record with count 10,000 and two JSON lines
+// (the first event at once, the count when the window closes); issuances
+// stay one record each; a refusal after the window starts a new record.
+func TestAuditorAggregatesRefusals(t *testing.T) {
+	u := newUnit(t, nil)
+	var mu sync.Mutex
+	now := unitNow
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	lines := &lockedBuffer{}
+	a := NewAuditor(AuditorConfig{Store: u.st, Lines: lines, Now: clock, AggregateWindow: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	go a.Run(ctx)
+	refusal := func(i int, at time.Time) *store.AuditRecord {
+		return &store.AuditRecord{ID: a.newID(at), Time: at, Kind: AuditKind, Decision: DecisionRefused, Reason: "bad signature",
+			Fields: fmt.Sprintf(`{"cluster":"c1","caller":"arn:aws:iam::123456789012:user/agent","sourceIp":"10.0.0.1","requestId":"req-%d","errorCode":"InvalidTokenException","reason":"bad signature"}`, i)}
+	}
+	const n = 10000
+	for i := range n {
+		a.Record(refusal(i, unitNow.Add(time.Duration(i)*time.Millisecond)))
+	}
+	for i := range 3 {
+		a.Record(&store.AuditRecord{ID: a.newID(unitNow), Time: unitNow, Kind: AuditKind, Decision: DecisionIssued, Fields: fmt.Sprintf(`{"cluster":"c1","requestId":"ok-%d"}`, i)})
+	}
+	// Another cause is another record.
+	other := refusal(n, unitNow.Add(time.Second))
+	other.Reason = "no association"
+	a.Record(other)
+	// After the window, the same refusal starts a new record.
+	for len(a.ch) > 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // the writer has written what it took
+	mu.Lock()
+	now = unitNow.Add(2 * time.Minute)
+	mu.Unlock()
+	time.Sleep(300 * time.Millisecond) // two writer ticks: the first window closes
+	a.Record(refusal(n+1, unitNow.Add(2*time.Minute)))
+	cancel()
+	<-a.Flushed()
+
+	var recs []*store.AuditRecord
+	if err := u.st.View(context.Background(), func(tx store.Tx) error {
+		var err error
+		recs, err = tx.ListAudit(time.Time{}, 0)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var refused, issued []*store.AuditRecord
+	for _, r := range recs {
+		if r.Decision == DecisionRefused {
+			refused = append(refused, r)
+		} else {
+			issued = append(issued, r)
+		}
+	}
+	if len(issued) != 3 {
+		t.Errorf("%d issuance records, want 3", len(issued))
+	}
+	if len(refused) != 3 {
+		for _, r := range refused {
+			t.Log(r.ID, r.Count, r.Time, r.Reason)
+		}
+		t.Fatalf("%d refusal records, want 3 (the aggregate, another cause, the next window)", len(refused))
+	}
+	agg := refused[0]
+	if agg.Count != n || !agg.Time.Equal(unitNow) || !agg.LastTime.Equal(unitNow.Add((n-1)*time.Millisecond)) || !strings.Contains(agg.Fields, `"requestId":"req-0"`) {
+		t.Errorf("aggregate: count %d, %v..%v, fields %s; want %d, %v..%v, the first request", agg.Count, agg.Time, agg.LastTime, agg.Fields, n, unitNow, unitNow.Add((n-1)*time.Millisecond))
+	}
+	if refused[1].Count != 1 || refused[1].Reason != "no association" || refused[2].Count != 1 || !refused[2].Time.Equal(unitNow.Add(2*time.Minute)) {
+		t.Errorf("other records: %+v, %+v", refused[1], refused[2])
+	}
+	// JSON lines: 3 issuances, 3 first events, 1 summary of the aggregate.
+	got := strings.Split(strings.TrimSpace(lines.String()), "\n")
+	if len(got) != 7 {
+		t.Fatalf("%d JSON lines, want 7:\n%s", len(got), lines.String())
+	}
+	var summary map[string]any
+	for _, l := range got {
+		var m map[string]any
+		json.Unmarshal([]byte(l), &m)
+		if m["count"] != nil {
+			summary = m
+		}
+	}
+	if summary == nil || summary["count"] != float64(n) || summary["id"] != agg.ID || summary["lastTime"] != agg.LastTime.UTC().Format(time.RFC3339Nano) {
+		t.Errorf("summary line %v, want count %d, id %s", summary, n, agg.ID)
+	}
+}

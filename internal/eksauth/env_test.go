@@ -321,7 +321,8 @@ func (e *env) mustExchange(t testing.TB, creds aws.Credentials, cluster, token s
 	return &o
 }
 
-// auditRecords returns the stored audit records once n or more exist.
+// auditRecords returns the stored audit records once they stand for n or
+// more events (a record aggregating repeated refusals counts Count).
 func (e *env) auditRecords(t testing.TB, n int) []*store.AuditRecord {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -335,7 +336,11 @@ func (e *env) auditRecords(t testing.TB, n int) []*store.AuditRecord {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(recs) >= n || time.Now().After(deadline) {
+		events := 0
+		for _, r := range recs {
+			events += max(r.Count, 1)
+		}
+		if events >= n || time.Now().After(deadline) {
 			return recs
 		}
 		time.Sleep(10 * time.Millisecond)

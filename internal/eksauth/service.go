@@ -145,6 +145,8 @@ type Config struct {
 	RateLimit float64
 	// Burst is the per-cluster burst (max(1, RateLimit*2) if 0).
 	Burst float64
+	// FairLimits are the per-caller and per-pod limits (zero: defaults).
+	FairLimits
 	// Audit receives a record of every issuance and refusal (may be nil).
 	Audit *Auditor
 	// Events, when set, is told of each refusal of a verified pod's token
@@ -165,11 +167,30 @@ type Refusal struct {
 	Code, Message                                   string
 }
 
+// FairLimits bound what one calling agent and one pod may cost EKS Auth
+// (see limits). Zero values take the defaults; a negative rate disables
+// that limit.
+type FairLimits struct {
+	// CallerRefusalRate and CallerRefusalBurst bound, per cluster, the
+	// refused exchanges one calling agent may cause (keyed by its session's
+	// NodeNameTag, else by its ARN and source address); while its bucket
+	// is empty its calls are throttled. Issuances take nothing from it.
+	// 0: DefaultCallerRefusalRate / DefaultCallerRefusalBurst; a negative
+	// rate disables the limit.
+	CallerRefusalRate  float64
+	CallerRefusalBurst float64
+	// PodRate and PodBurst bound the issuances per pod (the verified
+	// token's pod UID) per cluster. 0: DefaultPodRate / DefaultPodBurst;
+	// a negative rate disables the limit.
+	PodRate  float64
+	PodBurst float64
+}
+
 // Service is the EKS Auth service.
 type Service struct {
 	cfg      Config
 	clusters clusterCache
-	limiters limiters
+	limits   limits
 	// callers: cluster name → *atomic.Int64, the UnixNano of the last
 	// authorized call for that cluster (see LastCall).
 	callers sync.Map
@@ -227,12 +248,24 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Burst <= 0 {
 		cfg.Burst = max(1, cfg.RateLimit*2)
 	}
+	if cfg.CallerRefusalRate == 0 {
+		cfg.CallerRefusalRate = DefaultCallerRefusalRate
+	}
+	if cfg.CallerRefusalBurst <= 0 {
+		cfg.CallerRefusalBurst = max(DefaultCallerRefusalBurst, cfg.CallerRefusalRate)
+	}
+	if cfg.PodRate == 0 {
+		cfg.PodRate = DefaultPodRate
+	}
+	if cfg.PodBurst <= 0 {
+		cfg.PodBurst = max(DefaultPodBurst, cfg.PodRate)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg}
 	s.clusters = clusterCache{st: cfg.Store, ttl: time.Second, now: cfg.Now, m: map[string]clusterEntry{}}
-	s.limiters = limiters{rate: cfg.RateLimit, burst: cfg.Burst, m: map[string]*bucket{}}
+	s.limits = newLimits(&cfg)
 	return s, nil
 }
 
@@ -315,6 +348,10 @@ func (s *Service) AssumeRoleForPodIdentity(ctx context.Context, in *Input) (*Out
 		rec.Caller = caller.ARN
 	}
 	out, err := s.assume(ctx, in, now, caller, rec)
+	if rec.callerKey != "" && isRefusal(err) {
+		// Refusals are charged to the caller that asked, after the fact.
+		s.limits.callers.charge(rec.callerKey, now)
+	}
 	s.audit(now, rec, err)
 	var ae *awsproto.Error
 	if err != nil && s.cfg.Events != nil && rec.PodName != "" && errors.As(err, &ae) {
@@ -322,6 +359,27 @@ func (s *Service) AssumeRoleForPodIdentity(ctx context.Context, in *Input) (*Out
 			Pod: rec.PodName, PodUID: rec.PodUID, Code: ae.Code, Message: ae.Message})
 	}
 	return out, err
+}
+
+// isRefusal reports whether err refuses the request for what it asked (a
+// client error other than throttling).
+func isRefusal(err error) bool {
+	var ae *awsproto.Error
+	return errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Code != "ThrottlingException"
+}
+
+func throttled(format string, args ...any) *awsproto.Error {
+	return errf(http.StatusTooManyRequests, "ThrottlingException", format, args...)
+}
+
+// callerLimitKey names the calling agent for the fair limits: its node
+// (the session's NodeNameTag) when bound to one, else its ARN and source
+// address (agents sharing credentials are told apart by their node's IP).
+func callerLimitKey(cluster string, caller *auth.Principal, sourceIP string) string {
+	if node := CallerNode(caller); node != "" {
+		return cluster + "\x00node\x00" + node
+	}
+	return cluster + "\x00arn\x00" + caller.ARN + "\x00" + sourceIP
 }
 
 func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *auth.Principal, rec *auditFields) (*Output, error) {
@@ -361,8 +419,14 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 		return nil, errf(http.StatusNotFound, "ResourceNotFoundException", "No cluster found for name: %s.", in.ClusterName)
 	}
 	s.markCall(cluster.Name, now)
-	if !s.limiters.allow(cluster.Name, now) {
-		return nil, errf(http.StatusTooManyRequests, "ThrottlingException", "Rate exceeded for cluster %s.", cluster.Name)
+	ckey := callerLimitKey(cluster.Name, caller, rec.SourceIP)
+	if !s.limits.callers.has(ckey, now) {
+		rec.Reason = "the calling agent's refusal budget is spent"
+		return nil, throttled("Rate exceeded: too many refused requests from this caller for cluster %s.", cluster.Name)
+	}
+	rec.callerKey = ckey
+	if !s.limits.cluster.take(cluster.Name, now) {
+		return nil, throttled("Rate exceeded for cluster %s.", cluster.Name)
 	}
 
 	claims, aerr := s.verify(ctx, cluster, in.Token, now, rec)
@@ -379,6 +443,14 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 		return nil, errf(http.StatusNotFound, "ResourceNotFoundException", "No Pod Identity Association found for cluster %s, namespace %s and service account %s.", cluster.Name, claims.Namespace, claims.ServiceAccountName)
 	}
 	rec.AssociationID, rec.Role, rec.TargetRole = assoc.ID, assoc.RoleARN, assoc.TargetRoleARN
+	podKey := claims.PodUID
+	if podKey == "" {
+		podKey = claims.Namespace + "/" + claims.ServiceAccountName + "/" + claims.PodName
+	}
+	if !s.limits.pods.take(cluster.Name+"\x00"+podKey, now) {
+		rec.Reason = "the pod's issuance budget is spent"
+		return nil, throttled("Rate exceeded for pod %s.", truncate(claims.PodName, 253))
+	}
 
 	sessionName := SessionName(cluster.Name, claims.PodName, ids.NewUUID())
 	rec.SessionName = sessionName

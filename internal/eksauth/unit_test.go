@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/podid/podid/internal/ids"
 	"net/http"
 	"path/filepath"
@@ -197,35 +198,72 @@ func TestValidClusterName(t *testing.T) {
 	}
 }
 
-func TestLimiter(t *testing.T) {
-	l := limiters{rate: 2, burst: 3, m: map[string]*bucket{}}
+func TestKeyedBuckets(t *testing.T) {
+	l := newKeyedBuckets(2, 3)
 	now := unitNow
 	for i := 0; i < 3; i++ {
-		if !l.allow("a", now) {
+		if !l.take("a", now) {
 			t.Fatalf("call %d refused within the burst", i)
 		}
 	}
-	if l.allow("a", now) {
+	if l.take("a", now) || l.has("a", now) {
 		t.Error("call beyond the burst allowed")
 	}
-	if !l.allow("b", now) {
-		t.Error("another cluster's bucket is shared")
+	if !l.has("b", now) || !l.take("b", now) {
+		t.Error("another key's bucket is shared")
 	}
-	if !l.allow("a", now.Add(500*time.Millisecond)) || l.allow("a", now.Add(500*time.Millisecond)) {
+	if !l.has("a", now.Add(500*time.Millisecond)) || !l.take("a", now.Add(500*time.Millisecond)) || l.take("a", now.Add(500*time.Millisecond)) {
 		t.Error("refill of 2/s gives one token in 500 ms")
 	}
 	// A clock going backwards does not add tokens.
-	if l.allow("a", now.Add(-time.Hour)) {
+	if l.take("a", now.Add(-time.Hour)) {
 		t.Error("clock skew refilled the bucket")
 	}
-	free := limiters{m: map[string]*bucket{}}
+	// has never creates a bucket.
+	l.has("c", now)
+	if l.len() != 2 {
+		t.Errorf("%d buckets, want 2", l.len())
+	}
+	free := newKeyedBuckets(0, 0)
 	for i := 0; i < 1000; i++ {
-		if !free.allow("a", now) {
+		if !free.take("a", now) {
 			t.Fatal("unlimited limiter refused")
 		}
 	}
-	if len(free.m) != 0 {
+	if free.len() != 0 {
 		t.Error("an unlimited limiter keeps buckets")
+	}
+}
+
+// TestKeyedBucketsBounded: a flood of distinct keys never holds more than
+// the bound; idle (refilled) buckets are dropped to make room, and active
+// ones keep limiting.
+func TestKeyedBucketsBounded(t *testing.T) {
+	l := newKeyedBuckets(1, 2)
+	now := unitNow
+	l.take("active", now)
+	l.take("active", now)
+	const bound = maxBucketsPerShard * bucketShards
+	for i := range 2 * bound {
+		l.take(fmt.Sprintf("k%d", i), now) // each bucket left half full: active
+	}
+	if n := l.len(); n > bound {
+		t.Errorf("%d buckets, more than the bound %d", n, bound)
+	}
+	if l.take("active", now) {
+		t.Error("the active bucket was dropped")
+	}
+	// Later, the buckets have refilled: idle ones make room for new keys.
+	later := now.Add(10 * time.Second)
+	for i := range bound / 2 {
+		l.take(fmt.Sprintf("n%d", i), later)
+	}
+	if n := l.len(); n > bound || n < bound/2 {
+		t.Errorf("%d buckets after idle ones were swept, want at most %d and most of the new keys", n, bound)
+	}
+	l.take("x", later)
+	if l.take("x", later); l.take("x", later) {
+		t.Error("a new key after the sweep is not limited")
 	}
 }
 

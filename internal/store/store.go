@@ -150,8 +150,13 @@ type Tx interface {
 	PutIdempotencyToken(scope, token, resourceID string) error
 	GetIdempotencyToken(scope, token string) (string, error)
 
-	// Audit records, sorted by Time then ID.
+	// Audit records, sorted by Time then ID. AppendAudit stores a Count
+	// below 1 as 1. AddAuditCount adds n (>= 1) to the Count of record id
+	// and moves its LastTime to last when last is later (ErrNotFound if
+	// id does not exist): one record then stands for repeated identical
+	// events (aggregated refusals).
 	AppendAudit(r *AuditRecord) error
+	AddAuditCount(id string, n int, last time.Time) error
 	ListAudit(since time.Time, limit int) ([]*AuditRecord, error)
 	DeleteAuditBefore(t time.Time) (int, error)
 }
@@ -341,4 +346,9 @@ type AuditRecord struct {
 	Reason   string
 	// Fields holds the rest (cluster, namespace, pod, role, key ID, …) as JSON.
 	Fields string
+	// Count is how many identical events the record stands for (1 for one
+	// event; more when repeated refusals are aggregated). Time is the
+	// first one's, LastTime the last one's (zero when Count is 1).
+	Count    int
+	LastTime time.Time
 }

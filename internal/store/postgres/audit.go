@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"fmt"
 	"github.com/jackc/pgx/v5/pgtype"
 	"time"
 
@@ -32,22 +33,24 @@ func (t *tx) GetIdempotencyToken(scope, token string) (string, error) {
 
 // ---- Audit ----
 
-const auditCols = `id, time, kind, decision, reason, fields`
+const auditCols = `id, time, kind, decision, reason, fields, count, last_time`
 
 const (
-	sqlAuditInsert    = `INSERT INTO audit (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlAuditInsert    = `INSERT INTO audit (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlAuditList      = `SELECT ` + auditCols + ` FROM audit WHERE time >= ? ORDER BY time NULLS FIRST, id LIMIT ?`
 	sqlAuditListAll   = `SELECT ` + auditCols + ` FROM audit ORDER BY time NULLS FIRST, id LIMIT ?`
 	sqlAuditDeleteOld = `DELETE FROM audit WHERE time < ?`
+	sqlAuditAddCount  = `UPDATE audit SET count = count + ?, last_time = greatest(coalesce(last_time, time), ?) WHERE id = ?`
 )
 
 func scanAudit(sc scanner) (*store.AuditRecord, error) {
 	var r store.AuditRecord
-	var at pgtype.Timestamptz
-	if err := sc.Scan(&r.ID, &at, &r.Kind, &r.Decision, &r.Reason, &r.Fields); err != nil {
+	var at, last pgtype.Timestamptz
+	var count int64
+	if err := sc.Scan(&r.ID, &at, &r.Kind, &r.Decision, &r.Reason, &r.Fields, &count, &last); err != nil {
 		return nil, err
 	}
-	r.Time = decTime(at)
+	r.Time, r.LastTime, r.Count = decTime(at), decTime(last), int(count)
 	return &r, nil
 }
 
@@ -56,8 +59,24 @@ func (t *tx) AppendAudit(r *store.AuditRecord) error {
 	if r == nil {
 		return errNil("append audit")
 	}
-	_, err := t.exec(sqlAuditInsert, r.ID, encTime(r.Time), r.Kind, r.Decision, r.Reason, r.Fields)
+	_, err := t.exec(sqlAuditInsert, r.ID, encTime(r.Time), r.Kind, r.Decision, r.Reason, r.Fields, int64(max(r.Count, 1)), encTime(r.LastTime))
 	return mapErr(err, "postgres: append audit %q", r.ID)
+}
+
+// AddAuditCount adds n to record id's count and moves its last time to
+// last when later; ErrNotFound if id does not exist.
+func (t *tx) AddAuditCount(id string, n int, last time.Time) error {
+	if n < 1 {
+		return fmt.Errorf("postgres: add audit count %q: n must be at least 1, not %d", id, n)
+	}
+	tag, err := t.exec(sqlAuditAddCount, int64(n), encTime(last), id)
+	if err != nil {
+		return mapErr(err, "postgres: add audit count %q", id)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: add audit count %q: %w", id, store.ErrNotFound)
+	}
+	return nil
 }
 
 // ListAudit lists records at or after since, by time then ID, at most limit

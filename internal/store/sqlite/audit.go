@@ -33,22 +33,23 @@ func (t *tx) GetIdempotencyToken(scope, token string) (string, error) {
 
 // ---- Audit ----
 
-const auditCols = `id, time, kind, decision, reason, fields`
+const auditCols = `id, time, kind, decision, reason, fields, count, last_time`
 
 const (
-	sqlAuditInsert    = `INSERT INTO audit (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlAuditInsert    = `INSERT INTO audit (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlAuditList      = `SELECT ` + auditCols + ` FROM audit WHERE time >= ? ORDER BY time, id LIMIT ?`
 	sqlAuditListAll   = `SELECT ` + auditCols + ` FROM audit ORDER BY time, id LIMIT ?`
 	sqlAuditDeleteOld = `DELETE FROM audit WHERE time < ?`
+	sqlAuditAddCount  = `UPDATE audit SET count = count + ?, last_time = max(coalesce(last_time, time), coalesce(?, time)) WHERE id = ?`
 )
 
 func scanAudit(sc scanner) (*store.AuditRecord, error) {
 	var r store.AuditRecord
-	var at sql.NullInt64
-	if err := sc.Scan(&r.ID, &at, &r.Kind, &r.Decision, &r.Reason, &r.Fields); err != nil {
+	var at, last sql.NullInt64
+	if err := sc.Scan(&r.ID, &at, &r.Kind, &r.Decision, &r.Reason, &r.Fields, &r.Count, &last); err != nil {
 		return nil, err
 	}
-	r.Time = decTime(at)
+	r.Time, r.LastTime = decTime(at), decTime(last)
 	return &r, nil
 }
 
@@ -57,8 +58,26 @@ func (t *tx) AppendAudit(r *store.AuditRecord) error {
 	if r == nil {
 		return errNil("append audit")
 	}
-	_, err := t.exec(sqlAuditInsert, r.ID, encTime(r.Time), r.Kind, r.Decision, r.Reason, r.Fields)
+	_, err := t.exec(sqlAuditInsert, r.ID, encTime(r.Time), r.Kind, r.Decision, r.Reason, r.Fields, max(r.Count, 1), encTime(r.LastTime))
 	return mapErr(err, "sqlite: append audit %q", r.ID)
+}
+
+// AddAuditCount adds n to record id's count and moves its last time to
+// last when later; ErrNotFound if id does not exist.
+func (t *tx) AddAuditCount(id string, n int, last time.Time) error {
+	if n < 1 {
+		return fmt.Errorf("sqlite: add audit count %q: n must be at least 1, not %d", id, n)
+	}
+	res, err := t.exec(sqlAuditAddCount, n, encTime(last), id)
+	if err != nil {
+		return mapErr(err, "sqlite: add audit count %q", id)
+	}
+	if k, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: add audit count: %w", err)
+	} else if k == 0 {
+		return fmt.Errorf("sqlite: add audit count %q: %w", id, store.ErrNotFound)
+	}
+	return nil
 }
 
 // ListAudit lists records at or after since, by time then ID, at most limit

@@ -43,7 +43,7 @@ func testAudit(t *testing.T, s store.Store) {
 	rec := func(id string, minute int) *store.AuditRecord {
 		return &store.AuditRecord{
 			ID: id, Time: at(minute), Kind: "eks-auth:AssumeRoleForPodIdentity", Decision: "issued",
-			Reason: "association " + id, Fields: `{"cluster":"c1","namespace":"default"}`,
+			Reason: "association " + id, Fields: `{"cluster":"c1","namespace":"default"}`, Count: 1,
 		}
 	}
 	recs := []*store.AuditRecord{rec("e", 4), rec("b", 1), rec("d", 3), rec("a", 0), rec("c2", 2), rec("c1", 2)}
@@ -78,6 +78,35 @@ func testAudit(t *testing.T, s store.Store) {
 	got := mustGet(t, s, func(tx store.Tx) ([]*store.AuditRecord, error) { return tx.ListAudit(at(4), 0) })
 	checkEqual(t, "ListAudit record", got, []*store.AuditRecord{recs[0]})
 
+	// Aggregation: a record's count grows and its last time moves forward
+	// only.
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.AddAuditCount("e", 5, at(4).Add(30*time.Second)); err != nil {
+			return err
+		}
+		return tx.AddAuditCount("e", 4, at(4).Add(10*time.Second))
+	})
+	agg := *recs[0]
+	agg.Count, agg.LastTime = 10, at(4).Add(30*time.Second)
+	got = mustGet(t, s, func(tx store.Tx) ([]*store.AuditRecord, error) { return tx.ListAudit(at(4), 0) })
+	checkEqual(t, "ListAudit aggregated record", got, []*store.AuditRecord{&agg})
+	wantErr(t, "AddAuditCount of a missing record", write(t, s, func(tx store.Tx) error {
+		return tx.AddAuditCount("missing", 1, at(4))
+	}), store.ErrNotFound)
+	// A count below 1 is stored as 1; a record appended with its count
+	// and last time keeps them.
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.AppendAudit(&store.AuditRecord{ID: "z0", Time: at(50), Kind: "k", Decision: "refused"}); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&store.AuditRecord{ID: "z1", Time: at(51), Kind: "k", Decision: "refused", Count: 7, LastTime: at(52)})
+	})
+	got = mustGet(t, s, func(tx store.Tx) ([]*store.AuditRecord, error) { return tx.ListAudit(at(50), 0) })
+	checkEqual(t, "ListAudit counts", got, []*store.AuditRecord{
+		{ID: "z0", Time: at(50), Kind: "k", Decision: "refused", Count: 1},
+		{ID: "z1", Time: at(51), Kind: "k", Decision: "refused", Count: 7, LastTime: at(52)},
+	})
+
 	// Retention: strictly older records go.
 	var n int
 	update(t, s, func(tx store.Tx) error {
@@ -89,7 +118,7 @@ func testAudit(t *testing.T, s store.Store) {
 		t.Errorf("DeleteAuditBefore deleted %d, want 2", n)
 	}
 	left := mustGet(t, s, func(tx store.Tx) ([]*store.AuditRecord, error) { return tx.ListAudit(time.Time{}, 0) })
-	checkEqual(t, "audit after retention", keysOf(left, id), []string{"c1", "c2", "d", "e"})
+	checkEqual(t, "audit after retention", keysOf(left, id), []string{"c1", "c2", "d", "e", "z0", "z1"})
 	update(t, s, func(tx store.Tx) error {
 		var err error
 		n, err = tx.DeleteAuditBefore(at(2))
@@ -100,10 +129,10 @@ func testAudit(t *testing.T, s store.Store) {
 	}
 	update(t, s, func(tx store.Tx) error {
 		var err error
-		n, err = tx.DeleteAuditBefore(at(60))
+		n, err = tx.DeleteAuditBefore(at(60 * 24))
 		return err
 	})
-	if n != 4 {
-		t.Errorf("DeleteAuditBefore(all) deleted %d, want 4", n)
+	if n != 6 {
+		t.Errorf("DeleteAuditBefore(all) deleted %d, want 6", n)
 	}
 }
