@@ -162,10 +162,10 @@ func scalar[T any](t *tx, q string, args ...any) (T, error) {
 	}, q, args...)
 }
 
-// lockEvents takes the change feed's transaction-scoped advisory lock, once
-// per transaction, before any association write: revisions are then
-// allocated and committed one writer at a time, so they become visible in
-// order.
+// lockEvents makes sure the transaction holds the write lock before an
+// association write (Update takes it first, so this only checks): revisions
+// are then allocated and committed one writer at a time, so they become
+// visible in order.
 func (t *tx) lockEvents() error {
 	if t.done.Load() {
 		return errTxDone
@@ -178,7 +178,7 @@ func (t *tx) lockEvents() error {
 	if t.eventLock {
 		return nil
 	}
-	if _, err := t.pt.Exec(t.ctx, "SELECT pg_advisory_xact_lock($1)", lockEvents); err != nil {
+	if _, err := t.pt.Exec(t.ctx, "SELECT pg_advisory_xact_lock($1)", lockWrite); err != nil {
 		return fmt.Errorf("postgres: lock the change feed: %w", err)
 	}
 	t.eventLock = true
