@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,38 +27,16 @@ import (
 	"github.com/podid/podid/internal/store/postgres/pgtest"
 )
 
-// The package's throwaway PostgreSQL server, started by the first test that
-// needs it and stopped by TestMain.
-var (
-	pgOnce sync.Once
-	pgSrv  *pgtest.Server
-	pgErr  error
-)
+// pgLazy is the package's throwaway PostgreSQL server, started by the first
+// test that needs it and stopped by TestMain.
+var pgLazy pgtest.Lazy
 
 // postgresServer returns the package's PostgreSQL server, starting it on
 // first use. Without PostgreSQL binaries the test skips (fails under
 // CI=true).
 func postgresServer(t testing.TB) *pgtest.Server {
 	t.Helper()
-	pgOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		pgSrv, pgErr = pgtest.Start(ctx, pgtest.Options{})
-	})
-	if errors.Is(pgErr, pgtest.ErrNoBinaries) {
-		pgtest.Unavailable(t)
-	}
-	if pgErr != nil {
-		t.Fatal(pgErr)
-	}
-	return pgSrv
-}
-
-// stopPostgres stops the package's PostgreSQL server if a test started it.
-func stopPostgres() {
-	if pgSrv != nil {
-		pgSrv.Stop()
-	}
+	return pgLazy.Get(t)
 }
 
 // newMasterKey returns a master keyring in PODID_MASTER_KEY's format, the

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	stopPostgres()
+	pgLazy.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

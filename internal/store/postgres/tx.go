@@ -104,6 +104,21 @@ func (t *tx) exec(q string, args ...any) (pgconn.CommandTag, error) {
 	return tag, nil
 }
 
+// execPlain runs a write statement that cannot fail with a constraint
+// violation (ON CONFLICT DO NOTHING, an insert with a generated key), without
+// a savepoint: one statement, one round trip.
+func (t *tx) execPlain(q string, args ...any) (pgconn.CommandTag, error) {
+	if t.done.Load() {
+		return pgconn.CommandTag{}, errTxDone
+	}
+	if !t.write {
+		return pgconn.CommandTag{}, errReadOnlyTx
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pt.Exec(t.ctx, sqlText(q), args...)
+}
+
 // execOne runs a write statement that must affect a row; none is ErrNotFound.
 func (t *tx) execOne(what string, q string, args ...any) error {
 	tag, err := t.exec(q, args...)
