@@ -7,6 +7,9 @@ command -v aws >/dev/null 2>&1 || need_apt+=(awscli)
 python3 -c 'import boto3' >/dev/null 2>&1 || need_apt+=(python3-boto3)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubectl)
+# The PostgreSQL store's tests start a throwaway server from Debian's binaries
+# (internal/store/postgres/pgtest looks in /usr/lib/postgresql/*/bin).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
 		echo "installing with apt-get: ${need_apt[*]}"
@@ -16,6 +19,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 		exit 1
 	fi
 fi
+echo "postgresql: $(ls -d /usr/lib/postgresql/*/bin | head -1)"
 echo "go: $(go version | cut -d' ' -f3)  aws: $(aws --version 2>&1 | cut -d' ' -f1)  boto3: $(python3 -c 'import boto3; print(boto3.__version__)')"
 # The gateway's end-to-end tests run npm packages as its upstream stores:
 # dynalite (DynamoDB) and s3rver (S3), installed outside the repository in

@@ -35,7 +35,7 @@ import (
 	"github.com/podid/podid/internal/sessiontoken"
 	"github.com/podid/podid/internal/sharedcreds"
 	"github.com/podid/podid/internal/store"
-	"github.com/podid/podid/internal/store/sqlite"
+	"github.com/podid/podid/internal/store/backend"
 	"github.com/podid/podid/internal/sts"
 )
 
@@ -47,17 +47,20 @@ const (
 	// root access key in AWS shared-credentials format.
 	RootCredentialsFile = "root-credentials"
 	// DatabaseFile is the SQLite database's name under the data directory.
-	DatabaseFile = "podid.db"
+	DatabaseFile = backend.DatabaseFile
 	// DefaultAgentImage is the image of agents CreateAddon installs.
 	DefaultAgentImage = "ghcr.io/podid/podid:latest"
 )
 
 // Config configures a server.
 type Config struct {
-	DataDir   string
-	AccountID string
-	Region    string
-	Partition string
+	DataDir string
+	// DatabaseURL selects PostgreSQL (a postgres:// URL, shared by every
+	// replica); empty keeps SQLite in DataDir. See docs/high-availability.md.
+	DatabaseURL string
+	AccountID   string
+	Region      string
+	Partition   string
 	// PublicURL is the base URL clients and clusters reach the server at;
 	// hosted clusters' issuer URLs are built from it.
 	PublicURL string
@@ -176,14 +179,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	kr, origin, err := secrets.Resolve(cfg.Getenv, cfg.MasterKeyFile, cfg.DataDir)
+	st, kr, err := openStore(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("master key: %w", err)
-	}
-	cfg.Logger.Info("master key loaded", "from", origin)
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), sqlite.WithNow(cfg.Now))
-	if err != nil {
-		return nil, fmt.Errorf("opening store: %w", err)
+		return nil, err
 	}
 	if err := CheckAccount(ctx, st, kr, cfg.AccountID, cfg.Now()); err != nil {
 		st.Close()
@@ -195,6 +193,35 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// openStore opens the backend cfg selects and the master keyring. With
+// PostgreSQL every replica must unseal what any other sealed, so the master
+// key must come from PODID_MASTER_KEY or a file shared by the replicas; it is
+// never generated into one replica's data directory.
+func openStore(ctx context.Context, cfg Config) (store.Store, *secrets.Keyring, error) {
+	kind, err := backend.Select(backend.Config{URL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+	if err != nil {
+		return nil, nil, err
+	}
+	keyDir := cfg.DataDir
+	if kind == backend.PostgreSQL {
+		keyDir = ""
+	}
+	kr, origin, err := secrets.Resolve(cfg.Getenv, cfg.MasterKeyFile, keyDir)
+	if err != nil {
+		if kind == backend.PostgreSQL {
+			return nil, nil, fmt.Errorf("master key: with --database-url every replica needs the same master key (--master-key-file or %s): %w", secrets.EnvMasterKey, err)
+		}
+		return nil, nil, fmt.Errorf("master key: %w", err)
+	}
+	cfg.Logger.Info("master key loaded", "from", origin)
+	st, opened, err := backend.Open(ctx, backend.Config{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Now: cfg.Now})
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening store: %w", err)
+	}
+	cfg.Logger.Info("store opened", "backend", string(opened.Kind), "database", opened.Where)
+	return st, kr, nil
 }
 
 func (a *App) assemble(ctx context.Context) error {

@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -28,7 +27,7 @@ import (
 	"github.com/podid/podid/internal/sessiontoken"
 	"github.com/podid/podid/internal/sharedcreds"
 	"github.com/podid/podid/internal/store"
-	"github.com/podid/podid/internal/store/sqlite"
+	"github.com/podid/podid/internal/store/backend"
 )
 
 // gatewayFlags are the flags of the gateway, shared by `podid gateway` and
@@ -52,6 +51,7 @@ type gatewayFlags struct {
 	getenv func(string) string
 	// Only for `podid gateway` (the server has its own).
 	dataDir, accountID, region    string
+	databaseURL                   string
 	masterKeyFile, logFmt, logLvl string
 	auditRetention                time.Duration
 }
@@ -96,6 +96,7 @@ uses; both may run at once). See docs/gateway.md.`,
 	f.register(cmd, "listen", "127.0.0.1:8090")
 	fl := cmd.Flags()
 	fl.StringVar(&f.dataDir, "data-dir", "./podid-data", "the podid server's data directory")
+	fl.StringVar(&f.databaseURL, "database-url", "", "the podid servers' PostgreSQL URL (postgres://…) instead of the SQLite database in --data-dir (default $"+backend.EnvURL+")")
 	fl.StringVar(&f.accountID, "account-id", app.DefaultAccountID, "the account podid serves (as given to podid server)")
 	fl.StringVar(&f.region, "region", app.DefaultRegion, "the region of DynamoDB ARNs and of accepted signatures (as given to podid server)")
 	fl.StringVar(&f.masterKeyFile, "master-key-file", "", "master key for secrets at rest (default: $PODID_MASTER_KEY, else DATA-DIR/master.key)")
@@ -119,20 +120,28 @@ func (f *gatewayFlags) runStandalone(ctx context.Context) error {
 	if err := f.checkUpstreams(); err != nil {
 		return err
 	}
-	dbPath := filepath.Join(f.dataDir, app.DatabaseFile)
-	if _, err := os.Stat(dbPath); err != nil {
-		return fmt.Errorf("no podid data in %s (%v): start `podid server --data-dir %s` first", f.dataDir, err, f.dataDir)
-	}
 	getenv := f.env()
-	kr, _, err := secrets.Resolve(getenv, f.masterKeyFile, f.dataDir)
+	bc := backend.Config{URL: backend.URL(f.databaseURL, getenv), DataDir: f.dataDir, MustExist: true}
+	kind, err := backend.Select(bc)
+	if err != nil {
+		return err
+	}
+	keyDir := f.dataDir
+	if kind == backend.PostgreSQL {
+		keyDir = "" // the servers' shared key, never a new one
+	} else if err := backend.CheckExists(bc); err != nil {
+		return err // before a master key could be created in an empty directory
+	}
+	kr, _, err := secrets.Resolve(getenv, f.masterKeyFile, keyDir)
 	if err != nil {
 		return fmt.Errorf("master key: %w", err)
 	}
-	st, err := sqlite.Open(ctx, dbPath)
+	st, opened, err := backend.Open(ctx, bc)
 	if err != nil {
 		return fmt.Errorf("opening the store: %w", err)
 	}
 	defer st.Close()
+	logger.Info("store opened", "backend", string(opened.Kind), "database", opened.Where)
 	if err := app.CheckAccount(ctx, st, kr, f.accountID, time.Now()); err != nil {
 		return err
 	}

@@ -16,11 +16,13 @@ import (
 	"github.com/podid/podid/internal/broker"
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/server"
+	"github.com/podid/podid/internal/store/backend"
 )
 
 // serverFlags are the flags `podid server` and `podid dev` share.
 type serverFlags struct {
 	listen, dataDir, accountID, region, publicURL            string
+	databaseURL                                              string
 	masterKeyFile, bootstrapCreds                            string
 	logFormat, logLevel                                      string
 	podSessionDuration                                       time.Duration
@@ -39,6 +41,7 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultListen, defaultDataDir
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", defaultListen, "HOST:PORT of the one API port")
 	fl.StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the SQLite database, master key and root credentials")
+	fl.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL (postgres://…) shared by every replica instead of SQLite in --data-dir (default $"+backend.EnvURL+"; prefer the variable: command lines are visible to other users)")
 	fl.StringVar(&f.accountID, "account-id", app.DefaultAccountID, "the 12-digit account podid serves")
 	fl.StringVar(&f.region, "region", app.DefaultRegion, "the region in ARNs and EKS endpoints")
 	fl.StringVar(&f.publicURL, "public-url", "", "base URL clients and clusters reach the server at (default http://LISTEN)")
@@ -86,6 +89,7 @@ func (f *serverFlags) logger(w *os.File) (*slog.Logger, error) {
 func (f *serverFlags) appConfig(logger *slog.Logger, publicURL string) app.Config {
 	return app.Config{
 		DataDir:              f.dataDir,
+		DatabaseURL:          backend.URL(f.databaseURL, os.Getenv),
 		AccountID:            f.accountID,
 		Region:               f.region,
 		PublicURL:            publicURL,

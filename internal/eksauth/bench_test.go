@@ -9,15 +9,19 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/podid/podid/internal/app"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/cputime"
 	"github.com/podid/podid/internal/eksauth"
+	"github.com/podid/podid/internal/secrets"
 	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/postgres/pgtest"
 )
 
 // benchEnv is a server with a hosted cluster, the workshop's association
@@ -28,9 +32,9 @@ type benchEnv struct {
 	token string
 }
 
-func newBenchEnv(b *testing.B) *benchEnv {
+func newBenchEnv(b *testing.B, mod func(*app.Config)) *benchEnv {
 	b.Helper()
-	e := newEnv(b, nil)
+	e := newEnv(b, mod)
 	e.createRole(b, "cluster", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)
 	e.createHostedCluster(b, "eks-workshop", nil)
 	e.createRole(b, "eks-workshop-carts-dynamo", trustPods, getRoleByNamespace)
@@ -84,7 +88,7 @@ func BenchmarkExchange(b *testing.B) {
 		{"node-role-caller", (*benchEnv).nodePrincipal},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			e := newBenchEnv(b)
+			e := newBenchEnv(b, nil)
 			ctx := auth.WithPrincipal(context.Background(), c.caller(e, b))
 			in := &eksauth.Input{ClusterName: "eks-workshop", Token: e.token}
 			if _, err := e.app.EKSAuth.AssumeRoleForPodIdentity(ctx, in); err != nil {
@@ -108,11 +112,43 @@ func BenchmarkExchange(b *testing.B) {
 
 // BenchmarkExchangeHTTP is the same exchange through the server's
 // handler (body limit, SigV4 verification of the node-role session's
-// signature, routing, JSON encoding), in process without a socket. The
-// request is signed once; the server's clock does not move, so the
-// signature stays valid.
+// signature, routing, JSON encoding), in process without a socket, on each
+// store backend in the same run: SQLite in a temporary directory and
+// PostgreSQL on a throwaway local server (the hot path reads memory; the
+// store only takes the batched audit records). The request is signed once;
+// the server's clock does not move, so the signature stays valid.
 func BenchmarkExchangeHTTP(b *testing.B) {
-	e := newBenchEnv(b)
+	b.Run("sqlite", func(b *testing.B) { benchExchangeHTTP(b, nil) })
+	b.Run("postgres", func(b *testing.B) {
+		url := pgLazy.Get(b).NewDatabase(b)
+		benchExchangeHTTP(b, func(c *app.Config) {
+			c.DatabaseURL = url
+			c.Getenv = func(k string) string {
+				if k == secrets.EnvMasterKey {
+					return benchMasterKey
+				}
+				return ""
+			}
+		})
+	})
+}
+
+// benchMasterKey is a fixed master key for the PostgreSQL benchmark (a
+// shared database needs one from the environment).
+const benchMasterKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+// pgLazy is the PostgreSQL server of this package's benchmarks, started on
+// first use and stopped by TestMain.
+var pgLazy pgtest.Lazy
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgLazy.Stop()
+	os.Exit(code)
+}
+
+func benchExchangeHTTP(b *testing.B, mod func(*app.Config)) {
+	e := newBenchEnv(b, mod)
 	boot := e.createUser(b, "bootstrap", allowAssumeAll)
 	creds := e.assumeRole(b, boot, roleARN("node"), "i-0123456789abcdef0", map[string]string{eksauth.NodeNameTag: "node-1"})
 	body, _ := json.Marshal(map[string]string{"token": e.token})

@@ -28,7 +28,7 @@ type eaFixture struct {
 	eks *eks.Client
 }
 
-func newEAFixture(t *testing.T, s *server) *eaFixture {
+func newEAFixture(t testing.TB, s *server) *eaFixture {
 	t.Helper()
 	cfg := aws.Config{
 		Region:       s.Region,
@@ -45,7 +45,7 @@ func (f *eaFixture) arn(kind, name string) string {
 }
 
 // role creates a role with a trust policy and inline policies.
-func (f *eaFixture) role(t *testing.T, name, trust string, inline ...string) string {
+func (f *eaFixture) role(t testing.TB, name, trust string, inline ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := f.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
@@ -79,7 +79,7 @@ func (f *eaFixture) user(t *testing.T, name string, inline ...string) creds {
 }
 
 // cluster creates a podid-hosted cluster.
-func (f *eaFixture) cluster(t *testing.T, name string) {
+func (f *eaFixture) cluster(t testing.TB, name string) {
 	t.Helper()
 	_, err := f.eks.CreateCluster(context.Background(), &eks.CreateClusterInput{Name: aws.String(name), RoleArn: aws.String(f.arn("role", "eks-cluster")),
 		ResourcesVpcConfig: &ekstypes.VpcConfigRequest{SubnetIds: []string{"subnet-0a1b2c3d"}}})

@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	pgLazy.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -51,7 +52,7 @@ type server struct {
 }
 
 // freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -113,7 +114,7 @@ func startServerEnv(t *testing.T, env []string, extraArgs ...string) *server {
 
 // readSharedCredentials reads the [default] profile of an AWS
 // shared-credentials file.
-func readSharedCredentials(t *testing.T, path string) (key, secret string) {
+func readSharedCredentials(t testing.TB, path string) (key, secret string) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

@@ -11,13 +11,19 @@ import (
 // ---- Idempotency tokens ----
 
 const (
-	sqlTokenPut = `INSERT INTO idempotency_tokens (scope, token, resource_id, created_at) VALUES (?, ?, ?, ?)`
+	sqlTokenPut = `INSERT INTO idempotency_tokens (scope, token, resource_id, created_at) VALUES (?, ?, ?, ?)
+	ON CONFLICT DO NOTHING`
 	sqlTokenGet = `SELECT resource_id FROM idempotency_tokens WHERE scope = ? AND token = ?`
 )
 
 // PutIdempotencyToken remembers token within scope; ErrConflict if it exists.
 func (t *tx) PutIdempotencyToken(scope, token, resourceID string) error {
-	_, err := t.exec(sqlTokenPut, scope, token, resourceID, encTime(t.s.opts.now()))
+	// ON CONFLICT DO NOTHING reports a taken token as no row inserted,
+	// without aborting the transaction, so no savepoint is needed.
+	tag, err := t.execPlain(sqlTokenPut, scope, token, resourceID, encTime(t.s.opts.now()))
+	if err == nil && tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: put idempotency token in scope %q: %w", scope, store.ErrConflict)
+	}
 	return mapErr(err, "postgres: put idempotency token in scope %q", scope)
 }
 
@@ -36,7 +42,7 @@ func (t *tx) GetIdempotencyToken(scope, token string) (string, error) {
 const auditCols = `id, time, kind, decision, reason, fields, count, last_time`
 
 const (
-	sqlAuditInsert    = `INSERT INTO audit (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlAuditInsert    = `INSERT INTO audit (` + auditCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	sqlAuditList      = `SELECT ` + auditCols + ` FROM audit WHERE time >= ? ORDER BY time NULLS FIRST, id LIMIT ?`
 	sqlAuditListAll   = `SELECT ` + auditCols + ` FROM audit ORDER BY time NULLS FIRST, id LIMIT ?`
 	sqlAuditDeleteOld = `DELETE FROM audit WHERE time < ?`
@@ -59,7 +65,10 @@ func (t *tx) AppendAudit(r *store.AuditRecord) error {
 	if r == nil {
 		return errNil("append audit")
 	}
-	_, err := t.exec(sqlAuditInsert, r.ID, encTime(r.Time), r.Kind, r.Decision, r.Reason, r.Fields, int64(max(r.Count, 1)), encTime(r.LastTime))
+	tag, err := t.execPlain(sqlAuditInsert, r.ID, encTime(r.Time), r.Kind, r.Decision, r.Reason, r.Fields, int64(max(r.Count, 1)), encTime(r.LastTime))
+	if err == nil && tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: append audit %q: %w", r.ID, store.ErrConflict)
+	}
 	return mapErr(err, "postgres: append audit %q", r.ID)
 }
 

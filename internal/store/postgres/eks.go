@@ -403,7 +403,7 @@ func (t *tx) appendEvent(typ string, a *store.Association) error {
 	if err != nil {
 		return fmt.Errorf("postgres: encode association event: %w", err)
 	}
-	if _, err := t.exec(sqlEventInsert, typ, a.Cluster, doc, encTime(t.s.opts.now())); err != nil {
+	if _, err := t.execPlain(sqlEventInsert, typ, a.Cluster, doc, encTime(t.s.opts.now())); err != nil {
 		return mapErr(err, "postgres: append %s event for %q/%q", typ, a.Cluster, a.ID)
 	}
 	t.mu.Lock()

@@ -2,12 +2,14 @@
 // connection pool, for running several podid servers on one database.
 //
 // Concurrency model: View runs in a REPEATABLE READ READ ONLY transaction (a
-// consistent snapshot); Update in READ COMMITTED, relying on unique indexes
-// for conflicts. Every write statement runs under a savepoint so that a
-// not-found or conflict result leaves the transaction usable, as the store
-// contract requires. Writers that touch associations first take a
-// transaction-scoped advisory lock, so change-feed revisions become visible
-// strictly in order across every replica.
+// consistent snapshot) and never waits for writers. Update runs in READ
+// COMMITTED after taking a transaction-scoped advisory lock shared by every
+// replica, so writers run one at a time, as SQLite's single write connection
+// makes them: each statement sees every earlier commit, read-then-write
+// callbacks cannot race, and change-feed revisions become visible strictly
+// in order. Every write statement runs under a savepoint so that a not-found
+// or conflict result leaves the transaction usable, as the store contract
+// requires.
 //
 // Change notifications: the transaction that appends an association event
 // also runs pg_notify on the channel [EventChannel]; a dedicated listening
@@ -47,7 +49,7 @@ const ChangeChannel = "podid_changes"
 // Advisory lock keys (64-bit, "podid" in ASCII in the high bytes).
 const (
 	lockMigrate int64 = 0x706f646964_000001
-	lockEvents  int64 = 0x706f646964_000002
+	lockWrite   int64 = 0x706f646964_000002
 )
 
 // Defaults for the options.
@@ -164,6 +166,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if !strings.Contains(dsn, "pool_max_conns") {
 		cfg.MaxConns = o.maxConns
 	}
+	// A replica that stops mid-transaction (a hung process, a partition)
+	// must not hold the write lock for long.
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "30000"
+	}
 	if cfg.HealthCheckPeriod > 5*time.Second {
 		cfg.HealthCheckPeriod = 5 * time.Second
 	}
@@ -248,7 +255,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("postgres: begin write transaction: %w", err)
 	}
-	t := &tx{ctx: ctx, pt: pt, s: s, write: true}
+	t := &tx{ctx: ctx, pt: pt, s: s, write: true, eventLock: true}
 	committed := false
 	defer func() {
 		t.done.Store(true)
@@ -256,6 +263,13 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 			_ = pt.Rollback(context.Background())
 		}
 	}()
+	// One writer at a time across every replica, as with SQLite's single
+	// write connection: a read-then-write inside fn (bootstrap "create if
+	// none", idempotent creates) sees every earlier commit and cannot race
+	// another replica's, and change-feed revisions commit in order.
+	if _, err := pt.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockWrite); err != nil {
+		return fmt.Errorf("postgres: take the write lock: %w", err)
+	}
 	if err := fn(t); err != nil {
 		return err
 	}

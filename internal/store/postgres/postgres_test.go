@@ -290,3 +290,39 @@ func TestClosed(t *testing.T) {
 		t.Errorf("second Close = %v", err)
 	}
 }
+
+// TestWritersSerializedAcrossStores: "create if none exists" callbacks run
+// through two Stores on one database at once create exactly one record, as
+// with SQLite's single writer (bootstrap of root and session-token keys
+// relies on it when replicas start together).
+func TestWritersSerializedAcrossStores(t *testing.T) {
+	url := pgsrv.NewDatabase(t)
+	stores := []*Store{openTest(t, url), openTest(t, url)}
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = stores[i%2].Update(t.Context(), func(tx store.Tx) error {
+				ks, err := tx.ListServerKeys("bootstrap")
+				if err != nil || len(ks) > 0 {
+					return err
+				}
+				return tx.PutServerKey(&store.ServerKey{ID: fmt.Sprintf("k%02d", i), Purpose: "bootstrap", Sealed: []byte("x"), Active: true})
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("writer %d: %v", i, err)
+		}
+	}
+	var ks []*store.ServerKey
+	if err := stores[0].View(t.Context(), func(tx store.Tx) (err error) { ks, err = tx.ListServerKeys("bootstrap"); return }); err != nil {
+		t.Fatal(err)
+	}
+	if len(ks) != 1 {
+		t.Errorf("%d keys created, want 1", len(ks))
+	}
+}

@@ -104,6 +104,21 @@ func (t *tx) exec(q string, args ...any) (pgconn.CommandTag, error) {
 	return tag, nil
 }
 
+// execPlain runs a write statement that cannot fail with a constraint
+// violation (ON CONFLICT DO NOTHING, an insert with a generated key), without
+// a savepoint: one statement, one round trip.
+func (t *tx) execPlain(q string, args ...any) (pgconn.CommandTag, error) {
+	if t.done.Load() {
+		return pgconn.CommandTag{}, errTxDone
+	}
+	if !t.write {
+		return pgconn.CommandTag{}, errReadOnlyTx
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pt.Exec(t.ctx, sqlText(q), args...)
+}
+
 // execOne runs a write statement that must affect a row; none is ErrNotFound.
 func (t *tx) execOne(what string, q string, args ...any) error {
 	tag, err := t.exec(q, args...)
@@ -162,10 +177,10 @@ func scalar[T any](t *tx, q string, args ...any) (T, error) {
 	}, q, args...)
 }
 
-// lockEvents takes the change feed's transaction-scoped advisory lock, once
-// per transaction, before any association write: revisions are then
-// allocated and committed one writer at a time, so they become visible in
-// order.
+// lockEvents makes sure the transaction holds the write lock before an
+// association write (Update takes it first, so this only checks): revisions
+// are then allocated and committed one writer at a time, so they become
+// visible in order.
 func (t *tx) lockEvents() error {
 	if t.done.Load() {
 		return errTxDone
@@ -178,7 +193,7 @@ func (t *tx) lockEvents() error {
 	if t.eventLock {
 		return nil
 	}
-	if _, err := t.pt.Exec(t.ctx, "SELECT pg_advisory_xact_lock($1)", lockEvents); err != nil {
+	if _, err := t.pt.Exec(t.ctx, "SELECT pg_advisory_xact_lock($1)", lockWrite); err != nil {
 		return fmt.Errorf("postgres: lock the change feed: %w", err)
 	}
 	t.eventLock = true

@@ -415,3 +415,36 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// Lazy starts a server on first use, for test packages where only a few
+// tests or benchmarks need PostgreSQL. Stop it from TestMain after m.Run.
+type Lazy struct {
+	once sync.Once
+	s    *Server
+	err  error
+}
+
+// Get returns the server, starting it on the first call. Without PostgreSQL
+// binaries it skips t (fails it under CI=true).
+func (l *Lazy) Get(t testing.TB) *Server {
+	t.Helper()
+	l.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		l.s, l.err = Start(ctx, Options{})
+	})
+	if errors.Is(l.err, ErrNoBinaries) {
+		Unavailable(t)
+	}
+	if l.err != nil {
+		t.Fatal(l.err)
+	}
+	return l.s
+}
+
+// Stop stops the server if Get started one.
+func (l *Lazy) Stop() {
+	if l.s != nil {
+		l.s.Stop()
+	}
+}
