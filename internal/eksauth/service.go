@@ -21,10 +21,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/podid/podid/internal/auth"
+	"github.com/podid/podid/internal/awscreds"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/ids"
 	"github.com/podid/podid/internal/k8s"
@@ -67,7 +67,7 @@ const (
 var SessionTagKeys = []string{"eks-cluster-arn", "eks-cluster-name", "kubernetes-namespace", "kubernetes-service-account", "kubernetes-pod-name", "kubernetes-pod-uid"}
 
 // Tag is a session tag.
-type Tag struct{ Key, Value string }
+type Tag = awscreds.Tag
 
 // AssumeInput is one AssumeRole the Issuer performs.
 type AssumeInput struct {
@@ -84,15 +84,8 @@ type AssumeInput struct {
 	SourceAccount string
 }
 
-// Credentials are issued temporary credentials.
-type Credentials struct {
-	AccessKeyID     string
-	SecretAccessKey string
-	SessionToken    string
-	Expiration      time.Time
-	AssumedRoleARN  string
-	AssumedRoleID   string
-}
+// Credentials are issued temporary credentials (the type STS issues).
+type Credentials = awscreds.Credentials
 
 // Issuer issues role sessions. The local issuer mints podid sessions; a
 // broker issuer calls real AWS STS. Errors are *awsproto.Error (for example
@@ -146,6 +139,9 @@ type Config struct {
 	Burst float64
 	// Audit receives a record of every issuance and refusal (may be nil).
 	Audit *Auditor
+	// Calls records each cluster's last allowed call (a new log if nil);
+	// readers built before the service share it.
+	Calls *CallLog
 }
 
 // Service is the EKS Auth service.
@@ -153,29 +149,14 @@ type Service struct {
 	cfg      Config
 	clusters clusterCache
 	limiters limiters
-	// callers: cluster name → *atomic.Int64, the UnixNano of the last
-	// authorized call for that cluster (see LastCall).
-	callers sync.Map
+	// calls is cfg.Calls (or the service's own log).
+	calls *CallLog
 }
 
 // LastCall reports when a caller allowed eks-auth:AssumeRoleForPodIdentity
-// on cluster last asked for it (whatever the token): the sign that a node
-// agent serves the cluster, since an agent's readiness probe asks at least
-// every few minutes even with no pods. It is per server process.
+// on cluster last asked for it (see CallLog).
 func (s *Service) LastCall(cluster string) (time.Time, bool) {
-	v, ok := s.callers.Load(cluster)
-	if !ok {
-		return time.Time{}, false
-	}
-	return time.Unix(0, v.(*atomic.Int64).Load()), true
-}
-
-func (s *Service) markCall(cluster string, now time.Time) {
-	v, ok := s.callers.Load(cluster)
-	if !ok {
-		v, _ = s.callers.LoadOrStore(cluster, new(atomic.Int64))
-	}
-	v.(*atomic.Int64).Store(now.UnixNano())
+	return s.calls.LastCall(cluster)
 }
 
 // New returns the service.
@@ -213,7 +194,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg}
+	s := &Service{cfg: cfg, calls: cfg.Calls}
+	if s.calls == nil {
+		s.calls = &CallLog{}
+	}
 	s.clusters = clusterCache{st: cfg.Store, ttl: time.Second, now: cfg.Now, m: map[string]clusterEntry{}}
 	s.limiters = limiters{rate: cfg.RateLimit, burst: cfg.Burst, m: map[string]*bucket{}}
 	return s, nil
@@ -338,7 +322,7 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 	if cluster == nil {
 		return nil, errf(http.StatusNotFound, "ResourceNotFoundException", "No cluster found for name: %s.", in.ClusterName)
 	}
-	s.markCall(cluster.Name, now)
+	s.calls.mark(cluster.Name, now)
 	if !s.limiters.allow(cluster.Name, now) {
 		return nil, errf(http.StatusTooManyRequests, "ThrottlingException", "Rate exceeded for cluster %s.", cluster.Name)
 	}

@@ -104,7 +104,7 @@ var rules = []rule{
 		reason:    "a backend implements the contract and nothing more: no policy, no services, no secrets handling",
 	},
 	{
-		from:      []string{"internal/arn", "internal/ids", "internal/sharedcreds", "internal/cputime", "internal/testclock", "internal/eks/feed", "internal/podidclient"},
+		from:      []string{"internal/arn", "internal/ids", "internal/awscreds", "internal/sharedcreds", "internal/cputime", "internal/testclock", "internal/eks/feed", "internal/podidclient"},
 		allowOnly: []string{"internal/arn", "internal/ids"},
 		reason:    "foundations: ARNs, identifiers, credential files, clocks and the feed's wire format depend on no other podid package",
 	},
