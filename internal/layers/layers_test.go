@@ -66,10 +66,10 @@ var rules = []rule{
 		reason:    "the policy engine is pure (no I/O, no store): it never sees where policies come from (policy ↛ store)",
 	},
 	{
-		from:      []string{"internal/policy"},
-		direct:    true,
-		deny:      []string{"net", "net/http", "os", "database/sql", "io/fs"},
-		reason:    "the policy engine does no I/O: parse, validate, compile, evaluate, explain over values it is given",
+		from:   []string{"internal/policy"},
+		direct: true,
+		deny:   []string{"net", "net/http", "os", "database/sql", "io/fs"},
+		reason: "the policy engine does no I/O: parse, validate, compile, evaluate, explain over values it is given",
 	},
 	{
 		from: append([]string{"internal/auth", "internal/sessiontoken", "internal/broker", "internal/gateway", "internal/agentinstall",
