@@ -353,12 +353,12 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 	}
 	if !assoc.DisableSessionTags {
 		first.Tags = []Tag{
-			{"eks-cluster-arn", clusterARN},
-			{"eks-cluster-name", cluster.Name},
-			{"kubernetes-namespace", claims.Namespace},
-			{"kubernetes-service-account", claims.ServiceAccountName},
-			{"kubernetes-pod-name", claims.PodName},
-			{"kubernetes-pod-uid", claims.PodUID},
+			{Key: "eks-cluster-arn", Value: clusterARN},
+			{Key: "eks-cluster-name", Value: cluster.Name},
+			{Key: "kubernetes-namespace", Value: claims.Namespace},
+			{Key: "kubernetes-service-account", Value: claims.ServiceAccountName},
+			{Key: "kubernetes-pod-name", Value: claims.PodName},
+			{Key: "kubernetes-pod-uid", Value: claims.PodUID},
 		}
 		first.TransitiveTagKeys = SessionTagKeys
 	}
