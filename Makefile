@@ -20,7 +20,7 @@ test:
 	./scripts/test.sh
 
 lint:
-	gofmt -l . | (! grep .) && $(GO) vet ./...
+	gofmt -l . | (! grep .) && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 run: build
 	./bin/podid server --listen 127.0.0.1:8080 --data-dir ./.podid

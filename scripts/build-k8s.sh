@@ -3,7 +3,8 @@
 # kube-controller-manager, kube-scheduler, kwok) once, and caches the binaries
 # outside the repository under $PODID_K8S_CACHE (default
 # ~/.cache/podid/k8s-v$K8S_VERSION). Later runs find them and return at once.
-# Prints the bin directory on its last line.
+# Prints the bin directory on its last line. With --check it builds nothing
+# and exits 1 when the binaries are missing.
 set -euo pipefail
 K8S_VERSION=${K8S_VERSION:-1.34.4}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.13}
@@ -14,6 +15,8 @@ want=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 missing=0
 for b in "${want[@]}"; do [ -x "$bin/$b" ] || missing=1; done
 if [ $missing = 0 ]; then echo "$bin"; exit 0; fi
+# --check: only report (exit 1 when not built yet), for tests deciding to skip.
+if [ "${1:-}" = --check ]; then echo "not built: $bin" >&2; exit 1; fi
 
 mkdir -p "$bin" "$cache/src/kube" "$cache/src/etcd"
 echo "building Kubernetes v$K8S_VERSION control plane into $bin (about 10-15 minutes the first time)" >&2

@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# staticcheck, pinned; `go run` fetches it from the Go module proxy (staticcheck 2026.2.2).
+STATICCHECK_VERSION=v0.8.2
+
 say() { printf '\n== %s\n' "$*"; }
 
 say "checking tools"
@@ -15,13 +18,16 @@ scripts/install-deps.sh
 say "Kubernetes control plane for the end-to-end tests (built once, then cached)"
 scripts/build-k8s.sh
 
-say "gofmt and go vet"
+say "gofmt and go vet (the import rules run with the tests: internal/layers)"
 unformatted=$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)
 if [ -n "$unformatted" ]; then
 	echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
 (cd bench && go vet ./...)
+
+say "staticcheck $STATICCHECK_VERSION (staticcheck.conf: bugs, simplifications, unused code)"
+go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
 
 say "go test -race ./..."
 go test -race -count=1 -timeout 45m ./...

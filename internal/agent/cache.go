@@ -305,7 +305,7 @@ func (c *cache) tryVerified(ctx context.Context, tok string, h *tokenHash, cl *c
 		c.log.Debug("token verifier refused a rotated token", "namespace", cl.Namespace, "serviceAccount", cl.ServiceAccount, "error", err)
 		return nil, false
 	}
-	if id.PodUID == "" || (podKey{id.Namespace, id.ServiceAccount, id.PodUID}) != e.key {
+	if id.PodUID == "" || podKey(id) != e.key {
 		return nil, false
 	}
 	c.mu.Lock()

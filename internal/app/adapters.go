@@ -43,14 +43,16 @@ func (h hostedKeySets) KeySet(ctx context.Context, issuerURL string) ([]byte, bo
 }
 
 // localIssuer is EKS Auth's credential issuer backed by podid's own STS.
+// Both speak the one credential and tag type (awscreds); only the request
+// differs: EKS Auth asks as the pods.eks.amazonaws.com service.
 type localIssuer struct{ sts *sts.Service }
 
 func (l localIssuer) AssumeAsService(ctx context.Context, in *eksauth.AssumeInput) (*eksauth.Credentials, error) {
-	out, err := l.sts.AssumeRoleAs(ctx, &sts.ServiceAssumeInput{
+	return l.sts.AssumeRoleAs(ctx, &sts.ServiceAssumeInput{
 		ServicePrincipal:         eksauth.ServicePrincipal,
 		RoleARN:                  in.RoleARN,
 		SessionName:              in.SessionName,
-		Tags:                     stsTags(in.Tags),
+		Tags:                     in.Tags,
 		TransitiveTagKeys:        in.TransitiveTagKeys,
 		Policy:                   in.Policy,
 		DurationSeconds:          int(in.Duration / time.Second),
@@ -59,47 +61,18 @@ func (l localIssuer) AssumeAsService(ctx context.Context, in *eksauth.AssumeInpu
 		SourceARN:                in.SourceARN,
 		SourceAccount:            in.SourceAccount,
 	})
-	if err != nil {
-		return nil, err
-	}
-	return toCreds(out), nil
 }
 
 func (l localIssuer) AssumeFromSession(ctx context.Context, from *eksauth.Credentials, in *eksauth.AssumeInput) (*eksauth.Credentials, error) {
-	out, err := l.sts.ChainAssume(ctx, &sts.ChainAssumeInput{
-		From: &sts.IssuedCredentials{
-			AccessKeyID: from.AccessKeyID, SecretAccessKey: from.SecretAccessKey, SessionToken: from.SessionToken,
-			Expiration: from.Expiration, AssumedRoleARN: from.AssumedRoleARN, AssumedRoleID: from.AssumedRoleID,
-		},
+	return l.sts.ChainAssume(ctx, &sts.ChainAssumeInput{
+		From:            from,
 		RoleARN:         in.RoleARN,
 		SessionName:     in.SessionName,
-		Tags:            stsTags(in.Tags),
+		Tags:            in.Tags,
 		Policy:          in.Policy,
 		DurationSeconds: int(in.Duration / time.Second),
 		ExternalID:      in.ExternalID,
 	})
-	if err != nil {
-		return nil, err
-	}
-	return toCreds(out), nil
-}
-
-func stsTags(tags []eksauth.Tag) []sts.Tag {
-	if len(tags) == 0 {
-		return nil
-	}
-	out := make([]sts.Tag, len(tags))
-	for i, t := range tags {
-		out[i] = sts.Tag{Key: t.Key, Value: t.Value}
-	}
-	return out
-}
-
-func toCreds(c *sts.IssuedCredentials) *eksauth.Credentials {
-	return &eksauth.Credentials{
-		AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
-		Expiration: c.Expiration, AssumedRoleARN: c.AssumedRoleARN, AssumedRoleID: c.AssumedRoleID,
-	}
 }
 
 // indexWithFallback answers from the in-memory index and, on a miss, from

@@ -266,6 +266,7 @@ func (a *App) assemble(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("association index: %w", err)
 	}
+	agentCalls := &eksauth.CallLog{}
 	agentEndpoint := cfg.AgentEndpoint
 	if agentEndpoint == "" {
 		agentEndpoint = strings.TrimSuffix(cfg.PublicURL, "/")
@@ -277,14 +278,10 @@ func (a *App) assemble(ctx context.Context) error {
 	installer, err := agentinstall.New(agentinstall.Config{
 		Image: agentImage, Endpoint: agentEndpoint, Region: cfg.Region, Logger: cfg.Logger,
 		Keys: agentKeys{iam: a.IAM, partition: cfg.Partition, region: cfg.Region, account: cfg.AccountID},
-		// EKS Auth is made below; add-ons are only described once serving.
-		LastAgentCall: func(cluster string) (time.Time, bool) {
-			if a.EKSAuth == nil {
-				return time.Time{}, false
-			}
-			return a.EKSAuth.LastCall(cluster)
-		},
-		Now: cfg.Now,
+		// EKS Auth, made below, records agents' calls in this log; the
+		// installer reads the same log, so neither needs the other first.
+		LastAgentCall: agentCalls.LastCall,
+		Now:           cfg.Now,
 	})
 	if err != nil {
 		return err
@@ -319,11 +316,12 @@ func (a *App) assemble(ctx context.Context) error {
 	// Refusals of verified pods become Events on the pod where podid
 	// reaches the cluster's API server (rate-limited per pod).
 	a.events = podevents.New(podevents.Config{APIs: clusterAPIs{a.EKS}, Logger: cfg.Logger, Now: cfg.Now})
+	hosted := a.EKS.Issuer()
 	a.EKSAuth, err = eksauth.New(eksauth.Config{
 		Store: a.Store, Associations: indexWithFallback{a.Index, a.Store}, Authorizer: authz, Issuer: issuer,
 		Keys: &eksauth.ClusterKeys{
 			Hosted: func(_ context.Context, cluster string) (k8sKeySource, error) {
-				return a.EKS.Issuer().KeySource(cluster), nil
+				return hosted.KeySource(cluster), nil
 			},
 			Client:            httpClient,
 			AllowHTTPLoopback: cfg.AllowHTTPLoopbackIssuers,
@@ -331,7 +329,7 @@ func (a *App) assemble(ctx context.Context) error {
 		Reviewer:  eksauth.NewKubeReviewer(clusterAPIs{a.EKS}),
 		AccountID: cfg.AccountID, Region: cfg.Region, Partition: cfg.Partition, Now: cfg.Now, Logger: cfg.Logger,
 		SessionDuration: cfg.PodSessionDuration, RateLimit: cfg.EKSAuthRateLimit, FairLimits: cfg.EKSAuthFairLimits, Audit: a.auditor,
-		Events: a.events,
+		Events: a.events, Calls: agentCalls,
 	})
 	if err != nil {
 		return fmt.Errorf("eks-auth: %w", err)
@@ -345,7 +343,7 @@ func (a *App) assemble(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("explain: %w", err)
 	}
-	iss := a.EKS.Issuer()
+	iss := hosted
 	a.Handler = server.New(server.Config{
 		Verifier: &awsproto.Verifier{Lookup: resolver, Now: cfg.Now, ServedRegion: cfg.Region, AllowRegion: func(service, region string) bool {
 			// Global services are signed with the client's own region.
@@ -366,6 +364,29 @@ func (a *App) assemble(ctx context.Context) error {
 		MaxBodyBytes:         cfg.Limits.MaxBodyBytes,
 		MaxInflightBodyBytes: cfg.Limits.MaxInflightBodyBytes,
 	})
+	return a.checkWired()
+}
+
+// checkWired fails loudly if assemble left a part unset: every closure and
+// adapter above captures parts that already exist, and this makes a
+// reordering that breaks that an error at startup, not a nil at request
+// time.
+func (a *App) checkWired() error {
+	parts := []struct {
+		name string
+		set  bool
+	}{
+		{"store", a.Store != nil}, {"keyring", a.Keyring != nil}, {"registry", a.Registry != nil},
+		{"session keeper", a.keeper != nil}, {"auditor", a.auditor != nil}, {"issuers", a.Issuers != nil && a.Issuers.Local != nil},
+		{"iam", a.IAM != nil}, {"sts", a.STS != nil}, {"eks", a.EKS != nil}, {"eks-auth", a.EKSAuth != nil},
+		{"association index", a.Index != nil}, {"handler", a.Handler != nil},
+		{"broker", a.Broker != nil || a.cfg.CredentialIssuer != broker.IssuerAWSSTS},
+	}
+	for _, p := range parts {
+		if !p.set {
+			return fmt.Errorf("app: assembling left the %s unset", p.name)
+		}
+	}
 	return nil
 }
 

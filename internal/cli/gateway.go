@@ -152,18 +152,6 @@ func (f *gatewayFlags) runStandalone(ctx context.Context) error {
 	return f.serve(ctx, ln, st, kr, f.accountID, f.region, logger)
 }
 
-// Attach starts the gateway inside a running server (podid server
-// --gateway-listen, podid dev) on the server's store and keyring, and
-// returns a function that stops it. It does nothing when no listen
-// address is set.
-func (f *gatewayFlags) attach(ctx context.Context, a *app.App, accountID, region string, logger *slog.Logger) (stop func(), err error) {
-	ln, err := f.listenEmbedded()
-	if err != nil || ln == nil {
-		return func() {}, err
-	}
-	return f.start(ctx, ln, a, accountID, region, logger)
-}
-
 // listenEmbedded checks the flags of a gateway embedded in a server
 // (--gateway-listen) and binds its address, so that a busy port fails
 // before the server starts. It returns nil when no address is set.

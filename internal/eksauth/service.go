@@ -21,11 +21,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
+	"github.com/podid/podid/internal/awscreds"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/ids"
 	"github.com/podid/podid/internal/k8s"
@@ -68,7 +68,7 @@ const (
 var SessionTagKeys = []string{"eks-cluster-arn", "eks-cluster-name", "kubernetes-namespace", "kubernetes-service-account", "kubernetes-pod-name", "kubernetes-pod-uid"}
 
 // Tag is a session tag.
-type Tag struct{ Key, Value string }
+type Tag = awscreds.Tag
 
 // AssumeInput is one AssumeRole the Issuer performs.
 type AssumeInput struct {
@@ -85,15 +85,8 @@ type AssumeInput struct {
 	SourceAccount string
 }
 
-// Credentials are issued temporary credentials.
-type Credentials struct {
-	AccessKeyID     string
-	SecretAccessKey string
-	SessionToken    string
-	Expiration      time.Time
-	AssumedRoleARN  string
-	AssumedRoleID   string
-}
+// Credentials are issued temporary credentials (the type STS issues).
+type Credentials = awscreds.Credentials
 
 // Issuer issues role sessions. The local issuer mints podid sessions; a
 // broker issuer calls real AWS STS. Errors are *awsproto.Error (for example
@@ -153,6 +146,9 @@ type Config struct {
 	// (the pod is then known), to record it where the pod's owner looks
 	// (Kubernetes Events). It must not block.
 	Events RefusalSink
+	// Calls records each cluster's last allowed call (a new log if nil);
+	// readers built before the service share it.
+	Calls *CallLog
 }
 
 // RefusalSink receives the refusals of verified pods.
@@ -191,29 +187,14 @@ type Service struct {
 	cfg      Config
 	clusters clusterCache
 	limits   limits
-	// callers: cluster name → *atomic.Int64, the UnixNano of the last
-	// authorized call for that cluster (see LastCall).
-	callers sync.Map
+	// calls is cfg.Calls (or the service's own log).
+	calls *CallLog
 }
 
 // LastCall reports when a caller allowed eks-auth:AssumeRoleForPodIdentity
-// on cluster last asked for it (whatever the token): the sign that a node
-// agent serves the cluster, since an agent's readiness probe asks at least
-// every few minutes even with no pods. It is per server process.
+// on cluster last asked for it (see CallLog).
 func (s *Service) LastCall(cluster string) (time.Time, bool) {
-	v, ok := s.callers.Load(cluster)
-	if !ok {
-		return time.Time{}, false
-	}
-	return time.Unix(0, v.(*atomic.Int64).Load()), true
-}
-
-func (s *Service) markCall(cluster string, now time.Time) {
-	v, ok := s.callers.Load(cluster)
-	if !ok {
-		v, _ = s.callers.LoadOrStore(cluster, new(atomic.Int64))
-	}
-	v.(*atomic.Int64).Store(now.UnixNano())
+	return s.calls.LastCall(cluster)
 }
 
 // New returns the service.
@@ -263,7 +244,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg}
+	s := &Service{cfg: cfg, calls: cfg.Calls}
+	if s.calls == nil {
+		s.calls = &CallLog{}
+	}
 	s.clusters = clusterCache{st: cfg.Store, ttl: time.Second, now: cfg.Now, m: map[string]clusterEntry{}}
 	s.limits = newLimits(&cfg)
 	return s, nil
@@ -418,7 +402,7 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 	if cluster == nil {
 		return nil, errf(http.StatusNotFound, "ResourceNotFoundException", "No cluster found for name: %s.", in.ClusterName)
 	}
-	s.markCall(cluster.Name, now)
+	s.calls.mark(cluster.Name, now)
 	ckey := callerLimitKey(cluster.Name, caller, rec.SourceIP)
 	if !s.limits.callers.has(ckey, now) {
 		rec.Reason = "the calling agent's refusal budget is spent"
@@ -463,12 +447,12 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 	}
 	if !assoc.DisableSessionTags {
 		first.Tags = []Tag{
-			{"eks-cluster-arn", clusterARN},
-			{"eks-cluster-name", cluster.Name},
-			{"kubernetes-namespace", claims.Namespace},
-			{"kubernetes-service-account", claims.ServiceAccountName},
-			{"kubernetes-pod-name", claims.PodName},
-			{"kubernetes-pod-uid", claims.PodUID},
+			{Key: "eks-cluster-arn", Value: clusterARN},
+			{Key: "eks-cluster-name", Value: cluster.Name},
+			{Key: "kubernetes-namespace", Value: claims.Namespace},
+			{Key: "kubernetes-service-account", Value: claims.ServiceAccountName},
+			{Key: "kubernetes-pod-name", Value: claims.PodName},
+			{Key: "kubernetes-pod-uid", Value: claims.PodUID},
 		}
 		first.TransitiveTagKeys = SessionTagKeys
 	}

@@ -370,8 +370,8 @@ func TestServiceCalls(t *testing.T) {
 		t.Fatalf("%d issuer calls", len(u.issuer.calls))
 	}
 	c := u.issuer.calls[0]
-	wantTags := []Tag{{"eks-cluster-arn", "arn:aws:eks:us-west-2:123456789012:cluster/c1"}, {"eks-cluster-name", "c1"}, {"kubernetes-namespace", "carts"},
-		{"kubernetes-service-account", "carts"}, {"kubernetes-pod-name", "carts-7c9d8b6d4-x2x8p"}, {"kubernetes-pod-uid", "uid-1"}}
+	wantTags := []Tag{{Key: "eks-cluster-arn", Value: "arn:aws:eks:us-west-2:123456789012:cluster/c1"}, {Key: "eks-cluster-name", Value: "c1"}, {Key: "kubernetes-namespace", Value: "carts"},
+		{Key: "kubernetes-service-account", Value: "carts"}, {Key: "kubernetes-pod-name", Value: "carts-7c9d8b6d4-x2x8p"}, {Key: "kubernetes-pod-uid", Value: "uid-1"}}
 	if len(c.Tags) != 6 || strings.Join(c.TransitiveTagKeys, ",") != strings.Join(SessionTagKeys, ",") {
 		t.Errorf("tags %v transitive %v", c.Tags, c.TransitiveTagKeys)
 	}

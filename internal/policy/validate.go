@@ -131,14 +131,6 @@ func limitExceeded(msg string) *ValidationError {
 	return &ValidationError{Code: CodeLimitExceeded, Message: msg}
 }
 
-func isIdentityKind(k Kind) bool {
-	switch k {
-	case KindManaged, KindInline, KindSession, KindBoundary:
-		return true
-	}
-	return false
-}
-
 // validate runs IAM's checks in IAM's order (first failure wins): size,
 // syntax, version, legacy parsing (Effect case, dates, malformed ARNs),
 // Sid, actions present, resource format, action vendors, then the checks

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/podid/podid/internal/auth"
+	"github.com/podid/podid/internal/awscreds"
 	"github.com/podid/podid/internal/awsproto"
 )
 
@@ -80,20 +80,9 @@ type ChainAssumeInput struct {
 	SourceIdentity  string
 }
 
-// IssuedCredentials are credentials issued through an Issuer.
-type IssuedCredentials struct {
-	AccessKeyID     string
-	SecretAccessKey string
-	SessionToken    string
-	Expiration      time.Time
-	// AssumedRoleARN is arn:P:sts::ACCT:assumed-role/ROLE/SESSION.
-	AssumedRoleARN string
-	// AssumedRoleID is ROLEID:SESSION.
-	AssumedRoleID string
-	// PackedPolicySize is the packed size percentage (0 when no session
-	// policy or tag was passed).
-	PackedPolicySize int
-}
+// IssuedCredentials are credentials issued through an Issuer: the one
+// role-session credential type, which EKS Auth's issuers return as is.
+type IssuedCredentials = awscreds.Credentials
 
 func issued(res *assumeResult) *IssuedCredentials {
 	out := &IssuedCredentials{

@@ -12,12 +12,12 @@ import (
 // podTags are the six session tags EKS Pod Identity passes.
 func podTags(ns string) []Tag {
 	return []Tag{
-		{"eks-cluster-arn", "arn:aws:eks:us-west-2:123456789012:cluster/eks-workshop"},
-		{"eks-cluster-name", "eks-workshop"},
-		{"kubernetes-namespace", ns},
-		{"kubernetes-service-account", "carts"},
-		{"kubernetes-pod-name", "carts-7c9d8f6b5-x2x9z"},
-		{"kubernetes-pod-uid", "5af5e7ac-5754-49ea-b28f-2c2a2eb95fbb"},
+		{Key: "eks-cluster-arn", Value: "arn:aws:eks:us-west-2:123456789012:cluster/eks-workshop"},
+		{Key: "eks-cluster-name", Value: "eks-workshop"},
+		{Key: "kubernetes-namespace", Value: ns},
+		{Key: "kubernetes-service-account", Value: "carts"},
+		{Key: "kubernetes-pod-name", Value: "carts-7c9d8f6b5-x2x9z"},
+		{Key: "kubernetes-pod-uid", Value: "5af5e7ac-5754-49ea-b28f-2c2a2eb95fbb"},
 	}
 }
 

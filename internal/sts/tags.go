@@ -11,14 +11,12 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/podid/podid/internal/awscreds"
 	"github.com/podid/podid/internal/awsproto"
 )
 
 // Tag is a session tag passed to AssumeRole (or by a service caller).
-type Tag struct {
-	Key   string
-	Value string
-}
+type Tag = awscreds.Tag
 
 // Limits on session tags and session policies.
 const (

@@ -1,5 +1,7 @@
 package sts
 
+//lint:file-ignore SA1019 podid still writes PackedPolicySize (deprecated in the SDK since STS added SessionTokenSize and SessionTokenUtilization), and these tests pin that wire field.
+
 import (
 	"context"
 	"errors"

@@ -75,9 +75,7 @@ type netns struct {
 // test fails, never skips, when namespaces cannot be created.
 func newNetns(t *testing.T) *netns {
 	t.Helper()
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Fatalf("the agent's end-to-end tests need iproute2's `ip` (scripts/install-deps.sh installs it): %v", err)
-	}
+	need(t, toolIP, toolRoot)
 	var b [4]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
@@ -324,6 +322,9 @@ const (
 // `podid agent` in the namespace.
 func newAgentEnv(t *testing.T, o agentOptions) *agentEnv {
 	t.Helper()
+	// The agent's tests drive the AWS CLI, boto3 and the JS SDK v3 in a
+	// network namespace.
+	need(t, toolIP, toolRoot, toolAWSCLI, toolBoto3, toolNode)
 	e := &agentEnv{ns: newNetns(t), srv: startServer(t), dir: t.TempDir()}
 	e.http = e.ns.httpClient()
 	e.f = newEAFixture(t, e.srv)
@@ -662,6 +663,7 @@ func (e *agentEnv) runEnv(env []string, bin string, args ...string) (stdout, std
 // mustRun is run that fails the test when the client fails.
 func (e *agentEnv) mustRun(t *testing.T, tokenFile, bin string, args ...string) string {
 	t.Helper()
+	needFor(t, append([]string{bin}, args...)...)
 	out, errOut, err := e.run(tokenFile, bin, args...)
 	if err != nil {
 		t.Fatalf("%s %s: %v\nstdout: %s\nstderr: %s", bin, strings.Join(args, " "), err, out, errOut)
@@ -735,7 +737,7 @@ func jsClient(t *testing.T) string {
 		return nil
 	}
 	jsSDKOnce.Do(func() {
-		if installed() == nil {
+		if installed() == nil || toolNPM.missing() != nil {
 			return
 		}
 		args := []string{"install", "--prefix", npmDir(), "--no-audit", "--no-fund", "--loglevel=error"}
@@ -746,8 +748,6 @@ func jsClient(t *testing.T) string {
 			t.Logf("npm %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	})
-	if err := installed(); err != nil {
-		t.Fatalf("the JS SDK v3 is not installed in %s (run scripts/install-deps.sh): %v", npmDir(), err)
-	}
+	need(t, toolNode, tool{"the JS SDK v3 in " + npmDir(), installDeps, installed})
 	return script
 }

@@ -329,6 +329,7 @@ func TestBrokerWorkshop(t *testing.T) {
 // that say why, at association time when the broker can tell, else when
 // the pod asks; podid doctor reports them.
 func TestBrokerRefusals(t *testing.T) {
+	need(t, toolAWSCLI)
 	t.Parallel()
 	a := startAWS(t)
 	b := startBroker(t, a, brokerUser(t, a))

@@ -40,6 +40,12 @@ type controlPlane struct {
 // fails the test if the binaries cannot be built: this test is never skipped.
 func startControlPlane(t *testing.T) *controlPlane {
 	t.Helper()
+	need(t, toolKubectl)
+	if !inCI() {
+		// Outside CI an unbuilt control plane skips (building takes
+		// 10-15 minutes); in CI it is built here if it is missing.
+		need(t, toolControlPlane)
+	}
 	build := exec.Command("../../scripts/build-k8s.sh")
 	var berr bytes.Buffer
 	build.Stderr = &berr

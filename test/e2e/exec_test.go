@@ -158,6 +158,7 @@ func (d *dev) leakyEnv() []string {
 // exit code.
 func (d *dev) exec(t *testing.T, env []string, timeout time.Duration, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	needFor(t, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, podidBin, append([]string{"exec", "--data-dir", d.DataDir}, args...)...)

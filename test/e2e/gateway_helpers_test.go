@@ -43,7 +43,7 @@ func npmScript(t *testing.T, rel string) string {
 	t.Helper()
 	p := filepath.Join(npmDir(), "node_modules", rel)
 	npmOnce.Do(func() {
-		if _, err := os.Stat(p); err == nil {
+		if _, err := os.Stat(p); err == nil || toolNPM.missing() != nil {
 			return
 		}
 		cmd := exec.Command("npm", "install", "--prefix", npmDir(), "--no-audit", "--no-fund", "dynalite@4.0.0", "s3rver@3.7.1")
@@ -52,9 +52,7 @@ func npmScript(t *testing.T, rel string) string {
 			t.Logf("npm install: %v\n%s", err, out)
 		}
 	})
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s is not installed (run scripts/install-deps.sh): %v", p, err)
-	}
+	need(t, toolNode, tool{p, installDeps, func() error { _, err := os.Stat(p); return err }})
 	return p
 }
 
@@ -80,6 +78,7 @@ func (p *proc) String() string {
 // shown when the test fails.
 func startProc(t *testing.T, name string, env []string, bin string, args ...string) *proc {
 	t.Helper()
+	needFor(t, bin)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
 	p := &proc{logs: &bytes.Buffer{}}
@@ -317,6 +316,10 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // whose ARN (from `aws sts get-caller-identity`, run first) is returned.
 func (g *devGateway) inPod(t *testing.T, namespace, serviceAccount string, cmds ...[]string) (arn string, calls []podCall) {
 	t.Helper()
+	need(t, toolAWSCLI) // the pod's script starts with aws sts get-caller-identity
+	for _, c := range cmds {
+		needFor(t, c...)
+	}
 	dir := t.TempDir()
 	var script strings.Builder
 	script.WriteString(`cd "$1" || exit 1

@@ -195,6 +195,7 @@ func (s *server) clientEnv(c creds) []string {
 // fails the test when the CLI fails.
 func (s *server) aws(t *testing.T, c creds, args ...string) string {
 	t.Helper()
+	need(t, toolAWSCLI)
 	out, errOut, err := s.awsRun(c, args...)
 	if err != nil {
 		t.Fatalf("aws %s: %v\nstderr: %s", strings.Join(args, " "), err, errOut)
@@ -205,6 +206,7 @@ func (s *server) aws(t *testing.T, c creds, args ...string) string {
 // awsErr runs the AWS CLI expecting it to fail and returns its stderr.
 func (s *server) awsErr(t *testing.T, c creds, args ...string) string {
 	t.Helper()
+	need(t, toolAWSCLI)
 	out, errOut, err := s.awsRun(c, args...)
 	if err == nil {
 		t.Fatalf("aws %s succeeded, want failure; stdout: %s", strings.Join(args, " "), out)
@@ -240,6 +242,7 @@ func (s *server) awsJSON(t *testing.T, c creds, args ...string) map[string]any {
 // python runs a Python program (boto3) with c's credentials.
 func (s *server) python(t *testing.T, c creds, program string) string {
 	t.Helper()
+	need(t, toolBoto3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "python3", "-c", program)

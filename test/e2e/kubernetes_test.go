@@ -90,6 +90,7 @@ func (s *server) sharedCredsEnv(credFile string) []string {
 // (and only those), and a pod-bound token from the TokenRequest API gets the
 // role's credentials through a running `podid agent` used by the AWS CLI.
 func TestKubernetesEndToEnd(t *testing.T) {
+	need(t, toolAWSCLI)
 	t.Parallel()
 	cp := startControlPlane(t)
 	const agentImage = "registry.example/podid:e2e"

@@ -20,6 +20,7 @@ import (
 // credentials; another service account's token and a token for another
 // audience are refused with STS's codes.
 func TestAssumeRoleWithWebIdentity(t *testing.T) {
+	need(t, toolAWSCLI, toolBoto3)
 	t.Parallel()
 	d := startDev(t)
 	root := d.root()

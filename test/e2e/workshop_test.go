@@ -59,6 +59,7 @@ func jsonOf(t *testing.T, s workshopStep) map[string]any {
 // workshop script, Ctrl-C) and checks every printed command's output,
 // field by field.
 func TestWorkshopWalkthrough(t *testing.T) {
+	need(t, toolAWSCLI)
 	t.Parallel()
 	tmp := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
