@@ -12,6 +12,7 @@ import (
 	json "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 )
@@ -292,14 +293,25 @@ func readBody(r *http.Request, limit int64) ([]byte, *ddbError) {
 
 // tableARN returns the ARN of a table named in TableName (a name or, as
 // DynamoDB also accepts, the table's ARN) and the bare name.
-func (g *Gateway) tableARN(table string) (arn, name string) {
+func (g *Gateway) tableARN(table string) (tableARN, name string) {
 	if strings.HasPrefix(table, "arn:") {
-		if i := strings.Index(table, ":table/"); i >= 0 {
-			name = table[i+len(":table/"):]
-		}
-		return table, name
+		return table, tableNameOfARN(table)
 	}
-	return "arn:" + g.cfg.Partition + ":dynamodb:" + g.cfg.Region + ":" + g.cfg.AccountID + ":table/" + table, table
+	return arn.ARN{Partition: g.cfg.Partition, Service: "dynamodb", Region: g.cfg.Region, AccountID: g.cfg.AccountID, Resource: "table/" + table}.String(), table
+}
+
+// tableNameOfARN returns the table name of a table ARN
+// (arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME), or "".
+func tableNameOfARN(s string) string {
+	a, err := arn.Parse(s)
+	if err != nil {
+		return ""
+	}
+	name, _ := strings.CutPrefix(a.Resource, "table/")
+	if name == a.Resource {
+		return ""
+	}
+	return name
 }
 
 // validName reports whether s is a valid DynamoDB table or index name
@@ -323,9 +335,9 @@ func validName(s string) bool {
 func (g *Gateway) checkTable(table, index string) *ddbError {
 	name := table
 	if strings.HasPrefix(table, "arn:") {
-		prefix := "arn:" + g.cfg.Partition + ":dynamodb:" + g.cfg.Region + ":" + g.cfg.AccountID + ":table/"
-		rest, ok := strings.CutPrefix(table, prefix)
-		if !ok {
+		a, err := arn.Parse(table)
+		rest, ok := strings.CutPrefix(a.Resource, "table/")
+		if err != nil || !ok || a.Partition != g.cfg.Partition || a.Service != "dynamodb" || a.Region != g.cfg.Region || a.AccountID != g.cfg.AccountID {
 			return ddbValidation("Invalid TableName: " + echo(table) + " is not a table ARN of account " + g.cfg.AccountID + " in " + g.cfg.Region)
 		}
 		name = rest

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/awsproto"
 )
 
@@ -417,6 +418,12 @@ var s3Versioned = map[string]string{
 	"PutObjectAcl": "PutObjectVersionAcl", "GetObjectAttributes": "GetObjectVersionAttributes",
 }
 
+// s3ARN is the ARN of an S3 bucket or object (resource "BUCKET" or
+// "BUCKET/KEY"; S3 ARNs have no region or account).
+func (g *Gateway) s3ARN(resource string) string {
+	return arn.ARN{Partition: g.cfg.Partition, Service: "s3", Resource: resource}.String()
+}
+
 // s3Checks maps a request to its operation name (for the audit) and its
 // checks; nil checks mean the request is not mapped.
 func (g *Gateway) s3Checks(r *http.Request, a s3Addr, sub string, body []byte, presigned bool) (string, []check, *s3Error) {
@@ -425,11 +432,11 @@ func (g *Gateway) s3Checks(r *http.Request, a s3Addr, sub string, body []byte, p
 	common := g.s3CommonKeys(r, presigned)
 	if a.bucket == "" {
 		if method == http.MethodGet && a.key == "" && sub == "" {
-			return "ListAllMyBuckets", []check{{action: "s3:ListAllMyBuckets", resource: "arn:" + g.cfg.Partition + ":s3:::*", extra: common}}, nil
+			return "ListAllMyBuckets", []check{{action: "s3:ListAllMyBuckets", resource: g.s3ARN("*"), extra: common}}, nil
 		}
 		return method, nil, nil
 	}
-	bucketARN := "arn:" + g.cfg.Partition + ":s3:::" + a.bucket
+	bucketARN := g.s3ARN(a.bucket)
 	if a.key == "" {
 		if method == http.MethodPost && sub == "delete" {
 			return g.s3DeleteObjects(bucketARN, body, common)
@@ -608,7 +615,7 @@ func (g *Gateway) s3CopySource(src string) (check, *s3Error) {
 	if q, err := url.ParseQuery(query); err == nil && q.Get("versionId") != "" {
 		action = "s3:GetObjectVersion"
 	}
-	return check{action: action, resource: "arn:" + g.cfg.Partition + ":s3:::" + bucket + "/" + key}, nil
+	return check{action: action, resource: g.s3ARN(bucket + "/" + key)}, nil
 }
 
 // deleteRequest is the body of DeleteObjects.

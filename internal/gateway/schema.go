@@ -80,8 +80,8 @@ func (c *schemaCache) get(ctx context.Context, table string) (*keySchema, error)
 // forget drops a table's schema (after CreateTable, UpdateTable or
 // DeleteTable went through the gateway).
 func (c *schemaCache) forget(table string) {
-	if i := strings.Index(table, ":table/"); i >= 0 {
-		table = table[i+len(":table/"):]
+	if name := tableNameOfARN(table); name != "" {
+		table = name
 	}
 	c.mu.Lock()
 	delete(c.entries, table)
