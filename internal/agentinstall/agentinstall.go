@@ -30,6 +30,7 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/eks"
 	"github.com/podid/podid/internal/kubeapi"
 	"github.com/podid/podid/internal/sharedcreds"
@@ -128,8 +129,8 @@ func AgentPolicy(partition, region, account, cluster string) string {
 	if partition == "" {
 		partition = "aws"
 	}
-	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["eks-auth:AssumeRoleForPodIdentity","eks:ListPodIdentityAssociations"],"Resource":"arn:%s:eks:%s:%s:cluster/%s"}]}`,
-		partition, region, account, cluster)
+	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["eks-auth:AssumeRoleForPodIdentity","eks:ListPodIdentityAssociations"],"Resource":"%s"}]}`,
+		arn.Cluster(partition, region, account, cluster).String())
 }
 
 // client returns a clientset for the cluster, reused while its access is

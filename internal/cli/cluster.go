@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/podid/podid/internal/agentinstall"
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/podidclient"
 	"github.com/podid/podid/internal/sharedcreds"
 )
@@ -37,7 +38,7 @@ func newClusterCommand() *cobra.Command {
 // componentPolicies are the least-privilege podid permissions of the
 // in-cluster components, scoped to one cluster.
 func componentPolicies(region, account, cluster string) map[string]string {
-	clusterARN := fmt.Sprintf("arn:aws:eks:%s:%s:cluster/%s", region, account, cluster)
+	clusterARN := arn.Cluster("aws", region, account, cluster).String()
 	return map[string]string{
 		"podid-agent-" + cluster:   agentinstall.AgentPolicy("aws", region, account, cluster),
 		"podid-webhook-" + cluster: fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"eks:ListPodIdentityAssociations","Resource":"%s"}]}`, clusterARN),
@@ -231,15 +232,15 @@ func createComponentCredentials(ctx context.Context, cmd *cobra.Command, awsCfg 
 
 // callerAccount returns the account of the credentials, from STS.
 func callerAccount(ctx context.Context, awsCfg aws.Config, server string) (string, error) {
-	arn, err := callerARN(ctx, awsCfg, server)
+	caller, err := callerARN(ctx, awsCfg, server)
 	if err != nil {
 		return "", err
 	}
-	parts := strings.Split(arn, ":")
-	if len(parts) < 5 {
-		return "", fmt.Errorf("unexpected caller ARN %q", arn)
+	a, err := arn.Parse(caller)
+	if err != nil {
+		return "", fmt.Errorf("unexpected caller ARN %q", caller)
 	}
-	return parts[4], nil
+	return a.AccountID, nil
 }
 
 func callerARN(ctx context.Context, awsCfg aws.Config, server string) (string, error) {

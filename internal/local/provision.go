@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/podid/podid/internal/arn"
 )
 
 // AgentUserName is the IAM user whose key the local agents sign EKS Auth
@@ -110,7 +112,7 @@ func (p *Provision) ensureCluster(ctx context.Context, c *eks.Client, name strin
 	case errors.As(err, &notFound):
 		_, err = c.CreateCluster(ctx, &eks.CreateClusterInput{
 			Name:               aws.String(name),
-			RoleArn:            aws.String("arn:aws:iam::" + p.AccountID + ":role/podid-dev-cluster"),
+			RoleArn:            aws.String(arn.Role("aws", p.AccountID, "/", "podid-dev-cluster").String()),
 			ResourcesVpcConfig: &ekstypes.VpcConfigRequest{},
 			Tags:               map[string]string{"podid.dev/created-by": "podid dev"},
 		})
@@ -151,7 +153,7 @@ func (p *Provision) ensureAgentUser(ctx context.Context, c *iam.Client) (aws.Cre
 	}
 	arns := make([]string, len(p.Clusters))
 	for i, name := range p.Clusters {
-		arns[i] = "arn:aws:eks:" + p.Region + ":" + p.AccountID + ":cluster/" + name
+		arns[i] = arn.Cluster("aws", p.Region, p.AccountID, name).String()
 	}
 	doc, err := json.Marshal(map[string]any{
 		"Version": "2012-10-17",
