@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/podid/podid/internal/agentinstall"
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/broker"
@@ -173,7 +174,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if !broker.ValidIssuer(cfg.CredentialIssuer) {
 		return nil, fmt.Errorf("credential issuer %q must be %s or %s", cfg.CredentialIssuer, broker.IssuerLocal, broker.IssuerAWSSTS)
 	}
-	if !validAccountID(cfg.AccountID) {
+	if !arn.IsValidAccountID(cfg.AccountID) {
 		return nil, fmt.Errorf("account ID %q must be 12 digits", cfg.AccountID)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -511,16 +512,4 @@ func readSharedCredentials(path string) (id, secret string, err error) {
 		return "", "", fmt.Errorf("%s: %q is not an AKIA access key ID", path, k.AccessKeyID)
 	}
 	return k.AccessKeyID, k.SecretAccessKey, nil
-}
-
-func validAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
