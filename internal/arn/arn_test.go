@@ -127,6 +127,50 @@ func TestSplitters(t *testing.T) {
 	}
 }
 
+func TestAccessors(t *testing.T) {
+	tests := []struct {
+		in                        string
+		cluster, role, assumedFor string
+	}{
+		{in: "arn:aws:eks:us-west-2:123456789000:cluster/eks-workshop", cluster: "eks-workshop"},
+		{in: "arn:aws-cn:eks:cn-north-1:123456789000:cluster/c_1", cluster: "c_1"},
+		{in: "arn:aws:eks:us-west-2:123456789000:cluster/a/b"},
+		{in: "arn:aws:eks:us-west-2:123456789000:cluster/"},
+		{in: "arn:aws:iam::123456789000:cluster/c"},
+		{in: "arn:aws:eks:us-west-2:123456789000:podidentityassociation/c/a-1"},
+		{in: "arn:aws:iam::123456789000:role/eks-workshop-carts-dynamo", role: "eks-workshop-carts-dynamo"},
+		{in: "arn:aws:iam::123456789000:role/division_abc/subdivision_xyz/ProdApp", role: "ProdApp"},
+		{in: "arn:aws:iam::12345678900a:role/R"},
+		{in: "arn:aws:iam::aws:role/R"},
+		{in: "arn:aws:iam::123456789000:role/"},
+		{in: "arn:aws:iam::123456789000:user/R"},
+		{in: "arn:aws:sts::123456789000:role/R"},
+		{in: "arn:aws:sts::123456789000:assumed-role/R/S", assumedFor: "arn:aws:iam::123456789000:role/R"},
+		{in: "arn:aws-us-gov:sts::123456789000:assumed-role/R/eks-x", assumedFor: "arn:aws-us-gov:iam::123456789000:role/R"},
+		{in: "arn:aws:sts::123456789000:assumed-role/R"},
+		{in: "arn:aws:iam::123456789000:assumed-role/R/S"},
+	}
+	for _, tt := range tests {
+		a, err := Parse(tt.in)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.in, err)
+		}
+		if got, ok := a.ClusterName(); got != tt.cluster || ok != (tt.cluster != "") {
+			t.Errorf("ClusterName(%q) = %q, %v; want %q", tt.in, got, ok, tt.cluster)
+		}
+		if got, ok := a.RoleName(); got != tt.role || ok != (tt.role != "") {
+			t.Errorf("RoleName(%q) = %q, %v; want %q", tt.in, got, ok, tt.role)
+		}
+		got, ok := a.AssumedRoleRole()
+		if ok != (tt.assumedFor != "") || ok && got.String() != tt.assumedFor {
+			t.Errorf("AssumedRoleRole(%q) = %q, %v; want %q", tt.in, got, ok, tt.assumedFor)
+		}
+	}
+	if got := OIDCProvider("aws", "123456789000", "oidc.eks.us-west-2.amazonaws.com/id/ABC").String(); got != "arn:aws:iam::123456789000:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABC" {
+		t.Errorf("OIDCProvider = %q", got)
+	}
+}
+
 func TestValidators(t *testing.T) {
 	tests := []struct {
 		name string
@@ -194,9 +238,19 @@ func FuzzParse(f *testing.F) {
 		if a.String() != s {
 			t.Fatalf("Parse(%q).String() = %q", s, a.String())
 		}
+		if b, err := Parse(a.String()); err != nil || b != a {
+			t.Fatalf("Parse(%q) = %+v, %v; want %+v", a.String(), b, err, a)
+		}
 		a.IAMResource()
 		a.SplitAssumedRole()
 		a.SplitPodIdentityAssociation()
+		a.ClusterName()
+		a.RoleName()
+		if r, ok := a.AssumedRoleRole(); ok {
+			if _, ok := r.RoleName(); !ok && IsValidAccountID(r.AccountID) {
+				t.Fatalf("AssumedRoleRole(%q) = %q, which RoleName refuses", s, r)
+			}
+		}
 		IsValidRoleARN(s)
 		IsValidPolicyARN(s)
 	})

@@ -501,8 +501,9 @@ func (b *Broker) Identity(ctx context.Context) (*Identity, error) {
 			return nil, fmt.Errorf("broker: sts:GetCallerIdentity: %w", err)
 		}
 		id := identityOf(aws.ToString(out.Arn), aws.ToString(out.Account))
-		if strings.Contains(id.CallerARN, ":assumed-role/") {
-			// The role's path is part of its ARN; only IAM knows it.
+		if id.PrincipalARN != id.CallerARN {
+			// A role session: the role's path is part of the role's
+			// ARN, and only IAM knows it.
 			if r, err := b.getRole(ctx, id.PrincipalARN); err == nil {
 				id.PrincipalARN = r.ARN
 			}
