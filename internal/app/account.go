@@ -3,9 +3,9 @@ package app
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/secrets"
 	"github.com/podid/podid/internal/store"
 )
@@ -68,10 +68,9 @@ func accountOfRoles(tx store.Tx) (string, error) {
 	if len(roles) == 0 {
 		return "", nil
 	}
-	// arn:PARTITION:iam::ACCOUNT:role/…
-	parts := strings.SplitN(roles[0].ARN, ":", 6)
-	if len(parts) < 6 {
+	a, err := arn.Parse(roles[0].ARN)
+	if err != nil {
 		return "", nil
 	}
-	return parts[4], nil
+	return a.AccountID, nil
 }

@@ -13,6 +13,8 @@ package explain
 import (
 	"fmt"
 	"strings"
+
+	"github.com/podid/podid/internal/arn"
 )
 
 // Cause identifies why a pod's identity is refused.
@@ -142,7 +144,7 @@ func Fix(c Cause, s Subject) (problem, fix string) {
 	who := fmt.Sprintf("service account %s/%s of cluster %s", s.Namespace, s.ServiceAccount, s.Cluster)
 	role := s.RoleARN
 	if role == "" {
-		role = "arn:aws:iam::" + orDefault(s.AccountID, "ACCOUNT") + ":role/ROLE-NAME"
+		role = arn.Role("aws", orDefault(s.AccountID, "ACCOUNT"), "/", "ROLE-NAME").String()
 	}
 	roleName := role[strings.LastIndexByte(role, '/')+1:]
 	switch c {

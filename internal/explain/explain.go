@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/policy"
@@ -230,7 +231,7 @@ func (x *Explainer) Explain(ctx context.Context, req *Request) (*Explanation, er
 		sessionRole = target
 	}
 	e.OK = true
-	sessionARN := "arn:" + x.cfg.Partition + ":sts::" + x.cfg.AccountID + ":assumed-role/" + sessionRole.Name + "/" + sessionName
+	sessionARN := arn.AssumedRole(x.cfg.Partition, x.cfg.AccountID, sessionRole.Name, sessionName).String()
 	e.Steps = append(e.Steps, Step{Name: "session", Status: StatusOK, Summary: "EKS Auth would issue credentials for " + sessionARN})
 
 	// 6. The pod session's decisions.
@@ -383,7 +384,7 @@ func (x *Explainer) trustStep(e *Explanation, role *store.Role, cluster *store.C
 func (x *Explainer) targetStep(ctx context.Context, e *Explanation, first, target *store.Role, assoc *store.Association, sessionName string) bool {
 	p := &auth.Principal{
 		Type: auth.AssumedRole, AccountID: x.cfg.AccountID, Name: first.Name,
-		ARN:     "arn:" + x.cfg.Partition + ":sts::" + x.cfg.AccountID + ":assumed-role/" + first.Name + "/" + sessionName,
+		ARN:     arn.AssumedRole(x.cfg.Partition, x.cfg.AccountID, first.Name, sessionName).String(),
 		Session: &auth.Session{RoleARN: first.ARN, RoleID: first.ID, RoleName: first.Name, Type: auth.AssumedRole, SessionName: sessionName, Tags: map[string]string{}},
 	}
 	for _, t := range e.SessionTags {

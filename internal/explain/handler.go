@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 )
@@ -100,8 +101,8 @@ func (h *Handler) authorize(r *http.Request, req *Request) error {
 		return awsproto.Errorf(http.StatusForbidden, "AccessDeniedException", "Request is missing Authentication Token")
 	}
 	cfg := h.Explainer.cfg
-	arn := "arn:" + cfg.Partition + ":eks:" + cfg.Region + ":" + cfg.AccountID + ":cluster/" + req.Cluster
-	err := h.Authorizer.Authorize(r.Context(), p, Action, arn, nil)
+	clusterARN := arn.Cluster(cfg.Partition, cfg.Region, cfg.AccountID, req.Cluster).String()
+	err := h.Authorizer.Authorize(r.Context(), p, Action, clusterARN, nil)
 	var d *auth.DeniedError
 	switch {
 	case err == nil:

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/policy"
 	"github.com/podid/podid/internal/store"
 )
@@ -387,11 +388,11 @@ func (s *Service) parseCaller(ctx context.Context, c string) (policy.Principal, 
 		}
 		return policy.Principal{Type: policy.PrincipalWebIdentity, ARN: c}, nil
 	}
-	parts := strings.SplitN(c, ":", 6)
-	if len(parts) != 6 || parts[1] == "" || parts[3] != "" || len(parts[4]) != 12 || !isDigits(parts[4]) {
+	a, err := arn.Parse(c)
+	if err != nil || a.Region != "" || !arn.IsValidAccountID(a.AccountID) {
 		return policy.Principal{}, bad
 	}
-	part, svc, acct, res := parts[1], parts[2], parts[4], parts[5]
+	part, svc, acct, res := a.Partition, a.Service, a.AccountID, a.Resource
 	typ, rest, _ := strings.Cut(res, "/")
 	switch {
 	case svc == "iam" && res == "root":
@@ -407,7 +408,7 @@ func (s *Service) parseCaller(ctx context.Context, c string) (policy.Principal, 
 		if !ok || role == "" || session == "" || strings.Contains(session, "/") {
 			return policy.Principal{}, bad
 		}
-		roleARN := "arn:" + part + ":iam::" + acct + ":role/" + role
+		roleARN := arn.Role(part, acct, "/", role).String()
 		if acct == s.account && part == s.partition {
 			// The role's path comes from the store when the role is ours.
 			_ = s.view(ctx, func(tx store.Tx) error {
@@ -424,32 +425,22 @@ func (s *Service) parseCaller(ctx context.Context, c string) (policy.Principal, 
 	return policy.Principal{}, bad
 }
 
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // ownerAccount is the ResourceOwner's account: a 12-digit ID or the
 // account of an ARN (arn:aws:iam::ACCOUNT:root).
 func ownerAccount(owner string) (string, error) {
-	if isDigits(owner) && len(owner) == 12 {
+	if arn.IsValidAccountID(owner) {
 		return owner, nil
 	}
-	parts := strings.SplitN(owner, ":", 6)
-	if len(parts) == 6 && parts[0] == "arn" && len(parts[4]) == 12 && isDigits(parts[4]) {
-		return parts[4], nil
+	if a, err := arn.Parse(owner); err == nil && arn.IsValidAccountID(a.AccountID) {
+		return a.AccountID, nil
 	}
 	return "", invalidInput("ResourceOwner %s is not a valid account ARN.", owner)
 }
 
 // isRoleARN reports whether r is an IAM role ARN.
 func isRoleARN(r string) bool {
-	parts := strings.SplitN(r, ":", 6)
-	return len(parts) == 6 && parts[0] == "arn" && parts[2] == "iam" && strings.HasPrefix(parts[5], "role/")
+	a, err := arn.Parse(r)
+	return err == nil && a.Service == "iam" && strings.HasPrefix(a.Resource, "role/")
 }
 
 func (s *Service) simulate(in *SimulateInput, set *simSet, caller policy.Principal) (*SimulateOutput, error) {
@@ -516,8 +507,8 @@ func (s *Service) decide(set *simSet, caller policy.Principal, pc *policy.Contex
 	}
 	acct := owner
 	if acct == "" && caller.AccountID != "" {
-		if parts := strings.SplitN(resource, ":", 6); len(parts) == 6 && parts[4] != "" {
-			acct = parts[4]
+		if a, err := arn.Parse(resource); err == nil && a.AccountID != "" {
+			acct = a.AccountID
 		}
 	}
 	req := &policy.Request{Principal: caller, Action: action, Resource: resource, ResourceAccount: acct, Context: pc}
