@@ -259,7 +259,7 @@ func (a *App) assemble(ctx context.Context) error {
 		a.Issuers.Broker = a.Broker
 	}
 	a.IAM, err = iam.New(iam.Config{Store: authz.InvalidatingStore(a.Store), AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now, Authorizer: authz, Keyring: a.Keyring,
-		AllowHTTPLoopbackProviders: cfg.AllowHTTPLoopbackIssuers})
+		AllowHTTPLoopbackIssuers: cfg.AllowHTTPLoopbackIssuers})
 	if err != nil {
 		return fmt.Errorf("iam: %w", err)
 	}
@@ -324,8 +324,8 @@ func (a *App) assemble(ctx context.Context) error {
 			Hosted: func(_ context.Context, cluster string) (k8sKeySource, error) {
 				return hosted.KeySource(cluster), nil
 			},
-			Client:            httpClient,
-			AllowHTTPLoopback: cfg.AllowHTTPLoopbackIssuers,
+			Client:                   httpClient,
+			AllowHTTPLoopbackIssuers: cfg.AllowHTTPLoopbackIssuers,
 		},
 		Reviewer:  eksauth.NewKubeReviewer(clusterAPIs{a.EKS}),
 		AccountID: cfg.AccountID, Region: cfg.Region, Partition: cfg.Partition, Now: cfg.Now, Logger: cfg.Logger,

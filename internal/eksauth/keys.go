@@ -20,7 +20,7 @@ import (
 // external ones. Remote key sets are cached per issuer (for MaxAge), and
 // refetched when a token names an unknown key ID, at most once per
 // MinRefresh. Discovery documents and key sets are fetched over https
-// only; plain http is accepted for loopback hosts when AllowHTTPLoopback
+// only; plain http is accepted for loopback hosts when AllowHTTPLoopbackIssuers
 // is set (local mode, tests).
 type ClusterKeys struct {
 	// Hosted returns the key source of a podid-hosted cluster.
@@ -28,9 +28,9 @@ type ClusterKeys struct {
 	// Client fetches discovery documents and key sets (its Timeout bounds
 	// each fetch; nil: a client with a 5 s timeout).
 	Client *http.Client
-	// AllowHTTPLoopback accepts http:// issuer and jwks_uri URLs whose
+	// AllowHTTPLoopbackIssuers accepts http:// issuer and jwks_uri URLs whose
 	// host is a loopback address or "localhost".
-	AllowHTTPLoopback bool
+	AllowHTTPLoopbackIssuers bool
 	// MinRefresh and MaxAge tune the remote caches (defaults: 10 s, 1 h).
 	MinRefresh time.Duration
 	MaxAge     time.Duration
@@ -90,7 +90,7 @@ func (ck *ClusterKeys) KeySource(ctx context.Context, c *store.Cluster) (k8s.Key
 				base = &http.Client{Timeout: 5 * time.Second}
 			}
 			guarded := *base
-			guarded.Transport = &schemeGuard{base: base.Transport, allowLoopback: ck.AllowHTTPLoopback}
+			guarded.Transport = &schemeGuard{base: base.Transport, allowLoopback: ck.AllowHTTPLoopbackIssuers}
 			ck.client = &guarded
 		}
 		rk = k8s.NewRemoteKeys(c.IssuerURL, ck.client)
@@ -112,7 +112,7 @@ func (ck *ClusterKeys) KeySource(ctx context.Context, c *store.Cluster) (k8s.Key
 }
 
 func (ck *ClusterKeys) checkURL(raw string) error {
-	return checkFetchURL(raw, ck.AllowHTTPLoopback)
+	return checkFetchURL(raw, ck.AllowHTTPLoopbackIssuers)
 }
 
 // checkFetchURL allows https URLs, and http URLs of loopback hosts when

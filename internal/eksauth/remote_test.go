@@ -103,7 +103,7 @@ func TestRemoteKeys(t *testing.T) {
 	var now atomic.Pointer[time.Time]
 	now.Store(&unitNow)
 	clock := func() time.Time { return *now.Load() }
-	keys := &ClusterKeys{AllowHTTPLoopback: true, MinRefresh: 10 * time.Second, Now: clock}
+	keys := &ClusterKeys{AllowHTTPLoopbackIssuers: true, MinRefresh: 10 * time.Second, Now: clock}
 	u := newUnit(t, func(c *Config) { c.Keys = keys; c.Now = clock })
 	putCluster(t, u.st, &store.Cluster{Name: "remote", Kind: store.ClusterExternal, IssuerURL: o.srv.URL})
 	u.svc.cfg.Associations.(fakeAssocs)[[3]string{"remote", "carts", "carts"}] = &store.Association{ID: "a-r", RoleARN: "arn:aws:iam::123456789012:role/pod"}
@@ -162,7 +162,7 @@ func TestRemoteKeys(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// TestRemoteKeysRefused: plain http needs AllowHTTPLoopback, and a
+// TestRemoteKeysRefused: plain http needs AllowHTTPLoopbackIssuers, and a
 // discovery document may not send podid to plain http elsewhere. An
 // unreachable issuer is ServiceUnavailableException, never a 500.
 func TestRemoteKeysRefused(t *testing.T) {
@@ -174,7 +174,7 @@ func TestRemoteKeysRefused(t *testing.T) {
 		loopback bool
 		setup    func(o *oidcServer)
 	}{
-		{"http issuer without AllowHTTPLoopback", false, nil},
+		{"http issuer without AllowHTTPLoopbackIssuers", false, nil},
 		{"jwks_uri over http to another host", true, func(o *oidcServer) { o.jwksURI = "http://jwks.example.invalid/keys" }},
 		{"issuer answering 500", true, func(o *oidcServer) { o.status = http.StatusInternalServerError }},
 	} {
@@ -183,7 +183,7 @@ func TestRemoteKeysRefused(t *testing.T) {
 			if c.setup != nil {
 				o.set(c.setup)
 			}
-			u := newUnit(t, func(cfg *Config) { cfg.Keys = &ClusterKeys{AllowHTTPLoopback: c.loopback} })
+			u := newUnit(t, func(cfg *Config) { cfg.Keys = &ClusterKeys{AllowHTTPLoopbackIssuers: c.loopback} })
 			putCluster(t, u.st, &store.Cluster{Name: "remote", Kind: store.ClusterExternal, IssuerURL: o.srv.URL})
 			claims := podClaims(u.now, "carts")
 			claims["iss"] = o.srv.URL

@@ -72,7 +72,7 @@ func (s *Service) CreateOpenIDConnectProvider(ctx context.Context, in *CreateOpe
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	hostPath, err := oidcHostPath(in.URL, s.httpLoopbackOIDC)
+	hostPath, err := oidcHostPath(in.URL, s.allowHTTPLoopbackIssuers)
 	if err != nil {
 		return nil, err
 	}

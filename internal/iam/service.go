@@ -71,10 +71,10 @@ type Config struct {
 	TrustPolicyMaxSize int
 	// AccountCreated is the root user's CreateDate in GetUser (optional).
 	AccountCreated time.Time
-	// AllowHTTPLoopbackProviders accepts http:// OIDC provider URLs whose
+	// AllowHTTPLoopbackIssuers accepts http:// OIDC provider URLs whose
 	// host is a loopback address or "localhost" (local mode: the issuers
 	// of podid dev's hosted clusters). AWS accepts only https.
-	AllowHTTPLoopbackProviders bool
+	AllowHTTPLoopbackIssuers bool
 }
 
 // Service is the IAM API.
@@ -88,9 +88,9 @@ type Service struct {
 	validate  func(doc string, kind policy.Kind) error
 	trustMax  int
 	created   time.Time
-	// httpLoopbackOIDC accepts http loopback OIDC provider URLs.
-	httpLoopbackOIDC bool
-	handlers         map[string]queryHandler
+	// allowHTTPLoopbackIssuers accepts http loopback OIDC provider URLs.
+	allowHTTPLoopbackIssuers bool
+	handlers                 map[string]queryHandler
 }
 
 // New returns the IAM service.
@@ -116,7 +116,7 @@ func New(cfg Config) (*Service, error) {
 		trustMax:  cfg.TrustPolicyMaxSize,
 		created:   cfg.AccountCreated,
 
-		httpLoopbackOIDC: cfg.AllowHTTPLoopbackProviders,
+		allowHTTPLoopbackIssuers: cfg.AllowHTTPLoopbackIssuers,
 	}
 	if s.partition == "" {
 		s.partition = "aws"

@@ -234,11 +234,11 @@ func TestOIDCProviders(t *testing.T) {
 		404, "NoSuchEntity", "OpenIDConnect Provider not found for arn "+arn)
 }
 
-// TestOIDCProviderHTTPLoopback: with AllowHTTPLoopbackProviders (podid
+// TestOIDCProviderHTTPLoopback: with AllowHTTPLoopbackIssuers (podid
 // dev), the http issuer of a hosted cluster on loopback can be an OIDC
 // provider; any other http URL still cannot.
 func TestOIDCProviderHTTPLoopback(t *testing.T) {
-	env := newTestEnv(t, func(c *Config) { c.AllowHTTPLoopbackProviders = true })
+	env := newTestEnv(t, func(c *Config) { c.AllowHTTPLoopbackIssuers = true })
 	for _, u := range []string{"http://127.0.0.1:8080/clusters/c/oidc", "http://localhost:9/x", "http://[::1]:80/y"} {
 		out, err := env.svc.CreateOpenIDConnectProvider(env.ctx, &CreateOpenIDConnectProviderInput{URL: u, ClientIDList: []string{"sts.amazonaws.com"}})
 		if err != nil {
