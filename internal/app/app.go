@@ -90,7 +90,7 @@ type Config struct {
 	AuditLines io.Writer
 	// Issuer replaces the credential issuer behind EKS Auth (tests); nil
 	// uses CredentialIssuer.
-	Issuer eksauth.Issuer
+	Issuer eksauth.CredentialIssuer
 	// CredentialIssuer is EKS Auth's credential issuer for clusters without
 	// a podid:credential-issuer tag: "local" (podid's own STS, the
 	// default) or "aws-sts" (broker mode: real AWS STS with podid's AWS
@@ -319,7 +319,7 @@ func (a *App) assemble(ctx context.Context) error {
 	a.events = podevents.New(podevents.Config{APIs: clusterAPIs{a.EKS}, Logger: cfg.Logger, Now: cfg.Now})
 	hosted := a.EKS.Issuer()
 	a.EKSAuth, err = eksauth.New(eksauth.Config{
-		Store: a.Store, Associations: indexWithFallback{a.Index, a.Store}, Authorizer: authz, Issuer: issuer,
+		Store: a.Store, Associations: indexWithFallback{a.Index, a.Store}, Authorizer: authz, CredentialIssuer: issuer,
 		Keys: &eksauth.ClusterKeys{
 			Hosted: func(_ context.Context, cluster string) (k8sKeySource, error) {
 				return hosted.KeySource(cluster), nil

@@ -159,7 +159,7 @@ type iamAPI interface {
 	GetRole(ctx context.Context, in *iam.GetRoleInput, optFns ...func(*iam.Options)) (*iam.GetRoleOutput, error)
 }
 
-// Broker is the aws-sts credential issuer. It implements eksauth.Issuer
+// Broker is the aws-sts credential issuer. It implements eksauth.CredentialIssuer
 // and is safe for concurrent use.
 type Broker struct {
 	cfg     Config
@@ -203,7 +203,7 @@ type sessionInfo struct {
 	expires        time.Time
 }
 
-var _ eksauth.Issuer = (*Broker)(nil)
+var _ eksauth.CredentialIssuer = (*Broker)(nil)
 
 // New returns a broker. It makes no AWS call: credentials are resolved
 // on first use.

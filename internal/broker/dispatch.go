@@ -29,14 +29,14 @@ type ClusterTags interface {
 // the server runs one (Broker non-nil): podid never calls AWS unless the
 // operator turned broker mode on.
 type Dispatch struct {
-	Local  eksauth.Issuer
+	Local  eksauth.CredentialIssuer
 	Broker *Broker
 	// Default is IssuerLocal or IssuerAWSSTS.
 	Default  string
 	Clusters ClusterTags
 }
 
-var _ eksauth.Issuer = (*Dispatch)(nil)
+var _ eksauth.CredentialIssuer = (*Dispatch)(nil)
 
 // ValidIssuer reports whether name is an issuer name.
 func ValidIssuer(name string) bool { return name == IssuerLocal || name == IssuerAWSSTS }
@@ -65,7 +65,7 @@ func (d *Dispatch) IssuerFor(ctx context.Context, cluster string) (string, error
 	return name, nil
 }
 
-func (d *Dispatch) pick(ctx context.Context, in *eksauth.AssumeInput) (eksauth.Issuer, error) {
+func (d *Dispatch) pick(ctx context.Context, in *eksauth.AssumeInput) (eksauth.CredentialIssuer, error) {
 	name, err := d.IssuerFor(ctx, ClusterNameFromARN(in.SourceARN))
 	if err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func (d *Dispatch) pick(ctx context.Context, in *eksauth.AssumeInput) (eksauth.I
 	return d.Local, nil
 }
 
-// AssumeAsService implements eksauth.Issuer.
+// AssumeAsService implements eksauth.CredentialIssuer.
 func (d *Dispatch) AssumeAsService(ctx context.Context, in *eksauth.AssumeInput) (*eksauth.Credentials, error) {
 	iss, err := d.pick(ctx, in)
 	if err != nil {
@@ -88,7 +88,7 @@ func (d *Dispatch) AssumeAsService(ctx context.Context, in *eksauth.AssumeInput)
 	return iss.AssumeAsService(ctx, in)
 }
 
-// AssumeFromSession implements eksauth.Issuer. EKS Auth passes the same
+// AssumeFromSession implements eksauth.CredentialIssuer. EKS Auth passes the same
 // cluster (SourceARN) for both hops, so both go to the same issuer.
 func (d *Dispatch) AssumeFromSession(ctx context.Context, from *eksauth.Credentials, in *eksauth.AssumeInput) (*eksauth.Credentials, error) {
 	iss, err := d.pick(ctx, in)

@@ -244,7 +244,7 @@ func exitStatus(ps *os.ProcessState, waitErr error) error {
 // issuerOf asks podid which credential issuer serves cluster. When it
 // cannot tell (an older server, the broker's AWS identity unknown), it
 // says so on stderr and assumes podid's own STS.
-func issuerOf(ctx context.Context, st *local.State, cluster string, stderr io.Writer) local.Issuer {
+func issuerOf(ctx context.Context, st *local.State, cluster string, stderr io.Writer) local.CredentialIssuer {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	c := &podidclient.Client{Endpoint: st.Endpoint, Region: st.Region,
@@ -252,12 +252,12 @@ func issuerOf(ctx context.Context, st *local.State, cluster string, stderr io.Wr
 	var info broker.Info
 	if err := c.Do(ctx, http.MethodGet, broker.InfoPath+"?cluster="+url.QueryEscape(cluster), nil, &info); err != nil {
 		fmt.Fprintf(stderr, "podid exec: cannot tell which credential issuer serves cluster %s (%v); assuming podid's own\n", cluster, err)
-		return local.Issuer{AccountID: st.AccountID}
+		return local.CredentialIssuer{AccountID: st.AccountID}
 	}
 	if info.CredentialIssuer != broker.IssuerAWSSTS {
-		return local.Issuer{AccountID: st.AccountID}
+		return local.CredentialIssuer{AccountID: st.AccountID}
 	}
-	return local.Issuer{AccountID: info.Account, BrokerPrincipal: info.Principal.AWS}
+	return local.CredentialIssuer{AccountID: info.Account, BrokerPrincipal: info.Principal.AWS}
 }
 
 // associationRole names the role of the pod's association, or "" when it

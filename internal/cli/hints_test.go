@@ -37,7 +37,7 @@ func TestExecHintsParse(t *testing.T) {
 		{Status: 400, Code: "AccessDeniedException", Message: "AWS STS refused podid's broker: the trust policy does not allow sts:TagSession"},
 		{Status: 400, Code: "AccessDeniedException", Message: "denied"},
 	}
-	issuers := []local.Issuer{{AccountID: "123456789012"}, {AccountID: "210987654321", BrokerPrincipal: "arn:aws:iam::210987654321:user/podid-broker"}}
+	issuers := []local.CredentialIssuer{{AccountID: "123456789012"}, {AccountID: "210987654321", BrokerPrincipal: "arn:aws:iam::210987654321:user/podid-broker"}}
 	cmdRE := regexp.MustCompile("(?m)(?:`|^\\s+)(podid [^`>\n]*)")
 	seen := 0
 	for _, iss := range issuers {

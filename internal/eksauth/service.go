@@ -7,7 +7,7 @@
 // (signature against the cluster's keys, issuer, audience, validity window
 // and pod claims; optionally the cluster's TokenReview API), the calling
 // agent's node binding, the association of (cluster, namespace, service
-// account), then the credential Issuer: the role assumed as
+// account), then the CredentialIssuer: the role assumed as
 // pods.eks.amazonaws.com with six transitive session tags and, for a target
 // role, a second AssumeRole from that session. Every issuance and every
 // refusal is recorded for audit.
@@ -70,7 +70,7 @@ var SessionTagKeys = []string{"eks-cluster-arn", "eks-cluster-name", "kubernetes
 // Tag is a session tag.
 type Tag = awscreds.Tag
 
-// AssumeInput is one AssumeRole the Issuer performs.
+// AssumeInput is one AssumeRole the CredentialIssuer performs.
 type AssumeInput struct {
 	RoleARN           string
 	SessionName       string
@@ -88,10 +88,12 @@ type AssumeInput struct {
 // Credentials are issued temporary credentials (the type STS issues).
 type Credentials = awscreds.Credentials
 
-// Issuer issues role sessions. The local issuer mints podid sessions; a
-// broker issuer calls real AWS STS. Errors are *awsproto.Error (for example
+// CredentialIssuer issues role sessions: podid's credential issuer
+// ("local": podid's own STS mints the sessions; "aws-sts": the broker calls
+// real AWS STS). Not to be confused with a cluster's token issuer (the OIDC
+// issuer of its service-account tokens, package eks/issuer). Errors are *awsproto.Error (for example
 // AccessDenied when a trust policy refuses).
-type Issuer interface {
+type CredentialIssuer interface {
 	// AssumeAsService assumes a role as the pods.eks.amazonaws.com service.
 	AssumeAsService(ctx context.Context, in *AssumeInput) (*Credentials, error)
 	// AssumeFromSession assumes a role with the credentials of an existing
@@ -116,11 +118,11 @@ type KeySources interface {
 
 // Config configures the service.
 type Config struct {
-	Store        store.Store
-	Associations Associations
-	Authorizer   Authorizer
-	Issuer       Issuer
-	Keys         KeySources
+	Store            store.Store
+	Associations     Associations
+	Authorizer       Authorizer
+	CredentialIssuer CredentialIssuer
+	Keys             KeySources
 	// Reviewer checks tokens with a cluster's TokenReview API (nil: clusters
 	// that need it are refused with ServiceUnavailableException).
 	Reviewer  TokenReviewer
@@ -199,8 +201,8 @@ func (s *Service) LastCall(cluster string) (time.Time, bool) {
 
 // New returns the service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Associations == nil || cfg.Issuer == nil || cfg.Keys == nil || cfg.Authorizer == nil {
-		return nil, errors.New("eksauth: Store, Associations, Authorizer, Issuer and Keys are required")
+	if cfg.Store == nil || cfg.Associations == nil || cfg.CredentialIssuer == nil || cfg.Keys == nil || cfg.Authorizer == nil {
+		return nil, errors.New("eksauth: Store, Associations, Authorizer, CredentialIssuer and Keys are required")
 	}
 	if cfg.AccountID == "" || cfg.Region == "" {
 		return nil, errors.New("eksauth: AccountID and Region are required")
@@ -461,7 +463,7 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 		// session only (spec §7.2).
 		first.Policy = assoc.Policy
 	}
-	creds, err := s.cfg.Issuer.AssumeAsService(ctx, first)
+	creds, err := s.cfg.CredentialIssuer.AssumeAsService(ctx, first)
 	if err != nil {
 		rec.Reason = "role " + assoc.RoleARN + ": " + errorText(err)
 		return nil, mapIssuerError(err)
@@ -476,7 +478,7 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 			SourceARN:     clusterARN,
 			SourceAccount: s.cfg.AccountID,
 		}
-		creds, err = s.cfg.Issuer.AssumeFromSession(ctx, creds, second)
+		creds, err = s.cfg.CredentialIssuer.AssumeFromSession(ctx, creds, second)
 		if err != nil {
 			rec.Reason = "target role " + assoc.TargetRoleARN + ": " + errorText(err)
 			return nil, mapIssuerError(err)

@@ -102,7 +102,7 @@ func newUnit(t testing.TB, mod func(*Config)) *unit {
 			TargetRoleARN: "arn:aws:iam::123456789012:role/target", ExternalID: "ext-id", Policy: `{"Version":"2012-10-17","Statement":[]}`, DisableSessionTags: true},
 		{"c1", "carts", "notags"}: {ID: "a-0000000000000000c", Cluster: "c1", Namespace: "carts", ServiceAccount: "notags", RoleARN: "arn:aws:iam::123456789012:role/pod", DisableSessionTags: true, Policy: "{}"},
 	}
-	cfg := Config{Store: st, Associations: assocs, Authorizer: fakeAuthz{}, Issuer: u.issuer, Keys: &ClusterKeys{},
+	cfg := Config{Store: st, Associations: assocs, Authorizer: fakeAuthz{}, CredentialIssuer: u.issuer, Keys: &ClusterKeys{},
 		AccountID: "123456789012", Region: "us-west-2", Now: func() time.Time { return u.now }}
 	if mod != nil {
 		mod(&cfg)
@@ -342,7 +342,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	base := u.svc.cfg
 	for name, mod := range map[string]func(*Config){
 		"no store":           func(c *Config) { c.Store = nil },
-		"no issuer":          func(c *Config) { c.Issuer = nil },
+		"no issuer":          func(c *Config) { c.CredentialIssuer = nil },
 		"no account":         func(c *Config) { c.AccountID = "" },
 		"duration too short": func(c *Config) { c.SessionDuration = 10 * time.Minute },
 		"duration too long":  func(c *Config) { c.SessionDuration = 13 * time.Hour },
@@ -356,7 +356,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 }
 
-// TestServiceCalls checks what the service asks of the Issuer: tags,
+// TestServiceCalls checks what the service asks of the CredentialIssuer: tags,
 // transitive keys, durations, session policy placement, externalId and the
 // aws:SourceArn / aws:SourceAccount of the cluster.
 func TestServiceCalls(t *testing.T) {

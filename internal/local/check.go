@@ -78,8 +78,9 @@ func CheckCredentials(ctx context.Context, client *http.Client, url, token strin
 // trustPodIdentity is the trust policy an association's role needs.
 const trustPodIdentity = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`
 
-// Issuer says who issues a cluster's pod credentials, for explanations.
-type Issuer struct {
+// CredentialIssuer says who issues a cluster's pod credentials (podid's
+// credential issuer, local or aws-sts), for explanations.
+type CredentialIssuer struct {
 	// BrokerPrincipal is podid's AWS principal in broker mode (credential
 	// issuer aws-sts), which the association's roles must trust; empty
 	// when podid's own STS issues them (roles trust pods.eks.amazonaws.com).
@@ -92,7 +93,7 @@ type Issuer struct {
 // Explain turns an agent's refusal into what a user needs to know: what
 // is missing and the command that fixes it. roleARN is the association's
 // role when known (it names the role to fix).
-func Explain(e *AgentError, pod Pod, iss Issuer, roleARN string) string {
+func Explain(e *AgentError, pod Pod, iss CredentialIssuer, roleARN string) string {
 	var b strings.Builder
 	who := fmt.Sprintf("service account %s/%s of cluster %s", pod.Namespace, pod.ServiceAccount, pod.Cluster)
 	upstream := e.Code + ": " + e.Message

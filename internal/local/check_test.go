@@ -60,12 +60,12 @@ func FuzzParseAgentError(f *testing.F) {
 var testPod = Pod{Cluster: "eks-workshop", Namespace: "carts", ServiceAccount: "carts", Name: "carts-x2x4q"}
 
 func TestExplain(t *testing.T) {
-	local := Issuer{AccountID: "123456789012"}
-	broker := Issuer{AccountID: "210987654321", BrokerPrincipal: "arn:aws:iam::210987654321:user/podid-broker"}
+	local := CredentialIssuer{AccountID: "123456789012"}
+	broker := CredentialIssuer{AccountID: "210987654321", BrokerPrincipal: "arn:aws:iam::210987654321:user/podid-broker"}
 	for _, tc := range []struct {
 		name string
 		err  AgentError
-		iss  Issuer
+		iss  CredentialIssuer
 		role string
 		want string
 	}{

@@ -10,27 +10,17 @@ import (
 	"github.com/podid/podid/internal/awsproto"
 )
 
-// Issuer obtains role credentials on behalf of an AWS service principal.
-// EKS Auth uses it to assume an association's role as
-// pods.eks.amazonaws.com and, for a target role, to chain from that
-// session. *Service is the local implementation (trust policies evaluated
-// here, sessions minted by podid); a broker implementation can call real
-// AWS STS instead.
+// AssumeRoleAs and ChainAssume obtain role credentials on behalf of an
+// AWS service principal: podid's local credential issuer
+// (eksauth.CredentialIssuer, adapted in package app) assumes an
+// association's role as pods.eks.amazonaws.com with AssumeRoleAs and, for a
+// target role, chains from that session with ChainAssume. The aws-sts
+// credential issuer (package broker) calls real AWS STS instead and does
+// not use them.
 //
 // Errors are *awsproto.Error with STS's codes (AccessDenied,
 // ValidationError, MalformedPolicyDocument, PackedPolicyTooLarge); callers
 // map them to their own protocol.
-type Issuer interface {
-	// AssumeRoleAs assumes in.RoleARN as the service principal
-	// in.ServicePrincipal.
-	AssumeRoleAs(ctx context.Context, in *ServiceAssumeInput) (*IssuedCredentials, error)
-	// ChainAssume assumes in.RoleARN with the credentials of an existing
-	// role session (role chaining: at most one hour; the session's
-	// transitive tags pass on).
-	ChainAssume(ctx context.Context, in *ChainAssumeInput) (*IssuedCredentials, error)
-}
-
-var _ Issuer = (*Service)(nil)
 
 // ServiceAssumeInput asks for a role session on behalf of a service.
 type ServiceAssumeInput struct {
@@ -80,8 +70,9 @@ type ChainAssumeInput struct {
 	SourceIdentity  string
 }
 
-// IssuedCredentials are credentials issued through an Issuer: the one
-// role-session credential type, which EKS Auth's issuers return as is.
+// IssuedCredentials are credentials issued by AssumeRoleAs or ChainAssume:
+// the one role-session credential type, which EKS Auth's credential issuers
+// return as is.
 type IssuedCredentials = awscreds.Credentials
 
 func issued(res *assumeResult) *IssuedCredentials {
@@ -99,7 +90,8 @@ func issued(res *assumeResult) *IssuedCredentials {
 	return out
 }
 
-// AssumeRoleAs implements Issuer: the role's trust policy alone decides
+// AssumeRoleAs assumes in.RoleARN as the service principal
+// in.ServicePrincipal. The role's trust policy alone decides
 // (the service principal has no identity policies), for sts:AssumeRole,
 // sts:TagSession when tags are present and sts:SetSourceIdentity when a
 // source identity is set.
@@ -145,7 +137,9 @@ func (s *Service) AssumeRoleAs(ctx context.Context, in *ServiceAssumeInput) (*Is
 	return issued(res), nil
 }
 
-// ChainAssume implements Issuer: the calling session is opened from its
+// ChainAssume assumes in.RoleARN with the credentials of an existing role
+// session (role chaining: at most one hour; the session's transitive tags
+// pass on). The calling session is opened from its
 // token and assumes the role exactly as AssumeRole called with those
 // credentials would.
 func (s *Service) ChainAssume(ctx context.Context, in *ChainAssumeInput) (*IssuedCredentials, error) {

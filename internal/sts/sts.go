@@ -7,9 +7,9 @@
 // sealed in the session token (package sessiontoken), so any replica
 // verifies them without a store read.
 //
-// The Issuer interface (issuer.go) is the seam other services use to obtain
-// credentials for a role on behalf of a service principal (EKS Auth as
-// pods.eks.amazonaws.com); the local implementation is *Service.
+// AssumeRoleAs and ChainAssume (issuer.go) obtain credentials for a role
+// on behalf of a service principal (EKS Auth as pods.eks.amazonaws.com);
+// they back podid's local credential issuer.
 //
 // wire.go adapts the typed methods to the awsQuery protocol.
 package sts
