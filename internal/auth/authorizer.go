@@ -327,18 +327,25 @@ func (a *Authorizer) load(ctx context.Context, kind store.PrincipalKind, name, w
 // permissions boundary whose managed policy was deleted.
 const allowNothing = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"podid:NoAction","Resource":"arn:aws:podid:::none"}]}`
 
-// defaultDocument returns the document of a managed policy's default
-// version.
-func defaultDocument(tx store.Tx, policyARN string) (string, error) {
+// DefaultPolicyDocument returns a managed policy and the document of its
+// default version: the one lookup every authorization (this package, STS's
+// session policies, IAM's simulator) makes of a managed policy.
+// store.ErrNotFound when the policy or its default version is missing.
+func DefaultPolicyDocument(tx store.Tx, policyARN string) (*store.ManagedPolicy, string, error) {
 	mp, err := tx.GetPolicy(policyARN)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	v, err := tx.GetPolicyVersion(policyARN, mp.DefaultVersionID)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
-	return v.Document, nil
+	return mp, v.Document, nil
+}
+
+func defaultDocument(tx store.Tx, policyARN string) (string, error) {
+	_, doc, err := DefaultPolicyDocument(tx, policyARN)
+	return doc, err
 }
 
 // PolicyPrincipal describes p to the policy engine (Principal and

@@ -84,7 +84,7 @@ func appendCanonicalURI(b []byte, raw string) []byte {
 	if raw == "" {
 		return append(b, '/')
 	}
-	if needsNormalize(raw) {
+	if PathNeedsNormalize(raw) {
 		raw = normalizePath(raw)
 	}
 	for i := 0; i < len(raw); i++ {
@@ -109,9 +109,12 @@ func appendS3CanonicalURI(b []byte, raw string) []byte {
 	return append(b, raw...)
 }
 
-// needsNormalize reports whether p has an empty, "." or ".." segment
-// other than the empty ones its leading and trailing slashes make.
-func needsNormalize(p string) bool {
+// PathNeedsNormalize reports whether p has an empty, "." or ".." segment
+// other than the empty ones its leading and trailing slashes make: a path
+// that SigV4's normalization, or an upstream that cleans paths, would turn
+// into another path. The canonical request and the gateway's S3 keys both
+// use it.
+func PathNeedsNormalize(p string) bool {
 	start := 0
 	for i := 0; i <= len(p); i++ {
 		if i < len(p) && p[i] != '/' {

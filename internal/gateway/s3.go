@@ -121,29 +121,11 @@ func checkS3Path(raw string) *s3Error {
 	if err != nil {
 		return badURI()
 	}
-	if pathNeedsNormalize(decoded) {
+	if awsproto.PathNeedsNormalize(decoded) {
 		return &s3Error{status: http.StatusBadRequest, code: "InvalidRequest",
 			msg: "podid gateway refuses S3 keys with '//', '.' or '..' segments: an upstream that cleans paths would serve another key than the one authorized"}
 	}
 	return nil
-}
-
-// pathNeedsNormalize reports whether p has an empty, "." or ".." segment
-// other than those of its leading and trailing slashes.
-func pathNeedsNormalize(p string) bool {
-	start := 0
-	for i := 0; i <= len(p); i++ {
-		if i < len(p) && p[i] != '/' {
-			continue
-		}
-		seg := p[start:i]
-		inner := start > 0 && i < len(p)
-		if seg == "." || seg == ".." || (seg == "" && inner) {
-			return true
-		}
-		start = i + 1
-	}
-	return false
 }
 
 // isSigV2 reports whether r is signed with AWS's retired Signature

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/podid/podid/internal/arn"
+	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/policy"
 	"github.com/podid/podid/internal/store"
 )
@@ -358,15 +359,11 @@ func notFoundAs(err error, nf error) error {
 
 // managedDocument returns a managed policy's name and default document.
 func managedDocument(tx store.Tx, arn string) (name, text string, err error) {
-	mp, err := tx.GetPolicy(arn)
+	mp, doc, err := auth.DefaultPolicyDocument(tx, arn)
 	if err != nil {
 		return "", "", err
 	}
-	v, err := tx.GetPolicyVersion(arn, mp.DefaultVersionID)
-	if err != nil {
-		return "", "", err
-	}
-	return mp.Name, v.Document, nil
+	return mp.Name, doc, nil
 }
 
 // parseCaller turns a CallerArn into the engine's principal. Besides the

@@ -231,7 +231,7 @@ func (s *Service) assume(ctx context.Context, r *assumeRequest) (res *assumeResu
 			return err
 		}
 		for _, a := range r.policyArns {
-			doc, err := defaultVersionDocument(tx, a)
+			_, doc, err := auth.DefaultPolicyDocument(tx, a)
 			if errors.Is(err, store.ErrNotFound) {
 				notFound = a
 				return nil
@@ -341,20 +341,6 @@ func tagList(t *sessionTags) []Tag {
 		return t.Request
 	}
 	return nil
-}
-
-// defaultVersionDocument returns the document of a managed policy's default
-// version.
-func defaultVersionDocument(tx store.Tx, policyARN string) (string, error) {
-	mp, err := tx.GetPolicy(policyARN)
-	if err != nil {
-		return "", err
-	}
-	v, err := tx.GetPolicyVersion(policyARN, mp.DefaultVersionID)
-	if err != nil {
-		return "", err
-	}
-	return v.Document, nil
 }
 
 // Role last-used tracking. AWS reports a role's last use within a few
