@@ -122,7 +122,9 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	fail := func(err error) {
 		ae := toAWSError(err)
-		if ae.Status >= 500 {
+		// A refusal by a limit (503, no cause) is counted in metrics, not
+		// logged at error level: a flood must not become a log flood.
+		if ae.Status >= 500 && ae.Cause != nil {
 			e.cfg.Logger.ErrorContext(ctx, "request failed", "requestId", reqID, "service", clip(rt.service), "action", clip(action), "code", ae.Code, "err", ae.Cause)
 		} else {
 			e.cfg.Logger.DebugContext(ctx, "request refused", "requestId", reqID, "service", clip(rt.service), "action", clip(action), "code", ae.Code)
