@@ -82,7 +82,7 @@ func TestHostileInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startServer(t, "--max-inflight-body-bytes", strconv.Itoa(hostileBudget), "--max-connections", "400",
-		"--read-header-timeout", "2s", "--read-timeout", hostileReadTimeout.String(), "--log-level", "debug")
+		"--read-header-timeout", "2s", "--read-timeout", hostileReadTimeout.String(), "--log-level", "debug", "--access-log")
 	e := &hostileEnv{s: s, cluster: "hostile"}
 	root := s.root()
 	if status, out := s.signedJSON(t, root, "eks", "POST", "/clusters", map[string]any{
@@ -252,6 +252,13 @@ func TestHostileInputs(t *testing.T) {
 			if strings.Contains(logs, bad) {
 				t.Errorf("server log contains %q", bad)
 			}
+		}
+		if strings.Contains(logs, s.RootSec) || strings.Contains(logs, "Signature=") {
+			t.Error("server log contains the root's secret key or a signature")
+		}
+		// The access log (--access-log) names the caller and the operation.
+		if !regexp.MustCompile(`msg=access requestId=\S+ service=eks operation=CreateCluster status=200 .*caller=arn:aws:iam::` + s.AccountID + `:root`).MatchString(logs) {
+			t.Error("no access-log line for CreateCluster with its caller")
 		}
 		for _, line := range strings.Split(logs, "\n") {
 			if len(line) > 4096 {
