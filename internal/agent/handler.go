@@ -92,7 +92,7 @@ func (a *Agent) serveCredentials(w http.ResponseWriter, r *http.Request, start t
 		if errors.As(err, &ue) && ue.Status >= 400 && ue.Status <= 599 {
 			status = ue.Status
 		}
-		a.log.Debug("EKS Auth exchange failed", "namespace", cl.Namespace, "serviceAccount", cl.ServiceAccount, "status", status, "error", err)
+		a.log.Debug("EKS Auth exchange failed", "namespace", truncate(cl.Namespace, 256), "serviceAccount", truncate(cl.ServiceAccount, 256), "status", status, "error", err)
 		return o, writeText(w, status, podMessage(err))
 	}
 	a.log.Debug("served credentials", "outcome", outcomeNames[o], "namespace", cl.Namespace, "serviceAccount", cl.ServiceAccount)

@@ -111,6 +111,8 @@ type Config struct {
 	// timeouts); zero fields take server's defaults. The HTTP server that
 	// serves Handler applies the connection and timeout limits.
 	Limits server.Limits
+	// AccessLog logs one line per API request (server.Config.AccessLog).
+	AccessLog bool
 	// AllowHTTPLoopbackIssuers lets STS and EKS Auth fetch OIDC discovery
 	// documents over plain HTTP from loopback addresses (local mode, tests).
 	AllowHTTPLoopbackIssuers bool
@@ -364,6 +366,7 @@ func (a *App) assemble(ctx context.Context) error {
 		Region:               cfg.Region,
 		MaxBodyBytes:         cfg.Limits.MaxBodyBytes,
 		MaxInflightBodyBytes: cfg.Limits.MaxInflightBodyBytes,
+		AccessLog:            cfg.AccessLog,
 	})
 	return a.checkWired()
 }

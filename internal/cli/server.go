@@ -32,7 +32,8 @@ type serverFlags struct {
 	auditLog                                                 string
 	agentImage, agentEndpoint                                string
 	// Limits on untrusted input (docs/security.md).
-	limits server.Limits
+	limits    server.Limits
+	accessLog bool
 	// Broker mode (docs/broker.md).
 	credentialIssuer, brokerSTSEndpoint, brokerIAMEndpoint, brokerRegion string
 }
@@ -65,6 +66,7 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultListen, defaultDataDir
 	fl.DurationVar(&f.limits.ReadHeaderTimeout, "read-header-timeout", server.DefaultReadHeaderTimeout, "time a connection has to send a request's headers")
 	fl.DurationVar(&f.limits.ReadTimeout, "read-timeout", server.DefaultReadTimeout, "time a connection has to send a whole request, body included")
 	fl.DurationVar(&f.limits.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "time a keep-alive connection may stay idle between requests")
+	fl.BoolVar(&f.accessLog, "access-log", false, "log one line per API request (request ID, caller, operation, status, latency; never secrets)")
 	fl.StringVar(&f.credentialIssuer, "credential-issuer", broker.IssuerLocal, "how EKS Auth issues pod credentials: local (podid's STS) or aws-sts (broker mode: real AWS STS with podid's AWS credentials); clusters may override it with the tag "+broker.ClusterTag)
 	fl.StringVar(&f.brokerSTSEndpoint, "broker-sts-endpoint", "", "broker mode: AWS STS endpoint URL (default: AWS's regional endpoint, or $AWS_ENDPOINT_URL_STS)")
 	fl.StringVar(&f.brokerIAMEndpoint, "broker-iam-endpoint", "", "broker mode: AWS IAM endpoint URL for role checks (default: AWS's, or $AWS_ENDPOINT_URL_IAM)")
@@ -104,6 +106,7 @@ func (f *serverFlags) appConfig(logger *slog.Logger, publicURL string) app.Confi
 		AgentImage:           f.agentImage,
 		AgentEndpoint:        f.agentEndpoint,
 		Limits:               f.limits,
+		AccessLog:            f.accessLog,
 		Broker: broker.Config{
 			STSEndpoint: f.brokerSTSEndpoint,
 			IAMEndpoint: f.brokerIAMEndpoint,

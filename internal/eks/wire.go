@@ -164,7 +164,7 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	ae, cluster, addon := asAWS(err)
 	id := requestID(r)
 	if ae.Status >= 500 {
-		s.log.ErrorContext(r.Context(), "eks request failed", "requestId", id, "method", r.Method, "path", r.URL.EscapedPath(), "code", ae.Code, "err", ae.Cause)
+		s.log.ErrorContext(r.Context(), "eks request failed", "requestId", id, "method", truncate(r.Method, 32), "path", truncate(r.URL.EscapedPath(), 256), "code", ae.Code, "err", ae.Cause)
 	}
 	body := map[string]string{"__type": ae.Code, "message": ae.Message}
 	if cluster != "" {

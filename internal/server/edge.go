@@ -52,6 +52,10 @@ type Config struct {
 	// (DefaultMaxInflightBodyBytes when 0); a request that does not fit is
 	// refused with 503.
 	MaxInflightBodyBytes int64
+	// AccessLog writes one structured line per API request at info level:
+	// request ID, caller, service, operation, status, latency (never a
+	// secret; see accessLog).
+	AccessLog bool
 	// Region is the server's region; IAM and STS requests are accepted with
 	// any region in their scope (clients sign global services with their
 	// configured region).
@@ -111,7 +115,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if e.cfg.PublicMatch != nil && e.cfg.Public != nil && r.Method == http.MethodGet && e.cfg.PublicMatch(r.URL.Path) {
 		rec.Header().Set("x-amzn-RequestId", reqID)
 		e.cfg.Public.ServeHTTP(rec, r)
-		e.observe(servicePublic, "", "", rec.status, start)
+		e.observe(ctx, r, servicePublic, "", "", rec.status, start)
 		return
 	}
 
@@ -122,13 +126,15 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	fail := func(err error) {
 		ae := toAWSError(err)
-		if ae.Status >= 500 {
+		// A refusal by a limit (503, no cause) is counted in metrics, not
+		// logged at error level: a flood must not become a log flood.
+		if ae.Status >= 500 && ae.Cause != nil {
 			e.cfg.Logger.ErrorContext(ctx, "request failed", "requestId", reqID, "service", clip(rt.service), "action", clip(action), "code", ae.Code, "err", ae.Cause)
 		} else {
 			e.cfg.Logger.DebugContext(ctx, "request refused", "requestId", reqID, "service", clip(rt.service), "action", clip(action), "code", ae.Code)
 		}
 		e.writeError(rec, rt, reqID, ae)
-		e.observe(rt.service, action, *operation, rec.status, start)
+		e.observe(ctx, r, rt.service, action, *operation, rec.status, start)
 	}
 
 	// Header-first checks: refuse what needs no body to refuse before
@@ -227,7 +233,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(unknownService(rt.service))
 		return
 	}
-	e.observe(rt.service, action, *operation, rec.status, start)
+	e.observe(ctx, r, rt.service, action, *operation, rec.status, start)
 }
 
 // precheck refuses, from the headers alone, a request the edge would refuse
@@ -397,11 +403,17 @@ func (e *Edge) writeError(w http.ResponseWriter, rt route, reqID string, ae *aws
 	awsproto.WriteJSONError(w, reqID, ae)
 }
 
-// observe counts a request with labels bounded to what podid serves.
-func (e *Edge) observe(service, action, operation string, status int, start time.Time) {
+// observe counts a request with labels bounded to what podid serves and,
+// when the access log is on, writes its line.
+func (e *Edge) observe(ctx context.Context, r *http.Request, service, action, operation string, status int, start time.Time) {
+	d := time.Since(start)
+	svc := e.labels.service(service)
+	op := e.labels.action(svc, action, operation)
 	if e.cfg.Metrics != nil {
-		svc := e.labels.service(service)
-		e.cfg.Metrics.observe(svc, e.labels.action(svc, action, operation), status, time.Since(start))
+		e.cfg.Metrics.observe(svc, op, status, d)
+	}
+	if e.cfg.AccessLog {
+		e.accessLog(ctx, r, svc, op, status, d)
 	}
 }
 
