@@ -22,6 +22,7 @@ import (
 	"github.com/podid/podid/internal/agent"
 	"github.com/podid/podid/internal/app"
 	"github.com/podid/podid/internal/broker"
+	"github.com/podid/podid/internal/eks/feed"
 	"github.com/podid/podid/internal/local"
 	"github.com/podid/podid/internal/secrets"
 	"github.com/podid/podid/internal/version"
@@ -323,7 +324,15 @@ func startAgents(ctx context.Context, running *sync.WaitGroup, clusters []string
 			}
 			probe.Close()
 		}
+		// The association change feed purges cached credentials at once,
+		// as for a standalone agent with --change-feed-endpoint.
+		fc, err := feed.New(feed.Config{Endpoint: endpoint, Cluster: name, Region: region,
+			Credentials: staticCredentials(creds), Logger: logger.With("component", "agent-feed", "cluster", name)})
+		if err != nil {
+			return nil, fmt.Errorf("agent of cluster %s: change feed: %w", name, err)
+		}
 		ag, err := agent.New(agent.Config{
+			Events:          []agent.EventSource{agent.FeedSource{Client: fc}},
 			ClusterName:     name,
 			BindHosts:       []string{host},
 			Port:            p,

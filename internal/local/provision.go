@@ -20,8 +20,9 @@ import (
 )
 
 // AgentUserName is the IAM user whose key the local agents sign EKS Auth
-// calls with. Its only permission is eks-auth:AssumeRoleForPodIdentity on
-// the dev clusters.
+// calls with. Its only permissions are eks-auth:AssumeRoleForPodIdentity
+// and eks:ListPodIdentityAssociations (the association change feed) on the
+// dev clusters, as for an agent create-addon installs.
 const AgentUserName = "podid-dev-agent"
 
 // agentUserPath and agentPolicyName place and name what dev provisions.
@@ -159,7 +160,7 @@ func (p *Provision) ensureAgentUser(ctx context.Context, c *iam.Client) (aws.Cre
 		"Version": "2012-10-17",
 		"Statement": []map[string]any{{
 			"Effect":   "Allow",
-			"Action":   "eks-auth:AssumeRoleForPodIdentity",
+			"Action":   []string{"eks-auth:AssumeRoleForPodIdentity", "eks:ListPodIdentityAssociations"},
 			"Resource": arns,
 		}},
 	})
