@@ -220,11 +220,6 @@ func (c *cache) lookup(h *tokenHash, now time.Time) *credSet {
 // hash, never by its unverified claims, so a forged token cannot share
 // another token's call or entry.
 func (c *cache) get(ctx context.Context, tok string, h tokenHash, cl *claims) (*credSet, outcome, error) {
-	// EKS Auth refused this exact token a moment ago: answer the same,
-	// without asking again (a flood of bad tokens costs one call each).
-	if ue, ok := c.neg.get(&h, c.now()); ok {
-		return nil, outcomeError, ue
-	}
 	if cs, ok := c.tryVerified(ctx, tok, &h, cl); ok {
 		return cs, outcomeVerified, nil
 	}

@@ -70,6 +70,12 @@ func (a *Agent) serveCredentials(w http.ResponseWriter, r *http.Request, start t
 		return outcomeHit, http.StatusOK
 	}
 
+	// EKS Auth refused this exact token a moment ago: the same answer,
+	// as cheaply as a hit, without asking again.
+	if ue, ok := a.cache.neg.get(&h, now); ok {
+		return outcomeError, writeText(w, ue.Status, ue.Error())
+	}
+
 	cl, err := parseToken(tok)
 	if err != nil {
 		a.log.Debug("refused request: token not a JWT", "remote", r.RemoteAddr, "error", err)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -279,16 +280,39 @@ func aggKey(r *store.AuditRecord) (string, bool) {
 	if r.Decision != DecisionRefused {
 		return "", false
 	}
+	return r.Kind + "\x00" + r.Reason + "\x00" + withoutRequestID(r.Fields), true
+}
+
+// withoutRequestID removes the requestId member from fields (JSON written
+// by json.Marshal, so members are in a fixed order): cut from the text
+// when its value has no escapes, else by decoding and re-encoding.
+func withoutRequestID(fields string) string {
+	const member = `"requestId":"`
+	i := strings.Index(fields, member)
+	if i < 0 {
+		return fields
+	}
+	j := i + len(member)
+	k := strings.IndexByte(fields[j:], '"')
+	if k >= 0 && strings.IndexByte(fields[j:j+k], '\\') < 0 {
+		end := j + k + 1
+		if end < len(fields) && fields[end] == ',' {
+			end++
+		} else if i > 0 && fields[i-1] == ',' {
+			i--
+		}
+		return fields[:i] + fields[end:]
+	}
 	var m map[string]any
-	if err := json.Unmarshal([]byte(r.Fields), &m); err != nil {
-		return "", false
+	if err := json.Unmarshal([]byte(fields), &m); err != nil {
+		return fields
 	}
 	delete(m, "requestId")
-	b, err := json.Marshal(m) // map keys sorted: a canonical form
+	b, err := json.Marshal(m)
 	if err != nil {
-		return "", false
+		return fields
 	}
-	return r.Kind + "\x00" + r.Reason + "\x00" + string(b), true
+	return string(b)
 }
 
 // flush writes batch: new records appended, repeated refusals added to

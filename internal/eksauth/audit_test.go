@@ -227,3 +227,17 @@ func TestAuditorAggregatesRefusals(t *testing.T) {
 		t.Errorf("summary line %v, want count %d, id %s", summary, n, agg.ID)
 	}
 }
+
+func TestWithoutRequestID(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"cluster":"c1","requestId":"r-1","errorCode":"X"}`: `{"cluster":"c1","errorCode":"X"}`,
+		`{"cluster":"c1","requestId":"r-2"}`:                 `{"cluster":"c1"}`,
+		`{"requestId":"r-3"}`:                                `{}`,
+		`{"cluster":"c1"}`:                                   `{"cluster":"c1"}`,
+		`{"cluster":"c1","requestId":"a\"b","z":1}`:          `{"cluster":"c1","z":1}`,
+	} {
+		if got := withoutRequestID(in); got != want {
+			t.Errorf("withoutRequestID(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/podid/podid/internal/cputime"
 )
 
 // BenchmarkLimiter is the fair limits' cost per exchange beside main's
@@ -16,6 +18,8 @@ func BenchmarkLimiter(b *testing.B) {
 	now := time.Unix(1_800_000_000, 0)
 	b.Run("cluster-bucket", func(b *testing.B) {
 		k := newKeyedBuckets(1e12, 1e12)
+		cpu := cputime.Start()
+		defer cpu.Report(b)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				k.take("hosted", now)
@@ -29,6 +33,8 @@ func BenchmarkLimiter(b *testing.B) {
 			pods[i] = "hosted\x00" + strconv.Itoa(i)
 		}
 		var next atomic.Int64
+		cpu := cputime.Start()
+		defer cpu.Report(b)
 		b.RunParallel(func(pb *testing.PB) {
 			i := int(next.Add(7919))
 			callerKey := "hosted\x00node\x00node-" + strconv.Itoa(i%64)

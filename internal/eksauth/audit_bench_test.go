@@ -1,0 +1,56 @@
+package eksauth
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/podid/podid/internal/cputime"
+	"github.com/podid/podid/internal/store"
+	"github.com/podid/podid/internal/store/sqlite"
+)
+
+// BenchmarkAuditRefusals writes batches of 512 identical refusals (request
+// IDs apart) to SQLite through the Auditor's flush, aggregated (the
+// default) and one row each (AggregateWindow < 0). One op is one refusal;
+// rows/op is the rows it leaves in the store.
+func BenchmarkAuditRefusals(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		window time.Duration
+	}{{"aggregated", 0}, {"one-row-each", -1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			now := time.Unix(1_800_000_000, 0)
+			a := NewAuditor(AuditorConfig{Store: st, Now: func() time.Time { return now }, AggregateWindow: tc.window})
+			batch := make([]*store.AuditRecord, 0, maxBatch)
+			n := 0
+			cpu := cputime.Start()
+			for b.Loop() {
+				t := now.Add(time.Duration(n) * time.Microsecond)
+				batch = append(batch, &store.AuditRecord{ID: a.newID(t), Time: t, Kind: AuditKind, Decision: DecisionRefused, Reason: "invalid service account token: bad signature",
+					Fields: fmt.Sprintf(`{"cluster":"c1","caller":"arn:aws:sts::123456789012:assumed-role/node/i-1","sourceIp":"10.0.0.7","requestId":"%d","errorCode":"InvalidTokenException","reason":"invalid service account token: bad signature"}`, n)})
+				n++
+				if len(batch) == maxBatch {
+					a.flush(context.Background(), batch, false)
+					batch = batch[:0]
+				}
+			}
+			a.flush(context.Background(), batch, true)
+			cpu.Report(b)
+			var rows int
+			st.View(context.Background(), func(tx store.Tx) error {
+				recs, err := tx.ListAudit(time.Time{}, 0)
+				rows = len(recs)
+				return err
+			})
+			b.ReportMetric(float64(rows)/float64(n), "rows/op")
+		})
+	}
+}
