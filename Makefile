@@ -10,7 +10,7 @@ DATE ?= $(shell git log -1 --format=%cI 2>/dev/null | xargs -r date -u +%Y-%m-%d
 VERSION_PKG = github.com/podid/podid/internal/version
 LDFLAGS = -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).commit=$(COMMIT) -X $(VERSION_PKG).date=$(DATE)
 
-.PHONY: build test test-go test-fuzz test-bench-module lint run workshop
+.PHONY: build test test-go test-fuzz test-bench-module lint run workshop soak
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/podid ./cmd/podid
@@ -31,3 +31,11 @@ run: build
 # Installs the AWS CLI with apt-get (awscli) when it is missing and make runs as root.
 workshop: build
 	PODID=$(CURDIR)/bin/podid bash examples/eks-workshop/walkthrough.sh
+
+# The soak benchmark (not in `make test`, not in CI's time budget): podid dev
+# with its gateway, a standalone agent, mixed load with tokens re-minted every
+# few seconds, RSS/goroutines/threads/open files/audit size at start and end
+# (bench/soak). SOAK_ARGS='-duration 30m' runs longer.
+SOAK_ARGS ?= -duration 4m
+soak: build
+	cd bench && $(GO) run ./soak -podid ../bin/podid $(SOAK_ARGS)
