@@ -318,7 +318,7 @@ func (a *App) assemble(ctx context.Context) error {
 	httpClient := &http.Client{Timeout: 5 * time.Second}
 	// Refusals of verified pods become Events on the pod where podid
 	// reaches the cluster's API server (rate-limited per pod).
-	a.events = podevents.New(podevents.Config{APIs: clusterAPIs{a.EKS}, Logger: cfg.Logger, Now: cfg.Now})
+	a.events = podevents.New(podevents.Config{APIs: clusterAPIs{a.EKS}, AccountID: cfg.AccountID, Logger: cfg.Logger, Now: cfg.Now})
 	hosted := a.EKS.Issuer()
 	a.EKSAuth, err = eksauth.New(eksauth.Config{
 		Store: a.Store, Associations: indexWithFallback{a.Index, a.Store}, Authorizer: authz, CredentialIssuer: issuer,

@@ -258,6 +258,9 @@ func (s *Service) SimulatePrincipalPolicy(ctx context.Context, in *SimulateInput
 	return s.simulate(in, set, caller)
 }
 
+// denyAll stands in for a stored document that does not compile.
+const denyAll = `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`
+
 // principalSet reads a user's or role's identity policies and boundary.
 func (s *Service) principalSet(ctx context.Context, source string) (*simSet, policy.Principal, error) {
 	a, ok := parseIAMARN(source)
@@ -332,16 +335,26 @@ func (s *Service) principalSet(ctx context.Context, source string) (*simSet, pol
 	if err != nil {
 		return nil, policy.Principal{}, err
 	}
+	// A stored document that no longer compiles makes every real request
+	// of the principal fail; the simulation shows it as a Deny of
+	// everything, attributed to that document.
+	compileStored := func(d doc) (simPolicy, error) {
+		sp, err := s.compileSim(d.text, d.id, d.typ)
+		if err != nil {
+			sp, err = s.compileSim(denyAll, d.id, d.typ)
+		}
+		return sp, err
+	}
 	set := &simSet{}
 	for _, d := range docs {
-		sp, err := s.compileSim(d.text, d.id, d.typ)
+		sp, err := compileStored(d)
 		if err != nil {
 			return nil, policy.Principal{}, serviceFailure(fmt.Errorf("iam: stored policy %s of %s: %w", d.id, source, err))
 		}
 		set.identity = append(set.identity, sp)
 	}
 	if boundary != nil {
-		sp, err := s.compileSim(boundary.text, boundary.id, boundary.typ)
+		sp, err := compileStored(*boundary)
 		if err != nil {
 			return nil, policy.Principal{}, serviceFailure(fmt.Errorf("iam: stored boundary of %s: %w", source, err))
 		}

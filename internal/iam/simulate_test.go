@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/podid/podid/internal/awsproto"
+	"github.com/podid/podid/internal/store"
 )
 
 const simDoc = `{
@@ -188,6 +189,18 @@ func TestSimulatePrincipalPolicy(t *testing.T) {
 	if r := out.EvaluationResults[0]; r.EvalDecision != types.PolicyEvaluationDecisionTypeImplicitDeny || r.PermissionsBoundaryDecisionDetail == nil || r.PermissionsBoundaryDecisionDetail.AllowedByPermissionsBoundary {
 		t.Errorf("with boundary: %s %+v", r.EvalDecision, r.PermissionsBoundaryDecisionDetail)
 	}
+
+	// A stored document that no longer compiles denies everything, and
+	// the simulation names it (never a server fault).
+	must(t, env.store.Update(ctx, func(tx store.Tx) error {
+		return tx.PutInlinePolicy(&store.InlinePolicy{Kind: store.KindRole, PrincipalName: "carts", PolicyName: "broken", Document: "{}"})
+	}))
+	out, err = c.SimulatePrincipalPolicy(ctx, &awsiam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String(role.ARN), ActionNames: []string{"logs:PutLogEvents"}})
+	must(t, err)
+	if r := out.EvaluationResults[0]; r.EvalDecision != types.PolicyEvaluationDecisionTypeExplicitDeny || len(r.MatchedStatements) != 1 || aws.ToString(r.MatchedStatements[0].SourcePolicyId) != "broken" {
+		t.Errorf("with a broken stored policy: %s %+v", r.EvalDecision, r.MatchedStatements)
+	}
+	must(t, env.store.Update(ctx, func(tx store.Tx) error { return tx.DeleteInlinePolicy(store.KindRole, "carts", "broken") }))
 
 	keys, err := c.GetContextKeysForPrincipalPolicy(ctx, &awsiam.GetContextKeysForPrincipalPolicyInput{PolicySourceArn: aws.String(role.ARN),
 		PolicyInputList: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:PrincipalTag/team}/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}`}})

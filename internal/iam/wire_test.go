@@ -179,6 +179,11 @@ func FuzzHandleQuery(f *testing.F) {
 		"Action=UntagRole&RoleName=r&TagKeys.member.1=a",
 		"Action=ListPolicyVersions&PolicyArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Apolicy%2Fp&Marker=IzE",
 		"Action=GetRole&RoleName=%FF%FE",
+		"Action=SimulateCustomPolicy&PolicyInputList.member.1=%7B%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%7D&ActionNames.member.1=s3%3AGetObject&ResourceArns.member.1=arn%3Aaws%3As3%3A%3A%3Ab%2Fk&ContextEntries.member.1.ContextKeyName=aws%3ASourceIp&ContextEntries.member.1.ContextKeyValues.member.1=10.0.0.1&ContextEntries.member.1.ContextKeyType=ip&MaxItems=1",
+		"Action=SimulateCustomPolicy&PolicyInputList.member.1=%7B%7D&ActionNames.member.1=sts%3AAssumeRole&ResourcePolicy=%7B%7D&CallerArn=pods.eks.amazonaws.com&Marker=IzE",
+		"Action=SimulatePrincipalPolicy&PolicySourceArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&ActionNames.member.1=s3%3AGetObject&CallerArn=arn%3Aaws%3Asts%3A%3A123456789012%3Aassumed-role%2Fr%2Fs",
+		"Action=GetContextKeysForCustomPolicy&PolicyInputList.member.1=%7B%7D",
+		"Action=GetContextKeysForPrincipalPolicy&PolicySourceArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Auser%2Fu",
 	}
 	for _, s := range seeds {
 		f.Add(s)

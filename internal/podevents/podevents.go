@@ -55,6 +55,8 @@ type ClusterAPIs interface {
 // Config configures a Recorder.
 type Config struct {
 	APIs ClusterAPIs
+	// AccountID is podid's account (it fills the role ARN in fixes).
+	AccountID string
 	// Burst and QPS are the per-pod rate limit (DefaultBurst, DefaultQPS
 	// when 0).
 	Burst int
@@ -123,8 +125,8 @@ func apiSink(a *kubeapi.Access) (record.EventSink, error) {
 
 // Message is an event's text for a refusal: the cause, the fix and the
 // `podid explain` command, within the API server's 1024 characters.
-func Message(r *eksauth.Refusal) string {
-	s := explain.Subject{Cluster: r.Cluster, Namespace: r.Namespace, ServiceAccount: r.ServiceAccount, Pod: r.Pod}
+func Message(r *eksauth.Refusal, accountID string) string {
+	s := explain.Subject{Cluster: r.Cluster, Namespace: r.Namespace, ServiceAccount: r.ServiceAccount, Pod: r.Pod, AccountID: accountID}
 	msg := "EKS Auth refused credentials: " + r.Code + ": " + r.Message
 	if cause, ok := explain.Classify(r.Code, r.Message); ok {
 		problem, fix := explain.Fix(cause, s)
@@ -143,7 +145,7 @@ func (rc *Recorder) PodRefused(ctx context.Context, r *eksauth.Refusal) {
 		return
 	}
 	ref := &corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: r.Namespace, Name: r.Pod, UID: types.UID(r.PodUID)}
-	cr.recorder.Event(ref, corev1.EventTypeWarning, Reason, Message(r))
+	cr.recorder.Event(ref, corev1.EventTypeWarning, Reason, Message(r, rc.cfg.AccountID))
 }
 
 // cluster returns the cluster's recorder, (re)built when its access

@@ -96,16 +96,16 @@ func TestRateLimitedPerPod(t *testing.T) {
 // TestMessage: the cause, the fix and the explain command, within the
 // API server's limit.
 func TestMessage(t *testing.T) {
-	got := Message(refusal("carts-1"))
+	got := Message(refusal("carts-1"), "123456789012")
 	want := "EKS Auth refused credentials (no-association): no Pod Identity association for service account carts/carts of cluster e2e. " +
-		"Fix: aws eks create-pod-identity-association --cluster-name e2e --namespace carts --service-account carts --role-arn arn:aws:iam::ACCOUNT:role/ROLE-NAME. " +
+		"Fix: aws eks create-pod-identity-association --cluster-name e2e --namespace carts --service-account carts --role-arn arn:aws:iam::123456789012:role/ROLE-NAME. " +
 		"Explain: podid explain --cluster e2e --namespace carts --service-account carts --pod carts-1"
 	if got != want {
 		t.Errorf("message =\n%s\nwant\n%s", got, want)
 	}
 	long := refusal("p")
 	long.Code, long.Message = "Odd", strings.Repeat("x", 2000)
-	if m := Message(long); len(m) != maxMessage || !strings.HasSuffix(m, "...") {
+	if m := Message(long, ""); len(m) != maxMessage || !strings.HasSuffix(m, "...") {
 		t.Errorf("long message: %d chars", len(m))
 	}
 }

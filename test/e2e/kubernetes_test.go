@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -172,6 +173,8 @@ spec:
 	if env := cp.kubectl(t, "-n", "carts", "get", "pod", before[0], "-o", "jsonpath={.spec.containers[0].env}"); strings.Contains(env, "AWS_CONTAINER") {
 		t.Errorf("pod created before the association was mutated: %s", env)
 	}
+
+	testRefusalEvents(t, cp, s, cluster, before[0])
 
 	s.aws(t, root, "eks", "create-pod-identity-association", "--cluster-name", cluster, "--namespace", "carts", "--service-account", "carts",
 		"--role-arn", "arn:aws:iam::"+s.AccountID+":role/eks-workshop-carts-dynamo")
@@ -474,4 +477,44 @@ func secretFile(t *testing.T, cp *controlPlane, ns, name string) string {
 		t.Fatalf("secret %s/%s: %v", ns, name, err)
 	}
 	return write(t, t.TempDir(), name, b)
+}
+
+// testRefusalEvents: on a cluster registered with API access, EKS Auth's
+// refusals of a verified pod's token become one Warning Event on the pod
+// (reason PodIdentityRefused, the cause, the fix and the podid explain
+// command), aggregated and rate-limited: eight refusals give one Event
+// whose count stays within the per-pod burst of five.
+func testRefusalEvents(t *testing.T, cp *controlPlane, s *server, cluster, pod string) {
+	t.Helper()
+	token := strings.TrimSpace(cp.kubectl(t, "-n", "carts", "create", "token", "carts", "--audience", "pods.eks.amazonaws.com",
+		"--bound-object-kind", "Pod", "--bound-object-name", pod, "--duration", "1h"))
+	for range 8 {
+		_, errOut, err := s.awsRun(s.root(), "eks-auth", "assume-role-for-pod-identity", "--cluster-name", cluster, "--token", token)
+		if err == nil || !strings.Contains(errOut, "(ResourceNotFoundException)") {
+			t.Fatalf("exchange without an association: %v %s", err, errOut)
+		}
+	}
+	var events string
+	cp.waitFor(t, 30*time.Second, "the refusal Event on pod "+pod, func() bool {
+		events, _ = cp.kubectlOut("-n", "carts", "get", "events", "--field-selector", "involvedObject.name="+pod+",reason=PodIdentityRefused",
+			"-o", `jsonpath={range .items[*]}{.type}|{.source.component}|{.involvedObject.kind}|{.count}|{.message}{"\n"}{end}`)
+		return strings.Contains(events, "no-association")
+	})
+	time.Sleep(2 * time.Second) // let the aggregated repeats reach the API server
+	events, _ = cp.kubectlOut("-n", "carts", "get", "events", "--field-selector", "involvedObject.name="+pod+",reason=PodIdentityRefused",
+		"-o", `jsonpath={range .items[*]}{.type}|{.source.component}|{.involvedObject.kind}|{.count}|{.message}{"\n"}{end}`)
+	lines := strings.Split(strings.TrimSpace(events), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("want one aggregated Event, got %d:\n%s", len(lines), events)
+	}
+	f := strings.SplitN(lines[0], "|", 5)
+	want := "EKS Auth refused credentials (no-association): no Pod Identity association for service account carts/carts of cluster " + cluster +
+		". Fix: aws eks create-pod-identity-association --cluster-name " + cluster + " --namespace carts --service-account carts --role-arn arn:aws:iam::" + s.AccountID + ":role/ROLE-NAME" +
+		". Explain: podid explain --cluster " + cluster + " --namespace carts --service-account carts --pod " + pod
+	if len(f) != 5 || f[0] != "Warning" || f[1] != "podid" || f[2] != "Pod" || f[4] != want {
+		t.Errorf("event = %q\nwant message %q", lines[0], want)
+	}
+	if n, err := strconv.Atoi(f[3]); err != nil || n < 1 || n > 5 {
+		t.Errorf("event count = %q, want 1..5 (eight refusals, a burst of five)", f[3])
+	}
 }

@@ -224,6 +224,13 @@ func TestTokenReviewIsOneValue(t *testing.T) {
 	if len(rules) != 1 || fmt.Sprint(dig(rules[0], "verbs")) != "[get]" || fmt.Sprint(dig(rules[0], "resourceNames")) != "[eks-pod-identity-agent]" {
 		t.Errorf("TokenReview identity's kube-system rules = %v", rules)
 	}
+	// Pod events: create and patch events, nothing else.
+	if got := fmt.Sprint(dig(objs["ClusterRole/podid/podid-pod-events"], "rules")); got != "[map[apiGroups:[] resources:[events] verbs:[create patch]]]" {
+		t.Errorf("pod events rules = %s", got)
+	}
+	if got := fmt.Sprint(dig(objs["ClusterRoleBinding/podid/podid-pod-events"], "subjects")); got != "[map[kind:ServiceAccount name:podid-tokenreview namespace:podid]]" {
+		t.Errorf("pod events subjects = %s", got)
+	}
 	job := dig(objs["Job/podid/podid-register"], "spec", "template", "spec")
 	c := dig(job, "containers").([]any)[0]
 	if args := fmt.Sprint(dig(c, "args")); !strings.Contains(args, "--api-token-file=/etc/podid/tokenreview/token") {
