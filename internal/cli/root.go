@@ -43,7 +43,7 @@ var subcommands = []func() *cobra.Command{
 	newServerCommand, newGatewayCommand,
 	newTrustPolicyCommand, newDoctorCommand, newExplainCommand,
 	newDevCommand, newExecCommand,
-	newAuditCommand,
+	newAuditCommand, newBackupCommand, newRestoreCommand,
 	newWebhookCommand,
 	newClusterCommand,
 	newAgentCommand,
