@@ -21,6 +21,7 @@ import (
 
 	"github.com/podid/podid/internal/agentinstall"
 	"github.com/podid/podid/internal/arn"
+	"github.com/podid/podid/internal/audit"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/broker"
@@ -353,8 +354,9 @@ func (a *App) assemble(ctx context.Context) error {
 			return service == "iam" || service == "sts" || region == cfg.Region
 		}},
 		IAM: a.IAM, STS: a.STS, EKSAuth: a.EKSAuth,
-		EKS: broker.Mount(explain.Mount(a.EKS, &explain.Handler{Explainer: explainer, Authorizer: authz}),
+		EKS: audit.Mount(broker.Mount(explain.Mount(a.EKS, &explain.Handler{Explainer: explainer, Authorizer: authz}),
 			&broker.InfoHandler{Dispatch: a.Issuers, Authorizer: authz}),
+			&audit.Handler{Store: a.Store, Authorizer: authz, Partition: cfg.Partition, Region: cfg.Region, AccountID: cfg.AccountID, JSON: eksauth.RecordJSON}),
 		Public: iss, PublicMatch: iss.IsPublicPath,
 		Extra: map[string]http.Handler{
 			"/metrics": server.MetricsHandler(reg),

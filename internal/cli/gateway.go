@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/podid/podid/internal/app"
@@ -270,7 +272,17 @@ func (f *gatewayFlags) build(ctx context.Context, st store.Store, kr *secrets.Ke
 	}
 	authz := auth.NewAuthorizer(auth.AuthorizerConfig{Store: st, Engine: policy.NewEngine(policy.DefaultMaxCached),
 		AccountID: accountID, CacheTTL: f.policyCacheTTL})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg := gateway.Config{
+		Metrics:  gateway.NewMetrics(reg),
+		Gatherer: reg,
+		StoreReady: func(ctx context.Context) error {
+			return st.View(ctx, func(tx store.Tx) error {
+				_, err := tx.LatestRevision()
+				return err
+			})
+		},
 		Verifier: &awsproto.Verifier{Lookup: resolver, ServedRegion: region, AllowRegion: func(service, r string) bool {
 			return (service == "dynamodb" || service == "s3") && r == region
 		}},

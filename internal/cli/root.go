@@ -43,6 +43,7 @@ var subcommands = []func() *cobra.Command{
 	newServerCommand, newGatewayCommand,
 	newTrustPolicyCommand, newDoctorCommand, newExplainCommand,
 	newDevCommand, newExecCommand,
+	newAuditCommand, newBackupCommand, newRestoreCommand,
 	newWebhookCommand,
 	newClusterCommand,
 	newAgentCommand,

@@ -96,6 +96,7 @@ func (g *Gateway) record(ctx context.Context, e *auditEntry, d decision, soft bo
 		g.log.DebugContext(ctx, "gateway: allowed", "requestId", e.reqID, "principal", f.Principal,
 			"operation", e.operation, "checks", len(d.checks))
 	}
+	g.cfg.Metrics.decision(e.service, e.operation, decisionName)
 	if g.cfg.Audit == nil || (decisionName == DecisionAllowed && g.cfg.AuditDenialsOnly) {
 		return
 	}

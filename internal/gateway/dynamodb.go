@@ -209,7 +209,10 @@ func (g *Gateway) serveDynamoDB(w http.ResponseWriter, r *http.Request, reqID st
 // answer back.
 func (g *Gateway) forwardDynamoDB(w http.ResponseWriter, r *http.Request, reqID, op string, in *ddbInput, body []byte) {
 	ctx := r.Context()
-	o := &outbound{method: http.MethodPost, rawPath: "/", header: r.Header, body: body}
+	// The answer's ARNs are rewritten: ask for it uncompressed.
+	hdr := r.Header.Clone()
+	hdr.Del("Accept-Encoding")
+	o := &outbound{method: http.MethodPost, rawPath: "/", header: hdr, body: body}
 	resp, err := g.ddb.roundTrip(ctx, func(ctx context.Context) (*http.Request, error) {
 		return g.ddb.newRequest(ctx, o, g.cfg.Now())
 	})
@@ -224,7 +227,7 @@ func (g *Gateway) forwardDynamoDB(w http.ResponseWriter, r *http.Request, reqID,
 	case "CreateTable", "DeleteTable", "UpdateTable":
 		g.schemas.forget(in.TableName)
 	}
-	if err := copyResponse(w, resp); err != nil && ctx.Err() == nil {
+	if err := g.copyDDBResponse(w, resp); err != nil && ctx.Err() == nil {
 		g.log.WarnContext(ctx, "gateway: copying the upstream response", "requestId", reqID, "err", err)
 	}
 }

@@ -29,6 +29,7 @@ type upstream struct {
 	timeout time.Duration
 	rt      http.RoundTripper
 	signer  *v4.Signer
+	metrics *Metrics // nil: none
 }
 
 func newUpstream(service string, u *Upstream, region string, rt http.RoundTripper) (*upstream, error) {
@@ -223,8 +224,13 @@ func (u *upstream) roundTrip(ctx context.Context, build func(context.Context) (*
 		cancel()
 		return nil, err
 	}
+	start := time.Now()
 	resp, err := u.rt.RoundTrip(req)
 	timer.Stop()
+	if err == nil || fired.Load() || ctx.Err() == nil {
+		// A client that went away is no upstream failure.
+		u.metrics.upstreamCall(u.service, time.Since(start), err)
+	}
 	if err != nil {
 		cancel()
 		if fired.Load() {

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/store"
@@ -131,6 +133,13 @@ type Config struct {
 	// SchemaTTL is how long DynamoDB key schemas are cached
 	// (DefaultSchemaTTL when 0).
 	SchemaTTL time.Duration
+	// Metrics counts decisions and times upstream calls (nil: none).
+	Metrics *Metrics
+	// Gatherer is served at /metrics (nil: no /metrics).
+	Gatherer prometheus.Gatherer
+	// StoreReady reports whether the store answers, for /readyz (nil:
+	// not checked).
+	StoreReady func(context.Context) error
 }
 
 // Gateway is the http.Handler of the gateway. It is safe for concurrent
@@ -192,6 +201,11 @@ func New(cfg Config) (*Gateway, error) {
 			return nil, err
 		}
 	}
+	for _, u := range []*upstream{g.ddb, g.s3} {
+		if u != nil {
+			u.metrics = cfg.Metrics
+		}
+	}
 	g.schemas = newSchemaCache(g.ddb, cfg.SchemaTTL, cfg.Now)
 	return g, nil
 }
@@ -232,6 +246,9 @@ func (g *Gateway) Close() {
 
 // ServeHTTP routes a request by the service of its SigV4 credential scope.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.serveOps(w, r) {
+		return
+	}
 	reqID := awsproto.NewRequestID()
 	ctx := awsproto.WithRequestID(r.Context(), reqID)
 	r = r.WithContext(ctx)

@@ -76,6 +76,11 @@ func (f *fakeUpstream) serve(w http.ResponseWriter, r *http.Request) {
 	if !streamed {
 		body, _ = io.ReadAll(r.Body)
 	}
+	if r.Method == http.MethodGet && r.URL.Path == "/" && r.Header.Get("Authorization") == "" && r.URL.RawQuery == "" {
+		// The gateway's readiness probe: refused, as real stores do.
+		http.Error(w, "unsigned", http.StatusBadRequest)
+		return
+	}
 	v := &awsproto.Verifier{Lookup: staticLookup{}, Now: f.clock}
 	if _, err := v.Verify(r.Context(), r, body); err != nil {
 		f.t.Errorf("upstream: the gateway's signature does not verify: %v", err)

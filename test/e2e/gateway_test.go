@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,8 +131,32 @@ except ClientError as e:
 	if want := deniedSentence(cartsARN, "dynamodb:GetItem", otherARN); !strings.Contains(msg, want) {
 		t.Errorf("CLI denial: %s\nwant %s", msg, want)
 	}
-	if d := c[5].json(t); str(d, "Table", "TableName") != "eks-workshop-carts" {
+	// The ARNs are podid's, not dynalite's (us-east-1, 000000000000): the
+	// CLI accepted the rewritten body under its recomputed CRC32.
+	d := c[5].json(t)
+	if str(d, "Table", "TableName") != "eks-workshop-carts" || str(d, "Table", "TableArn") != cartsTableARN {
 		t.Errorf("describe-table: %v", d)
+	}
+	table, _ := d["Table"].(map[string]any)
+	if gsis, _ := table["GlobalSecondaryIndexes"].([]any); len(gsis) != 1 || str(gsis[0].(map[string]any), "IndexArn") != cartsTableARN+"/index/idx_global_customerId" {
+		t.Errorf("describe-table indexes: %v", table["GlobalSecondaryIndexes"])
+	}
+	// The gateway's operational endpoints: alive, ready (store and
+	// dynalite), and its decisions counted by service, operation, outcome.
+	for path, want := range map[string]string{
+		"/healthz": "ok\n",
+		"/readyz":  "ok\n",
+		"/metrics": `podid_gateway_decisions_total{action="PutItem",outcome="denied",service="dynamodb"} 1`,
+	} {
+		resp, err := http.Get(g.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("gateway %s: %d, want %q in:\n%.2000s", path, resp.StatusCode, want, body)
+		}
 	}
 
 	// Item operations only: items yes, DeleteTable no, and a batch is

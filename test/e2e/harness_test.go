@@ -73,7 +73,12 @@ func startServer(t *testing.T, extraArgs ...string) *server {
 // the test's own).
 func startServerEnv(t *testing.T, env []string, extraArgs ...string) *server {
 	t.Helper()
-	dataDir := t.TempDir()
+	return startServerIn(t, t.TempDir(), env, extraArgs...)
+}
+
+// startServerIn is startServerEnv on a given data directory.
+func startServerIn(t *testing.T, dataDir string, env []string, extraArgs ...string) *server {
+	t.Helper()
 	port := freePort(t)
 	s := &server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: dataDir, AccountID: "123456789012", Region: "us-west-2", logs: &syncBuffer{}}
 	args := append([]string{"server", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", dataDir,

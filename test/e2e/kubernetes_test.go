@@ -110,7 +110,6 @@ func TestKubernetesEndToEnd(t *testing.T) {
 	m := strings.ReplaceAll(string(manifests), "REPLACE_WITH_BASE64_OF_32_RANDOM_BYTES_BASE64", base64.StdEncoding.EncodeToString([]byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))))
 	m = strings.ReplaceAll(m, "REPLACE_WITH_BASE64_SHARED_CREDENTIALS_FILE", base64.StdEncoding.EncodeToString(rootCreds))
 	m = strings.ReplaceAll(m, "my-cluster", cluster)
-	cp.kubectl(t, "create", "namespace", "podid")
 	cp.kubectlApply(t, m)
 	cp.waitFor(t, 2*time.Minute, "agent DaemonSet 3/3 ready", func() bool {
 		out, _ := cp.kubectlOut("-n", "kube-system", "get", "daemonset", "eks-pod-identity-agent", "-o", "jsonpath={.status.desiredNumberScheduled}/{.status.numberReady}")

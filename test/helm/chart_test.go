@@ -51,11 +51,24 @@ func valueSets() map[string]map[string]any {
 // "Kind/namespace/name".
 func render(t *testing.T, vals map[string]any) (map[string]map[string]any, string) {
 	t.Helper()
+	return renderRelease(t, "podid", "podid", vals)
+}
+
+// renderRelease renders the chart as release name in namespace ns.
+func renderRelease(t *testing.T, name, ns string, vals map[string]any) (map[string]map[string]any, string) {
+	t.Helper()
+	objs, all, _ := renderFiles(t, name, ns, vals)
+	return objs, all
+}
+
+// renderFiles also returns the rendered NOTES.txt.
+func renderFiles(t *testing.T, release, namespace string, vals map[string]any) (map[string]map[string]any, string, string) {
+	t.Helper()
 	ch, err := loader.Load(chartDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := chartutil.ReleaseOptions{Name: "podid", Namespace: "podid", IsInstall: true}
+	opts := chartutil.ReleaseOptions{Name: release, Namespace: namespace, IsInstall: true}
 	values, err := chartutil.ToRenderValues(ch, vals, opts, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -88,14 +101,14 @@ func render(t *testing.T, vals map[string]any) (map[string]map[string]any, strin
 			md, _ := obj["metadata"].(map[string]any)
 			ns, _ := md["namespace"].(string)
 			if ns == "" {
-				ns = "podid"
+				ns = namespace
 			}
 			name, _ := md["name"].(string)
 			objs[obj["kind"].(string)+"/"+ns+"/"+name] = obj
 			all.WriteString("---\n# Source: " + n + "\n" + strings.TrimSpace(doc) + "\n")
 		}
 	}
-	return objs, all.String()
+	return objs, all.String(), files["podid/templates/NOTES.txt"]
 }
 
 func dig(m any, path ...string) any {
@@ -186,7 +199,6 @@ func TestRefusesWhatPodidCannotRun(t *testing.T) {
 		want string
 	}{
 		"several replicas": {map[string]any{"server": map[string]any{"replicas": 3}}, "server.replicas must be 1"},
-		"postgres":         {map[string]any{"server": map[string]any{"postgres": map[string]any{"urlSecret": "pg"}}}, "podid has no PostgreSQL store yet"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			values, err := chartutil.ToRenderValues(ch, tc.vals, chartutil.ReleaseOptions{Name: "podid", Namespace: "podid", IsInstall: true}, nil)
@@ -259,10 +271,26 @@ func TestBrokerModeIsOneValue(t *testing.T) {
 // rendered with defaults (random secrets excluded). Set
 // PODID_UPDATE_GOLDEN=1 to regenerate it.
 func TestPlainManifests(t *testing.T) {
-	_, all := render(t, nil)
+	_, all := render(t, map[string]any{"createNamespace": true})
 	all = scrubRandom(all)
 	path := "../../deploy/manifests/podid.yaml"
-	header := "# podid rendered from deploy/helm/podid with default values, for users without Helm.\n# Regenerate: PODID_UPDATE_GOLDEN=1 go test ./test/helm (in test/helm).\n"
+	header := `# podid rendered from deploy/helm/podid with default values (and its Namespace),
+# for users without Helm. Regenerate: PODID_UPDATE_GOLDEN=1 go test ./test/helm (in test/helm).
+#
+# Secrets: fill in the two placeholders below before applying.
+#   podid/podid-master-key        key master.key: the base64 of 32 random bytes
+#                                 (head -c 32 /dev/urandom | base64), itself
+#                                 base64-encoded as Secret data. It seals every
+#                                 secret in the store: back it up, never change it.
+#   podid/podid-root-credentials  key credentials: an AWS shared-credentials file
+#                                 ([default] aws_access_key_id = AKIA + 16 of
+#                                 A-Z0-9, aws_secret_access_key = 40 characters),
+#                                 base64-encoded. The account's root key, read only
+#                                 by the registration Job.
+# The registration Job creates podid/podid-webhook-credentials and
+# kube-system/podid-agent-credentials (the components' scoped keys); the webhook
+# creates podid/podid-webhook-ca (its CA).
+`
 	if os.Getenv("PODID_UPDATE_GOLDEN") == "1" {
 		os.MkdirAll(filepath.Dir(path), 0o755)
 		os.WriteFile(path, []byte(header+all), 0o644)
