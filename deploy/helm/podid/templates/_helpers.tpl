@@ -1,7 +1,11 @@
 {{- define "podid.name" -}}podid{{- end -}}
 
 {{- define "podid.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
 {{ .Values.image.repository }}:{{ default .Chart.AppVersion .Values.image.tag }}
+{{- end -}}
 {{- end -}}
 
 {{- define "podid.labels" -}}
