@@ -7,6 +7,13 @@ command -v aws >/dev/null 2>&1 || need_apt+=(awscli)
 python3 -c 'import boto3' >/dev/null 2>&1 || need_apt+=(python3-boto3)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubectl)
+# The real node of test/e2e's TestRealNode… tests: a container runtime, the
+# CNI plugins, and iptables and conntrack for kube-proxy.
+command -v containerd >/dev/null 2>&1 || need_apt+=(containerd)
+command -v runc >/dev/null 2>&1 || need_apt+=(runc)
+[ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
+command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
+command -v conntrack >/dev/null 2>&1 || need_apt+=(conntrack)
 if [ ${#need_apt[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
 		echo "installing with apt-get: ${need_apt[*]}"
