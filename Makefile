@@ -10,10 +10,27 @@ DATE ?= $(shell git log -1 --format=%cI 2>/dev/null | xargs -r date -u +%Y-%m-%d
 VERSION_PKG = github.com/podid/podid/internal/version
 LDFLAGS = -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).commit=$(COMMIT) -X $(VERSION_PKG).date=$(DATE)
 
-.PHONY: build test test-go test-fuzz test-bench-module lint run workshop soak
+.PHONY: build image e2e-real-node test test-go test-fuzz test-bench-module lint run workshop soak
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/podid ./cmd/podid
+
+# podid's container image without Docker: a static podid per platform in a
+# minimal non-root image, stamped like `make build`, written reproducibly as
+# an OCI image layout tarball (cmd/podid-image). PLATFORMS=linux/amd64 builds
+# one platform only. Import it with `ctr -n k8s.io images import`, push it
+# with `skopeo copy --all oci-archive:dist/podid-image.tar docker://...`.
+PLATFORMS ?= linux/amd64,linux/arm64
+image:
+	$(GO) run ./cmd/podid-image -o dist/podid-image.tar -version $(VERSION) -platforms $(PLATFORMS)
+
+# The real-node end-to-end tests alone (test/e2e's TestRealNode…): the
+# control plane, containerd, runc, the CNI plugins and a kubelet on this
+# machine, podid's image imported. Needs root; `make test` runs them too.
+e2e-real-node:
+	./scripts/install-deps.sh
+	./scripts/build-k8s.sh
+	$(GO) test -count=1 -v -run 'TestRealNode' ./test/e2e/
 
 # The full test suite: exactly what CI runs (.ci/run calls `make test`).
 test:

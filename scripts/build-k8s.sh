@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds a real Kubernetes control plane from Go modules (etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kwok) once, and caches the binaries
+# kube-controller-manager, kube-scheduler, kwok) and a real node's kubelet and
+# kube-proxy (test/e2e's TestRealNode…) once, and caches the binaries
 # outside the repository under $PODID_K8S_CACHE (default
 # ~/.cache/podid/k8s-v$K8S_VERSION). Later runs find them and return at once.
 # Prints the bin directory on its last line. With --check it builds nothing
@@ -11,7 +12,7 @@ ETCD_VERSION=${ETCD_VERSION:-v3.6.13}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 cache=${PODID_K8S_CACHE:-$HOME/.cache/podid/k8s-v$K8S_VERSION}
 bin=$cache/bin
-want=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+want=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubelet kube-proxy)
 missing=0
 for b in "${want[@]}"; do [ -x "$bin/$b" ] || missing=1; done
 if [ $missing = 0 ]; then echo "$bin"; exit 0; fi
@@ -47,11 +48,18 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
 GOFLAGS=-mod=mod go mod tidy >&2
-for c in kube-apiserver kube-controller-manager kube-scheduler; do
-  [ -x "$bin/$c" ] || { echo "go build $c" >&2; GOFLAGS=-mod=mod go build -o "$bin/$c" k8s.io/kubernetes/cmd/$c; }
+# Without the version stamp the binaries report v0.0.0-master (and a kubelet
+# of that version confuses the API server's version skew checks).
+minor=${K8S_VERSION#1.}; minor=${minor%%.*}
+vpkg=k8s.io/component-base/version
+ldflags="-X $vpkg.gitVersion=v$K8S_VERSION -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean"
+for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
+  [ -x "$bin/$c" ] || { echo "go build $c" >&2; GOFLAGS=-mod=mod go build -ldflags "$ldflags" -o "$bin/$c" k8s.io/kubernetes/cmd/$c; }
 done
 
 # etcd: a small main around the embed package.

@@ -10,6 +10,13 @@ command -v kubectl >/dev/null 2>&1 || need_apt+=(kubectl)
 # The PostgreSQL store's tests start a throwaway server from Debian's binaries
 # (internal/store/postgres/pgtest looks in /usr/lib/postgresql/*/bin).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+# The real node of test/e2e's TestRealNode… tests: a container runtime, the
+# CNI plugins, and iptables and conntrack for kube-proxy.
+command -v containerd >/dev/null 2>&1 || need_apt+=(containerd)
+command -v runc >/dev/null 2>&1 || need_apt+=(runc)
+[ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
+command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
+command -v conntrack >/dev/null 2>&1 || need_apt+=(conntrack)
 if [ ${#need_apt[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
 		echo "installing with apt-get: ${need_apt[*]}"

@@ -40,6 +40,20 @@ type controlPlane struct {
 // fails the test if the binaries cannot be built: this test is never skipped.
 func startControlPlane(t *testing.T) *controlPlane {
 	t.Helper()
+	return startControlPlaneWith(t, cpOptions{kwokNodes: 3})
+}
+
+// cpOptions varies the control plane: kwok's fake nodes, or none for a
+// real kubelet (which needs the node lifecycle controller to clear its
+// not-ready taint, and the API server to reach it by its InternalIP).
+type cpOptions struct {
+	kwokNodes int
+	realNode  bool
+}
+
+// k8sBin builds (once, cached) the Kubernetes binaries and returns their directory.
+func k8sBin(t *testing.T) string {
+	t.Helper()
 	need(t, toolKubectl)
 	if !inCI() {
 		// Outside CI an unbuilt control plane skips (building takes
@@ -54,7 +68,12 @@ func startControlPlane(t *testing.T) *controlPlane {
 		t.Fatalf("building the control plane: %v\n%s", err, berr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	bin := lines[len(lines)-1]
+	return lines[len(lines)-1]
+}
+
+func startControlPlaneWith(t *testing.T, o cpOptions) *controlPlane {
+	t.Helper()
+	bin := k8sBin(t)
 	stages := filepath.Join(filepath.Dir(bin), "kwok-stages.yaml")
 
 	cp := &controlPlane{Dir: t.TempDir(), Token: "podid-e2e-admin-token", logs: map[string]*bytes.Buffer{}}
@@ -103,20 +122,28 @@ current-context: e2e
 		"--authorization-mode=RBAC",
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--enable-admission-plugins=MutatingAdmissionWebhook",
+		"--kubelet-preferred-address-types=InternalIP",
 		"--cert-dir="+filepath.Join(dir, "certs"))
 	cp.waitReady(t)
+	controllers := "--controllers=*,-nodeipam,-nodelifecycle"
+	if o.realNode {
+		controllers = "--controllers=*,-nodeipam"
+	}
 	cp.run(t, "kube-controller-manager", filepath.Join(bin, "kube-controller-manager"),
 		"--kubeconfig="+cp.Kubeconfig, "--authentication-kubeconfig="+cp.Kubeconfig, "--authorization-kubeconfig="+cp.Kubeconfig,
-		"--controllers=*,-nodeipam,-nodelifecycle", "--service-account-private-key-file="+filepath.Join(dir, "sa.key"),
+		controllers, "--service-account-private-key-file="+filepath.Join(dir, "sa.key"),
 		"--root-ca-file="+cp.CAFile, "--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", cmPort),
 		"--use-service-account-credentials=false", "--leader-elect=false")
 	cp.run(t, "kube-scheduler", filepath.Join(bin, "kube-scheduler"),
 		"--kubeconfig="+cp.Kubeconfig, "--authentication-kubeconfig="+cp.Kubeconfig, "--authorization-kubeconfig="+cp.Kubeconfig,
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", schedPort), "--leader-elect=false")
+	if o.kwokNodes == 0 {
+		return cp
+	}
 	cp.run(t, "kwok", filepath.Join(bin, "kwok"), "--kubeconfig="+cp.Kubeconfig, "--config="+stages,
 		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		"--node-ip=127.0.0.1", "--server-address=127.0.0.1:0")
-	for i := 1; i <= 3; i++ {
+	for i := 1; i <= o.kwokNodes; i++ {
 		cp.kubectlApply(t, fmt.Sprintf(`apiVersion: v1
 kind: Node
 metadata:
@@ -128,13 +155,13 @@ status:
   capacity: {cpu: "32", memory: 256Gi, pods: "110"}
 `, i, i))
 	}
-	cp.waitFor(t, 2*time.Minute, "3 ready nodes", func() bool {
+	cp.waitFor(t, 2*time.Minute, fmt.Sprintf("%d ready nodes", o.kwokNodes), func() bool {
 		out, _ := cp.kubectlOut("get", "nodes", "-o", "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Ready')].status}{\"\\n\"}{end}")
-		return strings.Count(out, "True") == 3
+		return strings.Count(out, "True") == o.kwokNodes
 	})
 	// With the node lifecycle controller off, nothing removes the
 	// not-ready taint the API server put on the nodes at registration.
-	for i := 1; i <= 3; i++ {
+	for i := 1; i <= o.kwokNodes; i++ {
 		cp.kubectlOut("patch", "node", fmt.Sprintf("node-%d", i), "--type=merge", "-p", `{"spec":{"taints":null}}`)
 	}
 	return cp

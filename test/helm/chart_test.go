@@ -329,3 +329,64 @@ func keys(m map[string]map[string]any) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestImageReference: the chart runs the appVersion tag by default, a set
+// tag otherwise, and a digest pins the image over either; every podid
+// container uses the same reference. deploy/manifests' kustomization names
+// the same repository and tag, so `kustomize edit set image` can pin it.
+func TestImageReference(t *testing.T) {
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	tests := []struct {
+		name string
+		vals map[string]any
+		want string
+	}{
+		{"default", nil, "ghcr.io/podid/podid:" + ch.Metadata.AppVersion},
+		{"tag", map[string]any{"image": map[string]any{"tag": "1.2.3"}}, "ghcr.io/podid/podid:1.2.3"},
+		{"digest", map[string]any{"image": map[string]any{"repository": "registry.example/podid", "tag": "1.2.3", "digest": digest}}, "registry.example/podid@" + digest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs, _ := render(t, tt.vals)
+			n := 0
+			for key, obj := range objs {
+				spec := dig(obj, "spec", "template", "spec")
+				if spec == nil {
+					spec = dig(obj, "spec", "jobTemplate", "spec", "template", "spec")
+				}
+				cs, _ := dig(spec, "containers").([]any)
+				for _, c := range cs {
+					n++
+					if got := dig(c, "image"); got != tt.want {
+						t.Errorf("%s container %v image = %v, want %s", key, dig(c, "name"), got, tt.want)
+					}
+				}
+			}
+			if n < 3 {
+				t.Fatalf("found %d containers, want the server's, webhook's and agent's", n)
+			}
+		})
+	}
+
+	var k struct {
+		Resources []string `json:"resources"`
+		Images    []struct {
+			Name, NewName, NewTag string
+		} `json:"images"`
+	}
+	b, err := os.ReadFile("../../deploy/manifests/kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &k); err != nil {
+		t.Fatal(err)
+	}
+	if len(k.Resources) != 1 || k.Resources[0] != "podid.yaml" || len(k.Images) != 1 ||
+		k.Images[0].Name != "ghcr.io/podid/podid" || k.Images[0].NewName != "ghcr.io/podid/podid" || k.Images[0].NewTag != ch.Metadata.AppVersion {
+		t.Errorf("deploy/manifests/kustomization.yaml = %+v, want podid.yaml and ghcr.io/podid/podid:%s", k, ch.Metadata.AppVersion)
+	}
+}

@@ -286,7 +286,7 @@ func TestEveryComponentTakesPodSettings(t *testing.T) {
 		if got := fmt.Sprint(dig(ctr, "env")); !strings.Contains(got, "map[name:EXTRA value:"+c.name+"]") {
 			t.Errorf("%s env %s", c.obj, got)
 		}
-		if got := dig(ctr, "image"); got != "ghcr.io/podid/podid:1.2.3@"+digest {
+		if got := dig(ctr, "image"); got != "ghcr.io/podid/podid@"+digest {
 			t.Errorf("%s image %v", c.obj, got)
 		}
 	}

@@ -27,7 +27,7 @@ else RELEASE-podid. */}}
 {{- define "podid.image" -}}
 {{- $tag := default .Chart.AppVersion .Values.image.tag -}}
 {{- if .Values.image.digest -}}
-{{ .Values.image.repository }}:{{ $tag }}@{{ .Values.image.digest }}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
 {{- else -}}
 {{ .Values.image.repository }}:{{ $tag }}
 {{- end -}}

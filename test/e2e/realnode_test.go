@@ -1,0 +1,418 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The real node: containerd, runc, the CNI plugins and a kubelet built from
+// the same Kubernetes modules as the control plane, on this machine. Facts
+// it relies on are in docs (../shared/reference/real-node.md): containerd
+// needs restrict_oom_score_adj here, dummy links do not exist, one node per
+// machine at a time.
+const (
+	realNodeName   = "podid-node"
+	realNodeIP     = "192.0.2.2" // TEST-NET-1, on a link the test creates
+	realNodeLink   = "podid-node0"
+	realNodeCNI    = "podid-cni0"
+	realNodeSubnet = "10.244.77.0/24"
+	realNodeLock   = "/run/podid-e2e-real-node.lock"
+	pauseImage     = "podid.local/pause:e2e"
+)
+
+// realNodeInstall is what a machine needs for the real-node tests.
+const realNodeInstall = "run as root after scripts/install-deps.sh (containerd, runc, containernetworking-plugins, iptables, conntrack): sudo go test ./test/e2e -run TestRealNode"
+
+// requireRealNode skips (outside CI) or fails (CI=true) when this machine
+// cannot run a real node.
+func requireRealNode(t *testing.T) {
+	t.Helper()
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root")
+	}
+	for _, tool := range []string{"containerd", "ctr", "runc", "ip", "iptables"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
+		missing = append(missing, "/usr/lib/cni/bridge")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("real node needs %s: %s", strings.Join(missing, ", "), realNodeInstall)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// realNode is a running kubelet node.
+type realNode struct {
+	cp      *controlPlane
+	dir     string
+	sock    string // containerd's socket
+	rootDir string // the kubelet's --root-dir
+}
+
+// startRealNode starts a control plane and a real node, with podid's image
+// and the pause image imported. Everything it creates on the machine is
+// removed when the test ends; it holds a file lock so that node tests never
+// overlap.
+func startRealNode(t *testing.T) *realNode {
+	t.Helper()
+	requireRealNode(t)
+	lockNode(t)
+	bin := k8sBin(t)
+	podidImage := buildImage(t)
+	pause := buildImage(t, "-package", "./test/e2e/testdata/pause", "-name", "pause", "-repository", "podid.local/pause", "-version", "e2e", "-cmd", "")
+
+	// Short paths: containerd's and the shims' sockets have a length limit.
+	dir, err := os.MkdirTemp("", "podid-node-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &realNode{dir: dir, sock: filepath.Join(dir, "containerd.sock"), rootDir: filepath.Join(dir, "kubelet")}
+	snap := snapshotHostState()
+	t.Cleanup(func() { n.cleanup(t, snap) })
+
+	// The node's address on a port-less bridge (no dummy links here).
+	runCmd(t, "ip", "link", "add", realNodeLink, "type", "bridge")
+	runCmd(t, "ip", "addr", "add", realNodeIP+"/24", "dev", realNodeLink)
+	runCmd(t, "ip", "link", "set", realNodeLink, "up")
+
+	n.cp = startControlPlaneWith(t, cpOptions{realNode: true})
+
+	// containerd with its own root, state and socket; the CRI plugin with
+	// the local pause image, cgroupfs, the Debian CNI plugins and the one
+	// setting without which no sandbox starts in this VM.
+	cniConf := filepath.Join(dir, "net.d")
+	os.MkdirAll(cniConf, 0o755)
+	write(t, cniConf, "10-podid.conflist", []byte(fmt.Sprintf(`{
+  "cniVersion": "1.0.0",
+  "name": "podid-e2e",
+  "plugins": [{
+    "type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": false,
+    "ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}]}
+  }, {"type": "loopback"}]
+}`, realNodeCNI, filepath.Join(dir, "cni-ipam"), realNodeSubnet)))
+	cfg := write(t, dir, "containerd.toml", []byte(fmt.Sprintf(`version = 2
+root = %q
+state = %q
+[grpc]
+  address = %q
+[ttrpc]
+  address = %q
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = %q
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = %q
+`, filepath.Join(dir, "containerd-root"), filepath.Join(dir, "containerd-state"), n.sock, n.sock+".ttrpc", pauseImage, cniConf)))
+	n.cp.run(t, "containerd", "containerd", "--config", cfg)
+	n.waitFor(t, 30*time.Second, "containerd's socket", func() bool {
+		return exec.Command("ctr", "--address", n.sock, "version").Run() == nil
+	})
+	for _, img := range []builtImage{podidImage, pause} {
+		runCmd(t, "ctr", "--address", n.sock, "-n", "k8s.io", "images", "import", "--platform", "linux/"+goarch(), img.Archive)
+		out := runCmd(t, "ctr", "--address", n.sock, "-n", "k8s.io", "images", "ls", "-q")
+		if !strings.Contains(out, img.Ref) {
+			t.Fatalf("ctr import did not name %s; images:\n%s", img.Ref, out)
+		}
+	}
+
+	// The kubelet: cgroupfs on cgroup v1, no swap check, its own root
+	// directory, on the node address. The API server reaches it for logs
+	// without client certificates (a test node on a test address).
+	kcfg := write(t, dir, "kubelet.yaml", []byte(fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: %s
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 0
+cgroupDriver: cgroupfs
+failSwapOn: false
+failCgroupV1: false
+containerRuntimeEndpoint: unix://%s
+authentication:
+  anonymous: {enabled: true}
+  webhook: {enabled: false}
+authorization: {mode: AlwaysAllow}
+evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.available: "1%%", nodefs.inodesFree: "1%%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+serializeImagePulls: false
+registerNode: true
+`, realNodeIP, n.sock)))
+	n.cp.run(t, "kubelet", filepath.Join(bin, "kubelet"),
+		"--config="+kcfg, "--kubeconfig="+n.cp.Kubeconfig, "--root-dir="+n.rootDir,
+		"--cert-dir="+filepath.Join(dir, "kubelet-pki"), "--hostname-override="+realNodeName, "--node-ip="+realNodeIP, "--v=1")
+	n.cp.waitFor(t, 2*time.Minute, "the real node Ready", func() bool {
+		out, _ := n.cp.kubectlOut("get", "node", realNodeName, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status} {.spec.taints}")
+		return out == "True "
+	})
+	return n
+}
+
+func (n *realNode) waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func goarch() string { return strings.TrimSpace(mustOutput("go", "env", "GOARCH")) }
+
+func mustOutput(name string, args ...string) string {
+	out, _ := exec.Command(name, args...).Output()
+	return string(out)
+}
+
+func runCmd(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// lockNode serialises the tests that use the machine's one node.
+func lockNode(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(realNodeLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	})
+}
+
+// hostState is what existed on the machine before the node started, so
+// that cleanup removes only what the test added.
+type hostState struct {
+	entries map[string]map[string]bool // directory → names present before
+}
+
+// hostDirs are the machine-wide directories a kubelet, containerd and the
+// CNI plugins write to regardless of their own roots.
+var hostDirs = []string{"/var/lib/kubelet", "/var/log/pods", "/var/log/containers", "/var/lib/cni", "/var/lib/cni/results", "/run/netns", "/run/containerd", "/run/containerd/s", "/run/containerd/runc"}
+
+func snapshotHostState() hostState {
+	s := hostState{entries: map[string]map[string]bool{}}
+	for _, d := range hostDirs {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		s.entries[d] = map[string]bool{}
+		for _, e := range ents {
+			s.entries[d][e.Name()] = true
+		}
+	}
+	return s
+}
+
+// cleanup removes the node: its pods and containers, containerd (its
+// processes are stopped by the control plane's cleanup, registered later
+// and so run earlier), mounts, cgroups, links and addresses, network
+// namespaces and the machine-wide directories it added to.
+func (n *realNode) cleanup(t *testing.T, before hostState) {
+	var errs []error
+	// Leftover shims of our containerd (found by their -address argument),
+	// by PID, and their containers.
+	for _, pid := range pidsWithArg(n.sock) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// Mounts under our directories, deepest first.
+	prefixes := []string{n.dir, "/var/lib/kubelet", "/run/netns", "/run/containerd"}
+	for _, m := range mountsUnder(prefixes) {
+		if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", m, err))
+		}
+	}
+	// Cgroups the kubelet and runc made (cgroup v1: one tree per controller).
+	ctrls, _ := os.ReadDir("/sys/fs/cgroup")
+	for _, c := range ctrls {
+		removeCgroupTree(filepath.Join("/sys/fs/cgroup", c.Name(), "kubepods"), &errs)
+	}
+	for _, l := range []string{realNodeCNI, realNodeLink} {
+		exec.Command("ip", "link", "del", l).Run()
+	}
+	// Machine-wide directories: remove what was not there before.
+	for i := len(hostDirs) - 1; i >= 0; i-- {
+		d := hostDirs[i]
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		had, existed := before.entries[d]
+		for _, e := range ents {
+			if !had[e.Name()] {
+				if err := os.RemoveAll(filepath.Join(d, e.Name())); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if !existed {
+			os.Remove(d)
+		}
+	}
+	if err := os.RemoveAll(n.dir); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Errorf("cleaning up the real node: %v", err)
+	}
+}
+
+// pidsWithArg lists processes whose command line contains arg.
+func pidsWithArg(arg string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		for _, a := range strings.Split(string(b), "\x00") {
+			if a == arg || strings.HasPrefix(a, arg+".") {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}
+
+// mountsUnder lists mount points under any of prefixes, deepest first.
+func mountsUnder(prefixes []string) []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mp := strings.ReplaceAll(fields[4], `\040`, " ")
+		for _, p := range prefixes {
+			if mp == p || strings.HasPrefix(mp, p+"/") {
+				out = append(out, mp)
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// removeCgroupTree removes a cgroup directory and its children, deepest first.
+func removeCgroupTree(dir string, errs *[]error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			removeCgroupTree(filepath.Join(dir, e.Name()), errs)
+		}
+	}
+	var err2 error
+	for i := 0; i < 50; i++ { // a cgroup empties a moment after its last task exits
+		if err2 = syscall.Rmdir(dir); err2 == nil || errors.Is(err2, syscall.ENOENT) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	*errs = append(*errs, fmt.Errorf("rmdir %s: %w", dir, err2))
+}
+
+// TestRealNodeRunsPodidImage: on a real kubelet node, a pod of podid's
+// image (imported into containerd, never pulled) runs as the image's
+// non-root user and its default command prints the commit it was built
+// from; the kubelet reports the version the control plane was built at.
+func TestRealNodeRunsPodidImage(t *testing.T) {
+	n := startRealNode(t)
+	cp := n.cp
+	if v := cp.kubectl(t, "get", "node", realNodeName, "-o", "jsonpath={.status.nodeInfo.kubeletVersion} {.status.nodeInfo.containerRuntimeVersion}"); !strings.HasPrefix(v, "v1.34.4 containerd://") {
+		t.Errorf("node info = %q, want kubelet v1.34.4 on containerd", v)
+	}
+	img := buildImage(t)
+	cp.kubectlApply(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: podid-version, namespace: default}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsNonRoot: true}
+  containers:
+  - name: podid
+    image: %s
+    imagePullPolicy: Never
+`, img.Ref))
+	cp.waitFor(t, 2*time.Minute, "the podid-version pod to succeed", func() bool {
+		out, _ := cp.kubectlOut("get", "pod", "podid-version", "-o", "jsonpath={.status.phase}")
+		if out == "Failed" {
+			t.Fatalf("podid-version failed: %s", cp.kubectl(t, "describe", "pod", "podid-version"))
+		}
+		return out == "Succeeded"
+	})
+	logs := cp.kubectl(t, "logs", "podid-version")
+	want := "(commit " + gitCommit(t) + ","
+	if !strings.HasPrefix(logs, "podid ") || !strings.Contains(logs, want) {
+		t.Errorf("kubectl logs podid-version = %q, want podid version with %q", logs, want)
+	}
+	// Pods go before the node so that the kubelet tears their sandboxes down.
+	cp.kubectl(t, "delete", "pod", "podid-version", "--wait=true", "--timeout=60s")
+}
+
+func gitCommit(t *testing.T) string {
+	t.Helper()
+	out := runCmd(t, "git", "-C", "../..", "rev-parse", "HEAD")
+	commit := strings.TrimSpace(out)
+	if exec.Command("git", "-C", "../..", "diff", "--quiet", "HEAD").Run() != nil {
+		commit += "-dirty"
+	}
+	return commit
+}
