@@ -99,9 +99,12 @@ func (s *Service) buildMux() {
 		awsproto.SetOperation(r.Context(), OpAssociationEvents)
 		s.serveFeed(w, r, r.PathValue("name"))
 	})
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	unknown := func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, unknownOperation(r))
-	})
+	}
+	s.mux.HandleFunc("/", unknown)
+	// Without it ServeMux would redirect /tags to /tags/ ({arn...}).
+	s.mux.HandleFunc("/tags", unknown)
 }
 
 // operation adapts a route's handler: body read under the limit, JSON
