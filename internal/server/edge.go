@@ -244,7 +244,7 @@ func (e *Edge) precheck(r *http.Request, rt route) error {
 		e.cfg.Metrics.limitRefused(limitBodySize)
 		return errBodyTooLarge(e.cfg.MaxBodyBytes)
 	}
-	if !routable[rt.service] {
+	if rt.svc == nil {
 		return unknownService(rt.service)
 	}
 	if !awsproto.IsSigned(r) {
@@ -283,9 +283,6 @@ func missingAuth(rt route) *awsproto.Error {
 	}
 	return missing
 }
-
-// routable are the services the edge routes to.
-var routable = map[string]bool{"iam": true, "sts": true, "eks": true, "eks-auth": true}
 
 func unknownService(s string) *awsproto.Error {
 	switch s {
