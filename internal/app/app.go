@@ -348,16 +348,28 @@ func (a *App) assemble(ctx context.Context) error {
 		return fmt.Errorf("explain: %w", err)
 	}
 	iss := hosted
+	// podid's REST extensions (/podid/v1) that other packages implement,
+	// served by the one ServeMux of the EKS API (signed as "eks"). EKS's
+	// own extensions (tokens, association-events) are in eks.routes.
+	// Adding an extension is one line here.
+	a.EKS.HandleExtension(broker.InfoPath, broker.InfoOperation, &broker.InfoHandler{Dispatch: a.Issuers, Authorizer: authz})
+	a.EKS.HandleExtension(explain.Path, explain.Operation, &explain.Handler{Explainer: explainer, Authorizer: authz})
+	a.EKS.HandleExtension(audit.Path, audit.Operation, &audit.Handler{Store: a.Store, Authorizer: authz, Partition: cfg.Partition, Region: cfg.Region, AccountID: cfg.AccountID, JSON: eksauth.RecordJSON})
+
+	// The AWS services served: one registration each. The edge routes,
+	// checks regions and labels metrics by these descriptors alone.
+	services := awsproto.Services{
+		a.IAM.Descriptor(),
+		a.STS.Descriptor(),
+		a.EKS.Descriptor(),
+		a.EKSAuth.Descriptor(),
+	}
 	a.Handler = server.New(server.Config{
-		Verifier: &awsproto.Verifier{Lookup: resolver, Now: cfg.Now, ServedRegion: cfg.Region, AllowRegion: func(service, region string) bool {
+		Verifier: &awsproto.Verifier{Lookup: resolver, Now: cfg.Now, ServedRegion: cfg.Region,
 			// Global services are signed with the client's own region.
-			return service == "iam" || service == "sts" || region == cfg.Region
-		}},
-		IAM: a.IAM, STS: a.STS, EKSAuth: a.EKSAuth,
-		EKS: audit.Mount(broker.Mount(explain.Mount(a.EKS, &explain.Handler{Explainer: explainer, Authorizer: authz}),
-			&broker.InfoHandler{Dispatch: a.Issuers, Authorizer: authz}),
-			&audit.Handler{Store: a.Store, Authorizer: authz, Partition: cfg.Partition, Region: cfg.Region, AccountID: cfg.AccountID, JSON: eksauth.RecordJSON}),
-		Public: iss, PublicMatch: iss.IsPublicPath,
+			AllowRegion: services.AllowRegion(cfg.Region)},
+		Services: services,
+		Public:   iss, PublicMatch: iss.IsPublicPath,
 		Extra: map[string]http.Handler{
 			"/metrics": server.MetricsHandler(reg),
 			"/healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }),

@@ -24,6 +24,9 @@ const Path = "/podid/v1/audit"
 // the request names a cluster, else on "*".
 const Action = "podid:ListAuditRecords"
 
+// Operation names Path in metrics and the access log.
+const Operation = "ListAuditRecords"
+
 // MaxResults bounds a page.
 const MaxResults = 1000
 
@@ -142,13 +145,3 @@ func (h *Handler) authorize(r *http.Request, cluster string) error {
 	return awsproto.Internal("InternalFailure", err)
 }
 
-// Mount serves Path with h and everything else with next.
-func Mount(next http.Handler, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == Path {
-			h.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}

@@ -181,12 +181,6 @@ func lowerFirst(s string) string {
 	return strings.ToLower(s[:1]) + s[1:]
 }
 
-// QueryNamespace is the XML namespace of each awsQuery service's responses.
-var QueryNamespace = map[string]string{
-	"iam": "https://iam.amazonaws.com/doc/2010-05-08/",
-	"sts": "https://sts.amazonaws.com/doc/2011-06-15/",
-}
-
 // WriteQueryResponse writes a successful awsQuery response:
 // <ActionResponse xmlns><ActionResult>result</ActionResult><ResponseMetadata>…
 // result is marshalled with encoding/xml; its own element name is replaced

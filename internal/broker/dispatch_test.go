@@ -135,7 +135,11 @@ func TestInfoHandler(t *testing.T) {
 	addCluster(t, a.Store, "to-local", map[string]string{ClusterTag: "local"})
 	e := newEnv(t, func(c *Config) { c.STSEndpoint = "https://sts.example" })
 	d := &Dispatch{Local: &localIssuer{}, Broker: e.b, Default: IssuerAWSSTS, Clusters: StoreClusters(a.Store, e.clock.Now)}
-	h := Mount(http.NotFoundHandler(), &InfoHandler{Dispatch: d, Authorizer: a.Authorizer})
+	// Served as the server serves it: InfoPath on a ServeMux, every other
+	// path elsewhere.
+	h := http.NewServeMux()
+	h.Handle(InfoPath, &InfoHandler{Dispatch: d, Authorizer: a.Authorizer})
+	h.Handle("/", http.NotFoundHandler())
 	alice := a.User(a.AddUser(t, "alice"))
 	bob := a.User(a.AddUser(t, "bob"))
 	a.PutInline(t, store.KindUser, "bob", "info", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"podid:DescribeCredentialIssuer","Resource":"*"}]}`)

@@ -124,16 +124,3 @@ func (h *InfoHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // InfoOperation names InfoPath's operation in request metrics.
 const InfoOperation = "GetCredentialIssuer"
-
-// Mount serves InfoPath with info and everything else with next (podid's
-// EKS handler, behind the same SigV4 edge).
-func Mount(next http.Handler, info http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == InfoPath {
-			awsproto.SetOperation(r.Context(), InfoOperation)
-			info.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/podid/podid/internal/arn"
@@ -158,7 +160,9 @@ type Service struct {
 	cfg    Config
 	issuer *issuer.Issuer
 	log    *slog.Logger
-	table  []route // the REST routes, built once
+	mux    *http.ServeMux  // the REST routes and extensions (buildMux)
+	ops    map[string]bool // operation names the mux serves
+	muxMu  sync.Mutex      // guards ops and HandleExtension
 }
 
 // New returns the EKS service.
@@ -201,7 +205,7 @@ func New(cfg Config) (*Service, error) {
 		}
 		s.issuer = iss
 	}
-	s.table = s.routes()
+	s.buildMux()
 	return s, nil
 }
 

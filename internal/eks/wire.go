@@ -24,73 +24,139 @@ const maxBodyBytes = 1 << 20
 // returns the value to encode (nil: an empty JSON object).
 type handler func(ctx context.Context, r *http.Request, p []string, body []byte) (any, error)
 
-// route maps a path shape to handlers by method. A shape is a list of
-// literal segments, with "*" matching any one segment.
+// route is one operation of the REST API: a net/http ServeMux pattern
+// (method and path, {wildcards} for path parameters), the operation's name
+// (as in the API model, for metrics) and its handler.
 type route struct {
-	shape   []string
-	methods map[string]op
-}
-
-// op is one operation: its name (as in the API model, for metrics) and its
-// handler.
-type op struct {
-	name string
-	h    handler
+	pattern string
+	name    string
+	h       handler
 }
 
 // OpAssociationEvents names podid's association change feed
 // (GET /podid/v1/clusters/{name}/association-events) in metrics.
 const OpAssociationEvents = "AssociationEvents"
 
+// ExtensionPrefix is where podid's own REST extensions live; they are
+// served by the same ServeMux as the EKS API, signed as "eks".
+const ExtensionPrefix = "/podid/v1/"
+
 // Operations lists the operation names the EKS handler serves, sorted: the
-// only values its request metrics may carry.
+// only values its request metrics may carry. Extensions added with
+// HandleExtension are included.
 func (s *Service) Operations() []string {
-	seen := map[string]bool{OpAssociationEvents: true, "TagResource": true, "UntagResource": true, "ListTagsForResource": true}
-	for _, rt := range s.table {
-		for _, o := range rt.methods {
-			seen[o.name] = true
-		}
-	}
-	return slices.Sorted(maps.Keys(seen))
+	s.muxMu.Lock()
+	defer s.muxMu.Unlock()
+	return slices.Sorted(maps.Keys(s.ops))
 }
 
-// routes is the EKS REST API (paths of the Smithy model) plus podid's
-// extensions under /podid/v1.
+// routes is the EKS REST API (paths of the Smithy model) plus podid's own
+// extensions under /podid/v1 that the EKS service implements.
 func (s *Service) routes() []route {
 	return []route{
-		{[]string{"clusters"}, map[string]op{"POST": op{"CreateCluster", s.hCreateCluster}, "GET": op{"ListClusters", s.hListClusters}}},
-		{[]string{"clusters", "*"}, map[string]op{"GET": op{"DescribeCluster", s.hDescribeCluster}, "DELETE": op{"DeleteCluster", s.hDeleteCluster}}},
-		{[]string{"cluster-registrations"}, map[string]op{"POST": op{"RegisterCluster", s.hRegisterCluster}}},
-		{[]string{"cluster-registrations", "*"}, map[string]op{"DELETE": op{"DeregisterCluster", s.hDeregisterCluster}, "PUT": op{"UpdateClusterRegistration", s.hUpdateRegistration}}},
-		{[]string{"clusters", "*", "pod-identity-associations"}, map[string]op{"POST": op{"CreatePodIdentityAssociation", s.hCreateAssociation}, "GET": op{"ListPodIdentityAssociations", s.hListAssociations}}},
-		{[]string{"clusters", "*", "pod-identity-associations", "*"}, map[string]op{"GET": op{"DescribePodIdentityAssociation", s.hDescribeAssociation}, "POST": op{"UpdatePodIdentityAssociation", s.hUpdateAssociation}, "DELETE": op{"DeletePodIdentityAssociation", s.hDeleteAssociation}}},
-		{[]string{"clusters", "*", "addons"}, map[string]op{"POST": op{"CreateAddon", s.hCreateAddon}, "GET": op{"ListAddons", s.hListAddons}}},
-		{[]string{"clusters", "*", "addons", "*"}, map[string]op{"GET": op{"DescribeAddon", s.hDescribeAddon}, "DELETE": op{"DeleteAddon", s.hDeleteAddon}}},
-		{[]string{"clusters", "*", "addons", "*", "update"}, map[string]op{"POST": op{"UpdateAddon", s.hUpdateAddon}}},
-		{[]string{"addons", "supported-versions"}, map[string]op{"GET": op{"DescribeAddonVersions", s.hDescribeAddonVersions}}},
-		{[]string{"addons", "configuration-schemas"}, map[string]op{"GET": op{"DescribeAddonConfiguration", s.hDescribeAddonConfiguration}}},
-		{[]string{"podid", "v1", "clusters", "*", "tokens"}, map[string]op{"POST": op{"CreateClusterToken", s.hCreateToken}}},
+		{"POST /clusters", "CreateCluster", s.hCreateCluster},
+		{"GET /clusters", "ListClusters", s.hListClusters},
+		{"GET /clusters/{name}", "DescribeCluster", s.hDescribeCluster},
+		{"DELETE /clusters/{name}", "DeleteCluster", s.hDeleteCluster},
+		{"POST /cluster-registrations", "RegisterCluster", s.hRegisterCluster},
+		{"DELETE /cluster-registrations/{name}", "DeregisterCluster", s.hDeregisterCluster},
+		{"PUT /cluster-registrations/{name}", "UpdateClusterRegistration", s.hUpdateRegistration},
+		{"POST /clusters/{name}/pod-identity-associations", "CreatePodIdentityAssociation", s.hCreateAssociation},
+		{"GET /clusters/{name}/pod-identity-associations", "ListPodIdentityAssociations", s.hListAssociations},
+		{"GET /clusters/{name}/pod-identity-associations/{id}", "DescribePodIdentityAssociation", s.hDescribeAssociation},
+		{"POST /clusters/{name}/pod-identity-associations/{id}", "UpdatePodIdentityAssociation", s.hUpdateAssociation},
+		{"DELETE /clusters/{name}/pod-identity-associations/{id}", "DeletePodIdentityAssociation", s.hDeleteAssociation},
+		{"POST /clusters/{name}/addons", "CreateAddon", s.hCreateAddon},
+		{"GET /clusters/{name}/addons", "ListAddons", s.hListAddons},
+		{"GET /clusters/{name}/addons/{addon}", "DescribeAddon", s.hDescribeAddon},
+		{"DELETE /clusters/{name}/addons/{addon}", "DeleteAddon", s.hDeleteAddon},
+		{"POST /clusters/{name}/addons/{addon}/update", "UpdateAddon", s.hUpdateAddon},
+		{"GET /addons/supported-versions", "DescribeAddonVersions", s.hDescribeAddonVersions},
+		{"GET /addons/configuration-schemas", "DescribeAddonConfiguration", s.hDescribeAddonConfiguration},
+		{"POST /podid/v1/clusters/{name}/tokens", "CreateClusterToken", s.hCreateToken},
 	}
 }
 
-func match(shape, segs []string) bool {
-	if len(shape) != len(segs) {
-		return false
+// buildMux registers the routes, the tag operations (whose ARN is one
+// percent-encoded segment from the SDKs, or raw slashes from others), the
+// association feed, and a catch-all that answers UnknownOperationException
+// for every other method and path.
+func (s *Service) buildMux() {
+	s.mux = http.NewServeMux()
+	s.ops = map[string]bool{}
+	for _, rt := range s.routes() {
+		s.ops[rt.name] = true
+		s.mux.Handle(rt.pattern, s.operation(rt))
 	}
-	for i, p := range shape {
-		if p != "*" && p != segs[i] {
-			return false
+	for _, op := range []string{"TagResource", "UntagResource", "ListTagsForResource"} {
+		s.ops[op] = true
+	}
+	s.mux.HandleFunc("/tags/{arn...}", func(w http.ResponseWriter, r *http.Request) {
+		s.serveTags(w, r, r.PathValue("arn"))
+	})
+	s.ops[OpAssociationEvents] = true
+	s.mux.HandleFunc("GET /podid/v1/clusters/{name}/association-events", func(w http.ResponseWriter, r *http.Request) {
+		awsproto.SetOperation(r.Context(), OpAssociationEvents)
+		s.serveFeed(w, r, r.PathValue("name"))
+	})
+	unknown := func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, unknownOperation(r))
+	}
+	s.mux.HandleFunc("/", unknown)
+	// Without it ServeMux would redirect /tags to /tags/ ({arn...}).
+	s.mux.HandleFunc("/tags", unknown)
+}
+
+// operation adapts a route's handler: body read under the limit, JSON
+// answer or EKS's error shape.
+func (s *Service) operation(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		awsproto.SetOperation(r.Context(), rt.name)
+		segs, _ := awsproto.PathSegments(r)
+		body, err := readBody(w, r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
 		}
-	}
-	return true
+		out, err := rt.h(r.Context(), r, segs, body)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.writeJSON(w, r, out)
+	})
 }
 
-// ServeHTTP serves the EKS API. It routes on the raw, percent-encoded path
-// (a resource ARN in /tags/{resourceArn} keeps its %2F) and answers every
-// failure, including unknown routes, with a restJson1 error.
+// HandleExtension serves one more podid REST extension from the same
+// ServeMux as the EKS API: pattern is a ServeMux pattern under /podid/v1/,
+// with its method ("GET /podid/v1/x") or without (the handler answers
+// every method), operation its name in metrics. The edge has verified SigV4 (service "eks") and put the
+// caller in the context; the handler authorizes it. It panics on a
+// pattern outside /podid/v1/ or one that conflicts with another, like
+// http.ServeMux.Handle, so a wiring mistake stops the server at start.
+func (s *Service) HandleExtension(pattern, operation string, h http.Handler) {
+	path := pattern
+	if _, p, ok := strings.Cut(pattern, " "); ok {
+		path = p
+	}
+	if !strings.HasPrefix(path, ExtensionPrefix) || operation == "" {
+		panic("eks: extension pattern " + pattern + " must be \"[METHOD ]/podid/v1/...\" with an operation name")
+	}
+	s.muxMu.Lock()
+	defer s.muxMu.Unlock()
+	s.ops[operation] = true
+	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		awsproto.SetOperation(r.Context(), operation)
+		h.ServeHTTP(w, r)
+	}))
+}
+
+// ServeHTTP serves the EKS API and podid's extensions. It routes on the
+// raw, percent-encoded path (a resource ARN in /tags/{resourceArn} keeps
+// its %2F) with a net/http ServeMux, and answers every failure, including
+// unknown routes, with a restJson1 error.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	segs, ok := awsproto.PathSegments(r)
-	if !ok {
+	if _, ok := awsproto.PathSegments(r); !ok {
 		s.writeError(w, r, unknownOperation(r))
 		return
 	}
@@ -100,44 +166,38 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.issuer.ServeHTTP(w, r)
 		return
 	}
-	if len(segs) >= 2 && segs[0] == "tags" {
-		// The ARN is one percent-encoded segment from the SDKs; a client
-		// that sent its slashes raw gets the same result.
-		s.serveTags(w, r, strings.Join(segs[1:], "/"))
+	// ServeMux lets GET patterns answer HEAD; EKS has no HEAD operation.
+	if r.Method == http.MethodHead {
+		s.writeError(w, r, unknownOperation(r))
 		return
 	}
-	if len(segs) == 5 && segs[0] == "podid" && segs[1] == "v1" && segs[2] == "clusters" && segs[4] == "association-events" {
-		if r.Method != http.MethodGet {
-			s.writeError(w, r, unknownOperation(r))
-			return
-		}
-		awsproto.SetOperation(r.Context(), OpAssociationEvents)
-		s.serveFeed(w, r, segs[3])
+	// Leading and trailing slashes do not change the route (as they never
+	// did); empty and dot segments, which ServeMux would redirect, match
+	// no operation.
+	raw := r.URL.EscapedPath()
+	canon := "/" + strings.Trim(raw, "/")
+	if strings.Contains(canon, "//") || hasDotSegment(canon) {
+		s.writeError(w, r, unknownOperation(r))
 		return
 	}
-	for _, rt := range s.table {
-		if !match(rt.shape, segs) {
-			continue
-		}
-		o, ok := rt.methods[r.Method]
-		if !ok {
-			break
-		}
-		awsproto.SetOperation(r.Context(), o.name)
-		body, err := readBody(w, r)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		out, err := o.h(r.Context(), r, segs, body)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		s.writeJSON(w, r, out)
-		return
+	if canon != raw {
+		r2 := *r
+		u := *r.URL
+		u.RawPath = canon
+		u.Path, _ = url.PathUnescape(canon)
+		r2.URL = &u
+		r = &r2
 	}
-	s.writeError(w, r, unknownOperation(r))
+	s.mux.ServeHTTP(w, r)
+}
+
+func hasDotSegment(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 func unknownOperation(r *http.Request) error {
@@ -423,4 +483,12 @@ func (s *Service) serveTags(w http.ResponseWriter, r *http.Request, arn string) 
 		return
 	}
 	s.writeJSON(w, r, out)
+}
+
+// Descriptor registers EKS with the edge: restJson1, signed as "eks",
+// regional, and the fallback for unsigned requests to any other path.
+// podid's /podid/v1 extensions are EKS routes (see HandleExtension).
+func (s *Service) Descriptor() awsproto.Service {
+	return awsproto.Service{SigningName: "eks", Protocol: awsproto.ProtocolRestJSON,
+		Handler: s, Operations: s.Operations(), UnsignedPaths: []string{"/"}}
 }

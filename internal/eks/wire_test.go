@@ -86,7 +86,8 @@ func FuzzServeHTTP(f *testing.F) {
 		defer cancel()
 		rec := httptest.NewRecorder()
 		e.svc.ServeHTTP(rec, req.WithContext(ctx))
-		if rec.Code >= 500 {
+		if rec.Code >= 500 || rec.Code >= 300 && rec.Code < 400 {
+			// 3xx: a ServeMux redirect, never an EKS answer.
 			t.Fatalf("%s %s %q: %d %s", method, path, body, rec.Code, rec.Body.String())
 		}
 		if rec.Code >= 400 && !strings.Contains(path, "/oidc/") {

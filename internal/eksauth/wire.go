@@ -136,3 +136,11 @@ func skipSpace(b []byte, i int) int {
 	}
 	return i
 }
+
+// Descriptor registers EKS Auth with the edge: restJson1, signed as
+// "eks-auth", regional; unsigned requests to its one path get its refusal.
+func (s *Service) Descriptor() awsproto.Service {
+	return awsproto.Service{SigningName: "eks-auth", Protocol: awsproto.ProtocolRestJSON,
+		Handler: s, Operations: []string{Operation},
+		UnsignedPaths: []string{"/clusters/{name}/assume-role-for-pod-identity"}}
+}

@@ -19,6 +19,9 @@ import (
 // serviceAccount, pod and repeated action/resource pairs.
 const Path = "/podid/v1/explain"
 
+// Operation names Path's operation in request metrics.
+const Operation = "Explain"
+
 // Action is the IAM action that guards Path, on the cluster's ARN.
 const Action = "podid:Explain"
 
@@ -143,15 +146,4 @@ func decodeRequest(r *http.Request) (*Request, error) {
 		return &req, nil
 	}
 	return nil, awsproto.Errorf(http.StatusMethodNotAllowed, "UnknownOperationException", "%s requires GET or POST.", Path)
-}
-
-// Mount serves Path with h and everything else with next.
-func Mount(next http.Handler, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == Path {
-			h.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

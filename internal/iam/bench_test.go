@@ -18,7 +18,7 @@ func benchQuery(b *testing.B, env *testEnv, action string, params url.Values) {
 		b.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	awsproto.WriteQueryResponse(rec, action, awsproto.QueryNamespace["iam"], "r", res)
+	awsproto.WriteQueryResponse(rec, action, Namespace, "r", res)
 }
 
 func BenchmarkGetRole(b *testing.B) {

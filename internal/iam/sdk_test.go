@@ -22,7 +22,7 @@ import (
 // v2 IAM client pointed at it.
 func sdkClient(t *testing.T, env *testEnv) *awsiam.Client {
 	t.Helper()
-	ns := awsproto.QueryNamespace["iam"]
+	ns := Namespace
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {

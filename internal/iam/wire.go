@@ -430,3 +430,13 @@ func (s *Service) queryHandlers() map[string]queryHandler {
 		}, s.DeleteOpenIDConnectProvider),
 	}
 }
+
+// Namespace is the XML namespace of IAM's awsQuery responses.
+const Namespace = "https://iam.amazonaws.com/doc/2010-05-08/"
+
+// Descriptor registers IAM with the edge: awsQuery, signed as "iam",
+// global (clients sign it with their own region).
+func (s *Service) Descriptor() awsproto.Service {
+	return awsproto.Service{SigningName: "iam", Protocol: awsproto.ProtocolQuery, Global: true,
+		Namespace: Namespace, Query: s, Operations: s.Actions()}
+}

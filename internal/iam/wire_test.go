@@ -29,7 +29,7 @@ func (e *testEnv) query(t *testing.T, action string, params url.Values) (string,
 		return "", err
 	}
 	rec := httptest.NewRecorder()
-	awsproto.WriteQueryResponse(rec, action, awsproto.QueryNamespace["iam"], "11111111-2222-4333-8444-555555555555", res)
+	awsproto.WriteQueryResponse(rec, action, Namespace, "11111111-2222-4333-8444-555555555555", res)
 	return rec.Body.String(), nil
 }
 
@@ -206,6 +206,6 @@ func FuzzHandleQuery(f *testing.F) {
 			return
 		}
 		rec := httptest.NewRecorder()
-		awsproto.WriteQueryResponse(rec, p.Get("Action"), awsproto.QueryNamespace["iam"], "r", res)
+		awsproto.WriteQueryResponse(rec, p.Get("Action"), Namespace, "r", res)
 	})
 }

@@ -22,10 +22,8 @@ func TestAccessLog(t *testing.T) {
 		f.iam, f.sts, f.eks, f.eksAuth = &recorder{name: "iam"}, &recorder{name: "sts"}, &recorder{name: "eks"}, &recorder{name: "eks-auth"}
 		e := New(Config{
 			Verifier: &awsproto.Verifier{Lookup: lookup{}},
-			IAM:      &servingRecorder{recorder: recorder{name: "iam"}, actions: []string{"ListRoles"}},
-			STS:      &servingRecorder{recorder: recorder{name: "sts"}, actions: []string{"AssumeRoleWithWebIdentity"}},
-			EKS:      opHandler{op: "DescribeCluster"}, EKSAuth: opHandler{op: "AssumeRoleForPodIdentity"},
-			Region: "us-west-2", Metrics: NewMetrics(f.reg), AccessLog: on,
+			Services: testServices("ListRoles"),
+			Region:   "us-west-2", Metrics: NewMetrics(f.reg), AccessLog: on,
 			Logger: slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		})
 		f.srv = httptest.NewServer(e)
@@ -70,5 +68,21 @@ func TestAccessLog(t *testing.T) {
 				t.Errorf("access log contains %q", secret)
 			}
 		}
+	}
+}
+
+// testServices are the four services' registrations with stand-in
+// handlers: IAM serving iamActions, STS with its unsigned web identity,
+// EKS and EKS Auth reporting one operation each.
+func testServices(iamActions ...string) awsproto.Services {
+	return awsproto.Services{
+		{SigningName: "iam", Protocol: awsproto.ProtocolQuery, Global: true, Namespace: "https://iam.amazonaws.com/doc/2010-05-08/",
+			Query: &servingRecorder{recorder: recorder{name: "iam"}, actions: iamActions}, Operations: iamActions},
+		{SigningName: "sts", Protocol: awsproto.ProtocolQuery, Global: true, Namespace: "https://sts.amazonaws.com/doc/2011-06-15/",
+			Query: &servingRecorder{recorder: recorder{name: "sts"}, actions: []string{"AssumeRoleWithWebIdentity"}}, Operations: []string{"AssumeRoleWithWebIdentity"},
+			UnsignedActions: []string{"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"}, UnsignedPaths: []string{"/{$}"}},
+		{SigningName: "eks", Protocol: awsproto.ProtocolRestJSON, Handler: opHandler{op: "DescribeCluster"}, Operations: []string{"DescribeCluster"}, UnsignedPaths: []string{"/"}},
+		{SigningName: "eks-auth", Protocol: awsproto.ProtocolRestJSON, Handler: opHandler{op: "AssumeRoleForPodIdentity"}, Operations: []string{"AssumeRoleForPodIdentity"},
+			UnsignedPaths: []string{"/clusters/{name}/assume-role-for-pod-identity"}},
 	}
 }

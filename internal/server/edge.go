@@ -14,17 +14,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 )
-
-// QueryService is an awsQuery service (IAM, STS).
-type QueryService interface {
-	HandleQuery(ctx context.Context, action string, p awsproto.Params) (any, error)
-}
 
 // Verifier verifies a request's SigV4 signature.
 type Verifier interface {
@@ -34,10 +30,11 @@ type Verifier interface {
 // Config assembles the edge.
 type Config struct {
 	Verifier Verifier
-	IAM      QueryService
-	STS      QueryService
-	EKS      http.Handler
-	EKSAuth  http.Handler
+	// Services are the AWS services served, one descriptor each (see
+	// awsproto.Service): the edge routes, checks and counts requests by
+	// these alone. New panics on an invalid or conflicting registration,
+	// as http.ServeMux does.
+	Services awsproto.Services
 	// Public serves unauthenticated paths (OIDC discovery documents and
 	// key sets of podid-hosted clusters). PublicMatch says which paths.
 	Public      http.Handler
@@ -56,9 +53,9 @@ type Config struct {
 	// request ID, caller, service, operation, status, latency (never a
 	// secret; see accessLog).
 	AccessLog bool
-	// Region is the server's region; IAM and STS requests are accepted with
-	// any region in their scope (clients sign global services with their
-	// configured region).
+	// Region is the server's region; requests to global services are
+	// accepted with any region in their scope (clients sign global
+	// services with their configured region).
 	Region string
 }
 
@@ -67,6 +64,11 @@ type Edge struct {
 	cfg    Config
 	labels labeler
 	budget *bodyBudget
+	// unsigned maps an unsigned request's path to its service: a
+	// ServeMux of the services' UnsignedPaths patterns.
+	unsigned *http.ServeMux
+	// byPattern: unsigned pattern → service.
+	byPattern map[string]*awsproto.Service
 }
 
 // DefaultMaxBodyBytes bounds request bodies. IAM's largest input (a policy
@@ -84,7 +86,24 @@ func New(cfg Config) *Edge {
 	if cfg.MaxInflightBodyBytes <= 0 {
 		cfg.MaxInflightBodyBytes = DefaultMaxInflightBodyBytes
 	}
-	return &Edge{cfg: cfg, labels: newLabeler(cfg), budget: &bodyBudget{limit: cfg.MaxInflightBodyBytes}}
+	e := &Edge{cfg: cfg, labels: newLabeler(cfg), budget: &bodyBudget{limit: cfg.MaxInflightBodyBytes},
+		unsigned: http.NewServeMux(), byPattern: map[string]*awsproto.Service{}}
+	seen := map[string]bool{}
+	for i := range e.cfg.Services {
+		s := &e.cfg.Services[i]
+		if err := s.Validate(); err != nil {
+			panic("server: " + err.Error())
+		}
+		if seen[s.SigningName] {
+			panic("server: service " + s.SigningName + " registered twice")
+		}
+		seen[s.SigningName] = true
+		for _, p := range s.UnsignedPaths {
+			e.unsigned.Handle(p, http.NotFoundHandler()) // panics on a conflicting pattern
+			e.byPattern[p] = s
+		}
+	}
+	return e
 }
 
 // protocol says how a request's errors must be written.
@@ -97,8 +116,9 @@ const (
 
 // route is where a request goes.
 type route struct {
-	service string // iam, sts, eks, eks-auth
+	service string // the signing name (iam, sts, eks, eks-auth)
 	proto   protocol
+	svc     *awsproto.Service // nil: a service podid does not serve
 }
 
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -119,7 +139,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rt := classify(r)
+	rt := e.classify(r)
 	defer e.recoverPanic(ctx, rec, &rt, reqID)
 	action := ""
 	ctx, operation := awsproto.WithOperationSlot(ctx)
@@ -190,48 +210,32 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			SourceIP:        sourceIP(r),
 			UserAgent:       r.UserAgent(),
 		})
-	} else if !(rt.service == "sts" && isUnsignedSTSAction(action)) {
+	} else if !(rt.svc != nil && slices.Contains(rt.svc.UnsignedActions, action)) {
 		fail(missingAuth(rt))
 		return
 	}
 	r = r.WithContext(ctx)
 
-	switch rt.service {
-	case "iam", "sts":
-		svc := e.cfg.IAM
-		if rt.service == "sts" {
-			svc = e.cfg.STS
-		}
-		if svc == nil {
-			fail(unknownService(rt.service))
-			return
-		}
+	switch {
+	case rt.svc == nil:
+		fail(unknownService(rt.service))
+		return
+	case rt.svc.Protocol == awsproto.ProtocolQuery:
 		if action == "" {
 			fail(awsproto.Errorf(http.StatusBadRequest, "MissingAction", "Missing Action"))
 			return
 		}
-		result, err := svc.HandleQuery(ctx, action, params)
+		result, err := rt.svc.Query.HandleQuery(ctx, action, params)
 		if err != nil {
 			fail(err)
 			return
 		}
-		awsproto.WriteQueryResponse(rec, action, awsproto.QueryNamespace[rt.service], reqID, result)
-	case "eks", "eks-auth":
-		h := e.cfg.EKS
-		if rt.service == "eks-auth" {
-			h = e.cfg.EKSAuth
-		}
-		if h == nil {
-			fail(unknownService(rt.service))
-			return
-		}
+		awsproto.WriteQueryResponse(rec, action, rt.svc.Namespace, reqID, result)
+	default:
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		rec.Header().Set("x-amzn-RequestId", reqID)
-		h.ServeHTTP(rec, r)
-	default:
-		fail(unknownService(rt.service))
-		return
+		rt.svc.Handler.ServeHTTP(rec, r)
 	}
 	e.observe(ctx, r, rt.service, action, *operation, rec.status, start)
 }
@@ -246,13 +250,13 @@ func (e *Edge) precheck(r *http.Request, rt route) error {
 		e.cfg.Metrics.limitRefused(limitBodySize)
 		return errBodyTooLarge(e.cfg.MaxBodyBytes)
 	}
-	if !routable[rt.service] {
+	if rt.svc == nil {
 		return unknownService(rt.service)
 	}
 	if !awsproto.IsSigned(r) {
-		// Only STS's unsigned actions (awsQuery on "/") may come without a
-		// signature; their action is in the body.
-		if rt.service == "sts" && (r.URL.Path == "/" || r.URL.Path == "") {
+		// Only a service's unsigned actions (awsQuery on "/") may come
+		// without a signature; their action is in the body.
+		if rt.svc != nil && len(rt.svc.UnsignedActions) > 0 && (r.URL.Path == "/" || r.URL.Path == "") {
 			return nil
 		}
 		e.cfg.Metrics.limitRefused(limitUnsigned)
@@ -286,9 +290,6 @@ func missingAuth(rt route) *awsproto.Error {
 	return missing
 }
 
-// routable are the services the edge routes to.
-var routable = map[string]bool{"iam": true, "sts": true, "eks": true, "eks-auth": true}
-
 func unknownService(s string) *awsproto.Error {
 	switch s {
 	case "dynamodb", "s3":
@@ -303,33 +304,39 @@ func unknownService(s string) *awsproto.Error {
 	return awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException", "podid does not serve the service %q", s)
 }
 
-// isUnsignedSTSAction lists the STS actions AWS accepts without a signature.
-func isUnsignedSTSAction(action string) bool {
-	return action == "AssumeRoleWithWebIdentity" || action == "AssumeRoleWithSAML"
+// classify decides the service and protocol of a request: from the SigV4
+// credential scope when signed (a service podid does not serve answers in
+// restJson1), else from the path by the services' UnsignedPaths.
+func (e *Edge) classify(r *http.Request) route {
+	if name, _, ok := awsproto.ScopeOf(r); ok {
+		if s, ok := e.cfg.Services.Lookup(name); ok {
+			return routeOf(s)
+		}
+		return route{service: name, proto: protoJSON}
+	}
+	probe := r
+	if r.URL.Path == "" {
+		probe = r.Clone(r.Context())
+		probe.URL.Path = "/"
+	}
+	if _, pattern := e.unsigned.Handler(probe); pattern != "" {
+		if s, ok := e.byPattern[pattern]; ok {
+			return routeOf(s)
+		}
+	}
+	// A path ServeMux would redirect (unclean): the fallback service's.
+	if s, ok := e.byPattern["/"]; ok {
+		return routeOf(s)
+	}
+	return route{service: LabelUnknown, proto: protoJSON}
 }
 
-// classify decides the service and protocol of a request: from the SigV4
-// credential scope when signed, else from the path.
-func classify(r *http.Request) route {
-	if svc, _, ok := awsproto.ScopeOf(r); ok {
-		switch svc {
-		case "iam", "sts":
-			return route{svc, protoQuery}
-		case "eks", "eks-auth":
-			return route{svc, protoJSON}
-		}
-		return route{svc, protoJSON}
+func routeOf(s *awsproto.Service) route {
+	rt := route{service: s.SigningName, proto: protoJSON, svc: s}
+	if s.Protocol == awsproto.ProtocolQuery {
+		rt.proto = protoQuery
 	}
-	path := r.URL.Path
-	if strings.HasPrefix(path, "/clusters/") && strings.HasSuffix(path, "/assume-role-for-pod-identity") {
-		return route{"eks-auth", protoJSON}
-	}
-	if path == "/" || path == "" {
-		// Unsigned awsQuery: STS AssumeRoleWithWebIdentity is the one such
-		// request AWS serves; IAM has none.
-		return route{"sts", protoQuery}
-	}
-	return route{"eks", protoJSON}
+	return rt
 }
 
 // queryParams returns the awsQuery parameters of a request: the form body
@@ -393,11 +400,7 @@ func toAWSError(err error) *awsproto.Error {
 
 func (e *Edge) writeError(w http.ResponseWriter, rt route, reqID string, ae *awsproto.Error) {
 	if rt.proto == protoQuery {
-		ns := awsproto.QueryNamespace[rt.service]
-		if ns == "" {
-			ns = awsproto.QueryNamespace["sts"]
-		}
-		awsproto.WriteQueryError(w, ns, reqID, ae)
+		awsproto.WriteQueryError(w, rt.svc.Namespace, reqID, ae)
 		return
 	}
 	awsproto.WriteJSONError(w, reqID, ae)

@@ -72,11 +72,15 @@ func newEdge(t *testing.T, maxBody int64) *edgeFixture {
 	t.Helper()
 	f := &edgeFixture{iam: &recorder{name: "iam"}, sts: &recorder{name: "sts"}, eks: &recorder{name: "eks"}, eksAuth: &recorder{name: "eks-auth"}}
 	e := New(Config{
-		Verifier:     &awsproto.Verifier{Lookup: lookup{}},
-		IAM:          f.iam,
-		STS:          f.sts,
-		EKS:          f.eks,
-		EKSAuth:      f.eksAuth,
+		Verifier: &awsproto.Verifier{Lookup: lookup{}},
+		// The four services' registrations, with recorders as handlers.
+		Services: awsproto.Services{
+			{SigningName: "iam", Protocol: awsproto.ProtocolQuery, Global: true, Namespace: "https://iam.amazonaws.com/doc/2010-05-08/", Query: f.iam, Operations: []string{"GetUser", "ListRoles"}},
+			{SigningName: "sts", Protocol: awsproto.ProtocolQuery, Global: true, Namespace: "https://sts.amazonaws.com/doc/2011-06-15/", Query: f.sts, Operations: []string{"GetCallerIdentity", "AssumeRoleWithWebIdentity"},
+				UnsignedActions: []string{"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"}, UnsignedPaths: []string{"/{$}"}},
+			{SigningName: "eks", Protocol: awsproto.ProtocolRestJSON, Handler: f.eks, Operations: []string{"ListClusters"}, UnsignedPaths: []string{"/"}},
+			{SigningName: "eks-auth", Protocol: awsproto.ProtocolRestJSON, Handler: f.eksAuth, Operations: []string{"AssumeRoleForPodIdentity"}, UnsignedPaths: []string{"/clusters/{name}/assume-role-for-pod-identity"}},
+		},
 		Region:       "us-west-2",
 		MaxBodyBytes: maxBody,
 	})

@@ -72,7 +72,13 @@ func (f *hostileFixture) logText() string {
 	return f.logs.String()
 }
 
-func newHostileEdge(t *testing.T, cfg Config) *hostileFixture {
+// hostileServices replaces some of the four services' handlers.
+type hostileServices struct {
+	IAM, STS     awsproto.QueryHandler
+	EKS, EKSAuth http.Handler
+}
+
+func newHostileEdge(t *testing.T, cfg Config, over ...hostileServices) *hostileFixture {
 	t.Helper()
 	f := &hostileFixture{reg: prometheus.NewRegistry()}
 	f.iam = &recorder{name: "iam"}
@@ -80,17 +86,34 @@ func newHostileEdge(t *testing.T, cfg Config) *hostileFixture {
 	f.eks = &recorder{name: "eks"}
 	f.eksAuth = &recorder{name: "eks-auth"}
 	cfg.Verifier = &awsproto.Verifier{Lookup: lookup{}}
-	if cfg.IAM == nil {
-		cfg.IAM = &servingRecorder{recorder: recorder{name: "iam"}, actions: []string{"ListRoles", "ListUsers"}}
+	var o hostileServices
+	if len(over) > 0 {
+		o = over[0]
 	}
-	if cfg.STS == nil {
-		cfg.STS = &servingRecorder{recorder: recorder{name: "sts"}, actions: []string{"AssumeRoleWithWebIdentity", "GetCallerIdentity"}}
+	iamActions := []string{"ListRoles", "ListUsers"}
+	if o.IAM == nil {
+		o.IAM = &servingRecorder{recorder: recorder{name: "iam"}, actions: iamActions}
 	}
-	if cfg.EKS == nil {
-		cfg.EKS = opHandler{op: "DescribeCluster"}
+	if sr, ok := o.IAM.(*servingRecorder); ok {
+		iamActions = sr.actions
 	}
-	if cfg.EKSAuth == nil {
-		cfg.EKSAuth = opHandler{op: "AssumeRoleForPodIdentity"}
+	if o.STS == nil {
+		o.STS = &servingRecorder{recorder: recorder{name: "sts"}, actions: []string{"AssumeRoleWithWebIdentity", "GetCallerIdentity"}}
+	}
+	if o.EKS == nil {
+		o.EKS = opHandler{op: "DescribeCluster"}
+	}
+	if o.EKSAuth == nil {
+		o.EKSAuth = opHandler{op: "AssumeRoleForPodIdentity"}
+	}
+	// The registrations: each lists the operations the real service lists,
+	// whatever its stand-in handler reports.
+	cfg.Services = awsproto.Services{
+		{SigningName: "iam", Protocol: awsproto.ProtocolQuery, Global: true, Namespace: "https://iam.amazonaws.com/doc/2010-05-08/", Query: o.IAM, Operations: iamActions},
+		{SigningName: "sts", Protocol: awsproto.ProtocolQuery, Global: true, Namespace: "https://sts.amazonaws.com/doc/2011-06-15/", Query: o.STS,
+			Operations: []string{"AssumeRoleWithWebIdentity", "GetCallerIdentity"}, UnsignedActions: []string{"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"}, UnsignedPaths: []string{"/{$}"}},
+		{SigningName: "eks", Protocol: awsproto.ProtocolRestJSON, Handler: o.EKS, Operations: []string{"DescribeCluster"}, UnsignedPaths: []string{"/"}},
+		{SigningName: "eks-auth", Protocol: awsproto.ProtocolRestJSON, Handler: o.EKSAuth, Operations: []string{"AssumeRoleForPodIdentity"}, UnsignedPaths: []string{"/clusters/{name}/assume-role-for-pod-identity"}},
 	}
 	cfg.Region = "us-west-2"
 	cfg.Metrics = NewMetrics(f.reg)
@@ -218,7 +241,7 @@ func TestMetricLabelsBounded(t *testing.T) {
 // awsQuery request with its action when the service serves it, and a name
 // that is not an operation's shape with "unknown".
 func TestMetricOperationLabels(t *testing.T) {
-	f := newHostileEdge(t, Config{EKS: opHandler{op: "bad op\xff"}})
+	f := newHostileEdge(t, Config{}, hostileServices{EKS: opHandler{op: "bad op\xff"}})
 	if resp, body := f.do(t, "eks-auth", "POST", "/clusters/c/assume-role-for-pod-identity", "application/json", `{"token":"t"}`); resp.StatusCode != 200 {
 		t.Fatalf("EKS Auth: HTTP %d %s", resp.StatusCode, body)
 	}
@@ -247,7 +270,7 @@ func TestMetricOperationLabels(t *testing.T) {
 // TestPanicIsAnError: a panic in a service becomes a 500 InternalFailure in
 // the protocol's shape and one log line without a stack.
 func TestPanicIsAnError(t *testing.T) {
-	f := newHostileEdge(t, Config{IAM: panicker{}})
+	f := newHostileEdge(t, Config{}, hostileServices{IAM: panicker{}})
 	resp, body := f.do(t, "iam", "POST", "/", form, "Action=ListRoles&Version=2010-05-08")
 	if resp.StatusCode != 500 || !strings.Contains(body, "<Code>InternalFailure</Code>") || strings.Contains(body, "boom") {
 		t.Fatalf("HTTP %d %s", resp.StatusCode, body)
@@ -281,7 +304,7 @@ func TestLoggedInputIsClipped(t *testing.T) {
 // requests with two Authorization or X-Amz-Date headers.
 func TestSwappedBodyRefused(t *testing.T) {
 	iam := &servingRecorder{recorder: recorder{name: "iam"}, actions: []string{"ListRoles", "ListUsers"}}
-	f := newHostileEdge(t, Config{IAM: iam})
+	f := newHostileEdge(t, Config{}, hostileServices{IAM: iam})
 	send := func(mutate func(*http.Request)) (int, string) {
 		signed := "Action=ListRoles&Version=2010-05-08"
 		req, _ := http.NewRequest("POST", f.srv.URL+"/", strings.NewReader(signed))

@@ -98,10 +98,8 @@ func FuzzEdge(f *testing.F) {
 	reg := prometheus.NewRegistry()
 	e := New(Config{
 		Verifier: &awsproto.Verifier{Lookup: lookup{}},
-		IAM:      &servingRecorder{recorder: recorder{name: "iam"}, actions: []string{"ListRoles"}},
-		STS:      &servingRecorder{recorder: recorder{name: "sts"}, actions: []string{"AssumeRoleWithWebIdentity"}},
-		EKS:      opHandler{op: "DescribeCluster"}, EKSAuth: opHandler{op: "AssumeRoleForPodIdentity"},
-		Region: "us-west-2", Metrics: NewMetrics(reg), Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: 4096,
+		Services: testServices("ListRoles"),
+		Region:   "us-west-2", Metrics: NewMetrics(reg), Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: 4096,
 	})
 	f.Fuzz(func(t *testing.T, method, target, hk, hv, body string) {
 		u, err := url.ParseRequestURI(target)

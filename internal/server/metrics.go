@@ -21,13 +21,7 @@ const (
 	LabelOther = "other"
 	// servicePublic labels the unauthenticated issuer documents.
 	servicePublic = "public"
-	// maxOperationLabel bounds an operation name a restJson1 handler
-	// reports (the longest EKS operation is well below it).
-	maxOperationLabel = 64
 )
-
-// servedServices are the only values of the service label.
-var servedServices = map[string]bool{"iam": true, "sts": true, "eks": true, "eks-auth": true, servicePublic: true}
 
 // statusLabels are the only values of the code label (LabelOther for the
 // rest): the statuses podid's services and edge write.
@@ -89,28 +83,22 @@ func statusLabel(status int) string {
 	return LabelOther
 }
 
-// actionLister is what an awsQuery service tells the edge about the
-// actions it serves (iam.Service and sts.Service implement it), so the
-// action label cannot drift from the dispatch tables.
-type actionLister interface {
-	Actions() []string
-}
-
-// labeler bounds the edge's label values to what podid serves.
+// labeler bounds the edge's label values to what podid serves: the
+// registered services and the operations each descriptor lists.
 type labeler struct {
-	actions map[string]map[string]bool // service → served awsQuery actions
+	served  map[string]bool            // registered signing names, and "public"
+	actions map[string]map[string]bool // service → its operations
 }
 
 func newLabeler(cfg Config) labeler {
-	l := labeler{actions: map[string]map[string]bool{}}
-	for svc, s := range map[string]QueryService{"iam": cfg.IAM, "sts": cfg.STS} {
+	l := labeler{served: map[string]bool{servicePublic: true}, actions: map[string]map[string]bool{}}
+	for _, s := range cfg.Services {
+		l.served[s.SigningName] = true
 		set := map[string]bool{}
-		if al, ok := s.(actionLister); ok {
-			for _, a := range al.Actions() {
-				set[a] = true
-			}
+		for _, op := range s.Operations {
+			set[op] = true
 		}
-		l.actions[svc] = set
+		l.actions[s.SigningName] = set
 	}
 	return l
 }
@@ -118,46 +106,28 @@ func newLabeler(cfg Config) labeler {
 // service returns the service label: the service when podid serves it,
 // else LabelUnknown.
 func (l labeler) service(s string) string {
-	if servedServices[s] {
+	if l.served[s] {
 		return s
 	}
 	return LabelUnknown
 }
 
-// action returns the action label of a request to service. For awsQuery
-// services it is the action when that service serves it; for restJson1
-// services it is the operation the service's router reported (a name from
-// its own table). Everything else is LabelUnknown; a request that named no
-// action at all has "".
+// action returns the action label of a request to service: the awsQuery
+// action, or the operation a restJson1 service's router reported, when it
+// is one of the operations the service's descriptor lists; LabelUnknown
+// for anything else; "" when the request named no action at all.
 func (l labeler) action(service, action, operation string) string {
-	if set, ok := l.actions[service]; ok {
-		switch {
-		case action == "":
-			return ""
-		case set[action]:
-			return action
-		}
-		return LabelUnknown
+	name := action
+	if name == "" {
+		name = operation
 	}
-	if operation == "" {
+	if name == "" {
 		return ""
 	}
-	if len(operation) > maxOperationLabel || !isIdentifier(operation) {
-		return LabelUnknown
+	if l.actions[service][name] {
+		return name
 	}
-	return operation
-}
-
-// isIdentifier reports whether s is made of ASCII letters and digits only
-// (every operation name is).
-func isIdentifier(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return true
+	return LabelUnknown
 }
 
 // MetricsHandler serves the registry in Prometheus' text format.

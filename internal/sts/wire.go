@@ -250,3 +250,19 @@ func (s *Service) wireAssumeRoleWithWebIdentity(ctx context.Context, p awsproto.
 		PackedPolicySize:            out.PackedPolicySize,
 	}, nil
 }
+
+// Namespace is the XML namespace of STS's awsQuery responses.
+const Namespace = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+// UnsignedActions are the STS actions AWS serves without a signature
+// (podid answers AssumeRoleWithSAML, which it does not implement, with
+// InvalidAction rather than a missing-signature refusal, as before).
+var UnsignedActions = []string{"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"}
+
+// Descriptor registers STS with the edge: awsQuery, signed as "sts",
+// global, and the service of unsigned requests to "/" (web identity).
+func (s *Service) Descriptor() awsproto.Service {
+	return awsproto.Service{SigningName: "sts", Protocol: awsproto.ProtocolQuery, Global: true,
+		Namespace: Namespace, Query: s, Operations: s.Actions(),
+		UnsignedActions: UnsignedActions, UnsignedPaths: []string{"/{$}"}}
+}

@@ -33,7 +33,7 @@ func testEdge(t *testing.T, svc *Service, r *auth.Resolver) *httptest.Server {
 	akidRe := regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
 	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		const reqID = "c6104cbe-af31-11e0-8154-cbc7ccf896c7"
-		ns := awsproto.QueryNamespace["sts"]
+		ns := Namespace
 		body, _ := io.ReadAll(req.Body)
 		p, err := awsproto.ParseParams(string(body))
 		if err != nil {
@@ -290,7 +290,7 @@ func TestWireResponseXML(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	awsproto.WriteQueryResponse(rec, "AssumeRole", awsproto.QueryNamespace["sts"], "rid", res)
+	awsproto.WriteQueryResponse(rec, "AssumeRole", Namespace, "rid", res)
 	r := res.(*assumeRoleResult)
 	want := `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleResult>
