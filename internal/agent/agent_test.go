@@ -296,12 +296,15 @@ func TestGoSDKReadsCredentials(t *testing.T) {
 		c.AccountID != "111122223333" || !c.CanExpire || time.Until(c.Expires) < 5*time.Hour {
 		t.Errorf("credentials %+v", c)
 	}
-	// An error reaches the SDK as the agent's status and text.
+	// An error reaches the SDK as the agent's status and text. The refusal
+	// is keyed by the token, not scripted for the next call, which the
+	// readiness probe could take first.
+	tok2 := podToken("ns", "sa", "uid2", time.Now().Add(time.Hour), "s")
 	f.set(func(f *fakeEKSAuth) {
-		f.script = []fakeReply{{status: 404, code: "ResourceNotFoundException", msg: "no association"}}
+		f.reject[tok2] = fakeReply{status: 404, code: "ResourceNotFoundException", msg: "no association"}
 	})
 	p = endpointcreds.New("http://"+addrOf(t, a, roleCredentials)+"/v1/credentials", func(o *endpointcreds.Options) {
-		o.AuthorizationToken = podToken("ns", "sa", "uid2", time.Now().Add(time.Hour), "s")
+		o.AuthorizationToken = tok2
 		o.Retryer = aws.NopRetryer{}
 	})
 	if _, err := p.Retrieve(context.Background()); err == nil || !strings.Contains(err.Error(), "no association") {
