@@ -407,45 +407,10 @@ func (s *Service) ListRoleTags(ctx context.Context, in *ListRoleTagsInput) (*Lis
 
 // PutRolePermissionsBoundary sets a managed policy as a role's permissions boundary.
 func (s *Service) PutRolePermissionsBoundary(ctx context.Context, in *PutRolePermissionsBoundaryInput) error {
-	var v violations
-	v.name(in.RoleName, "roleName", maxNameLen)
-	v.arn(in.PermissionsBoundary, "permissionsBoundary", true)
-	if err := v.err(); err != nil {
-		return err
-	}
-	extra := withKey(nil, "iam:PermissionsBoundary", in.PermissionsBoundary)
-	if _, err := s.authorizeRole(ctx, "iam:PutRolePermissionsBoundary", in.RoleName, extra); err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx store.Tx) error {
-		r, err := getRoleTx(tx, in.RoleName)
-		if err != nil {
-			return err
-		}
-		if err := s.requireBoundary(tx, in.PermissionsBoundary); err != nil {
-			return err
-		}
-		r.PermissionsBoundary = in.PermissionsBoundary
-		return tx.UpdateRole(r)
-	})
+	return s.putHolderBoundary(ctx, roleHolder, maxNameLen, in.RoleName, in.PermissionsBoundary)
 }
 
 // DeleteRolePermissionsBoundary removes a role's permissions boundary.
 func (s *Service) DeleteRolePermissionsBoundary(ctx context.Context, in *DeleteRolePermissionsBoundaryInput) error {
-	var v violations
-	v.name(in.RoleName, "roleName", maxNameLen)
-	if err := v.err(); err != nil {
-		return err
-	}
-	if _, err := s.authorizeRole(ctx, "iam:DeleteRolePermissionsBoundary", in.RoleName, nil); err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx store.Tx) error {
-		r, err := getRoleTx(tx, in.RoleName)
-		if err != nil {
-			return err
-		}
-		r.PermissionsBoundary = ""
-		return tx.UpdateRole(r)
-	})
+	return s.deleteHolderBoundary(ctx, roleHolder, maxNameLen, in.RoleName)
 }

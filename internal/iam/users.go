@@ -506,47 +506,12 @@ func (s *Service) DeleteAccessKey(ctx context.Context, in *DeleteAccessKeyInput)
 
 // PutUserPermissionsBoundary sets a managed policy as a user's permissions boundary.
 func (s *Service) PutUserPermissionsBoundary(ctx context.Context, in *PutUserPermissionsBoundaryInput) error {
-	var v violations
-	v.name(in.UserName, "userName", maxNameLen)
-	v.arn(in.PermissionsBoundary, "permissionsBoundary", true)
-	if err := v.err(); err != nil {
-		return err
-	}
-	extra := withKey(nil, "iam:PermissionsBoundary", in.PermissionsBoundary)
-	if _, err := s.authorizeUser(ctx, "iam:PutUserPermissionsBoundary", in.UserName, extra); err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx store.Tx) error {
-		u, err := getUserTx(tx, in.UserName)
-		if err != nil {
-			return err
-		}
-		if err := s.requireBoundary(tx, in.PermissionsBoundary); err != nil {
-			return err
-		}
-		u.PermissionsBoundary = in.PermissionsBoundary
-		return tx.UpdateUser(u)
-	})
+	return s.putHolderBoundary(ctx, userHolder, maxNameLen, in.UserName, in.PermissionsBoundary)
 }
 
 // DeleteUserPermissionsBoundary removes a user's permissions boundary.
 func (s *Service) DeleteUserPermissionsBoundary(ctx context.Context, in *DeleteUserPermissionsBoundaryInput) error {
-	var v violations
-	v.name(in.UserName, "userName", maxNameLen)
-	if err := v.err(); err != nil {
-		return err
-	}
-	if _, err := s.authorizeUser(ctx, "iam:DeleteUserPermissionsBoundary", in.UserName, nil); err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx store.Tx) error {
-		u, err := getUserTx(tx, in.UserName)
-		if err != nil {
-			return err
-		}
-		u.PermissionsBoundary = ""
-		return tx.UpdateUser(u)
-	})
+	return s.deleteHolderBoundary(ctx, userHolder, maxNameLen, in.UserName)
 }
 
 // TagUserInput is TagUser's request.

@@ -25,12 +25,13 @@ func (s *Service) tagHolder(ctx context.Context, h holder, name string, tags []s
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		return updateHolderTagsTx(tx, h, name, func(have []store.Tag) ([]store.Tag, error) {
-			merged := mergeTags(have, tags)
+		return updateHolderTx(tx, h, name, func(have *[]store.Tag, _ *string) error {
+			merged := mergeTags(*have, tags)
 			if len(merged) > maxTags {
-				return nil, limitExceeded("The number of tags has reached the maximum limit.")
+				return limitExceeded("The number of tags has reached the maximum limit.")
 			}
-			return merged, nil
+			*have = merged
+			return nil
 		})
 	})
 }
@@ -48,8 +49,9 @@ func (s *Service) untagHolder(ctx context.Context, h holder, name string, keys [
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		return updateHolderTagsTx(tx, h, name, func(have []store.Tag) ([]store.Tag, error) {
-			return removeTags(have, keys), nil
+		return updateHolderTx(tx, h, name, func(have *[]store.Tag, _ *string) error {
+			*have = removeTags(*have, keys)
+			return nil
 		})
 	})
 }
@@ -91,15 +93,59 @@ func (s *Service) listHolderTags(ctx context.Context, h holder, name, marker str
 	return &ListTagsOutput{Tags: tags, IsTruncated: next != "", Marker: next}, nil
 }
 
-// updateHolderTagsTx replaces a role's or user's tags with what edit makes
-// of them, inside a transaction.
-func updateHolderTagsTx(tx store.Tx, h holder, name string, edit func([]store.Tag) ([]store.Tag, error)) error {
+// putHolderBoundary sets a managed policy as a role's or user's
+// permissions boundary (PutRolePermissionsBoundary,
+// PutUserPermissionsBoundary).
+func (s *Service) putHolderBoundary(ctx context.Context, h holder, nameMax int, name, boundary string) error {
+	var v violations
+	v.name(name, h.member, nameMax)
+	v.arn(boundary, "permissionsBoundary", true)
+	if err := v.err(); err != nil {
+		return err
+	}
+	extra := withKey(nil, "iam:PermissionsBoundary", boundary)
+	if err := s.authorizeHolder(ctx, h, "iam:Put"+h.noun+"PermissionsBoundary", name, extra); err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx store.Tx) error {
+		return updateHolderTx(tx, h, name, func(_ *[]store.Tag, have *string) error {
+			if err := s.requireBoundary(tx, boundary); err != nil {
+				return err
+			}
+			*have = boundary
+			return nil
+		})
+	})
+}
+
+// deleteHolderBoundary removes a role's or user's permissions boundary
+// (DeleteRolePermissionsBoundary, DeleteUserPermissionsBoundary).
+func (s *Service) deleteHolderBoundary(ctx context.Context, h holder, nameMax int, name string) error {
+	var v violations
+	v.name(name, h.member, nameMax)
+	if err := v.err(); err != nil {
+		return err
+	}
+	if err := s.authorizeHolder(ctx, h, "iam:Delete"+h.noun+"PermissionsBoundary", name, nil); err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx store.Tx) error {
+		return updateHolderTx(tx, h, name, func(_ *[]store.Tag, have *string) error {
+			*have = ""
+			return nil
+		})
+	})
+}
+
+// updateHolderTx reads a role or user inside a transaction, lets edit
+// change its tags and permissions boundary, and writes it back.
+func updateHolderTx(tx store.Tx, h holder, name string, edit func(tags *[]store.Tag, boundary *string) error) error {
 	if h.kind == store.KindRole {
 		r, err := getRoleTx(tx, name)
 		if err != nil {
 			return err
 		}
-		if r.Tags, err = edit(r.Tags); err != nil {
+		if err := edit(&r.Tags, &r.PermissionsBoundary); err != nil {
 			return err
 		}
 		return tx.UpdateRole(r)
@@ -108,7 +154,7 @@ func updateHolderTagsTx(tx store.Tx, h holder, name string, edit func([]store.Ta
 	if err != nil {
 		return err
 	}
-	if u.Tags, err = edit(u.Tags); err != nil {
+	if err := edit(&u.Tags, &u.PermissionsBoundary); err != nil {
 		return err
 	}
 	return tx.UpdateUser(u)
