@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/podid/podid/internal/awsproto"
@@ -172,52 +171,16 @@ func admits(trust *policy.Compiled, roleARN string, p Principal) bool {
 // StoreClusters reads cluster tags from podid's store, keeping each for
 // a couple of seconds so the issuing path reads the store rarely.
 func StoreClusters(st store.Store, now func() time.Time) ClusterTags {
-	if now == nil {
-		now = time.Now
-	}
-	return &storeClusters{st: st, now: now, ttl: 2 * time.Second, m: map[string]tagEntry{}}
+	return storeClusters{store.NewClusterCache(st, 2*time.Second, now)}
 }
 
-type storeClusters struct {
-	st  store.Store
-	now func() time.Time
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]tagEntry
-}
-
-type tagEntry struct {
-	tags    map[string]string
-	err     error
-	fetched time.Time
-}
+type storeClusters struct{ cache *store.ClusterCache }
 
 // ClusterTags implements ClusterTags.
-func (s *storeClusters) ClusterTags(ctx context.Context, cluster string) (map[string]string, error) {
-	now := s.now()
-	s.mu.Lock()
-	e, ok := s.m[cluster]
-	s.mu.Unlock()
-	if ok && now.Sub(e.fetched) < s.ttl && now.Sub(e.fetched) >= 0 {
-		return e.tags, e.err
+func (s storeClusters) ClusterTags(ctx context.Context, cluster string) (map[string]string, error) {
+	c, err := s.cache.Get(ctx, cluster)
+	if err != nil {
+		return nil, err
 	}
-	var c *store.Cluster
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		c, err = tx.GetCluster(cluster)
-		return err
-	})
-	e = tagEntry{err: err, fetched: now}
-	if err == nil {
-		e.tags = c.Tags
-	}
-	if err == nil || errors.Is(err, store.ErrNotFound) {
-		s.mu.Lock()
-		if len(s.m) > 10_000 {
-			clear(s.m)
-		}
-		s.m[cluster] = e
-		s.mu.Unlock()
-	}
-	return e.tags, e.err
+	return c.Tags, nil
 }

@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/podid/podid/internal/arn"
@@ -187,7 +186,7 @@ type FairLimits struct {
 // Service is the EKS Auth service.
 type Service struct {
 	cfg      Config
-	clusters clusterCache
+	clusters *store.ClusterCache // at most one store read a second per cluster
 	limits   limits
 	// calls is cfg.Calls (or the service's own log).
 	calls *CallLog
@@ -250,7 +249,7 @@ func New(cfg Config) (*Service, error) {
 	if s.calls == nil {
 		s.calls = &CallLog{}
 	}
-	s.clusters = clusterCache{st: cfg.Store, ttl: time.Second, now: cfg.Now, m: map[string]clusterEntry{}}
+	s.clusters = store.NewClusterCache(cfg.Store, time.Second, cfg.Now)
 	s.limits = newLimits(&cfg)
 	return s, nil
 }
@@ -376,7 +375,7 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 	if caller == nil {
 		return nil, accessDenied("Request is missing Authentication Token")
 	}
-	cluster, cerr := s.clusters.get(ctx, in.ClusterName)
+	cluster, cerr := s.clusters.Get(ctx, in.ClusterName)
 	if cerr != nil && !errors.Is(cerr, store.ErrNotFound) {
 		return nil, awsproto.Internal("InternalServerException", fmt.Errorf("reading cluster %s: %w", in.ClusterName, cerr))
 	}
@@ -579,54 +578,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
-}
-
-// clusterCache keeps clusters for a short time so the hot path reads the
-// store at most once a second per cluster. A deleted or re-tagged cluster
-// is seen within that second.
-type clusterCache struct {
-	st  store.Store
-	ttl time.Duration
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[string]clusterEntry
-}
-
-type clusterEntry struct {
-	c       *store.Cluster
-	err     error
-	fetched time.Time
-}
-
-// maxCachedClusters bounds the cache (names of unknown clusters are cached
-// too, as misses).
-const maxCachedClusters = 10000
-
-func (cc *clusterCache) get(ctx context.Context, name string) (*store.Cluster, error) {
-	now := cc.now()
-	cc.mu.Lock()
-	e, ok := cc.m[name]
-	cc.mu.Unlock()
-	if ok && now.Sub(e.fetched) < cc.ttl && now.Sub(e.fetched) >= 0 {
-		return e.c, e.err
-	}
-	var c *store.Cluster
-	err := cc.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		c, err = tx.GetCluster(name)
-		return err
-	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	if err != nil {
-		c, err = nil, store.ErrNotFound
-	}
-	cc.mu.Lock()
-	if len(cc.m) >= maxCachedClusters {
-		clear(cc.m)
-	}
-	cc.m[name] = clusterEntry{c: c, err: err, fetched: now}
-	cc.mu.Unlock()
-	return c, err
 }

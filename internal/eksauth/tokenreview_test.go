@@ -127,7 +127,7 @@ func TestTokenReview(t *testing.T) {
 	apis := &fakeAPIs{access: &kubeapi.Access{Endpoint: api.srv.URL, CAData: api.caPEM(), BearerToken: podidBearer}}
 	reviewer := NewKubeReviewer(apis)
 	u := newUnit(t, func(c *Config) { c.Reviewer = reviewer })
-	jwks := u.svc.clusters.st // the unit's store
+	jwks := u.st // the unit's store
 	var c1 *store.Cluster
 	jwks.View(context.Background(), func(tx store.Tx) error { c1, _ = tx.GetCluster("c1"); return nil })
 	putCluster(t, u.st, &store.Cluster{Name: "api-only", Kind: store.ClusterExternal})

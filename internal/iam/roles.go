@@ -392,118 +392,25 @@ func (s *Service) DeleteRole(ctx context.Context, in *DeleteRoleInput) error {
 
 // TagRole adds tags to a role or replaces the values of existing keys.
 func (s *Service) TagRole(ctx context.Context, in *TagRoleInput) error {
-	var v violations
-	v.name(in.RoleName, "roleName", maxNameLen)
-	if len(in.Tags) == 0 {
-		v.null("tags")
-	}
-	v.tags(in.Tags, "tags")
-	if err := v.err(); err != nil {
-		return err
-	}
-	if err := checkTagRules(in.Tags); err != nil {
-		return err
-	}
-	if _, err := s.authorizeRole(ctx, "iam:TagRole", in.RoleName, tagContext(nil, in.Tags)); err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx store.Tx) error {
-		r, err := getRoleTx(tx, in.RoleName)
-		if err != nil {
-			return err
-		}
-		r.Tags = mergeTags(r.Tags, in.Tags)
-		if len(r.Tags) > maxTags {
-			return limitExceeded("The number of tags has reached the maximum limit.")
-		}
-		return tx.UpdateRole(r)
-	})
+	return s.tagHolder(ctx, roleHolder, in.RoleName, in.Tags)
 }
 
 // UntagRole removes tags from a role; absent keys are ignored.
 func (s *Service) UntagRole(ctx context.Context, in *UntagRoleInput) error {
-	var v violations
-	v.name(in.RoleName, "roleName", maxNameLen)
-	v.tagKeys(in.TagKeys, "tagKeys")
-	if err := v.err(); err != nil {
-		return err
-	}
-	if _, err := s.authorizeRole(ctx, "iam:UntagRole", in.RoleName, withKey(nil, "aws:TagKeys", in.TagKeys...)); err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx store.Tx) error {
-		r, err := getRoleTx(tx, in.RoleName)
-		if err != nil {
-			return err
-		}
-		r.Tags = removeTags(r.Tags, in.TagKeys)
-		return tx.UpdateRole(r)
-	})
+	return s.untagHolder(ctx, roleHolder, in.RoleName, in.TagKeys)
 }
 
 // ListRoleTags lists a role's tags.
 func (s *Service) ListRoleTags(ctx context.Context, in *ListRoleTagsInput) (*ListTagsOutput, error) {
-	var v violations
-	v.name(in.RoleName, "roleName", maxNameLen)
-	v.paging(in.Marker, in.MaxItems)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	r, err := s.authorizeRole(ctx, "iam:ListRoleTags", in.RoleName, nil)
-	if err != nil {
-		return nil, err
-	}
-	if r == nil {
-		return nil, noSuchRole(in.RoleName)
-	}
-	tags, next, err := slicePage(r.Tags, in.Marker, pageSize(in.MaxItems))
-	if err != nil {
-		return nil, err
-	}
-	return &ListTagsOutput{Tags: tags, IsTruncated: next != "", Marker: next}, nil
+	return s.listHolderTags(ctx, roleHolder, in.RoleName, in.Marker, in.MaxItems)
 }
 
 // PutRolePermissionsBoundary sets a managed policy as a role's permissions boundary.
 func (s *Service) PutRolePermissionsBoundary(ctx context.Context, in *PutRolePermissionsBoundaryInput) error {
-	var v violations
-	v.name(in.RoleName, "roleName", maxNameLen)
-	v.arn(in.PermissionsBoundary, "permissionsBoundary", true)
-	if err := v.err(); err != nil {
-		return err
-	}
-	extra := withKey(nil, "iam:PermissionsBoundary", in.PermissionsBoundary)
-	if _, err := s.authorizeRole(ctx, "iam:PutRolePermissionsBoundary", in.RoleName, extra); err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx store.Tx) error {
-		r, err := getRoleTx(tx, in.RoleName)
-		if err != nil {
-			return err
-		}
-		if err := s.requireBoundary(tx, in.PermissionsBoundary); err != nil {
-			return err
-		}
-		r.PermissionsBoundary = in.PermissionsBoundary
-		return tx.UpdateRole(r)
-	})
+	return s.putHolderBoundary(ctx, roleHolder, maxNameLen, in.RoleName, in.PermissionsBoundary)
 }
 
 // DeleteRolePermissionsBoundary removes a role's permissions boundary.
 func (s *Service) DeleteRolePermissionsBoundary(ctx context.Context, in *DeleteRolePermissionsBoundaryInput) error {
-	var v violations
-	v.name(in.RoleName, "roleName", maxNameLen)
-	if err := v.err(); err != nil {
-		return err
-	}
-	if _, err := s.authorizeRole(ctx, "iam:DeleteRolePermissionsBoundary", in.RoleName, nil); err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx store.Tx) error {
-		r, err := getRoleTx(tx, in.RoleName)
-		if err != nil {
-			return err
-		}
-		r.PermissionsBoundary = ""
-		return tx.UpdateRole(r)
-	})
+	return s.deleteHolderBoundary(ctx, roleHolder, maxNameLen, in.RoleName)
 }

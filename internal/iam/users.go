@@ -506,47 +506,12 @@ func (s *Service) DeleteAccessKey(ctx context.Context, in *DeleteAccessKeyInput)
 
 // PutUserPermissionsBoundary sets a managed policy as a user's permissions boundary.
 func (s *Service) PutUserPermissionsBoundary(ctx context.Context, in *PutUserPermissionsBoundaryInput) error {
-	var v violations
-	v.name(in.UserName, "userName", maxNameLen)
-	v.arn(in.PermissionsBoundary, "permissionsBoundary", true)
-	if err := v.err(); err != nil {
-		return err
-	}
-	extra := withKey(nil, "iam:PermissionsBoundary", in.PermissionsBoundary)
-	if _, err := s.authorizeUser(ctx, "iam:PutUserPermissionsBoundary", in.UserName, extra); err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx store.Tx) error {
-		u, err := getUserTx(tx, in.UserName)
-		if err != nil {
-			return err
-		}
-		if err := s.requireBoundary(tx, in.PermissionsBoundary); err != nil {
-			return err
-		}
-		u.PermissionsBoundary = in.PermissionsBoundary
-		return tx.UpdateUser(u)
-	})
+	return s.putHolderBoundary(ctx, userHolder, maxNameLen, in.UserName, in.PermissionsBoundary)
 }
 
 // DeleteUserPermissionsBoundary removes a user's permissions boundary.
 func (s *Service) DeleteUserPermissionsBoundary(ctx context.Context, in *DeleteUserPermissionsBoundaryInput) error {
-	var v violations
-	v.name(in.UserName, "userName", maxNameLen)
-	if err := v.err(); err != nil {
-		return err
-	}
-	if _, err := s.authorizeUser(ctx, "iam:DeleteUserPermissionsBoundary", in.UserName, nil); err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx store.Tx) error {
-		u, err := getUserTx(tx, in.UserName)
-		if err != nil {
-			return err
-		}
-		u.PermissionsBoundary = ""
-		return tx.UpdateUser(u)
-	})
+	return s.deleteHolderBoundary(ctx, userHolder, maxNameLen, in.UserName)
 }
 
 // TagUserInput is TagUser's request.
@@ -570,73 +535,15 @@ type ListUserTagsInput struct {
 
 // TagUser adds tags to a user or replaces the values of existing keys.
 func (s *Service) TagUser(ctx context.Context, in *TagUserInput) error {
-	var v violations
-	v.name(in.UserName, "userName", maxExistingUserLen)
-	if len(in.Tags) == 0 {
-		v.null("tags")
-	}
-	v.tags(in.Tags, "tags")
-	if err := v.err(); err != nil {
-		return err
-	}
-	if err := checkTagRules(in.Tags); err != nil {
-		return err
-	}
-	if _, err := s.authorizeUser(ctx, "iam:TagUser", in.UserName, tagContext(nil, in.Tags)); err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx store.Tx) error {
-		u, err := getUserTx(tx, in.UserName)
-		if err != nil {
-			return err
-		}
-		u.Tags = mergeTags(u.Tags, in.Tags)
-		if len(u.Tags) > maxTags {
-			return limitExceeded("The number of tags has reached the maximum limit.")
-		}
-		return tx.UpdateUser(u)
-	})
+	return s.tagHolder(ctx, userHolder, in.UserName, in.Tags)
 }
 
 // UntagUser removes tags from a user; absent keys are ignored.
 func (s *Service) UntagUser(ctx context.Context, in *UntagUserInput) error {
-	var v violations
-	v.name(in.UserName, "userName", maxExistingUserLen)
-	v.tagKeys(in.TagKeys, "tagKeys")
-	if err := v.err(); err != nil {
-		return err
-	}
-	if _, err := s.authorizeUser(ctx, "iam:UntagUser", in.UserName, withKey(nil, "aws:TagKeys", in.TagKeys...)); err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx store.Tx) error {
-		u, err := getUserTx(tx, in.UserName)
-		if err != nil {
-			return err
-		}
-		u.Tags = removeTags(u.Tags, in.TagKeys)
-		return tx.UpdateUser(u)
-	})
+	return s.untagHolder(ctx, userHolder, in.UserName, in.TagKeys)
 }
 
 // ListUserTags lists a user's tags.
 func (s *Service) ListUserTags(ctx context.Context, in *ListUserTagsInput) (*ListTagsOutput, error) {
-	var v violations
-	v.name(in.UserName, "userName", maxExistingUserLen)
-	v.paging(in.Marker, in.MaxItems)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	u, err := s.authorizeUser(ctx, "iam:ListUserTags", in.UserName, nil)
-	if err != nil {
-		return nil, err
-	}
-	if u == nil {
-		return nil, noSuchUser(in.UserName)
-	}
-	tags, next, err := slicePage(u.Tags, in.Marker, pageSize(in.MaxItems))
-	if err != nil {
-		return nil, err
-	}
-	return &ListTagsOutput{Tags: tags, IsTruncated: next != "", Marker: next}, nil
+	return s.listHolderTags(ctx, userHolder, in.UserName, in.Marker, in.MaxItems)
 }
