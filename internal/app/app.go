@@ -343,7 +343,9 @@ func (a *App) assemble(ctx context.Context) error {
 		return err
 	}
 
-	explainer, err := explain.New(explain.Config{Store: a.Store, Policies: authz, AccountID: cfg.AccountID, Region: cfg.Region, Partition: cfg.Partition, Now: cfg.Now})
+	explainer, err := explain.New(explain.Config{Store: a.Store, Policies: authz, AccountID: cfg.AccountID, Region: cfg.Region, Partition: cfg.Partition, Now: cfg.Now,
+		// --pod reads the live pod where podid reaches the cluster.
+		Pods: &explain.KubePods{APIs: clusterAPIs{a.EKS}}})
 	if err != nil {
 		return fmt.Errorf("explain: %w", err)
 	}

@@ -36,11 +36,14 @@ const (
 	CauseExpiredToken          Cause = "expired-token"
 	CauseNodeMismatch          Cause = "node-mismatch"
 	CauseNoAssociation         Cause = "no-association"
-	CauseRoleMissing           Cause = "role-missing"
-	CauseTrustDenied           Cause = "trust-denied"
-	CauseTargetTrustDenied     Cause = "target-trust-denied"
-	CauseInvalidSessionPolicy  Cause = "invalid-session-policy"
-	CauseIssuerUnavailable     Cause = "issuer-unavailable"
+	// CauseNotMutated: the pod predates the association (or the webhook
+	// was not running when it was created).
+	CauseNotMutated           Cause = "pod-not-mutated"
+	CauseRoleMissing          Cause = "role-missing"
+	CauseTrustDenied          Cause = "trust-denied"
+	CauseTargetTrustDenied    Cause = "target-trust-denied"
+	CauseInvalidSessionPolicy Cause = "invalid-session-policy"
+	CauseIssuerUnavailable    Cause = "issuer-unavailable"
 	// The gateway (and any AWS API) deciding the pod session's request.
 	CauseExplicitDeny      Cause = "explicit-deny"
 	CauseNoIdentityAllow   Cause = "no-identity-allow"
@@ -185,6 +188,9 @@ func Fix(c Cause, s Subject) (problem, fix string) {
 		return fmt.Sprintf("no Pod Identity association for %s", who),
 			fmt.Sprintf("aws eks create-pod-identity-association --cluster-name %s --namespace %s --service-account %s --role-arn %s",
 				q(s.Cluster), q(s.Namespace), q(s.ServiceAccount), role)
+	case CauseNotMutated:
+		return fmt.Sprintf("pod %s was not mutated by the webhook (created before the association, or while the webhook was down)", orDefault(s.Pod, "POD")),
+			fmt.Sprintf("recreate it: kubectl -n %s delete pod %s (its controller makes a new one), or kubectl -n %s rollout restart deployment NAME", q(s.Namespace), orDefault(s.Pod, "POD"), q(s.Namespace))
 	case CauseRoleMissing:
 		return fmt.Sprintf("the association's role %s does not exist", role),
 			fmt.Sprintf("aws iam create-role --role-name %s --assume-role-policy-document '%s'", q(roleName), TrustPolicy)
@@ -231,7 +237,7 @@ func Fix(c Cause, s Subject) (problem, fix string) {
 var AllCauses = []Cause{
 	CauseInvalidClusterName, CauseMissingAuthentication, CauseAgentNotAuthorized, CauseMalformedToken, CauseNoCluster,
 	CauseThrottled, CauseKeysUnavailable, CauseTokenReviewOff, CauseInvalidToken, CauseExpiredToken, CauseNodeMismatch,
-	CauseNoAssociation, CauseRoleMissing, CauseTrustDenied, CauseTargetTrustDenied, CauseInvalidSessionPolicy,
+	CauseNoAssociation, CauseNotMutated, CauseRoleMissing, CauseTrustDenied, CauseTargetTrustDenied, CauseInvalidSessionPolicy,
 	CauseIssuerUnavailable, CauseExplicitDeny, CauseNoIdentityAllow, CauseBoundaryDenies, CauseSessionPolicy,
 	CauseResourcePolicy, CauseInvalidSignature, CauseExpiredCredential,
 }

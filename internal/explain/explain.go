@@ -35,6 +35,8 @@ type Config struct {
 	Partition string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Pods reads live pods for --pod (optional; nil: pods are not read).
+	Pods Pods
 }
 
 // Explainer builds explanations.
@@ -158,8 +160,27 @@ func (x *Explainer) Explain(ctx context.Context, req *Request) (*Explanation, er
 		return nil, fmt.Errorf("explain: reading cluster %s: %w", req.Cluster, err)
 	}
 
-	// 1. The webhook's view.
+	// 1. The webhook's view, and the live pod when podid can read it.
 	x.webhookStep(e, assoc)
+	var podUID string
+	if req.Pod != "" && x.cfg.Pods != nil && cluster != nil {
+		pod, err := x.cfg.Pods.Pod(ctx, req.Cluster, req.Namespace, req.Pod)
+		switch {
+		case errors.Is(err, ErrNoAPI):
+		case errors.Is(err, ErrNoPod):
+			e.Steps = append(e.Steps, Step{Name: "pod", Status: StatusInfo, Summary: "pod " + req.Pod + " does not exist in namespace " + req.Namespace})
+		case err != nil:
+			e.Steps = append(e.Steps, Step{Name: "pod", Status: StatusInfo, Summary: "pod " + req.Pod + " could not be read: " + err.Error()})
+		default:
+			podUID = string(pod.UID)
+			st := podStep(e, pod, assoc != nil)
+			if st.Status == StatusRefused {
+				e.refuse(st, st.Cause)
+			} else {
+				e.Steps = append(e.Steps, st)
+			}
+		}
+	}
 	// 2. The cluster.
 	if cluster == nil {
 		e.refuse(Step{Name: "cluster", Summary: "podid knows no cluster " + req.Cluster}, CauseNoCluster)
@@ -196,7 +217,7 @@ func (x *Explainer) Explain(ctx context.Context, req *Request) (*Explanation, er
 		e.SessionTags = []Tag{
 			{"eks-cluster-arn", cluster.ARN}, {"eks-cluster-name", cluster.Name},
 			{"kubernetes-namespace", req.Namespace}, {"kubernetes-service-account", req.ServiceAccount},
-			{"kubernetes-pod-name", pod}, {"kubernetes-pod-uid", "POD-UID"},
+			{"kubernetes-pod-name", pod}, {"kubernetes-pod-uid", orDefault(podUID, "POD-UID")},
 		}
 	}
 	role, err := x.role(ctx, assoc.RoleARN)
@@ -230,7 +251,7 @@ func (x *Explainer) Explain(ctx context.Context, req *Request) (*Explanation, er
 		}
 		sessionRole = target
 	}
-	e.OK = true
+	e.OK = e.Cause == ""
 	sessionARN := arn.AssumedRole(x.cfg.Partition, x.cfg.AccountID, sessionRole.Name, sessionName).String()
 	e.Steps = append(e.Steps, Step{Name: "session", Status: StatusOK, Summary: "EKS Auth would issue credentials for " + sessionARN})
 

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/podid/podid/internal/auth/authtest"
 	"github.com/podid/podid/internal/store"
 )
@@ -22,6 +25,16 @@ const (
 	onlyGet     = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"*"}]}`
 )
 
+// fakePods are the live pods of the cluster, by namespace/name.
+type fakePods map[string]*corev1.Pod
+
+func (f fakePods) Pod(_ context.Context, _, ns, name string) (*corev1.Pod, error) {
+	if p, ok := f[ns+"/"+name]; ok {
+		return p, nil
+	}
+	return nil, ErrNoPod
+}
+
 // fixture is a store with a cluster and the roles the cases use.
 type fixture struct {
 	env *authtest.Env
@@ -32,7 +45,12 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	env := authtest.New(t)
-	x, err := New(Config{Store: env.Store, Policies: env.Authorizer, AccountID: acct, Region: "us-west-2", Now: env.Clock.Now})
+	x, err := New(Config{Store: env.Store, Policies: env.Authorizer, AccountID: acct, Region: "us-west-2", Now: env.Clock.Now, Pods: fakePods{
+		"carts/carts-old": {ObjectMeta: metav1.ObjectMeta{Name: "carts-old", Namespace: "carts", UID: "uid-old"}, Spec: corev1.PodSpec{ServiceAccountName: "carts", Containers: []corev1.Container{{Name: "app"}}}},
+		"carts/carts-new": {ObjectMeta: metav1.ObjectMeta{Name: "carts-new", Namespace: "carts", UID: "uid-new"}, Spec: corev1.PodSpec{ServiceAccountName: "carts",
+			Volumes:    []corev1.Volume{{Name: "eks-pod-identity-token"}},
+			Containers: []corev1.Container{{Name: "app", Env: []corev1.EnvVar{{Name: "AWS_CONTAINER_CREDENTIALS_FULL_URI", Value: "http://169.254.170.23/v1/credentials"}}}}}},
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +107,7 @@ func TestRefusalCauses(t *testing.T) {
 	type chain struct {
 		ns, sa, cluster string
 		checks          []Check
+		pod             string
 	}
 	for _, tc := range []struct {
 		cause Cause
@@ -102,7 +121,7 @@ func TestRefusalCauses(t *testing.T) {
 		{cause: CauseMissingAuthentication, code: "AccessDeniedException", msg: "Request is missing Authentication Token", wantFix: "give the agent credentials"},
 		{cause: CauseAgentNotAuthorized, code: "AccessDeniedException", msg: "User: arn:aws:iam::123456789012:user/agent is not authorized to perform: eks-auth:AssumeRoleForPodIdentity on resource: " + clusterARN + " because no identity-based policy allows the eks-auth:AssumeRoleForPodIdentity action", wantFix: `"Action":"eks-auth:AssumeRoleForPodIdentity","Resource":"arn:aws:eks:*:123456789012:cluster/eks-workshop"`},
 		{cause: CauseMalformedToken, code: "InvalidParameterException", msg: "The token must be a JSON Web Token of three base64url segments, at most 8192 bytes long.", wantFix: "eks-pod-identity-token"},
-		{cause: CauseNoCluster, chain: &chain{"carts", "carts", "gone", nil}, wantFix: "podid cluster register-self"},
+		{cause: CauseNoCluster, chain: &chain{"carts", "carts", "gone", nil, ""}, wantFix: "podid cluster register-self"},
 		{cause: CauseNoCluster, code: "ResourceNotFoundException", msg: "No cluster found for name: gone.", wantFix: "podid cluster register-self"},
 		{cause: CauseThrottled, code: "ThrottlingException", msg: "Rate exceeded for cluster eks-workshop.", wantFix: "--eks-auth-rate-limit"},
 		{cause: CauseKeysUnavailable, code: "ServiceUnavailableException", msg: "The signing keys of cluster eks-workshop could not be fetched.", wantFix: "aws eks describe-cluster --name eks-workshop"},
@@ -110,22 +129,23 @@ func TestRefusalCauses(t *testing.T) {
 		{cause: CauseInvalidToken, code: "InvalidTokenException", msg: "The token is not valid.", wantFix: "kubectl delete pod"},
 		{cause: CauseExpiredToken, code: "ExpiredTokenException", msg: "The token has expired.", wantFix: "token-expiration"},
 		{cause: CauseNodeMismatch, code: "AccessDeniedException", msg: "The calling agent runs on node ip-10-0-0-1, but the token belongs to a pod on another node.", wantFix: "its own node's pods"},
-		{cause: CauseNoAssociation, chain: &chain{"orders", "orders", clusterName, nil}, wantFix: "aws eks create-pod-identity-association --cluster-name eks-workshop --namespace orders --service-account orders --role-arn arn:aws:iam::123456789012:role/ROLE-NAME", wantInText: "the webhook would not mutate pods of orders/orders"},
+		{cause: CauseNoAssociation, chain: &chain{"orders", "orders", clusterName, nil, ""}, wantFix: "aws eks create-pod-identity-association --cluster-name eks-workshop --namespace orders --service-account orders --role-arn arn:aws:iam::123456789012:role/ROLE-NAME", wantInText: "the webhook would not mutate pods of orders/orders"},
 		{cause: CauseNoAssociation, code: "ResourceNotFoundException", msg: "No Pod Identity Association found for cluster eks-workshop, namespace orders and service account orders.", wantFix: "aws eks create-pod-identity-association --cluster-name eks-workshop --namespace orders --service-account orders"},
-		{cause: CauseRoleMissing, chain: &chain{"ghost", "ghost", clusterName, nil}, wantFix: "aws iam create-role --role-name nope --assume-role-policy-document"},
+		{cause: CauseNotMutated, chain: &chain{"carts", "carts", clusterName, nil, "carts-old"}, wantFix: "recreate it: kubectl -n carts delete pod carts-old", wantInText: "pod carts-old (uid uid-old, service account carts): not mutated by the webhook"},
+		{cause: CauseRoleMissing, chain: &chain{"ghost", "ghost", clusterName, nil, ""}, wantFix: "aws iam create-role --role-name nope --assume-role-policy-document"},
 		{cause: CauseRoleMissing, code: "AccessDeniedException", msg: "The role with name nope cannot be found.", wantFix: "aws iam create-role"},
-		{cause: CauseTrustDenied, chain: &chain{"ec2", "ec2", clusterName, nil}, wantFix: "aws iam update-assume-role-policy --role-name ec2-only --policy-document '" + TrustPolicy + "'", wantInText: "no match on Principal"},
+		{cause: CauseTrustDenied, chain: &chain{"ec2", "ec2", clusterName, nil, ""}, wantFix: "aws iam update-assume-role-policy --role-name ec2-only --policy-document '" + TrustPolicy + "'", wantInText: "no match on Principal"},
 		{cause: CauseTrustDenied, code: "AccessDeniedException", msg: "User: pods.eks.amazonaws.com is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/ec2-only", wantFix: "aws iam update-assume-role-policy"},
-		{cause: CauseTargetTrustDenied, chain: &chain{"chain", "bad", clusterName, nil}, wantFix: "in arn:aws:iam::123456789012:role/target-distrusts's trust policy"},
+		{cause: CauseTargetTrustDenied, chain: &chain{"chain", "bad", clusterName, nil, ""}, wantFix: "in arn:aws:iam::123456789012:role/target-distrusts's trust policy"},
 		{cause: CauseTargetTrustDenied, code: "AccessDeniedException", msg: "User: arn:aws:sts::123456789012:assumed-role/carts/eks-eks-worksh-carts-x is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/target", wantFix: "trust policy"},
 		{cause: CauseInvalidSessionPolicy, code: "InvalidParameterException", msg: "Syntax errors in policy.", wantFix: "aws eks update-pod-identity-association"},
 		{cause: CauseIssuerUnavailable, code: "ServiceUnavailableException", msg: "The credential issuer is unavailable. Try again later.", wantFix: "podid server's log"},
-		{cause: CauseExplicitDeny, chain: &chain{"carts", "carts", clusterName, []Check{{"dynamodb:DeleteTable", table}}}, wantFix: "remove or narrow the Deny", wantInText: `"NoDelete" Deny`},
+		{cause: CauseExplicitDeny, chain: &chain{"carts", "carts", clusterName, []Check{{"dynamodb:DeleteTable", table}}, ""}, wantFix: "remove or narrow the Deny", wantInText: `"NoDelete" Deny`},
 		{cause: CauseExplicitDeny, code: "com.amazonaws.dynamodb.v20120810#AccessDeniedException", msg: "User: arn:aws:sts::123456789012:assumed-role/carts/s is not authorized to perform: dynamodb:DeleteTable on resource: " + table + " with an explicit deny in an identity-based policy", wantFix: "remove or narrow the Deny"},
-		{cause: CauseNoIdentityAllow, chain: &chain{"carts", "carts", clusterName, []Check{{"s3:GetObject", "arn:aws:s3:::b/k"}}}, wantFix: `aws iam put-role-policy --role-name carts --policy-name allow --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/k"}]}'`},
+		{cause: CauseNoIdentityAllow, chain: &chain{"carts", "carts", clusterName, []Check{{"s3:GetObject", "arn:aws:s3:::b/k"}}, ""}, wantFix: `aws iam put-role-policy --role-name carts --policy-name allow --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/k"}]}'`},
 		{cause: CauseNoIdentityAllow, code: "AccessDenied", msg: "User: arn:aws:sts::123456789012:assumed-role/carts/s is not authorized to perform: s3:GetObject on resource: arn:aws:s3:::b/k because no identity-based policy allows the s3:GetObject action", wantFix: "aws iam put-role-policy"},
-		{cause: CauseBoundaryDenies, chain: &chain{"bounded", "bounded", clusterName, []Check{{"dynamodb:PutItem", table}}}, wantFix: "aws iam delete-role-permissions-boundary --role-name bounded"},
-		{cause: CauseSessionPolicy, chain: &chain{"session", "session", clusterName, []Check{{"dynamodb:PutItem", table}}}, wantFix: "aws eks update-pod-identity-association --cluster-name eks-workshop"},
+		{cause: CauseBoundaryDenies, chain: &chain{"bounded", "bounded", clusterName, []Check{{"dynamodb:PutItem", table}}, ""}, wantFix: "aws iam delete-role-permissions-boundary --role-name bounded"},
+		{cause: CauseSessionPolicy, chain: &chain{"session", "session", clusterName, []Check{{"dynamodb:PutItem", table}}, ""}, wantFix: "aws eks update-pod-identity-association --cluster-name eks-workshop"},
 		{cause: CauseResourcePolicy, code: "AccessDenied", msg: "User: arn:aws:sts::123456789012:assumed-role/carts/s is not authorized to perform: s3:GetObject on resource: arn:aws:s3:::b/k because no resource-based policy allows the s3:GetObject action", wantFix: "in the resource's policy"},
 		{cause: CauseInvalidSignature, code: "SignatureDoesNotMatch", msg: "The request signature we calculated does not match the signature you provided. Check your key and signing method.", wantFix: "AWS_CONTAINER_CREDENTIALS_FULL_URI"},
 		{cause: CauseInvalidSignature, code: "InvalidAccessKeyId", msg: "The AWS Access Key Id you provided does not exist in our records.", wantFix: "AWS_CONTAINER_CREDENTIALS_FULL_URI"},
@@ -151,7 +171,7 @@ func TestRefusalCauses(t *testing.T) {
 				}
 				return
 			}
-			e, err := f.x.Explain(context.Background(), &Request{Cluster: tc.chain.cluster, Namespace: tc.chain.ns, ServiceAccount: tc.chain.sa, Checks: tc.chain.checks})
+			e, err := f.x.Explain(context.Background(), &Request{Cluster: tc.chain.cluster, Namespace: tc.chain.ns, ServiceAccount: tc.chain.sa, Checks: tc.chain.checks, Pod: tc.chain.pod})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,7 +198,7 @@ func TestRefusalCauses(t *testing.T) {
 			}
 		})
 	}
-	// Every cause has a case.
+	// Every cause has a case and a fix.
 	t.Run("all causes covered", func(t *testing.T) {
 		for _, c := range AllCauses {
 			problem, fix := Fix(c, Subject{Cluster: clusterName, Namespace: "ns", ServiceAccount: "sa"})
@@ -207,7 +227,7 @@ func TestChainOK(t *testing.T) {
 	f.associate(t, "carts", "carts", "carts", func(a *store.Association) {
 		a.TargetRoleARN, a.ExternalID = "arn:aws:iam::"+acct+":role/target", "ext-1"
 	})
-	e, err := f.x.Explain(context.Background(), &Request{Cluster: clusterName, Namespace: "carts", ServiceAccount: "carts", Pod: "carts-7c9d8b6d4-x2x8p",
+	e, err := f.x.Explain(context.Background(), &Request{Cluster: clusterName, Namespace: "carts", ServiceAccount: "carts", Pod: "carts-new",
 		Checks: []Check{{"dynamodb:GetItem", table}, {"dynamodb:PutItem", table}}})
 	if err != nil {
 		t.Fatal(err)
@@ -219,30 +239,30 @@ func TestChainOK(t *testing.T) {
 	for _, s := range e.Steps {
 		names = append(names, s.Name+":"+s.Status)
 	}
-	if got := strings.Join(names, " "); got != "webhook:ok cluster:ok association:ok role:ok trust:ok target-role:ok session:ok" {
+	if got := strings.Join(names, " "); got != "webhook:ok pod:ok cluster:ok association:ok role:ok trust:ok target-role:ok session:ok" {
 		t.Errorf("steps = %s", got)
 	}
 	tags, _ := json.Marshal(e.SessionTags)
-	want := `[{"key":"eks-cluster-arn","value":"` + clusterARN + `"},{"key":"eks-cluster-name","value":"eks-workshop"},{"key":"kubernetes-namespace","value":"carts"},{"key":"kubernetes-service-account","value":"carts"},{"key":"kubernetes-pod-name","value":"carts-7c9d8b6d4-x2x8p"},{"key":"kubernetes-pod-uid","value":"POD-UID"}]`
+	want := `[{"key":"eks-cluster-arn","value":"` + clusterARN + `"},{"key":"eks-cluster-name","value":"eks-workshop"},{"key":"kubernetes-namespace","value":"carts"},{"key":"kubernetes-service-account","value":"carts"},{"key":"kubernetes-pod-name","value":"carts-new"},{"key":"kubernetes-pod-uid","value":"uid-new"}]`
 	if string(tags) != want {
 		t.Errorf("session tags = %s", tags)
 	}
-	if e.Steps[4].Summary != "the trust policy of arn:aws:iam::123456789012:role/carts allows pods.eks.amazonaws.com sts:AssumeRole and sts:TagSession" {
-		t.Errorf("trust = %q", e.Steps[4].Summary)
+	if e.Steps[5].Summary != "the trust policy of arn:aws:iam::123456789012:role/carts allows pods.eks.amazonaws.com sts:AssumeRole and sts:TagSession" {
+		t.Errorf("trust = %q", e.Steps[5].Summary)
 	}
-	if !strings.Contains(e.Steps[5].Summary, "with external ID ext-1") {
-		t.Errorf("target = %q", e.Steps[5].Summary)
+	if !strings.Contains(e.Steps[6].Summary, "with external ID ext-1") {
+		t.Errorf("target = %q", e.Steps[6].Summary)
 	}
 	get, put := e.Decisions[0], e.Decisions[1]
 	if get.Decision != "allowed" || len(get.Statements) != 1 || get.Statements[0] != "identity-based policy #0 statement 0 Allow (line 1, column 38)" {
 		t.Errorf("GetItem = %+v", get)
 	}
-	wantMsg := "User: arn:aws:sts::123456789012:assumed-role/target/eks-eks-worksh-carts-7c9d-00000000-0000-4000-8000-000000000000 is not authorized to perform: dynamodb:PutItem on resource: " + table + " because no identity-based policy allows the dynamodb:PutItem action"
+	wantMsg := "User: arn:aws:sts::123456789012:assumed-role/target/eks-eks-worksh-carts-new-00000000-0000-4000-8000-000000000000 is not authorized to perform: dynamodb:PutItem on resource: " + table + " because no identity-based policy allows the dynamodb:PutItem action"
 	if put.Decision != "implicitDeny" || put.Message != wantMsg || put.Cause != CauseNoIdentityAllow {
 		t.Errorf("PutItem = %+v", put)
 	}
 	out := text(t, e)
-	for _, s := range []string{"1. webhook     [ok] the webhook would mutate pods of carts/carts", "kubernetes-pod-name=carts-7c9d8b6d4-x2x8p", "AWS says: " + wantMsg, "Result: pods of this service account get credentials."} {
+	for _, s := range []string{"1. webhook     [ok] the webhook would mutate pods of carts/carts", "kubernetes-pod-name=carts-new", "kubernetes-pod-uid=uid-new", "[ok] pod carts-new (uid uid-new, service account carts): mutated by the webhook", "AWS says: " + wantMsg, "Result: pods of this service account get credentials."} {
 		if !strings.Contains(out, s) {
 			t.Errorf("text lacks %q:\n%s", s, out)
 		}

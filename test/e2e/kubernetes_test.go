@@ -178,6 +178,12 @@ spec:
 	s.aws(t, root, "eks", "create-pod-identity-association", "--cluster-name", cluster, "--namespace", "carts", "--service-account", "carts",
 		"--role-arn", "arn:aws:iam::"+s.AccountID+":role/eks-workshop-carts-dynamo")
 	time.Sleep(time.Second) // the workshop's own pause: propagation to the webhook within a second
+	// podid explain reads the live pod: the one created before the
+	// association was not mutated, which it names with the fix.
+	if out, _, code := s.runPodid(t, root, "explain", "--cluster", cluster, "-n", "carts", "-s", "carts", "--pod", before[0]); code != 1 ||
+		!strings.Contains(out, "(pod-not-mutated)") || !strings.Contains(out, "fix:   recreate it: kubectl -n carts delete pod "+before[0]) {
+		t.Errorf("explain of the pod created before the association: exit %d\n%s", code, out)
+	}
 	cp.kubectl(t, "-n", "carts", "rollout", "restart", "deployment/carts")
 	after := cp.waitPods(t, "carts", "app=carts", 1, before)
 	pod := after[0]
@@ -191,6 +197,13 @@ spec:
 	vol := cp.kubectl(t, "-n", "carts", "get", "pod", pod, "-o", "jsonpath={.spec.volumes[?(@.name=='eks-pod-identity-token')].projected.sources[0].serviceAccountToken.audience}")
 	if vol != "pods.eks.amazonaws.com" {
 		t.Errorf("token volume audience = %q", vol)
+	}
+
+	// The new pod was mutated; its UID fills the session tag.
+	uid := cp.kubectl(t, "-n", "carts", "get", "pod", pod, "-o", "jsonpath={.metadata.uid}")
+	if out, _, code := s.runPodid(t, root, "explain", "--cluster", cluster, "-n", "carts", "-s", "carts", "--pod", pod); code != 0 ||
+		!strings.Contains(out, "kubernetes-pod-uid="+uid) || !strings.Contains(out, "): mutated by the webhook") {
+		t.Errorf("explain of the mutated pod: exit %d\n%s", code, out)
 	}
 
 	// The pod's token, as the kubelet would project it, through the agent.
