@@ -251,7 +251,12 @@ func (i *Installer) daemonSet(cluster string, labels map[string]string, values *
 			corev1.ResourceCPU:    resource.MustParse("25m"),
 			corev1.ResourceMemory: resource.MustParse("32Mi"),
 		})).
+		// uid 0 with only two capabilities: Kubernetes sets no ambient
+		// capabilities, so under podid image's user 65532 the agent would
+		// hold neither (it could not bind port 80 nor add its addresses).
 		WithSecurityContext(corev1ac.SecurityContext().
+			WithRunAsUser(0).
+			WithRunAsNonRoot(false).
 			WithAllowPrivilegeEscalation(false).
 			WithReadOnlyRootFilesystem(true).
 			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL").WithAdd("NET_BIND_SERVICE", "NET_ADMIN")).

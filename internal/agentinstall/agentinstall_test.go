@@ -306,3 +306,26 @@ func FuzzParseValues(f *testing.F) {
 		}
 	})
 }
+
+// TestAgentRunsAsRootWithTwoCapabilities: the add-on's agent runs as uid 0
+// with only NET_BIND_SERVICE and NET_ADMIN. Kubernetes sets no ambient
+// capabilities, so under podid image's user (65532) it would hold neither;
+// the real-node test (test/e2e, TestRealNodeAgentFromChart) showed it.
+func TestAgentRunsAsRootWithTwoCapabilities(t *testing.T) {
+	i, err := New(Config{Image: "registry.example/podid:1", Endpoint: "https://podid.example", Region: "eu-west-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := i.daemonSet("prod", map[string]string{NameLabel: Name, ManagedByLabel: ManagedBy}, &Values{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := ds.Spec.Template.Spec.Containers[0].SecurityContext
+	if sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != 0 || sc.RunAsNonRoot == nil || *sc.RunAsNonRoot ||
+		sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.Privileged != nil {
+		t.Fatalf("agent securityContext = %+v, want uid 0, not privileged, no privilege escalation", sc)
+	}
+	if c := sc.Capabilities; c == nil || len(c.Drop) != 1 || c.Drop[0] != "ALL" || len(c.Add) != 2 || c.Add[0] != "NET_BIND_SERVICE" || c.Add[1] != "NET_ADMIN" {
+		t.Fatalf("agent capabilities = %+v, want drop ALL, add NET_BIND_SERVICE and NET_ADMIN", sc.Capabilities)
+	}
+}

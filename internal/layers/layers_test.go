@@ -110,9 +110,9 @@ var rules = []rule{
 		reason:    "a backend implements the contract and nothing more: no policy, no services, no secrets handling",
 	},
 	{
-		from:      []string{"internal/arn", "internal/ids", "internal/awscreds", "internal/sharedcreds", "internal/cputime", "internal/testclock", "internal/eks/feed", "internal/podidclient"},
+		from:      []string{"internal/arn", "internal/ids", "internal/awscreds", "internal/sharedcreds", "internal/cputime", "internal/testclock", "internal/eks/feed", "internal/podidclient", "internal/version", "internal/image"},
 		allowOnly: []string{"internal/arn", "internal/ids"},
-		reason:    "foundations: ARNs, identifiers, credential files, clocks and the feed's wire format depend on no other podid package",
+		reason:    "foundations: ARNs, identifiers, credential files, clocks, the feed's wire format, the build's identity and the image builder depend on no other podid package",
 	},
 	{
 		from:   []string{"cmd/...", "internal/..."},

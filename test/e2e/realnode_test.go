@@ -22,13 +22,18 @@ import (
 // needs restrict_oom_score_adj here, dummy links do not exist, one node per
 // machine at a time.
 const (
-	realNodeName   = "podid-node"
-	realNodeIP     = "192.0.2.2" // TEST-NET-1, on a link the test creates
-	realNodeLink   = "podid-node0"
-	realNodeCNI    = "podid-cni0"
-	realNodeSubnet = "10.244.77.0/24"
-	realNodeLock   = "/run/podid-e2e-real-node.lock"
-	pauseImage     = "podid.local/pause:e2e"
+	realNodeName    = "podid-node"
+	realNodeIP      = "192.0.2.2" // TEST-NET-1, on a link the test creates
+	realNodeLink    = "podid-node0"
+	realNodeCNI     = "podid-cni0"
+	realNodeSubnet  = "10.244.77.0/24"
+	realNodeSubnet6 = "fd00:77::/64"
+	// agentLink stands in for EKS's dummy link pod-id-link0: this kernel
+	// has no dummy links, so the test makes it a port-less bridge, which
+	// the agent finds and adds its addresses to.
+	agentLink    = "pod-id-link0"
+	realNodeLock = "/run/podid-e2e-real-node.lock"
+	pauseImage   = "podid.local/pause:e2e"
 )
 
 // realNodeInstall is what a machine needs for the real-node tests.
@@ -106,9 +111,9 @@ func startRealNode(t *testing.T) *realNode {
   "name": "podid-e2e",
   "plugins": [{
     "type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": false,
-    "ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}]}
+    "ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": %q}], [{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]}
   }, {"type": "loopback"}]
-}`, realNodeCNI, filepath.Join(dir, "cni-ipam"), realNodeSubnet)))
+}`, realNodeCNI, filepath.Join(dir, "cni-ipam"), realNodeSubnet, realNodeSubnet6)))
 	cfg := write(t, dir, "containerd.toml", []byte(fmt.Sprintf(`version = 2
 root = %q
 state = %q
@@ -134,11 +139,7 @@ state = %q
 		return exec.Command("ctr", "--address", n.sock, "version").Run() == nil
 	})
 	for _, img := range []builtImage{podidImage, pause} {
-		runCmd(t, "ctr", "--address", n.sock, "-n", "k8s.io", "images", "import", "--platform", "linux/"+goarch(), img.Archive)
-		out := runCmd(t, "ctr", "--address", n.sock, "-n", "k8s.io", "images", "ls", "-q")
-		if !strings.Contains(out, img.Ref) {
-			t.Fatalf("ctr import did not name %s; images:\n%s", img.Ref, out)
-		}
+		n.importImage(t, img)
 	}
 
 	// The kubelet: cgroupfs on cgroup v1, no swap check, its own root
@@ -173,6 +174,17 @@ registerNode: true
 		return out == "True "
 	})
 	return n
+}
+
+// importImage imports an image archive into containerd's Kubernetes
+// namespace, where the kubelet finds it (imagePullPolicy: Never).
+func (n *realNode) importImage(t *testing.T, img builtImage) {
+	t.Helper()
+	runCmd(t, "ctr", "--address", n.sock, "-n", "k8s.io", "images", "import", "--platform", "linux/"+goarch(), img.Archive)
+	out := runCmd(t, "ctr", "--address", n.sock, "-n", "k8s.io", "images", "ls", "-q")
+	if !strings.Contains(out, img.Ref) {
+		t.Fatalf("ctr import did not name %s; images:\n%s", img.Ref, out)
+	}
 }
 
 func (n *realNode) waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
@@ -257,6 +269,18 @@ func (n *realNode) cleanup(t *testing.T, before hostState) {
 	for _, pid := range pidsWithArg(n.sock) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
+	// Processes left in the pods' cgroups (containers outlive a killed
+	// shim), by PID.
+	for i := 0; i < 50; i++ {
+		pids := cgroupPIDs("/sys/fs/cgroup/pids/kubepods")
+		if len(pids) == 0 {
+			break
+		}
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	// Mounts under our directories, deepest first.
 	prefixes := []string{n.dir, "/var/lib/kubelet", "/run/netns", "/run/containerd"}
 	for _, m := range mountsUnder(prefixes) {
@@ -269,7 +293,7 @@ func (n *realNode) cleanup(t *testing.T, before hostState) {
 	for _, c := range ctrls {
 		removeCgroupTree(filepath.Join("/sys/fs/cgroup", c.Name(), "kubepods"), &errs)
 	}
-	for _, l := range []string{realNodeCNI, realNodeLink} {
+	for _, l := range []string{realNodeCNI, realNodeLink, agentLink} {
 		exec.Command("ip", "link", "del", l).Run()
 	}
 	// Machine-wide directories: remove what was not there before.
@@ -346,6 +370,24 @@ func mountsUnder(prefixes []string) []string {
 	}
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
+}
+
+// cgroupPIDs lists the processes in a cgroup v1 tree.
+func cgroupPIDs(dir string) []int {
+	var pids []int
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.Name() != "cgroup.procs" {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+		return nil
+	})
+	return pids
 }
 
 // removeCgroupTree removes a cgroup directory and its children, deepest first.

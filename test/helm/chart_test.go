@@ -143,6 +143,11 @@ func TestRenderDefaults(t *testing.T) {
 	if dig(c, "securityContext", "privileged") != nil {
 		t.Error("agent must not be privileged")
 	}
+	// Capabilities reach only uid 0 (no ambient capabilities in Kubernetes);
+	// the image's default user is 65532.
+	if dig(c, "securityContext", "runAsUser") != float64(0) || dig(c, "securityContext", "runAsNonRoot") != false {
+		t.Errorf("agent runAsUser/runAsNonRoot = %v/%v, want 0/false so its two capabilities take effect", dig(c, "securityContext", "runAsUser"), dig(c, "securityContext", "runAsNonRoot"))
+	}
 	if inits := dig(pod, "initContainers"); inits != nil {
 		t.Error("agent needs no init container")
 	}

@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// renderChart renders deploy/helm/podid with Helm's Go packages (test/helm's
+// render program: Helm stays out of the main module) with the given --set
+// values.
+func renderChart(t *testing.T, sets ...string) string {
+	t.Helper()
+	args := []string{"run", "./render"}
+	for _, s := range sets {
+		args = append(args, "-set", s)
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = "../helm"
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("rendering the chart: %v\n%s", err, stderr.String())
+	}
+	return string(out)
+}
+
+// TestRealNodeAgentFromChart: the chart's agent DaemonSet, with the image
+// just built, becomes Ready on the real node, and a pod in its own network
+// namespace reaches it on 169.254.170.23:80 and [fd00:ec2::23]:80 (the
+// agent adds both addresses itself, to a link that exists on this kernel).
+// The server runs beside the node (server.enabled=false); the webhook and
+// the registration Job need pods to reach the API server and are not part
+// of this test.
+func TestRealNodeAgentFromChart(t *testing.T) {
+	n := startRealNode(t)
+	cp := n.cp
+	runCmd(t, "ip", "link", "add", agentLink, "type", "bridge")
+	s := startServer(t)
+	img := buildImage(t)
+	probe := buildImage(t, "-package", "./test/e2e/testdata/nodeprobe", "-name", "nodeprobe", "-repository", "podid.local/nodeprobe", "-version", "e2e", "-cmd", "")
+	n.importImage(t, probe)
+
+	repo, tag, _ := strings.Cut(img.Ref, ":")
+	manifest := renderChart(t, "clusterName=e2e", "image.repository="+repo, "image.tag="+tag, "image.pullPolicy=Never",
+		"server.enabled=false", "server.url="+s.URL, "webhook.enabled=false", "register.enabled=false")
+	// The agent's credentials, which the registration Job would create.
+	rootCreds, err := os.ReadFile(filepath.Join(s.DataDir, "root-credentials"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.kubectlApply(t, fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata: {name: podid-agent-credentials, namespace: kube-system}
+data: {credentials: %s}
+`, base64.StdEncoding.EncodeToString(rootCreds)))
+	cp.kubectlApply(t, manifest)
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := cp.kubectlOut("-n", "kube-system", "logs", "-l", "app.kubernetes.io/name=eks-pod-identity-agent", "--tail=50")
+			t.Logf("agent logs:\n%s", out)
+		}
+	})
+	cp.waitFor(t, 2*time.Minute, "agent DaemonSet 1/1 ready on the real node", func() bool {
+		out, _ := cp.kubectlOut("-n", "kube-system", "get", "daemonset", "eks-pod-identity-agent", "-o", "jsonpath={.status.desiredNumberScheduled}/{.status.numberReady}")
+		return out == "1/1"
+	})
+	if node := cp.kubectl(t, "-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=eks-pod-identity-agent", "-o", "jsonpath={.items[*].spec.nodeName}"); node != realNodeName {
+		t.Errorf("agent pods on %q, want %s", node, realNodeName)
+	}
+	addrs := runCmd(t, "ip", "addr", "show", "dev", agentLink)
+	for _, a := range []string{"169.254.170.23/32", "fd00:ec2::23/128"} {
+		if !strings.Contains(addrs, a) {
+			t.Errorf("%s lacks %s:\n%s", agentLink, a, addrs)
+		}
+	}
+
+	cp.kubectlApply(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: agent-probe, namespace: default}
+spec:
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  containers:
+  - name: probe
+    image: %s
+    imagePullPolicy: Never
+    args: ["http://169.254.170.23/v1/credentials", "http://[fd00:ec2::23]/v1/credentials"]
+`, probe.Ref))
+	cp.waitFor(t, 2*time.Minute, "the agent-probe pod to finish", func() bool {
+		out, _ := cp.kubectlOut("get", "pod", "agent-probe", "-o", "jsonpath={.status.phase}")
+		return out == "Succeeded" || out == "Failed"
+	})
+	logs := cp.kubectl(t, "logs", "agent-probe")
+	for _, want := range []string{
+		"http://169.254.170.23/v1/credentials 400 Service account token cannot be empty\n",
+		"http://[fd00:ec2::23]/v1/credentials 400 Service account token cannot be empty\n",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the pod's probe printed:\n%s\nwant the line %q", logs, want)
+		}
+	}
+	cp.kubectl(t, "delete", "pod", "agent-probe", "--wait=true", "--timeout=60s")
+	cp.kubectl(t, "-n", "kube-system", "delete", "daemonset", "eks-pod-identity-agent", "--wait=true", "--timeout=60s")
+	cp.waitFor(t, time.Minute, "the agent pods gone", func() bool {
+		out, _ := cp.kubectlOut("-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=eks-pod-identity-agent", "-o", "name")
+		return strings.TrimSpace(out) == ""
+	})
+}
