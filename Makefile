@@ -43,9 +43,11 @@ run: build
 	./bin/podid server --listen 127.0.0.1:8080 --data-dir ./.podid
 
 # The EKS workshop's Pod Identity walkthrough end to end (examples/eks-workshop):
-# build podid, start `podid dev --fresh` on free loopback ports with a temporary
-# data directory, run the workshop script with the AWS CLI, stop podid dev.
-# Installs the AWS CLI with apt-get (awscli) when it is missing and make runs as root.
+# build podid, start dynalite and `podid dev --fresh` with its gateway on free
+# loopback ports with a temporary data directory, run the workshop script with
+# the AWS CLI (ending with the carts table through the gateway), stop both.
+# Installs the AWS CLI, node and npm with apt-get and dynalite with npm when
+# they are missing and make runs as root.
 workshop: build
 	PODID=$(CURDIR)/bin/podid bash examples/eks-workshop/walkthrough.sh
 
