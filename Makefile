@@ -10,7 +10,7 @@ DATE ?= $(shell git log -1 --format=%cI 2>/dev/null | xargs -r date -u +%Y-%m-%d
 VERSION_PKG = github.com/podid/podid/internal/version
 LDFLAGS = -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).commit=$(COMMIT) -X $(VERSION_PKG).date=$(DATE)
 
-.PHONY: build image e2e-real-node test test-go test-fuzz test-bench-module lint run workshop soak
+.PHONY: build image e2e-real-node test test-go test-fuzz test-bench-module lint run workshop soak broker-demo
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/podid ./cmd/podid
@@ -58,3 +58,9 @@ workshop: build
 SOAK_ARGS ?= -duration 4m
 soak: build
 	cd bench && $(GO) run ./soak -podid ../bin/podid $(SOAK_ARGS)
+
+# Broker mode end to end (examples/broker/demo.sh): a second podid plays AWS,
+# podid dev runs with --credential-issuer aws-sts against it, and a carts pod
+# calls "AWS" as the role whose trust policy podid printed.
+broker-demo: build
+	PODID=$(CURDIR)/bin/podid bash examples/broker/demo.sh
