@@ -10,7 +10,7 @@ DATE ?= $(shell git log -1 --format=%cI 2>/dev/null | xargs -r date -u +%Y-%m-%d
 VERSION_PKG = github.com/podid/podid/internal/version
 LDFLAGS = -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).commit=$(COMMIT) -X $(VERSION_PKG).date=$(DATE)
 
-.PHONY: build image e2e-real-node test test-go test-fuzz test-bench-module lint run workshop soak
+.PHONY: build image e2e-real-node test test-go test-fuzz test-bench-module lint run workshop soak broker-demo
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/podid ./cmd/podid
@@ -43,9 +43,11 @@ run: build
 	./bin/podid server --listen 127.0.0.1:8080 --data-dir ./.podid
 
 # The EKS workshop's Pod Identity walkthrough end to end (examples/eks-workshop):
-# build podid, start `podid dev --fresh` on free loopback ports with a temporary
-# data directory, run the workshop script with the AWS CLI, stop podid dev.
-# Installs the AWS CLI with apt-get (awscli) when it is missing and make runs as root.
+# build podid, start dynalite and `podid dev --fresh` with its gateway on free
+# loopback ports with a temporary data directory, run the workshop script with
+# the AWS CLI (ending with the carts table through the gateway), stop both.
+# Installs the AWS CLI, node and npm with apt-get and dynalite with npm when
+# they are missing and make runs as root.
 workshop: build
 	PODID=$(CURDIR)/bin/podid bash examples/eks-workshop/walkthrough.sh
 
@@ -56,3 +58,9 @@ workshop: build
 SOAK_ARGS ?= -duration 4m
 soak: build
 	cd bench && $(GO) run ./soak -podid ../bin/podid $(SOAK_ARGS)
+
+# Broker mode end to end (examples/broker/demo.sh): a second podid plays AWS,
+# podid dev runs with --credential-issuer aws-sts against it, and a carts pod
+# calls "AWS" as the role whose trust policy podid printed.
+broker-demo: build
+	PODID=$(CURDIR)/bin/podid bash examples/broker/demo.sh

@@ -84,3 +84,33 @@ printf '$ %s\n' "podid exec -n carts -s carts -- env | grep AWS"
 
 step "The identity a carts pod uses"
 run "$PODID" exec -n carts -s carts -- aws sts get-caller-identity
+
+if [ -z "${PODID_GATEWAY_URL:-}" ]; then
+	echo
+	echo "(no PODID_GATEWAY_URL: the carts table steps need podid dev's gateway in front of a DynamoDB; walkthrough.sh runs both)"
+	exit 0
+fi
+gw=$PODID_GATEWAY_URL
+
+step "The carts table and its index (the workshop's Terraform), created by the account root through podid's gateway"
+run env "AWS_ENDPOINT_URL_DYNAMODB=$gw" aws dynamodb create-table --table-name "${EKS_CLUSTER_NAME}-carts" \
+	--attribute-definitions AttributeName=id,AttributeType=S AttributeName=customerId,AttributeType=S \
+	--key-schema AttributeName=id,KeyType=HASH --billing-mode PAY_PER_REQUEST \
+	--global-secondary-indexes 'IndexName=idx_global_customerId,KeySchema=[{AttributeName=customerId,KeyType=HASH}],Projection={ProjectionType=ALL}' \
+	--query 'TableDescription.[TableName,TableArn]'
+
+step "The carts pod writes and reads its table, and queries the index, through the gateway"
+run "$PODID" exec -n carts -s carts --env "AWS_ENDPOINT_URL_DYNAMODB=$gw" -- \
+	aws dynamodb put-item --table-name "${EKS_CLUSTER_NAME}-carts" --item '{"id":{"S":"cart-1"},"customerId":{"S":"customer-1"}}'
+run "$PODID" exec -n carts -s carts --env "AWS_ENDPOINT_URL_DYNAMODB=$gw" -- \
+	aws dynamodb get-item --table-name "${EKS_CLUSTER_NAME}-carts" --key '{"id":{"S":"cart-1"}}'
+run "$PODID" exec -n carts -s carts --env "AWS_ENDPOINT_URL_DYNAMODB=$gw" -- \
+	aws dynamodb query --table-name "${EKS_CLUSTER_NAME}-carts" --index-name idx_global_customerId \
+	--key-condition-expression 'customerId = :c' --expression-attribute-values '{":c":{"S":"customer-1"}}' --query 'Items[].id.S'
+
+step "On another table the carts pod is refused, with AWS's sentence"
+if run "$PODID" exec -n carts -s carts --env "AWS_ENDPOINT_URL_DYNAMODB=$gw" -- \
+	aws dynamodb scan --table-name other-table 2>&1 | grep -v '^$'; then
+	echo "the carts pod read another table" >&2
+	exit 1
+fi

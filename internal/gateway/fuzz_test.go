@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -156,6 +157,26 @@ func FuzzS3Request(f *testing.F) {
 		for _, c := range checks {
 			if !strings.HasPrefix(c.action, "s3:") || !strings.HasPrefix(c.resource, "arn:aws:s3:::") {
 				t.Fatalf("check %+v from %s %s", c, method, target)
+			}
+		}
+	})
+}
+
+// FuzzRewriteDDBARNs: an upstream body is rewritten without a panic; a
+// body without "arn:" is returned unchanged, and no upstream DynamoDB ARN
+// head is left in a rewritten one.
+func FuzzRewriteDDBARNs(f *testing.F) {
+	f.Add([]byte(`{"TableArn":"arn:aws:dynamodb:us-east-1:000000000000:table/carts"}`))
+	f.Add([]byte(`{"a":"arn:aws-cn:dynamodb:cn-north-1:123456789012:table/x/index/y","b":"arn:aws:s3:::b"}`))
+	f.Add([]byte(`no arns`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out := rewriteDDBARNs(body, "aws", "us-west-2", "123456789012")
+		if !bytes.Contains(body, []byte("arn:")) && !bytes.Equal(out, body) {
+			t.Fatalf("a body without ARNs changed: %q -> %q", body, out)
+		}
+		for _, m := range upstreamDDBARN.FindAll(out, -1) {
+			if string(m) != "arn:aws:dynamodb:us-west-2:123456789012:" {
+				t.Fatalf("upstream ARN head %q left in %q", m, out)
 			}
 		}
 	})

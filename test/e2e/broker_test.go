@@ -444,7 +444,7 @@ func TestBrokerDevExec(t *testing.T) {
 	out, errOut, code := d.exec(t, env, time.Minute, "-n", "carts", "-s", "carts", "--", "true")
 	for _, want := range []string{
 		"no Pod Identity association for service account carts/carts of cluster eks-workshop",
-		"`podid trust-policy --cluster-name eks-workshop --namespace carts --service-account carts`",
+		"`podid trust-policy --cluster eks-workshop --namespace carts --service-account carts`",
 		"podid's broker principal " + brokerPrincipal,
 		"--role-arn arn:aws:iam::" + awsAccount + ":role/ROLE-NAME",
 	} {

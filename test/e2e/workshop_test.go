@@ -60,6 +60,7 @@ func jsonOf(t *testing.T, s workshopStep) map[string]any {
 // field by field.
 func TestWorkshopWalkthrough(t *testing.T) {
 	need(t, toolAWSCLI)
+	npmScript(t, "dynalite/cli.js") // the carts table's DynamoDB
 	t.Parallel()
 	tmp := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -88,6 +89,13 @@ func TestWorkshopWalkthrough(t *testing.T) {
 		t.Fatalf("no ready line in the output; preamble: %q", pre)
 	}
 	agentURL, endpoint := ready[1], ready[2]
+	gwLine := regexp.MustCompile(`(?m)^# The gateway is at (http://127\.0\.0\.1:[0-9]+); send a pod's DynamoDB calls through it with: podid exec -n NAMESPACE -s SERVICE-ACCOUNT --env AWS_ENDPOINT_URL_DYNAMODB=(http://127\.0\.0\.1:[0-9]+) -- COMMAND$`).
+		FindStringSubmatch(out.String())
+	if gwLine == nil || gwLine[1] != gwLine[2] {
+		t.Fatalf("no gateway line in the output; preamble: %q", pre)
+	}
+	gw := gwLine[1]
+	inPod := "podid exec -n carts -s carts --env AWS_ENDPOINT_URL_DYNAMODB=" + gw + " -- aws dynamodb "
 
 	const (
 		acct      = "123456789012"
@@ -152,6 +160,7 @@ func TestWorkshopWalkthrough(t *testing.T) {
 EKS Auth answered ResourceNotFoundException: No Pod Identity Association found for cluster eks-workshop, namespace carts and service account carts.
 Create one with a role that trusts pods.eks.amazonaws.com:
   aws eks create-pod-identity-association --cluster-name eks-workshop --namespace carts --service-account carts --role-arn arn:aws:iam::123456789012:role/ROLE-NAME
+The whole chain: podid explain --cluster eks-workshop --namespace carts --service-account carts
 `
 			if s.Output != want {
 				t.Errorf("before the association:\n%s\nwant\n%s", s.Output, want)
@@ -207,6 +216,37 @@ Create one with a role that trusts pods.eks.amazonaws.com:
 			m := regexp.MustCompile(`^arn:aws:sts::` + acct + `:assumed-role/eks-workshop-carts-dynamo/(eks-eks-worksh-carts-[a-z0-9]{4}-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})$`).FindStringSubmatch(arn)
 			if m == nil || str(id, "Account") != acct || str(id, "UserId") != roleID+":"+m[1] || len(id) != 3 {
 				t.Errorf("caller identity %v (role ID %s)", id, roleID)
+			}
+		}},
+		// The workshop's ending: the carts table through podid's gateway
+		// in front of dynalite, with podid's ARNs.
+		{"env AWS_ENDPOINT_URL_DYNAMODB=" + gw + " aws dynamodb create-table --table-name eks-workshop-carts --attribute-definitions AttributeName=id,AttributeType=S AttributeName=customerId,AttributeType=S --key-schema AttributeName=id,KeyType=HASH --billing-mode PAY_PER_REQUEST --global-secondary-indexes IndexName=idx_global_customerId\\,KeySchema=\\[\\{AttributeName=customerId\\,KeyType=HASH\\}\\]\\,Projection=\\{ProjectionType=ALL\\} --query TableDescription.\\[TableName\\,TableArn\\]", func(t *testing.T, s workshopStep) {
+			var got []string
+			if err := json.Unmarshal([]byte(s.Output), &got); err != nil || !reflect.DeepEqual(got, []string{"eks-workshop-carts", "arn:aws:dynamodb:us-west-2:" + acct + ":table/eks-workshop-carts"}) {
+				t.Errorf("create-table: %v %q", err, s.Output)
+			}
+		}},
+		{inPod + `put-item --table-name eks-workshop-carts --item \{\"id\":\{\"S\":\"cart-1\"\}\,\"customerId\":\{\"S\":\"customer-1\"\}\}`, func(t *testing.T, s workshopStep) {
+			if s.Output != "" {
+				t.Errorf("put-item printed %q", s.Output)
+			}
+		}},
+		{inPod + `get-item --table-name eks-workshop-carts --key \{\"id\":\{\"S\":\"cart-1\"\}\}`, func(t *testing.T, s workshopStep) {
+			want := map[string]any{"Item": map[string]any{"id": map[string]any{"S": "cart-1"}, "customerId": map[string]any{"S": "customer-1"}}}
+			if got := jsonOf(t, s); !reflect.DeepEqual(got, want) {
+				t.Errorf("get-item %v, want %v", got, want)
+			}
+		}},
+		{inPod + `query --table-name eks-workshop-carts --index-name idx_global_customerId --key-condition-expression customerId\ =\ :c --expression-attribute-values \{\":c\":\{\"S\":\"customer-1\"\}\} --query Items\[\].id.S`, func(t *testing.T, s workshopStep) {
+			var got []string
+			if err := json.Unmarshal([]byte(s.Output), &got); err != nil || !reflect.DeepEqual(got, []string{"cart-1"}) {
+				t.Errorf("query on the index: %v %q", err, s.Output)
+			}
+		}},
+		{inPod + "scan --table-name other-table", func(t *testing.T, s workshopStep) {
+			m := regexp.MustCompile(`^An error occurred \(AccessDeniedException\) when calling the Scan operation: User: (arn:aws:sts::` + acct + `:assumed-role/eks-workshop-carts-dynamo/eks-eks-worksh-carts-[a-z0-9-]+) is not authorized to perform: dynamodb:Scan on resource: arn:aws:dynamodb:us-west-2:` + acct + `:table/other-table because no identity-based policy allows the dynamodb:Scan action\n$`).FindStringSubmatch(s.Output)
+			if m == nil {
+				t.Errorf("refusal on another table:\n%s", s.Output)
 			}
 		}},
 	}
