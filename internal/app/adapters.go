@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/podid/podid/internal/eks"
@@ -15,32 +13,6 @@ import (
 )
 
 type k8sKeySource = k8s.KeySource
-
-// hostedKeySets gives STS the key sets of podid-hosted clusters without a
-// network fetch (AssumeRoleWithWebIdentity with a hosted cluster's token).
-type hostedKeySets struct{ eks *eks.Service }
-
-func (h hostedKeySets) KeySet(ctx context.Context, issuerURL string) ([]byte, bool, error) {
-	iss := h.eks.Issuer()
-	rest, ok := strings.CutSuffix(strings.TrimSuffix(issuerURL, "/"), "/oidc")
-	if !ok {
-		return nil, false, nil
-	}
-	i := strings.LastIndex(rest, "/clusters/")
-	if i < 0 {
-		return nil, false, nil
-	}
-	cluster := rest[i+len("/clusters/"):]
-	if iss.URL(cluster) != strings.TrimSuffix(issuerURL, "/") {
-		return nil, false, nil
-	}
-	set, err := iss.JWKS(ctx, cluster)
-	if err != nil {
-		return nil, false, nil
-	}
-	b, err := json.Marshal(set)
-	return b, err == nil, err
-}
 
 // localIssuer is EKS Auth's credential issuer backed by podid's own STS.
 // Both speak the one credential and tag type (awscreds); only the request

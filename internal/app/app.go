@@ -305,7 +305,8 @@ func (a *App) assemble(ctx context.Context) error {
 		Store: a.Store, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now,
 		Authorizer: authz, Engine: engine, Minter: keeper, Sessions: sessions,
 		AllowHTTPLoopbackIssuers: cfg.AllowHTTPLoopbackIssuers,
-		KeySets:                  hostedKeySets{a.EKS},
+		// Hosted clusters' key sets come from the issuer, not the network.
+		KeySets: a.EKS.Issuer(),
 	})
 	if err != nil {
 		return fmt.Errorf("sts: %w", err)

@@ -144,4 +144,3 @@ func (h *Handler) authorize(r *http.Request, cluster string) error {
 	}
 	return awsproto.Internal("InternalFailure", err)
 }
-

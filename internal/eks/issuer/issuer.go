@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -299,3 +300,30 @@ func (s *KeySource) Keys(ctx context.Context, kid string, refresh bool) ([]jose.
 
 // Issuer returns the issuer URL tokens of this cluster carry.
 func (s *KeySource) Issuer() string { return s.issuer.URL(s.cluster) }
+
+// KeySet returns, as JSON, the key set of the podid-hosted cluster whose
+// issuer URL is issuerURL (a trailing slash aside); ok is false for any
+// other issuer, and when the cluster's keys cannot be read. STS asks it
+// first (sts.KeySetSource), so AssumeRoleWithWebIdentity verifies hosted
+// clusters' tokens without fetching podid's own documents over the network.
+func (i *Issuer) KeySet(ctx context.Context, issuerURL string) ([]byte, bool, error) {
+	issuerURL = strings.TrimSuffix(issuerURL, "/")
+	rest, ok := strings.CutSuffix(issuerURL, "/oidc")
+	if !ok {
+		return nil, false, nil
+	}
+	at := strings.LastIndex(rest, "/clusters/")
+	if at < 0 {
+		return nil, false, nil
+	}
+	cluster := rest[at+len("/clusters/"):]
+	if i.URL(cluster) != issuerURL {
+		return nil, false, nil
+	}
+	set, err := i.JWKS(ctx, cluster)
+	if err != nil {
+		return nil, false, nil
+	}
+	b, err := json.Marshal(set)
+	return b, err == nil, err
+}

@@ -277,6 +277,39 @@ func headerKID(t *testing.T, tok string) string {
 
 // TestKeySourceUnknownKid: an unknown kid rereads the store, so a key
 // added by another replica is found without waiting for the cache TTL.
+// TestKeySet: the key set of a hosted cluster by its issuer URL (with or
+// without a trailing slash), nothing for other issuers.
+func TestKeySet(t *testing.T) {
+	iss, st := newIssuer(t)
+	addKey(t, iss, st, "c1")
+	for _, tc := range []struct {
+		url  string
+		keys int
+	}{
+		{"https://podid.example:8443/clusters/c1/oidc", 1},
+		{"https://podid.example:8443/clusters/c1/oidc/", 1},
+		{"https://podid.example:8443/clusters/c2/oidc", -1},
+		{"https://other.example/clusters/c1/oidc", -1},
+		{"https://podid.example:8443/clusters/c1", -1},
+		{"https://oidc.eks.us-west-2.amazonaws.com/id/ABC", -1},
+	} {
+		b, ok, err := iss.KeySet(context.Background(), tc.url)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.url, err)
+		}
+		if tc.keys < 0 {
+			if ok {
+				t.Errorf("%s: a key set %s for an issuer podid does not host", tc.url, b)
+			}
+			continue
+		}
+		var set struct{ Keys []map[string]any }
+		if !ok || json.Unmarshal(b, &set) != nil || len(set.Keys) != tc.keys {
+			t.Errorf("%s: ok %v, %s", tc.url, ok, b)
+		}
+	}
+}
+
 func TestKeySourceUnknownKid(t *testing.T) {
 	iss, st := newIssuer(t)
 	addKey(t, iss, st, "c1")

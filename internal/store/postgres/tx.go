@@ -168,15 +168,6 @@ func list[T any](t *tx, scan func(scanner) (T, error), q string, args ...any) ([
 	return out, nil
 }
 
-// scalar reads one value.
-func scalar[T any](t *tx, q string, args ...any) (T, error) {
-	return one(t, func(sc scanner) (T, error) {
-		var v T
-		err := sc.Scan(&v)
-		return v, err
-	}, q, args...)
-}
-
 // lockEvents makes sure the transaction holds the write lock before an
 // association write (Update takes it first, so this only checks): revisions
 // are then allocated and committed one writer at a time, so they become
