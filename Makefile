@@ -10,7 +10,7 @@ DATE ?= $(shell git log -1 --format=%cI 2>/dev/null | xargs -r date -u +%Y-%m-%d
 VERSION_PKG = github.com/podid/podid/internal/version
 LDFLAGS = -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).commit=$(COMMIT) -X $(VERSION_PKG).date=$(DATE)
 
-.PHONY: build image e2e-real-node test test-go test-fuzz test-bench-module lint run workshop soak
+.PHONY: build image e2e-real-node test test-go test-fuzz test-bench-module lint run workshop soak storm
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/podid ./cmd/podid
@@ -56,3 +56,12 @@ workshop: build
 SOAK_ARGS ?= -duration 4m
 soak: build
 	cd bench && $(GO) run ./soak -podid ../bin/podid $(SOAK_ARGS)
+
+# The credential-storm benchmark (not in `make test`): podid dev and
+# standalone agents, N distinct pods asking at once through one agent and
+# through STORM_AGENTS, latency percentiles and agent/server CPU per
+# credential; then the agent's cache-hit path beside a bare net/http
+# handler (bench/storm). STORM_ARGS='-profile /tmp/storm' adds CPU profiles.
+STORM_ARGS ?= -n 500,2000,5000 -agents 4
+storm: build
+	cd bench && $(GO) run ./storm -podid ../bin/podid $(STORM_ARGS)
