@@ -10,7 +10,7 @@ DATE ?= $(shell git log -1 --format=%cI 2>/dev/null | xargs -r date -u +%Y-%m-%d
 VERSION_PKG = github.com/podid/podid/internal/version
 LDFLAGS = -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).commit=$(COMMIT) -X $(VERSION_PKG).date=$(DATE)
 
-.PHONY: build image e2e-real-node test test-go test-fuzz test-bench-module lint run workshop soak broker-demo
+.PHONY: build image e2e-real-node test test-go test-fuzz test-bench-module lint run workshop soak broker-demo storm
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/podid ./cmd/podid
@@ -64,3 +64,12 @@ soak: build
 # calls "AWS" as the role whose trust policy podid printed.
 broker-demo: build
 	PODID=$(CURDIR)/bin/podid bash examples/broker/demo.sh
+
+# The credential-storm benchmark (not in `make test`): podid dev and
+# standalone agents, N distinct pods asking at once through one agent and
+# through STORM_AGENTS, latency percentiles and agent/server CPU per
+# credential; then the agent's cache-hit path beside a bare net/http
+# handler (bench/storm). STORM_ARGS='-profile /tmp/storm' adds CPU profiles.
+STORM_ARGS ?= -n 500,2000,5000 -agents 4
+storm: build
+	cd bench && $(GO) run ./storm -podid ../bin/podid $(STORM_ARGS)

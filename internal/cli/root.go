@@ -29,6 +29,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate(info.String() + "\n")
+	(&pprofFlag{}).register(root)
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}

@@ -1,0 +1,638 @@
+// Command storm measures credential storms: podid dev (server and hosted
+// cluster) and standalone podid agents, N distinct pods (several
+// namespaces and associations, each pod its own token and UID) asking for
+// their first credentials at the same instant. It reports the latency
+// percentiles, failures, EKS Auth throttling, and the CPU the agents and
+// the server spent per credential, read from /proc/PID/stat (utime+stime)
+// before and after each storm. Then it measures the agent's cache-hit path
+// from outside (a Go load generator, many keep-alive connections, one
+// token) against a bare net/http handler in a child process serving the
+// same body, alternating rounds, and reports the throughput and the CPU
+// per request of both. It is not part of `make test`; `make storm` runs it.
+//
+//	cd bench && go run ./storm -podid ../bin/podid -n 500,2000,5000 -agents 4
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+const (
+	cluster = "eks-workshop"
+	region  = "us-west-2"
+	trust   = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`
+)
+
+type options struct {
+	podid      string
+	sizes      []int
+	agents     int
+	namespaces int
+	hitFor     time.Duration
+	hitRounds  int
+	hitConns   int
+	profileDir string
+	bare       bool
+}
+
+func main() {
+	var o options
+	var sizes string
+	flag.StringVar(&o.podid, "podid", "../bin/podid", "the podid binary")
+	flag.StringVar(&sizes, "n", "500,2000,5000", "storm sizes (pods at once), comma-separated")
+	flag.IntVar(&o.agents, "agents", 4, "agents (nodes) of the multi-agent storms (0 or 1: none)")
+	flag.IntVar(&o.namespaces, "namespaces", 4, "namespaces, each with its own association and role")
+	flag.DurationVar(&o.hitFor, "hit-duration", 3*time.Second, "length of one hit-path round (0: no hit-path run)")
+	flag.IntVar(&o.hitRounds, "hit-rounds", 4, "hit-path rounds per target (agent, bare), alternating")
+	flag.IntVar(&o.hitConns, "hit-conns", 50, "keep-alive connections of the hit-path load")
+	flag.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the agent and the server during the largest one-agent storm to this directory")
+	flag.BoolVar(&o.bare, "bare", false, "internal: serve a bare net/http handler (the hit-path peer)")
+	flag.Parse()
+	if o.bare {
+		serveBare()
+		return
+	}
+	for _, s := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fmt.Fprintln(os.Stderr, "storm: bad -n", s)
+			os.Exit(2)
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "storm:", err)
+		os.Exit(1)
+	}
+}
+
+// proc is a child process.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 1<<20 {
+		return len(p), nil
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func start(name string, env []string, bin string, args ...string) (*proc, error) {
+	p := &proc{name: name, cmd: exec.Command(bin, args...), log: &lockedBuffer{}}
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	return p, nil
+}
+
+func (p *proc) stop() {
+	p.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitListen(addr string, p *proc) error {
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return nil
+		}
+		if i > 1200 {
+			return fmt.Errorf("%s did not listen on %s:\n%s", p.name, addr, p.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cpuTicks is a process's utime+stime in clock ticks (USER_HZ, 100/s on
+// Linux), from /proc/PID/stat.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields after ')' start at 3.
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	return ut + st, errors.Join(err1, err2)
+}
+
+const tick = 10 * time.Millisecond // 1/USER_HZ
+
+func cpuOf(pids []int) time.Duration {
+	var sum int64
+	for _, p := range pids {
+		t, err := cpuTicks(p)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "storm:", err)
+		}
+		sum += t
+	}
+	return time.Duration(sum) * tick
+}
+
+// client signs requests with a key.
+type client struct {
+	endpoint string
+	creds    aws.Credentials
+	hc       *http.Client
+}
+
+func (c *client) do(ctx context.Context, service, method, path, contentType string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.endpoint+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(ctx, c.creds, req, hex.EncodeToString(sum[:]), service, region, time.Now()); err != nil {
+		return 0, nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+func (c *client) query(ctx context.Context, service string, v url.Values) ([]byte, error) {
+	st, b, err := c.do(ctx, service, http.MethodPost, "/", "application/x-www-form-urlencoded; charset=utf-8", []byte(v.Encode()))
+	if err == nil && st != 200 {
+		err = fmt.Errorf("%s %s: HTTP %d: %s", service, v.Get("Action"), st, b)
+	}
+	return b, err
+}
+
+func (c *client) rest(ctx context.Context, method, path string, in, out any) error {
+	body, _ := json.Marshal(in)
+	st, b, err := c.do(ctx, "eks", method, path, "application/json", body)
+	if err != nil {
+		return err
+	}
+	if st/100 != 2 {
+		return fmt.Errorf("eks %s %s: HTTP %d: %s", method, path, st, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+var (
+	akidRE   = regexp.MustCompile(`<AccessKeyId>([^<]+)</AccessKeyId>`)
+	secretRE = regexp.MustCompile(`<SecretAccessKey>([^<]+)</SecretAccessKey>`)
+)
+
+// nodeUser creates an IAM user allowed to call EKS Auth (a node's key).
+func nodeUser(ctx context.Context, root *client, name string) (aws.Credentials, error) {
+	if _, err := root.query(ctx, "iam", url.Values{"Action": {"CreateUser"}, "Version": {"2010-05-08"}, "UserName": {name}}); err != nil {
+		return aws.Credentials{}, err
+	}
+	if _, err := root.query(ctx, "iam", url.Values{"Action": {"PutUserPolicy"}, "Version": {"2010-05-08"}, "UserName": {name}, "PolicyName": {"agent"},
+		"PolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"eks-auth:AssumeRoleForPodIdentity","Resource":"*"}]}`}}); err != nil {
+		return aws.Credentials{}, err
+	}
+	b, err := root.query(ctx, "iam", url.Values{"Action": {"CreateAccessKey"}, "Version": {"2010-05-08"}, "UserName": {name}})
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	a, s := akidRE.FindSubmatch(b), secretRE.FindSubmatch(b)
+	if a == nil || s == nil {
+		return aws.Credentials{}, fmt.Errorf("CreateAccessKey: no key in %s", b)
+	}
+	return aws.Credentials{AccessKeyID: string(a[1]), SecretAccessKey: string(s[1])}, nil
+}
+
+// agentProc is a standalone agent (one node).
+type agentProc struct {
+	*proc
+	url, metrics, pprof string
+}
+
+func startAgent(name, bin string, env []string, endpoint string, key aws.Credentials, profile bool) (*agentProc, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	mport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	agentEnv := append(slices.Clone(env), "AWS_ACCESS_KEY_ID="+key.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+key.SecretAccessKey, "AWS_REGION="+region)
+	args := []string{"agent", "--cluster-name", cluster, "--endpoint", endpoint,
+		"--bind-hosts", "127.0.0.1", "--port", strconv.Itoa(port), "--allowed-hosts", "127.0.0.1", "--manage-addresses=false",
+		"--probe-address", "", "--metrics-address", "127.0.0.1", "--metrics-port", strconv.Itoa(mport),
+		"--max-cache-size", "100000", "-v", "warn"}
+	a := &agentProc{url: "http://127.0.0.1:" + strconv.Itoa(port) + "/v1/credentials", metrics: "http://127.0.0.1:" + strconv.Itoa(mport) + "/metrics"}
+	if profile {
+		pport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		a.pprof = "http://127.0.0.1:" + strconv.Itoa(pport)
+		args = append(args, "--pprof-listen", "127.0.0.1:"+strconv.Itoa(pport))
+	}
+	p, err := start(name, agentEnv, bin, args...)
+	if err != nil {
+		return nil, err
+	}
+	a.proc = p
+	if err := waitListen("127.0.0.1:"+strconv.Itoa(port), p); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return a, nil
+}
+
+// scrapeSum adds the values of the metric lines starting with prefix and
+// containing every one of the given label texts.
+func scrapeSum(u, prefix string, labels ...string) float64 {
+	resp, err := http.Get(u)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var sum float64
+next:
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, prefix) {
+			continue
+		}
+		for _, lb := range labels {
+			if !strings.Contains(l, lb) {
+				continue next
+			}
+		}
+		i := strings.LastIndexByte(l, ' ')
+		v, _ := strconv.ParseFloat(l[i+1:], 64)
+		sum += v
+	}
+	return sum
+}
+
+type pod struct {
+	token string
+	agent int
+}
+
+// mint asks the hosted cluster for n pod tokens spread over the
+// namespaces, each pod with a UID never used before.
+func mint(ctx context.Context, root *client, o options, n int, next *atomic.Int64) ([]string, error) {
+	toks := make([]string, n)
+	var wg sync.WaitGroup
+	var first atomic.Pointer[error]
+	work := make(chan int)
+	for range 8 {
+		wg.Go(func() {
+			for i := range work {
+				id := next.Add(1)
+				ns := fmt.Sprintf("storm-%d", id%int64(o.namespaces))
+				var out struct {
+					Token string `json:"token"`
+				}
+				err := root.rest(ctx, "POST", "/podid/v1/clusters/"+cluster+"/tokens", map[string]any{"namespace": ns, "serviceAccount": "app",
+					"podName": fmt.Sprintf("app-%d", id), "podUid": fmt.Sprintf("00000000-0000-4000-8000-%012d", id), "expirationSeconds": 3600}, &out)
+				if err != nil {
+					first.CompareAndSwap(nil, &err)
+					continue
+				}
+				toks[i] = out.Token
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if e := first.Load(); e != nil {
+		return nil, *e
+	}
+	return toks, nil
+}
+
+// result of one storm.
+type result struct {
+	lat      []time.Duration
+	fails    map[string]int
+	wall     time.Duration
+	agentCPU time.Duration
+	srvCPU   time.Duration
+	throttle float64
+}
+
+// storm fires every pod's request at once (one new connection each, as a
+// starting pod's SDK opens) and waits for all answers.
+func storm(pods []pod, agents []*agentProc, serverPID int, serverMetrics string) result {
+	r := result{fails: map[string]int{}}
+	lat := make([]time.Duration, len(pods))
+	errs := make([]string, len(pods))
+	pids := make([]int, len(agents))
+	for i, a := range agents {
+		pids[i] = a.cmd.Process.Pid
+	}
+	throttle0 := scrapeSum(serverMetrics, "podid_api_requests_total", `service="eks-auth"`, `code="429"`)
+	a0, s0 := cpuOf(pids), cpuOf([]int{serverPID})
+	tr := &http.Transport{DisableKeepAlives: true, MaxConnsPerHost: 0}
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	gate := make(chan struct{})
+	var ready, wg sync.WaitGroup
+	for i, p := range pods {
+		ready.Add(1)
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, agents[p.agent].url, nil)
+			req.Header.Set("Authorization", p.token)
+			ready.Done()
+			<-gate
+			t := time.Now()
+			resp, err := hc.Do(req)
+			if err != nil {
+				errs[i] = "transport: " + firstLine(err.Error())
+				lat[i] = time.Since(t)
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			lat[i] = time.Since(t)
+			if resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"AccessKeyId"`)) {
+				errs[i] = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, firstLine(string(b)))
+			}
+		})
+	}
+	ready.Wait()
+	t0 := time.Now()
+	close(gate)
+	wg.Wait()
+	r.wall = time.Since(t0)
+	// Let deferred work (audit batches) land before reading the CPU.
+	time.Sleep(300 * time.Millisecond)
+	r.agentCPU, r.srvCPU = cpuOf(pids)-a0, cpuOf([]int{serverPID})-s0
+	r.throttle = scrapeSum(serverMetrics, "podid_api_requests_total", `service="eks-auth"`, `code="429"`) - throttle0
+	for _, e := range errs {
+		if e != "" {
+			r.fails[e]++
+		}
+	}
+	slices.Sort(lat)
+	r.lat = lat
+	tr.CloseIdleConnections()
+	return r
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}
+
+func pct(lat []time.Duration, p float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	i := int(float64(len(lat))*p/100+0.5) - 1
+	return lat[max(0, min(i, len(lat)-1))]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond)) }
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func run(o options) error {
+	// Every pod's connection is a file descriptor here and in the agent;
+	// children inherit the raised limit.
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+	dir, err := os.MkdirTemp("", "podid-storm-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin, err := filepath.Abs(o.podid)
+	if err != nil {
+		return err
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	devArgs := []string{"dev", "--fresh", "--data-dir", filepath.Join(dir, "dev"), "--listen", "127.0.0.1:0",
+		"--pod-session-duration", "1h", "--log-level", "warn"}
+	var devPprof string
+	if o.profileDir != "" {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		devPprof = "http://127.0.0.1:" + strconv.Itoa(port)
+		devArgs = append(devArgs, "--pprof-listen", "127.0.0.1:"+strconv.Itoa(port))
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
+	dev, err := start("podid dev", env, bin, devArgs...)
+	if err != nil {
+		return err
+	}
+	defer dev.stop()
+	var state struct {
+		PID             int    `json:"pid"`
+		Endpoint        string `json:"endpoint"`
+		AccessKeyID     string `json:"accessKeyId"`
+		SecretAccessKey string `json:"secretAccessKey"`
+	}
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "dev", "dev.json"))
+		if err == nil && json.Unmarshal(b, &state) == nil && state.Endpoint != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("podid dev not ready in 120 s:\n%s", dev.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	serverMetrics := state.Endpoint + "/metrics"
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 30 * time.Second}
+	root := &client{endpoint: state.Endpoint, creds: aws.Credentials{AccessKeyID: state.AccessKeyID, SecretAccessKey: state.SecretAccessKey}, hc: hc}
+	ctx := context.Background()
+	for i := range o.namespaces {
+		role := fmt.Sprintf("storm-%d", i)
+		if _, err := root.query(ctx, "iam", url.Values{"Action": {"CreateRole"}, "Version": {"2010-05-08"}, "RoleName": {role}, "AssumeRolePolicyDocument": {trust}}); err != nil {
+			return err
+		}
+		if err := root.rest(ctx, "POST", "/clusters/"+cluster+"/pod-identity-associations", map[string]any{
+			"namespace": fmt.Sprintf("storm-%d", i), "serviceAccount": "app", "roleArn": "arn:aws:iam::123456789012:role/" + role}, nil); err != nil {
+			return err
+		}
+	}
+	nAgents := max(1, o.agents)
+	agents := make([]*agentProc, nAgents)
+	for i := range agents {
+		key, err := nodeUser(ctx, root, fmt.Sprintf("node-%d", i))
+		if err != nil {
+			return err
+		}
+		a, err := startAgent(fmt.Sprintf("agent %d", i), bin, env, state.Endpoint, key, i == 0 && o.profileDir != "")
+		if err != nil {
+			return err
+		}
+		defer a.stop()
+		agents[i] = a
+	}
+	fmt.Printf("storm: podid dev (pid %d) and %d standalone agents; %d namespaces, one association and role each; load average %s; %d CPUs\n",
+		state.PID, nAgents, o.namespaces, loadavg(), runtime.NumCPU())
+	fmt.Printf("CPU from /proc/PID/stat utime+stime (10 ms ticks), read before the storm and 300 ms after its last answer\n\n")
+	fmt.Printf("%-8s %6s %7s %7s %7s %7s %7s %7s %6s %9s %13s %13s %7s\n", "agents", "pods", "wall", "p50", "p90", "p99", "p99.9", "max", "fails", "throttled", "agent CPU/op", "server CPU/op", "load")
+	var next atomic.Int64
+	largest := slices.Max(o.sizes)
+	var hitToken string
+	runs := []int{1}
+	if o.agents > 1 {
+		runs = append(runs, o.agents)
+	}
+	failed := false
+	for _, na := range runs {
+		for _, n := range o.sizes {
+			toks, err := mint(ctx, root, o, n, &next)
+			if err != nil {
+				return fmt.Errorf("mint tokens: %w", err)
+			}
+			pods := make([]pod, n)
+			for i, t := range toks {
+				pods[i] = pod{token: t, agent: i % na}
+			}
+			if hitToken == "" {
+				hitToken = toks[0]
+			}
+			var profWG sync.WaitGroup
+			if o.profileDir != "" && na == 1 && n == largest {
+				for _, pr := range []struct{ name, url string }{{"agent", agents[0].pprof}, {"server", devPprof}} {
+					profWG.Go(func() {
+						if err := fetchProfile(pr.url, filepath.Join(o.profileDir, fmt.Sprintf("%s-%d.pprof", pr.name, n))); err != nil {
+							fmt.Fprintln(os.Stderr, "storm: profile:", err)
+						}
+					})
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			load := loadavg()
+			r := storm(pods, agents[:na], state.PID, serverMetrics)
+			profWG.Wait()
+			nf := 0
+			for _, c := range r.fails {
+				nf += c
+			}
+			failed = failed || nf > 0 || r.throttle > 0
+			fmt.Printf("%-8d %6d %7s %7s %7s %7s %7s %7s %6d %9.0f %10.0f µs %10.0f µs %7s\n", na, n, ms(r.wall),
+				ms(pct(r.lat, 50)), ms(pct(r.lat, 90)), ms(pct(r.lat, 99)), ms(pct(r.lat, 99.9)), ms(r.lat[len(r.lat)-1]), nf, r.throttle,
+				float64(r.agentCPU)/float64(n)/1e3, float64(r.srvCPU)/float64(n)/1e3, strings.Fields(load)[0])
+			for e, c := range r.fails {
+				fmt.Printf("    %d× %s\n", c, e)
+			}
+		}
+	}
+	fmt.Println("\n(latencies in ms; agent CPU summed over the agents of the run)")
+	if o.hitFor > 0 {
+		if err := hitPath(o, agents[0], hitToken); err != nil {
+			return err
+		}
+	}
+	if failed {
+		return errors.New("some storm requests failed or were throttled")
+	}
+	return nil
+}
+
+// fetchProfile records a 6-second CPU profile (the storm starts 200 ms
+// into it).
+func fetchProfile(base, file string) error {
+	resp, err := http.Get(base + "/debug/pprof/profile?seconds=6")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%s: HTTP %d", base, resp.StatusCode)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
