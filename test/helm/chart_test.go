@@ -5,6 +5,7 @@ package helm
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,8 +43,10 @@ func valueSets() map[string]map[string]any {
 		"cert-manager": {
 			"webhook": map[string]any{"certManagerIssuer": "selfsigned"},
 		},
-		"token review":    {"register": map[string]any{"tokenReview": true}},
-		"external server": {"server": map[string]any{"enabled": false, "url": "https://podid.example.com"}, "serviceMonitor": map[string]any{"enabled": true}},
+		"token review":      {"register": map[string]any{"tokenReview": true}},
+		"external server":   {"server": map[string]any{"enabled": false, "url": "https://podid.example.com"}, "serviceMonitor": map[string]any{"enabled": true}},
+		"postgres replicas": {"server": map[string]any{"replicas": 3}, "database": map[string]any{"url": haURL}},
+		"postgres secret":   {"server": map[string]any{"replicas": 2}, "database": map[string]any{"existingSecret": "pg-app"}, "gateway": map[string]any{"enabled": true, "dynamodbUpstream": "http://dynamodb:8000"}},
 	}
 }
 
@@ -191,9 +194,9 @@ func TestRenderDefaults(t *testing.T) {
 }
 
 // TestRefusesWhatPodidCannotRun: values that would deploy something
-// podid cannot do (several servers on SQLite, a PostgreSQL store that
-// does not exist yet) fail the render with a message, rather than
-// deploying diverging copies of the state.
+// podid cannot do (several servers on SQLite, an ambiguous or non-PostgreSQL
+// database) fail the render with a message, rather than deploying
+// diverging copies of the state.
 func TestRefusesWhatPodidCannotRun(t *testing.T) {
 	ch, err := loader.Load(chartDir)
 	if err != nil {
@@ -203,14 +206,17 @@ func TestRefusesWhatPodidCannotRun(t *testing.T) {
 		vals map[string]any
 		want string
 	}{
-		"several replicas": {map[string]any{"server": map[string]any{"replicas": 3}}, "server.replicas must be 1"},
+		"several replicas on SQLite": {map[string]any{"server": map[string]any{"replicas": 3}}, "server.replicas must be 1 on SQLite"},
+		"no replica":                 {map[string]any{"server": map[string]any{"replicas": 0}, "database": map[string]any{"url": haURL}}, "minimum: got 0, want 1"},
+		"url and secret":             {map[string]any{"database": map[string]any{"url": haURL, "existingSecret": "pg-app"}}, "not both"},
+		"not a postgres url":         {map[string]any{"database": map[string]any{"url": "mysql://u:p@db/podid"}}, "'/database/url': 'mysql://u:p@db/podid' does not match pattern"},
 	} {
 		t.Run(name, func(t *testing.T) {
+			// Refused by values.schema.json or by the templates.
 			values, err := chartutil.ToRenderValues(ch, tc.vals, chartutil.ReleaseOptions{Name: "podid", Namespace: "podid", IsInstall: true}, nil)
-			if err != nil {
-				t.Fatal(err)
+			if err == nil {
+				_, err = engine.Render(ch, values)
 			}
-			_, err = engine.Render(ch, values)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("render error = %v, want one containing %q", err, tc.want)
 			}
@@ -393,5 +399,89 @@ func TestImageReference(t *testing.T) {
 	if len(k.Resources) != 1 || k.Resources[0] != "podid.yaml" || len(k.Images) != 1 ||
 		k.Images[0].Name != "ghcr.io/podid/podid" || k.Images[0].NewName != "ghcr.io/podid/podid" || k.Images[0].NewTag != ch.Metadata.AppVersion {
 		t.Errorf("deploy/manifests/kustomization.yaml = %+v, want podid.yaml and ghcr.io/podid/podid:%s", k, ch.Metadata.AppVersion)
+	}
+}
+
+// haURL is a PostgreSQL URL for the chart tests (nothing connects to it).
+const haURL = "postgres://podid:s3cret@pg-rw.db.svc:5432/podid?sslmode=verify-full"
+
+// TestHighAvailability: with a PostgreSQL database the server runs the
+// replicas asked for, rolling, with the URL only in a Secret passed as
+// PODID_DATABASE_URL (to the embedded gateway too) and no volume claim;
+// without one it stays a single Recreate replica on its volume.
+func TestHighAvailability(t *testing.T) {
+	objs, all := render(t, map[string]any{"server": map[string]any{"replicas": 3, "extraEnv": []any{map[string]any{"name": "X", "value": "y"}}},
+		"database": map[string]any{"url": haURL}})
+	dep := objs["Deployment/podid/podid-server"]
+	if dig(dep, "spec", "replicas") != float64(3) {
+		t.Errorf("replicas = %v, want 3", dig(dep, "spec", "replicas"))
+	}
+	if dig(dep, "spec", "strategy", "type") != "RollingUpdate" || dig(dep, "spec", "strategy", "rollingUpdate", "maxUnavailable") != float64(0) {
+		t.Errorf("strategy = %v", dig(dep, "spec", "strategy"))
+	}
+	pod := dig(dep, "spec", "template", "spec")
+	if spread, _ := dig(pod, "topologySpreadConstraints").([]any); len(spread) == 0 {
+		t.Error("replicas are not spread")
+	}
+	ctr := dig(pod, "containers").([]any)[0]
+	env := dig(ctr, "env").([]any)
+	if len(env) != 2 || dig(env[0], "name") != "PODID_DATABASE_URL" ||
+		dig(env[0], "valueFrom", "secretKeyRef", "name") != "podid-database" || dig(env[0], "valueFrom", "secretKeyRef", "key") != "url" ||
+		dig(env[1], "name") != "X" {
+		t.Errorf("server env = %v, want PODID_DATABASE_URL from podid-database/url, then extraEnv", env)
+	}
+	sec := objs["Secret/podid/podid-database"]
+	if got := dig(sec, "data", "url"); got != base64.StdEncoding.EncodeToString([]byte(haURL)) {
+		t.Errorf("podid-database url = %v", got)
+	}
+	if strings.Contains(all, "s3cret") {
+		t.Error("the database password appears in the rendered manifests in clear")
+	}
+	for _, a := range dig(ctr, "args").([]any) {
+		if strings.Contains(fmt.Sprint(a), "postgres") {
+			t.Errorf("database URL on the command line: %v", a)
+		}
+	}
+	if objs["PersistentVolumeClaim/podid/podid-data"] != nil {
+		t.Error("a PVC is rendered although the store is PostgreSQL")
+	}
+	vols := dig(pod, "volumes").([]any)
+	if dig(vols[0], "name") != "data" || dig(vols[0], "emptyDir") == nil {
+		t.Errorf("data volume = %v, want an emptyDir", vols[0])
+	}
+	if pdb := objs["PodDisruptionBudget/podid/podid-server"]; dig(pdb, "spec", "maxUnavailable") != float64(1) {
+		t.Errorf("PodDisruptionBudget = %v", dig(pdb, "spec"))
+	}
+
+	// An existing Secret (CloudNativePG's CLUSTER-app, key uri); the
+	// embedded gateway reads the same database.
+	objs, _ = render(t, map[string]any{"server": map[string]any{"replicas": 2}, "database": map[string]any{"existingSecret": "pg-app"},
+		"gateway": map[string]any{"enabled": true, "dynamodbUpstream": "http://dynamodb:8000"}})
+	ctrs := dig(objs["Deployment/podid/podid-server"], "spec", "template", "spec", "containers").([]any)
+	if len(ctrs) != 2 {
+		t.Fatalf("%d containers, want the server and the gateway", len(ctrs))
+	}
+	for _, c := range ctrs {
+		ref := dig(dig(c, "env").([]any)[0], "valueFrom", "secretKeyRef")
+		if dig(ref, "name") != "pg-app" || dig(ref, "key") != "uri" {
+			t.Errorf("%v: secretKeyRef = %v, want pg-app/uri", dig(c, "name"), ref)
+		}
+	}
+	if objs["Secret/podid/podid-database"] != nil {
+		t.Error("podid-database rendered although an existing Secret is given")
+	}
+
+	// SQLite (the defaults): one replica, Recreate, a PVC, no database
+	// variable.
+	objs, _ = render(t, nil)
+	dep = objs["Deployment/podid/podid-server"]
+	if dig(dep, "spec", "replicas") != float64(1) || dig(dep, "spec", "strategy", "type") != "Recreate" {
+		t.Errorf("SQLite deployment: replicas %v, strategy %v", dig(dep, "spec", "replicas"), dig(dep, "spec", "strategy"))
+	}
+	if objs["PersistentVolumeClaim/podid/podid-data"] == nil {
+		t.Error("SQLite defaults: want a PVC")
+	}
+	if dig(dep, "spec", "template", "spec", "containers").([]any)[0].(map[string]any)["env"] != nil {
+		t.Error("SQLite defaults: the server has a database variable")
 	}
 }

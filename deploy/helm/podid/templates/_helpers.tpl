@@ -170,3 +170,22 @@ spec:
     {{- toYaml . | nindent 4 }}
     {{- end }}
 {{- end -}}
+
+{{/* "true" when the store is PostgreSQL (database.url or database.existingSecret), else empty. */}}
+{{- define "podid.postgres" -}}
+{{- if or .Values.database.url .Values.database.existingSecret }}true{{ end }}
+{{- end -}}
+
+{{/* PODID_DATABASE_URL from the chart's Secret or the one given. */}}
+{{- define "podid.databaseEnv" -}}
+- name: PODID_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      {{- if .Values.database.url }}
+      name: {{ include "podid.component" (list . "database") }}
+      key: url
+      {{- else }}
+      name: {{ .Values.database.existingSecret }}
+      key: {{ .Values.database.existingSecretKey }}
+      {{- end }}
+{{- end -}}
