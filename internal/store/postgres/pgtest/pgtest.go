@@ -448,3 +448,66 @@ func (l *Lazy) Stop() {
 		l.s.Stop()
 	}
 }
+
+// ReplicationSettings are the primary's settings for streaming standbys.
+var ReplicationSettings = []string{"wal_level = replica", "max_wal_senders = 10", "hot_standby = on"}
+
+// StartStandby makes a streaming standby of s with pg_basebackup (-R: it
+// follows s as application name name) and starts it on its own port. Make
+// it synchronous with SetSynchronousStandby. s must run with
+// ReplicationSettings.
+func (s *Server) StartStandby(ctx context.Context, name string) (*Server, error) {
+	dir, err := os.MkdirTemp("", "podid-pg-standby-")
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	st := &Server{BinDir: s.BinDir, Dir: dir, DataDir: filepath.Join(dir, "data"), cred: s.cred}
+	if err := st.chown(dir); err != nil {
+		st.cleanup()
+		return nil, err
+	}
+	conn := fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s application_name=%s", s.Port, Superuser, Password, name)
+	out, err := st.Command(ctx, "pg_basebackup", "-D", st.DataDir, "-d", conn, "-R", "-X", "stream", "-c", "fast", "--no-sync").CombinedOutput()
+	if err != nil {
+		st.cleanup()
+		return nil, fmt.Errorf("pgtest: pg_basebackup: %w\n%s", err, out)
+	}
+	started, err := Start(ctx, Options{DataDir: st.DataDir, Dir: dir})
+	if err != nil {
+		st.cleanup()
+		return nil, err
+	}
+	return started, nil
+}
+
+// SetSynchronousStandby makes commits on s wait for the standby named name
+// (synchronous_standby_names), and waits until it is streaming in sync.
+func (s *Server) SetSynchronousStandby(ctx context.Context, name string) error {
+	if err := s.Exec(ctx, "postgres", "ALTER SYSTEM SET synchronous_standby_names = '"+name+"'", "SELECT pg_reload_conf()"); err != nil {
+		return err
+	}
+	c, err := pgx.Connect(ctx, s.URL("postgres"))
+	if err != nil {
+		return fmt.Errorf("pgtest: connect: %w", err)
+	}
+	defer c.Close(context.Background())
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		var state string
+		err := c.QueryRow(ctx, "SELECT sync_state FROM pg_stat_replication WHERE application_name = $1", name).Scan(&state)
+		if err == nil && state == "sync" {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("pgtest: standby %s is not a synchronous standby after 60s", name)
+}
+
+// Promote turns a standby into a primary (pg_ctl promote, waiting for it).
+func (s *Server) Promote(ctx context.Context) error {
+	out, err := s.Command(ctx, "pg_ctl", "promote", "-w", "-D", s.DataDir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pgtest: pg_ctl promote: %w\n%s", err, out)
+	}
+	return nil
+}
