@@ -226,20 +226,44 @@ func (s *Store) check(ctx context.Context) error {
 	return nil
 }
 
+// Transaction control statements. View's BEGIN travels in one batch with
+// the callback's first query, so a one-statement View costs two round trips
+// (query, ROLLBACK) instead of three; Update's BEGIN and the write lock go
+// in one simple-protocol message.
+const (
+	sqlBeginRead  = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+	sqlBeginWrite = "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" + lockWriteText + ")"
+	lockWriteText = "8101804658474876930" // lockWrite in decimal (checked by TestLockKeys)
+)
+
+// release ends a connection's use: a connection whose transaction could not
+// be ended cleanly is closed rather than returned to the pool.
+func release(c *pgxpool.Conn, inTx bool) {
+	if inTx {
+		if _, err := c.Exec(context.Background(), "ROLLBACK"); err != nil {
+			_ = c.Conn().Close(context.Background())
+		}
+	}
+	c.Release()
+}
+
 // View runs fn in a read-only transaction on a consistent snapshot
 // (REPEATABLE READ READ ONLY). The Tx must not be used after fn returns.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	pt, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: begin read transaction: %w", err)
 	}
-	t := &tx{ctx: ctx, pt: pt, s: s}
+	t := &tx{ctx: ctx, pt: c, s: s, pendingBegin: sqlBeginRead}
 	defer func() {
 		t.done.Store(true)
-		_ = pt.Rollback(context.Background())
+		t.mu.Lock()
+		begun := t.pendingBegin == ""
+		t.mu.Unlock()
+		release(c, begun)
 	}()
 	return fn(t)
 }
@@ -251,33 +275,36 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	pt, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
+	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: begin write transaction: %w", err)
 	}
-	t := &tx{ctx: ctx, pt: pt, s: s, write: true, eventLock: true}
-	committed := false
+	t := &tx{ctx: ctx, pt: c, s: s, write: true, eventLock: true}
+	inTx := true
 	defer func() {
 		t.done.Store(true)
-		if !committed {
-			_ = pt.Rollback(context.Background())
-		}
+		release(c, inTx)
 	}()
 	// One writer at a time across every replica, as with SQLite's single
 	// write connection: a read-then-write inside fn (bootstrap "create if
 	// none", idempotent creates) sees every earlier commit and cannot race
 	// another replica's, and change-feed revisions commit in order.
-	if _, err := pt.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockWrite); err != nil {
-		return fmt.Errorf("postgres: take the write lock: %w", err)
+	if _, err := c.Exec(ctx, sqlBeginWrite); err != nil {
+		return fmt.Errorf("postgres: begin write transaction and take the write lock: %w", err)
 	}
 	if err := fn(t); err != nil {
 		return err
 	}
 	t.done.Store(true)
-	if err := pt.Commit(ctx); err != nil {
+	tag, err := c.Exec(ctx, "COMMIT")
+	if err != nil {
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
-	committed = true
+	inTx = false
+	if tag.String() != "COMMIT" {
+		// COMMIT of a transaction a failed statement aborted rolls back.
+		return fmt.Errorf("postgres: commit: the transaction was rolled back (%s)", tag.String())
+	}
 	if t.wroteEvents {
 		s.events.broadcast()
 	}

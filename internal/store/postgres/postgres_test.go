@@ -326,3 +326,11 @@ func TestWritersSerializedAcrossStores(t *testing.T) {
 		t.Errorf("%d keys created, want 1", len(ks))
 	}
 }
+
+// TestLockKeys: the write lock's key spelled in Update's BEGIN message is
+// the one the rest of the code uses.
+func TestLockKeys(t *testing.T) {
+	if lockWriteText != strconv.FormatInt(lockWrite, 10) {
+		t.Fatalf("lockWriteText = %s, want %d", lockWriteText, lockWrite)
+	}
+}

@@ -30,7 +30,10 @@ var (
 // returned.
 type tx struct {
 	ctx         context.Context
-	pt          pgx.Tx
+	pt          querier
+	// pendingBegin is View's BEGIN, sent with the first query (under mu;
+	// empty once sent).
+	pendingBegin string
 	s           *Store
 	write       bool
 	mu          sync.Mutex
@@ -40,6 +43,72 @@ type tx struct {
 }
 
 var _ store.Tx = (*tx)(nil)
+
+// querier is the connection a transaction runs on.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// query runs a query, sending a pending BEGIN in the same batch. The
+// returned done must be called after the rows are read. Callers hold mu.
+func (t *tx) query(q string, args ...any) (pgx.Rows, func() error, error) {
+	if t.pendingBegin == "" {
+		rows, err := t.pt.Query(t.ctx, sqlText(q), args...)
+		return rows, func() error { return nil }, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(t.pendingBegin)
+	b.Queue(sqlText(q), args...)
+	br := t.pt.SendBatch(t.ctx, b)
+	t.pendingBegin = ""
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return nil, nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return nil, nil, err
+	}
+	return rows, br.Close, nil
+}
+
+// queryRow runs a single-row query and scans it with scan (callers hold mu).
+func queryRow[T any](t *tx, scan func(scanner) (T, error), q string, args ...any) (T, error) {
+	var zero T
+	rows, done, err := t.query(q, args...)
+	if err != nil {
+		return zero, err
+	}
+	v, err := scan(&rowOf{rows: rows})
+	rows.Close()
+	if derr := done(); err == nil && derr != nil {
+		return zero, derr
+	}
+	return v, err
+}
+
+// rowOf scans the first row of rows as pgx.Row does: pgx.ErrNoRows when
+// there is none.
+type rowOf struct{ rows pgx.Rows }
+
+// Scan reads the first row.
+func (r *rowOf) Scan(dest ...any) error {
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.rows.Close()
+	return r.rows.Err()
+}
 
 // scanner is pgx.Row or pgx.Rows.
 type scanner interface {
@@ -139,7 +208,7 @@ func one[T any](t *tx, scan func(scanner) (T, error), q string, args ...any) (T,
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return scan(t.pt.QueryRow(t.ctx, sqlText(q), args...))
+	return queryRow(t, scan, q, args...)
 }
 
 // list fetches every row of a query with scan.
@@ -149,10 +218,11 @@ func list[T any](t *tx, scan func(scanner) (T, error), q string, args ...any) ([
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	rows, err := t.pt.Query(t.ctx, sqlText(q), args...)
+	rows, done, err := t.query(q, args...)
 	if err != nil {
 		return nil, err
 	}
+	defer func() { _ = done() }()
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
@@ -331,7 +401,8 @@ type lazyRow struct {
 func (r *lazyRow) Scan(dest ...any) error {
 	r.t.mu.Lock()
 	defer r.t.mu.Unlock()
-	return r.t.pt.QueryRow(r.t.ctx, sqlText(r.q), r.args...).Scan(dest...)
+	_, err := queryRow(r.t, func(sc scanner) (struct{}, error) { return struct{}{}, sc.Scan(dest...) }, r.q, r.args...)
+	return err
 }
 
 // row returns a single-row query to scan; a missing row is pgx.ErrNoRows.
