@@ -29,17 +29,17 @@ var (
 // statements run one at a time. It refuses all use once the callback has
 // returned.
 type tx struct {
-	ctx         context.Context
-	pt          querier
+	ctx context.Context
+	pt  querier
 	// pendingBegin is View's BEGIN, sent with the first query (under mu;
 	// empty once sent).
 	pendingBegin string
-	s           *Store
-	write       bool
-	mu          sync.Mutex
-	done        atomic.Bool
-	wroteEvents bool // under mu
-	eventLock   bool // under mu
+	s            *Store
+	write        bool
+	mu           sync.Mutex
+	done         atomic.Bool
+	wroteEvents  bool // under mu
+	eventLock    bool // under mu
 }
 
 var _ store.Tx = (*tx)(nil)
