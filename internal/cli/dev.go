@@ -25,6 +25,7 @@ import (
 	"github.com/podid/podid/internal/eks/feed"
 	"github.com/podid/podid/internal/local"
 	"github.com/podid/podid/internal/secrets"
+	"github.com/podid/podid/internal/store/backend"
 	"github.com/podid/podid/internal/version"
 )
 
@@ -85,6 +86,10 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 	}
 	if len(o.clusters) == 0 {
 		return errors.New("give at least one --cluster")
+	}
+	if o.fresh && backend.URL(o.databaseURL, os.Getenv) != "" {
+		// --fresh removes files; it never drops a shared database.
+		return errors.New("--fresh empties the SQLite store in --data-dir; with --database-url, use a new (or dropped and re-created) database instead")
 	}
 	seen := map[string]bool{}
 	for _, c := range o.clusters {

@@ -211,3 +211,36 @@ func TestBrokerBanner(t *testing.T) {
 		t.Errorf("banner without identity:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestDatabaseURLRefusals: --database-url is checked before anything
+// starts: another scheme is refused (never a silent SQLite fallback),
+// PostgreSQL needs the replicas' shared master key, and dev --fresh does not
+// pretend to empty a shared database. No message shows the password.
+func TestDatabaseURLRefusals(t *testing.T) {
+	t.Setenv("PODID_MASTER_KEY", "")
+	t.Setenv("PODID_MASTER_KEY_FILE", "")
+	t.Setenv("PODID_DATABASE_URL", "")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"other scheme", []string{"server", "--listen", "127.0.0.1:0", "--database-url", "mysql://u:s3cret@db/podid"}, "must be a postgres:// or postgresql:// URL"},
+		{"no shared master key", []string{"server", "--listen", "127.0.0.1:0", "--database-url", "postgres://u:s3cret@127.0.0.1:1/podid"}, "every replica needs the same master key"},
+		{"dev fresh", []string{"dev", "--fresh", "--listen", "127.0.0.1:0", "--database-url", "postgres://u:s3cret@127.0.0.1:1/podid"}, "--fresh empties the SQLite store"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			err := Run(context.Background(), append(tc.args, "--data-dir", dir))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want one containing %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("the error shows the password: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "master.key")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a master key was created in the data directory: %v", err)
+			}
+		})
+	}
+}
