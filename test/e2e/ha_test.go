@@ -36,9 +36,11 @@ func TestHAReplicas(t *testing.T) {
 	// One replica takes the URL as a flag, the others from the environment.
 	// Replicas share one public URL (the Service's, in Kubernetes): hosted
 	// clusters' issuer URLs are built from it.
-	a := launchReplica(t, "", env, "--database-url", url, "--public-url", haPublicURL)
-	b := launchReplica(t, "", append(env, "PODID_DATABASE_URL="+url), "--public-url", haPublicURL)
-	c := launchReplica(t, "", append(env, "PODID_DATABASE_URL="+url), "--public-url", haPublicURL)
+	// The load below exchanges one pod's token many times a second: the
+	// per-pod issuance limit is lifted for it.
+	a := launchReplica(t, "", env, "--database-url", url, "--public-url", haPublicURL, "--eks-auth-pod-rate", "0")
+	b := launchReplica(t, "", append(env, "PODID_DATABASE_URL="+url), "--public-url", haPublicURL, "--eks-auth-pod-rate", "0")
+	c := launchReplica(t, "", append(env, "PODID_DATABASE_URL="+url), "--public-url", haPublicURL, "--eks-auth-pod-rate", "0")
 	for _, r := range []*replica{a, b, c} {
 		r.waitReady(t)
 	}
