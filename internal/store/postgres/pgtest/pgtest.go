@@ -118,7 +118,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.DataDir != "" {
 		s.Dir, s.DataDir = o.Dir, o.DataDir
 	} else {
-		if s.Dir, err = os.MkdirTemp("", "podid-pg-"); err != nil {
+		if s.Dir, err = os.MkdirTemp(tempParent(s.cred), "podid-pg-"); err != nil {
 			return nil, fmt.Errorf("pgtest: %w", err)
 		}
 		if err := s.chown(s.Dir); err != nil {
@@ -170,6 +170,25 @@ func unprivileged() (*syscall.Credential, error) {
 		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 	}
 	return nil, errors.New("pgtest: running as root and neither a postgres nor a nobody user exists")
+}
+
+// tempParent is where the cluster's directory goes: the usual temporary
+// directory, unless the server runs as another user who could not reach it
+// (a TMPDIR private to root); then /tmp.
+func tempParent(cred *syscall.Credential) string {
+	dir := os.TempDir()
+	if cred == nil {
+		return dir
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil || st.Mode().Perm()&0o001 == 0 {
+			return "/tmp"
+		}
+		if d == filepath.Dir(d) {
+			return dir
+		}
+	}
 }
 
 func (s *Server) chown(p string) error {
@@ -457,7 +476,7 @@ var ReplicationSettings = []string{"wal_level = replica", "max_wal_senders = 10"
 // it synchronous with SetSynchronousStandby. s must run with
 // ReplicationSettings.
 func (s *Server) StartStandby(ctx context.Context, name string) (*Server, error) {
-	dir, err := os.MkdirTemp("", "podid-pg-standby-")
+	dir, err := os.MkdirTemp(tempParent(s.cred), "podid-pg-standby-")
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
