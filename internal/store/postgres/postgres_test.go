@@ -153,6 +153,8 @@ func TestRedact(t *testing.T) {
 		{"postgres://db1,db2/podid?password=secret&target_session_attrs=read-write",
 			"postgres://db1,db2/podid?password=xxxxx&target_session_attrs=read-write"},
 		{"postgres://u:sec%20ret@h/p", "postgres://u:xxxxx@h/p"},
+		{"postgres://u:secret@10.0.0.1:5432,10.0.0.2:5432/podid?target_session_attrs=read-write",
+			"postgres://u:xxxxx@10.0.0.1:5432,10.0.0.2:5432/podid?target_session_attrs=read-write"},
 		{"postgres://u:secret@[::1/x", "postgres://(unparsable URL)"},
 	}
 	for _, c := range cases {
