@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/podid/podid/internal/eks/feed"
+	"github.com/podid/podid/internal/store/postgres/pgtest"
 )
 
 // haPublicURL is the public URL every replica of a test shares (as behind a
@@ -266,4 +268,35 @@ func feedLatencies(t testing.TB, a, b *replica, podRole string, n int) []time.Du
 		}
 	}
 	return lat
+}
+
+// TestHAGatewayOnPostgres: a standalone `podid gateway` given the servers'
+// database URL (and their master key) decides with the identities written
+// through a server replica: the root is allowed through to DynamoDB, a user
+// created through the replica without a policy is denied with DynamoDB's
+// AccessDeniedException. Its log names the backend and hides the password.
+func TestHAGatewayOnPostgres(t *testing.T) {
+	url := postgresServer(t).NewDatabase(t)
+	key := newMasterKey(t)
+	a := launchReplica(t, "", []string{"PODID_MASTER_KEY=" + key, "PODID_DATABASE_URL=" + url})
+	a.waitReady(t)
+	f := newEAFixture(t, a.server)
+	nobody := f.user(t, "no-policy")
+
+	port := freePort(t)
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "PODID_MASTER_KEY=" + key, "PODID_DATABASE_URL=" + url,
+		"AWS_ACCESS_KEY_ID=" + s3rverCreds, "AWS_SECRET_ACCESS_KEY=" + s3rverCreds}
+	p := startProc(t, "podid gateway", env, podidBin, "gateway", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", t.TempDir(),
+		"--account-id", a.AccountID, "--region", a.Region, "--dynamodb-upstream", startDynalite(t))
+	via := *a.server
+	via.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHTTP(t, "podid gateway", via.URL, p)
+
+	via.aws(t, a.root(), "dynamodb", "create-table", "--table-name", "ha-table", "--attribute-definitions", "AttributeName=pk,AttributeType=S",
+		"--key-schema", "AttributeName=pk,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST")
+	wantCode(t, via.awsErr(t, nobody, "dynamodb", "describe-table", "--table-name", "ha-table"), "AccessDeniedException")
+	logs := p.String()
+	if !strings.Contains(logs, "backend=postgres") || strings.Contains(logs, pgtest.Password) {
+		t.Errorf("gateway log: want the PostgreSQL backend named and no password:\n%s", logs)
+	}
 }
