@@ -37,6 +37,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	pgLazy.Stop()
 	os.RemoveAll(dir)
+	if imageDir != "" {
+		os.RemoveAll(imageDir)
+	}
 	os.Exit(code)
 }
 

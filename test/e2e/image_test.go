@@ -42,22 +42,29 @@ func buildImage(t *testing.T, args ...string) builtImage {
 	if b, ok := imageCache[key]; ok {
 		return b
 	}
-	b := runImageBuild(t, filepath.Join(os.TempDir(), "podid-e2e-images"), args...)
+	if imageDir == "" {
+		dir, err := os.MkdirTemp("", "podid-e2e-images-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		imageDir = dir // removed by TestMain
+	}
+	b := runImageBuild(t, imageDir, args...)
 	imageCache[key] = b
 	return b
 }
 
+// imageDir holds the images buildImage built for the whole test binary.
+var imageDir string
+
+// runImageBuild writes an image archive into dir (which the caller removes).
 func runImageBuild(t *testing.T, dir string, args ...string) builtImage {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	f, err := os.CreateTemp(dir, "image-*.tar")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
-	t.Cleanup(func() { os.Remove(f.Name()) })
 	all := append([]string{"run", "../../cmd/podid-image", "-C", "../..", "-o", f.Name(), "-platforms", "linux/" + runtime.GOARCH}, args...)
 	cmd := exec.Command("go", all...)
 	var stderr bytes.Buffer
