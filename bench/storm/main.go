@@ -245,24 +245,60 @@ var (
 	secretRE = regexp.MustCompile(`<SecretAccessKey>([^<]+)</SecretAccessKey>`)
 )
 
-// nodeUser creates an IAM user allowed to call EKS Auth (a node's key).
-func nodeUser(ctx context.Context, root *client, name string) (aws.Credentials, error) {
-	if _, err := root.query(ctx, "iam", url.Values{"Action": {"CreateUser"}, "Version": {"2010-05-08"}, "UserName": {name}}); err != nil {
-		return aws.Credentials{}, err
+var (
+	sessAKRE    = regexp.MustCompile(`<AccessKeyId>([^<]+)</AccessKeyId>`)
+	sessSKRE    = regexp.MustCompile(`<SecretAccessKey>([^<]+)</SecretAccessKey>`)
+	sessTokenRE = regexp.MustCompile(`<SessionToken>([^<]+)</SessionToken>`)
+)
+
+// nodeSessions gives each node a session of the role "storm-node" (as EKS
+// nodes' agents run with their node role's session credentials): an IAM
+// user allowed to assume it, then one AssumeRole per node.
+func nodeSessions(ctx context.Context, root *client, n int) ([]aws.Credentials, error) {
+	steps := []url.Values{
+		{"Action": {"CreateRole"}, "Version": {"2010-05-08"}, "RoleName": {"storm-node"},
+			"AssumeRolePolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}`}},
+		{"Action": {"PutRolePolicy"}, "Version": {"2010-05-08"}, "RoleName": {"storm-node"}, "PolicyName": {"agent"},
+			"PolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"eks-auth:AssumeRoleForPodIdentity","Resource":"*"}]}`}},
+		{"Action": {"CreateUser"}, "Version": {"2010-05-08"}, "UserName": {"provisioner"}},
+		{"Action": {"PutUserPolicy"}, "Version": {"2010-05-08"}, "UserName": {"provisioner"}, "PolicyName": {"assume"},
+			"PolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::123456789012:role/storm-node"}]}`}},
 	}
-	if _, err := root.query(ctx, "iam", url.Values{"Action": {"PutUserPolicy"}, "Version": {"2010-05-08"}, "UserName": {name}, "PolicyName": {"agent"},
-		"PolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"eks-auth:AssumeRoleForPodIdentity","Resource":"*"}]}`}}); err != nil {
-		return aws.Credentials{}, err
+	for _, v := range steps {
+		if _, err := root.query(ctx, "iam", v); err != nil {
+			return nil, err
+		}
 	}
-	b, err := root.query(ctx, "iam", url.Values{"Action": {"CreateAccessKey"}, "Version": {"2010-05-08"}, "UserName": {name}})
+	b, err := root.query(ctx, "iam", url.Values{"Action": {"CreateAccessKey"}, "Version": {"2010-05-08"}, "UserName": {"provisioner"}})
 	if err != nil {
-		return aws.Credentials{}, err
+		return nil, err
 	}
-	a, s := akidRE.FindSubmatch(b), secretRE.FindSubmatch(b)
-	if a == nil || s == nil {
-		return aws.Credentials{}, fmt.Errorf("CreateAccessKey: no key in %s", b)
+	a, sk := akidRE.FindSubmatch(b), secretRE.FindSubmatch(b)
+	if a == nil || sk == nil {
+		return nil, fmt.Errorf("CreateAccessKey: no key in %s", b)
 	}
-	return aws.Credentials{AccessKeyID: string(a[1]), SecretAccessKey: string(s[1])}, nil
+	prov := &client{endpoint: root.endpoint, creds: aws.Credentials{AccessKeyID: string(a[1]), SecretAccessKey: string(sk[1])}, hc: root.hc}
+	out := make([]aws.Credentials, n)
+	for i := range n {
+		var b []byte
+		for try := range 20 { // IAM changes reach STS at once, but be patient with a loaded server
+			b, err = prov.query(ctx, "sts", url.Values{"Action": {"AssumeRole"}, "Version": {"2011-06-15"},
+				"RoleArn": {"arn:aws:iam::123456789012:role/storm-node"}, "RoleSessionName": {fmt.Sprintf("node-%d", i)}, "DurationSeconds": {"3600"}})
+			if err == nil {
+				break
+			}
+			time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
+		}
+		if err != nil {
+			return nil, err
+		}
+		ak, sk, tok := sessAKRE.FindSubmatch(b), sessSKRE.FindSubmatch(b), sessTokenRE.FindSubmatch(b)
+		if ak == nil || sk == nil || tok == nil {
+			return nil, fmt.Errorf("AssumeRole: no credentials in %s", b)
+		}
+		out[i] = aws.Credentials{AccessKeyID: string(ak[1]), SecretAccessKey: string(sk[1]), SessionToken: string(tok[1])}
+	}
+	return out, nil
 }
 
 // agentProc is a standalone agent (one node).
@@ -280,7 +316,7 @@ func startAgent(name, bin string, env []string, endpoint string, key aws.Credent
 	if err != nil {
 		return nil, err
 	}
-	agentEnv := append(slices.Clone(env), "AWS_ACCESS_KEY_ID="+key.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+key.SecretAccessKey, "AWS_REGION="+region)
+	agentEnv := append(slices.Clone(env), "AWS_ACCESS_KEY_ID="+key.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+key.SecretAccessKey, "AWS_SESSION_TOKEN="+key.SessionToken, "AWS_REGION="+region)
 	args := []string{"agent", "--cluster-name", cluster, "--endpoint", endpoint,
 		"--bind-hosts", "127.0.0.1", "--port", strconv.Itoa(port), "--allowed-hosts", "127.0.0.1", "--manage-addresses=false",
 		"--probe-address", "", "--metrics-address", "127.0.0.1", "--metrics-port", strconv.Itoa(mport),
@@ -353,8 +389,15 @@ func mint(ctx context.Context, root *client, o options, n int, next *atomic.Int6
 				var out struct {
 					Token string `json:"token"`
 				}
-				err := root.rest(ctx, "POST", "/podid/v1/clusters/"+cluster+"/tokens", map[string]any{"namespace": ns, "serviceAccount": "app",
-					"podName": fmt.Sprintf("app-%d", id), "podUid": fmt.Sprintf("00000000-0000-4000-8000-%012d", id), "expirationSeconds": 3600}, &out)
+				var err error
+				for try := range 3 { // the loaded server may answer 5xx: retry
+					err = root.rest(ctx, "POST", "/podid/v1/clusters/"+cluster+"/tokens", map[string]any{"namespace": ns, "serviceAccount": "app",
+						"podName": fmt.Sprintf("app-%d", id), "podUid": fmt.Sprintf("00000000-0000-4000-8000-%012d", id), "expirationSeconds": 3600}, &out)
+					if err == nil {
+						break
+					}
+					time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
+				}
 				if err != nil {
 					first.CompareAndSwap(nil, &err)
 					continue
@@ -540,20 +583,20 @@ func run(o options) error {
 		}
 	}
 	nAgents := max(1, o.agents)
+	keys, err := nodeSessions(ctx, root, nAgents)
+	if err != nil {
+		return fmt.Errorf("node sessions: %w", err)
+	}
 	agents := make([]*agentProc, nAgents)
 	for i := range agents {
-		key, err := nodeUser(ctx, root, fmt.Sprintf("node-%d", i))
-		if err != nil {
-			return err
-		}
-		a, err := startAgent(fmt.Sprintf("agent %d", i), bin, env, state.Endpoint, key, i == 0 && o.profileDir != "")
+		a, err := startAgent(fmt.Sprintf("agent %d", i), bin, env, state.Endpoint, keys[i], i == 0 && o.profileDir != "")
 		if err != nil {
 			return err
 		}
 		defer a.stop()
 		agents[i] = a
 	}
-	fmt.Printf("storm: podid dev (pid %d) and %d standalone agents; %d namespaces, one association and role each; load average %s; %d CPUs\n",
+	fmt.Printf("storm: podid dev (pid %d) and %d standalone agents (node-role sessions); %d namespaces, one association and role each; load average %s; %d CPUs\n",
 		state.PID, nAgents, o.namespaces, loadavg(), runtime.NumCPU())
 	fmt.Printf("CPU from /proc/PID/stat utime+stime (10 ms ticks), read before the storm and 300 ms after its last answer\n\n")
 	fmt.Printf("%-8s %6s %7s %7s %7s %7s %7s %7s %6s %9s %13s %13s %7s\n", "agents", "pods", "wall", "p50", "p90", "p99", "p99.9", "max", "fails", "throttled", "agent CPU/op", "server CPU/op", "load")

@@ -171,17 +171,28 @@ type eksAuthClient struct {
 	throttleDelay  time.Duration
 }
 
+// maxUpstreamConns bounds the connections to EKS Auth (each carries one
+// HTTP/1.1 exchange at a time, or many HTTP/2 streams), all of which stay
+// in the idle pool between bursts.
+const maxUpstreamConns = 64
+
 // newTransport builds the pooled upstream transport: keep-alive sized for
 // bursts, HTTP/2 over TLS when the endpoint offers it, a proxy from the
 // environment, and connect and handshake limits that fit the call deadline.
 func newTransport(roots *x509.CertPool) *http.Transport {
 	d := &net.Dialer{Timeout: 500 * time.Millisecond, KeepAlive: 30 * time.Second}
 	t := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          128,
-		MaxIdleConnsPerHost:   64,
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         d.DialContext,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        128,
+		MaxIdleConnsPerHost: maxUpstreamConns,
+		// Bounded concurrency: a storm of first requests (thousands of
+		// pods starting at once) queues for these connections instead of
+		// dialling one per pod and closing all but the idle pool's share
+		// afterwards; that churn was a fifth of the agent's CPU and of the
+		// server's under a 5,000-pod storm (docs/performance.md).
+		MaxConnsPerHost:       maxUpstreamConns,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   time.Second,
 		ResponseHeaderTimeout: 0, // bounded by the attempt context

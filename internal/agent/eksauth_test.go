@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -186,4 +191,67 @@ func FuzzDecodeAssumeOutput(f *testing.F) {
 		}
 		_, _ = newCredSet(res, time.Unix(0, 0))
 	})
+}
+
+// TestTransportBoundsConnections: a burst far larger than the pool queues
+// on at most maxUpstreamConns connections, and every one of them is kept
+// for the next burst (none dialled only to be closed).
+func TestTransportBoundsConnections(t *testing.T) {
+	var opened, open, peak, inflight atomic.Int64
+	var gate atomic.Pointer[chan struct{}]
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inflight.Add(1)
+		<-*gate.Load()
+		inflight.Add(-1)
+		io.WriteString(w, "{}")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			opened.Add(1)
+			if n := open.Add(1); n > peak.Load() {
+				peak.Store(n)
+			}
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	hc := &http.Client{Transport: newTransport(nil)}
+	burst := func(n int) {
+		ch := make(chan struct{})
+		gate.Store(&ch)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				resp, err := hc.Post(srv.URL, "application/json", strings.NewReader("{}"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			})
+		}
+		// Every connection the transport allows is busy: hold them a
+		// moment so that any extra dial would show, then let all go.
+		for inflight.Load() < maxUpstreamConns {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond)
+		close(ch)
+		wg.Wait()
+	}
+	burst(4 * maxUpstreamConns)
+	if got := opened.Load(); got != maxUpstreamConns {
+		t.Fatalf("first burst of %d opened %d connections, want %d", 4*maxUpstreamConns, got, maxUpstreamConns)
+	}
+	burst(4 * maxUpstreamConns)
+	if got := opened.Load(); got != maxUpstreamConns {
+		t.Fatalf("after a second burst %d connections were opened in all, want the %d kept from the first", got, maxUpstreamConns)
+	}
+	if p := peak.Load(); p > maxUpstreamConns {
+		t.Fatalf("%d connections open at once, want at most %d", p, maxUpstreamConns)
+	}
 }
