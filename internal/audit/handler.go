@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/store"
@@ -132,7 +133,7 @@ func (h *Handler) authorize(r *http.Request, cluster string) error {
 	}
 	resource := "*"
 	if cluster != "" {
-		resource = "arn:" + h.Partition + ":eks:" + h.Region + ":" + h.AccountID + ":cluster/" + cluster
+		resource = arn.Cluster(h.Partition, h.Region, h.AccountID, cluster).String()
 	}
 	err := h.Authorizer.Authorize(r.Context(), p, Action, resource, nil)
 	if err == nil {

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+
+	"github.com/podid/podid/internal/arn"
 )
 
 // upstreamDDBARN matches the head of a DynamoDB ARN an upstream writes
@@ -22,7 +24,8 @@ func rewriteDDBARNs(body []byte, partition, region, account string) []byte {
 	if !bytes.Contains(body, []byte("arn:")) {
 		return body
 	}
-	head := []byte("arn:" + partition + ":dynamodb:" + region + ":" + account + ":")
+	// An empty resource leaves the head: arn:PARTITION:dynamodb:REGION:ACCOUNT:
+	head := []byte(arn.ARN{Partition: partition, Service: "dynamodb", Region: region, AccountID: account}.String())
 	return upstreamDDBARN.ReplaceAllLiteral(body, head)
 }
 
