@@ -157,8 +157,14 @@ const (
 // It reads at most MaxScan records from the store; Next and More tell
 // where to continue.
 func Read(ctx context.Context, st store.Store, f Filter, cursor Cursor, limit int) (*Page, error) {
+	return read(ctx, st, f, cursor, limit, storeRead)
+}
+
+// read is Read with the number of records asked of the store per read
+// (batch; tests make it small to reach its edges with few records).
+func read(ctx context.Context, st store.Store, f Filter, cursor Cursor, limit, batch int) (*Page, error) {
 	if limit <= 0 {
-		limit = storeRead
+		limit = batch
 	}
 	since := f.Since
 	if !cursor.IsZero() && cursor.Time.After(since) {
@@ -166,7 +172,7 @@ func Read(ctx context.Context, st store.Store, f Filter, cursor Cursor, limit in
 	}
 	p := &Page{Next: cursor}
 	scanned := 0
-	read := storeRead
+	read := batch
 	for {
 		var recs []*store.AuditRecord
 		err := st.View(ctx, func(tx store.Tx) error {
