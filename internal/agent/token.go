@@ -73,15 +73,16 @@ func tokenShapeOK(s string) bool {
 	}
 	dots, segLen := 0, 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '.':
+		// One table load per byte instead of a chain of range tests: the
+		// scan over a ~1.1 KB token was a fifth of a cache miss's CPU.
+		switch tokenByte[s[i]] {
+		case tokenDot:
 			if segLen == 0 {
 				return false
 			}
 			dots++
 			segLen = 0
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '=':
+		case tokenB64:
 			segLen++
 		default:
 			return false
@@ -89,6 +90,28 @@ func tokenShapeOK(s string) bool {
 	}
 	return dots == 2 && segLen > 0
 }
+
+const (
+	tokenOther = iota
+	tokenB64   // base64url alphabet and '=' padding
+	tokenDot
+)
+
+// tokenByte classifies each byte for tokenShapeOK.
+var tokenByte = func() (t [256]uint8) {
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = tokenB64
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = tokenB64
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = tokenB64
+	}
+	t['-'], t['_'], t['='] = tokenB64, tokenB64, tokenB64
+	t['.'] = tokenDot
+	return t
+}()
 
 // decodeSegment decodes one base64url JWT segment, with or without padding.
 func decodeSegment(seg string) ([]byte, error) {
