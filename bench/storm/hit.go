@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -84,7 +85,17 @@ func hitPath(o options, ag *agentProc, token string) error {
 	}{{"agent", ag.url, ag.cmd.Process.Pid}, {"bare", bareURL, bare.Process.Pid}}
 	for r := range o.hitRounds {
 		for i, t := range targets {
+			var prof sync.WaitGroup
+			if r == 0 && i == 0 && o.profileDir != "" && ag.pprof != "" {
+				secs := max(1, int(o.hitFor/time.Second))
+				prof.Go(func() {
+					if err := fetchProfile(ag.pprof, filepath.Join(o.profileDir, "agent-hit.pprof"), secs); err != nil {
+						fmt.Fprintln(os.Stderr, "storm: profile:", err)
+					}
+				})
+			}
 			n, c, d := load(t.url, token, t.pid, o.hitConns, o.hitFor)
+			prof.Wait()
 			rs, cr := float64(n)/d.Seconds(), float64(c)/float64(n)/1e3
 			rate[i], cpu[i] = append(rate[i], rs), append(cpu[i], cr)
 			fmt.Printf("%-6d %-6s %12.0f %11.1f µs\n", r+1, t.name, rs, cr)

@@ -71,7 +71,7 @@ func main() {
 	flag.DurationVar(&o.hitFor, "hit-duration", 3*time.Second, "length of one hit-path round (0: no hit-path run)")
 	flag.IntVar(&o.hitRounds, "hit-rounds", 4, "hit-path rounds per target (agent, bare), alternating")
 	flag.IntVar(&o.hitConns, "hit-conns", 50, "keep-alive connections of the hit-path load")
-	flag.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the agent and the server during the largest one-agent storm to this directory")
+	flag.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the agent and the server during the largest one-agent storm, and of the agent during the first hit-path round, to this directory")
 	flag.BoolVar(&o.bare, "bare", false, "internal: serve a bare net/http handler (the hit-path peer)")
 	flag.Parse()
 	if o.bare {
@@ -625,7 +625,7 @@ func run(o options) error {
 			if o.profileDir != "" && na == 1 && n == largest {
 				for _, pr := range []struct{ name, url string }{{"agent", agents[0].pprof}, {"server", devPprof}} {
 					profWG.Go(func() {
-						if err := fetchProfile(pr.url, filepath.Join(o.profileDir, fmt.Sprintf("%s-%d.pprof", pr.name, n))); err != nil {
+						if err := fetchProfile(pr.url, filepath.Join(o.profileDir, fmt.Sprintf("%s-%d.pprof", pr.name, n)), 6); err != nil {
 							fmt.Fprintln(os.Stderr, "storm: profile:", err)
 						}
 					})
@@ -660,10 +660,10 @@ func run(o options) error {
 	return nil
 }
 
-// fetchProfile records a 6-second CPU profile (the storm starts 200 ms
-// into it).
-func fetchProfile(base, file string) error {
-	resp, err := http.Get(base + "/debug/pprof/profile?seconds=6")
+// fetchProfile records a CPU profile of secs seconds (a storm starts
+// 200 ms into its 6).
+func fetchProfile(base, file string, secs int) error {
+	resp, err := http.Get(base + "/debug/pprof/profile?seconds=" + strconv.Itoa(secs))
 	if err != nil {
 		return err
 	}
