@@ -6,12 +6,13 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"runtime"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podid/podid/internal/testtools"
 )
 
 // inNewNetns runs fn on a thread moved into a fresh network namespace and
@@ -19,9 +20,7 @@ import (
 // runtime discards it afterwards.
 func inNewNetns(t *testing.T, fn func() error) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_SYS_ADMIN) to create a network namespace")
-	}
+	testtools.Need(t, testtools.Root) // CAP_SYS_ADMIN to create a network namespace
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/podid/podid/internal/testtools"
 )
 
 var updateFixtures = flag.Bool("update", false, "rewrite testdata/botocore from live AWS CLI requests")
@@ -44,6 +46,7 @@ var cliCases = []struct {
 // botocore's signing agrees with the verifier. With -update it also records
 // the requests into testdata/botocore.
 func TestVerifyAWSCLIRequests(t *testing.T) {
+	testtools.Need(t, testtools.AWSCLI)
 	awsBin, err := exec.LookPath("aws")
 	if err != nil {
 		t.Fatalf("the AWS CLI v1 (aws) is required for this test: %v", err)

@@ -51,7 +51,7 @@ var serverSide = append([]string{
 }, services...)
 
 // testOnly are packages only tests may import.
-var testOnly = []string{"internal/testclock", "internal/auth/authtest", "internal/store/storetest", "internal/store/postgres/pgtest", "internal/iam/iamsdktest"}
+var testOnly = []string{"internal/testclock", "internal/auth/authtest", "internal/store/storetest", "internal/store/postgres/pgtest", "internal/iam/iamsdktest", "internal/testtools"}
 
 // rules are docs/architecture.md's layering, one reason each.
 var rules = []rule{
@@ -110,7 +110,7 @@ var rules = []rule{
 		reason:    "a backend implements the contract and nothing more: no policy, no services, no secrets handling",
 	},
 	{
-		from:      []string{"internal/arn", "internal/ids", "internal/awscreds", "internal/sharedcreds", "internal/cputime", "internal/testclock", "internal/eks/feed", "internal/podidclient", "internal/version", "internal/image"},
+		from:      []string{"internal/arn", "internal/ids", "internal/awscreds", "internal/sharedcreds", "internal/cputime", "internal/testclock", "internal/testtools", "internal/eks/feed", "internal/podidclient", "internal/version", "internal/image"},
 		allowOnly: []string{"internal/arn", "internal/ids"},
 		reason:    "foundations: ARNs, identifiers, credential files, clocks, the feed's wire format, the build's identity and the image builder depend on no other podid package",
 	},

@@ -737,7 +737,7 @@ func jsClient(t *testing.T) string {
 		return nil
 	}
 	jsSDKOnce.Do(func() {
-		if installed() == nil || toolNPM.missing() != nil {
+		if installed() == nil || toolNPM.Missing() != nil {
 			return
 		}
 		args := []string{"install", "--prefix", npmDir(), "--no-audit", "--no-fund", "--loglevel=error"}
@@ -748,6 +748,6 @@ func jsClient(t *testing.T) string {
 			t.Logf("npm %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	})
-	need(t, toolNode, tool{"the JS SDK v3 in " + npmDir(), installDeps, installed})
+	need(t, toolNode, tool{Name: "the JS SDK v3 in " + npmDir(), Install: installDeps, Missing: installed})
 	return script
 }

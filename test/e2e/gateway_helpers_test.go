@@ -43,7 +43,7 @@ func npmScript(t *testing.T, rel string) string {
 	t.Helper()
 	p := filepath.Join(npmDir(), "node_modules", rel)
 	npmOnce.Do(func() {
-		if _, err := os.Stat(p); err == nil || toolNPM.missing() != nil {
+		if _, err := os.Stat(p); err == nil || toolNPM.Missing() != nil {
 			return
 		}
 		cmd := exec.Command("npm", "install", "--prefix", npmDir(), "--no-audit", "--no-fund", "dynalite@4.0.0", "s3rver@3.7.1")
@@ -52,7 +52,7 @@ func npmScript(t *testing.T, rel string) string {
 			t.Logf("npm install: %v\n%s", err, out)
 		}
 	})
-	need(t, toolNode, tool{p, installDeps, func() error { _, err := os.Stat(p); return err }})
+	need(t, toolNode, tool{Name: p, Install: installDeps, Missing: func() error { _, err := os.Stat(p); return err }})
 	return p
 }
 

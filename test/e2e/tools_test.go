@@ -2,89 +2,54 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/podid/podid/internal/testtools"
 )
 
 // The end-to-end tests drive tools `go test` cannot provide: the AWS CLI,
 // boto3, kubectl, Node.js and npm packages, iproute2 with root, and a
-// Kubernetes control plane built from source. need is the one place that
-// checks for them. A bare `go test ./...` on a machine without them skips
-// the tests that need them, naming the command that installs them; in CI
+// Kubernetes control plane built from source. need (internal/testtools) is
+// the one place that checks for them. A bare `go test ./...` on a machine
+// without them skips the tests that need them, naming the command that installs them; in CI
 // (CI set, as every CI system and .ci/run do) a missing tool fails the
 // test: CI must never skip.
 
 // tool is one thing the end-to-end tests need from the machine.
-type tool struct {
-	name    string
-	install string       // the command that installs it
-	missing func() error // nil when present
-}
+type tool = testtools.Tool
 
-const installDeps = "scripts/install-deps.sh (as root: it uses apt-get and npm)"
+const installDeps = testtools.InstallDeps
 
-func lookPath(name string) func() error {
-	return func() error {
-		_, err := exec.LookPath(name)
-		return err
-	}
-}
+func lookPath(name string) func() error { return testtools.LookPath(name) }
 
 var (
-	toolAWSCLI  = tool{"the AWS CLI (aws)", installDeps, lookPath("aws")}
-	toolBoto3   = tool{"boto3 (python3 -c 'import boto3')", installDeps, func() error { return exec.Command("python3", "-c", "import boto3").Run() }}
-	toolKubectl = tool{"kubectl", installDeps, lookPath("kubectl")}
-	toolNode    = tool{"Node.js (node)", installDeps, lookPath("node")}
-	toolNPM     = tool{"npm", installDeps, lookPath("npm")}
-	toolIP      = tool{"iproute2 (ip)", installDeps, lookPath("ip")}
-	toolRoot    = tool{"root (network namespaces with `ip netns`)", "sudo go test ./test/e2e/...", func() error {
-		if os.Geteuid() != 0 {
-			return errNotRoot
-		}
-		return nil
-	}}
+	toolAWSCLI  = testtools.AWSCLI
+	toolBoto3   = testtools.Boto3
+	toolKubectl = testtools.Kubectl
+	toolNode    = testtools.Node
+	toolNPM     = testtools.NPM
+	toolIP      = testtools.IP
+	toolRoot    = testtools.Root
 	// toolControlPlane is the control plane scripts/build-k8s.sh builds
 	// into its cache (10-15 minutes the first time).
-	toolControlPlane = tool{"a Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)",
-		"scripts/build-k8s.sh (10-15 minutes the first time, then cached)", func() error {
+	toolControlPlane = tool{Name: "a Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)",
+		Install: "scripts/build-k8s.sh (10-15 minutes the first time, then cached)", Missing: func() error {
 			return exec.Command("../../scripts/build-k8s.sh", "--check").Run()
 		}}
 )
 
-type notRootError struct{}
-
-func (notRootError) Error() string { return "not running as root" }
-
-var errNotRoot = notRootError{}
-
 // inCI reports whether the tests run in CI, where nothing may be skipped.
-func inCI() bool {
-	v := strings.ToLower(strings.TrimSpace(os.Getenv("CI")))
-	return v != "" && v != "false" && v != "0"
-}
+func inCI() bool { return testtools.InCI() }
 
 // need skips (outside CI) or fails (in CI) the test unless every tool is
-// present, naming what is missing and the command that installs it.
+// present (testtools.Need, the one such check).
 func need(t testing.TB, tools ...tool) {
 	t.Helper()
-	var missing []string
-	for _, tl := range tools {
-		if err := tl.missing(); err != nil {
-			missing = append(missing, tl.name+" ("+err.Error()+"); install: "+tl.install)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := "this end-to-end test needs " + strings.Join(missing, "; ")
-	if inCI() {
-		t.Fatal(msg + " [CI is set: a missing tool fails instead of skipping]")
-	}
-	t.Skip(msg)
+	testtools.Need(t, tools...)
 }
 
 // needFor checks for the tools a command line runs: the first word of each
@@ -120,7 +85,7 @@ func needFor(t testing.TB, argv ...string) {
 // TestNeedSkipsOrFails pins the policy: outside CI a missing tool skips,
 // in CI it fails.
 func TestNeedSkipsOrFails(t *testing.T) {
-	absent := tool{"a tool no machine has", "nothing", lookPath("podid-e2e-no-such-tool")}
+	absent := tool{Name: "a tool no machine has", Install: "nothing", Missing: lookPath("podid-e2e-no-such-tool")}
 	for _, ci := range []string{"", "true"} {
 		t.Run("CI="+ci, func(t *testing.T) {
 			t.Setenv("CI", ci)
@@ -128,7 +93,7 @@ func TestNeedSkipsOrFails(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				need(rec, toolAWSCLI.withMissing(nil), absent)
+				need(rec, withMissing(toolAWSCLI, nil), absent)
 			}()
 			<-done
 			if ci == "" && (!rec.skipped || rec.failed) || ci != "" && (!rec.failed || rec.skipped) {
@@ -142,8 +107,8 @@ func TestNeedSkipsOrFails(t *testing.T) {
 }
 
 // withMissing returns the tool with its check replaced (tests of need).
-func (tl tool) withMissing(err error) tool {
-	tl.missing = func() error { return err }
+func withMissing(tl tool, err error) tool {
+	tl.Missing = func() error { return err }
 	return tl
 }
 

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/podid/podid/internal/testtools"
 )
 
 // InstallHint is how to get the binaries the helper needs.
@@ -355,13 +356,11 @@ func (s *Server) NewDatabase(t testing.TB) string {
 	return s.URL(name)
 }
 
-// Unavailable skips t with the install command, or fails it under CI=true.
+// Unavailable skips t with the install command, or fails it in CI
+// (testtools.Need, the one such check).
 func Unavailable(t testing.TB) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("PostgreSQL is required under CI=true: %v", ErrNoBinaries)
-	}
-	t.Skipf("PostgreSQL not available: %v", ErrNoBinaries)
+	testtools.Need(t, testtools.Tool{Name: "PostgreSQL", Install: testtools.InstallDeps, Missing: func() error { return ErrNoBinaries }})
 }
 
 // Kill stops the server at once (SIGKILL to its process group), as a
