@@ -39,30 +39,19 @@ const (
 // realNodeInstall is what a machine needs for the real-node tests.
 const realNodeInstall = "run as root after scripts/install-deps.sh (containerd, runc, containernetworking-plugins, iptables, conntrack): sudo go test ./test/e2e -run TestRealNode"
 
-// requireRealNode skips (outside CI) or fails (CI=true) when this machine
-// cannot run a real node.
+// requireRealNode skips (outside CI) or fails (in CI) when this machine
+// cannot run a real node (need, the one tool check).
 func requireRealNode(t *testing.T) {
 	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
+	tools := []tool{toolRoot}
+	for _, name := range []string{"containerd", "ctr", "runc", "ip", "iptables"} {
+		tools = append(tools, tool{Name: name, Install: realNodeInstall, Missing: lookPath(name)})
 	}
-	for _, tool := range []string{"containerd", "ctr", "runc", "ip", "iptables"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
-		missing = append(missing, "/usr/lib/cni/bridge")
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := fmt.Sprintf("real node needs %s: %s", strings.Join(missing, ", "), realNodeInstall)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	tools = append(tools, tool{Name: "/usr/lib/cni/bridge", Install: realNodeInstall, Missing: func() error {
+		_, err := os.Stat("/usr/lib/cni/bridge")
+		return err
+	}})
+	need(t, tools...)
 }
 
 // realNode is a running kubelet node.
