@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -36,9 +34,10 @@ func renderChart(t *testing.T, sets ...string) string {
 // just built, becomes Ready on the real node, and a pod in its own network
 // namespace reaches it on 169.254.170.23:80 and [fd00:ec2::23]:80 (the
 // agent adds both addresses itself, to a link that exists on this kernel).
-// The server runs beside the node (server.enabled=false); the webhook and
-// the registration Job need pods to reach the API server and are not part
-// of this test.
+// `aws eks create-addon` adopts it and `aws eks wait addon-active` sees it
+// ACTIVE. The server runs beside the node (server.enabled=false) and
+// register-self runs as the chart's Job would; the webhook and the Job need
+// pods to reach the API server through a kube-proxy, not part of this test.
 func TestRealNodeAgentFromChart(t *testing.T) {
 	n := startRealNode(t)
 	cp := n.cp
@@ -48,19 +47,23 @@ func TestRealNodeAgentFromChart(t *testing.T) {
 	probe := buildImage(t, "-package", "./test/e2e/testdata/nodeprobe", "-name", "nodeprobe", "-repository", "podid.local/nodeprobe", "-version", "e2e", "-cmd", "")
 	n.importImage(t, probe)
 
+	const cluster = "e2e"
 	repo, tag, _ := strings.Cut(img.Ref, ":")
-	manifest := renderChart(t, "clusterName=e2e", "image.repository="+repo, "image.tag="+tag, "image.pullPolicy=Never",
+	manifest := renderChart(t, "clusterName="+cluster, "image.repository="+repo, "image.tag="+tag, "image.pullPolicy=Never",
 		"server.enabled=false", "server.url="+s.URL, "webhook.enabled=false", "register.enabled=false")
-	// The agent's credentials, which the registration Job would create.
-	rootCreds, err := os.ReadFile(filepath.Join(s.DataDir, "root-credentials"))
-	if err != nil {
-		t.Fatal(err)
+	// Register the cluster and create the agent's scoped credentials, as
+	// the chart's Job would (its pod would need to reach the API server
+	// through the kubernetes Service; here it runs beside the node).
+	cp.kubectl(t, "create", "namespace", "podid")
+	reg := exec.Command(podidBin, "cluster", "register-self", "--server", s.URL, "--cluster-name", cluster,
+		"--region", s.Region, "--kubeconfig", cp.Kubeconfig, "--namespace", "podid", "--api-access")
+	reg.Env = s.sharedCredsEnv(filepath.Join(s.DataDir, "root-credentials"))
+	if out, err := reg.CombinedOutput(); err != nil {
+		t.Fatalf("register-self: %v\n%s", err, out)
 	}
-	cp.kubectlApply(t, fmt.Sprintf(`apiVersion: v1
-kind: Secret
-metadata: {name: podid-agent-credentials, namespace: kube-system}
-data: {credentials: %s}
-`, base64.StdEncoding.EncodeToString(rootCreds)))
+	if agentCreds := secretFile(t, cp, "kube-system", "podid-agent-credentials"); agentCreds == "" {
+		t.Fatal("register-self made no agent credentials")
+	}
 	cp.kubectlApply(t, manifest)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -74,6 +77,14 @@ data: {credentials: %s}
 	})
 	if node := cp.kubectl(t, "-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=eks-pod-identity-agent", "-o", "jsonpath={.items[*].spec.nodeName}"); node != realNodeName {
 		t.Errorf("agent pods on %q, want %s", node, realNodeName)
+	}
+	// EKS's view: the add-on adopts the chart's agent and is ACTIVE from
+	// the DaemonSet's status on the real node.
+	addon := []string{"--cluster-name", cluster, "--addon-name", "eks-pod-identity-agent"}
+	s.aws(t, s.root(), append([]string{"eks", "create-addon"}, addon...)...)
+	s.aws(t, s.root(), append([]string{"eks", "wait", "addon-active"}, addon...)...)
+	if got := str(s.awsJSON(t, s.root(), append([]string{"eks", "describe-addon"}, addon...)...), "addon", "status"); got != "ACTIVE" {
+		t.Errorf("describe-addon status = %q, want ACTIVE", got)
 	}
 	addrs := runCmd(t, "ip", "addr", "show", "dev", agentLink)
 	for _, a := range []string{"169.254.170.23/32", "fd00:ec2::23/128"} {
