@@ -197,26 +197,42 @@ func TestHostileInputs(t *testing.T) {
 				mu.Unlock()
 			}()
 		}
-		want := float64(conns - hostileBudget/size)
-		deadline := time.Now().Add(60 * time.Second)
-		for metricValue(t, s, `podid_api_limit_refusals_total{limit="body_inflight"}`) < want {
-			if time.Now().After(deadline) {
-				t.Fatalf("refusals: %v, want %v", metricValue(t, s, `podid_api_limit_refusals_total{limit="body_inflight"}`), want)
+		// Sample the server's heap while the flood lasts. The held bodies
+		// end with the read timeout and free their share of the budget, so
+		// on a slow machine more than budget/size of them are admitted over
+		// the whole run; what must hold is the heap, and that most are
+		// refused at once.
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		peak := before
+	sample:
+		for {
+			if h := metricValue(t, s, "go_memstats_heap_inuse_bytes"); h > peak {
+				peak = h
 			}
-			time.Sleep(50 * time.Millisecond)
+			select {
+			case <-done:
+				break sample
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
-		during := metricValue(t, s, "go_memstats_heap_inuse_bytes")
-		t.Logf("server heap in use: %.1f MiB before, %.1f MiB with %d stalled 1 MiB bodies (budget %d MiB)", before/(1<<20), during/(1<<20), conns, hostileBudget>>20)
-		if during-before > 6*hostileBudget {
-			t.Errorf("heap grew by %.1f MiB under the flood, budget %d MiB", (during-before)/(1<<20), hostileBudget>>20)
+		t.Logf("server heap in use: %.1f MiB before, %.1f MiB at most with %d stalled 1 MiB bodies (budget %d MiB)", before/(1<<20), peak/(1<<20), conns, hostileBudget>>20)
+		if peak-before > 6*hostileBudget {
+			t.Errorf("heap grew by %.1f MiB under the flood, budget %d MiB", (peak-before)/(1<<20), hostileBudget>>20)
 		}
-		wg.Wait() // the held ones end with the read timeout
 		mu.Lock()
 		defer mu.Unlock()
+		// A refused connection is closed while its body is still being
+		// sent, so its client may read a reset instead of the 503 (status
+		// 0 here); the server's own count is the refusals.
 		for st, n := range statuses {
-			if st >= 500 && st != http.StatusServiceUnavailable {
-				t.Errorf("%d replies with HTTP %d", n, st)
+			if st != 0 && st != http.StatusServiceUnavailable && st != http.StatusBadRequest {
+				t.Errorf("%d replies with HTTP %d: want 503 (refused) or 400 IncompleteBody (held until the read timeout)", n, st)
 			}
+		}
+		refused := metricValue(t, s, `podid_api_limit_refusals_total{limit="body_inflight"}`)
+		if refused < conns/2 {
+			t.Errorf("only %v of %d stalled bodies refused at once (replies %v)", refused, conns, statuses)
 		}
 		if statuses[http.StatusServiceUnavailable] == 0 {
 			t.Errorf("no 503 among %v", statuses)
