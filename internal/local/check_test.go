@@ -151,6 +151,22 @@ The role's trust policy in AWS must allow podid's broker principal sts:AssumeRol
 	}
 }
 
+// FuzzExplain: any AccessDenied message is explained without a panic, and
+// a refusal of the association's target role names the target role.
+func FuzzExplain(f *testing.F) {
+	const target = "arn:aws:iam::123456789012:role/t"
+	f.Add("User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: sts:AssumeRole on resource: " + target)
+	f.Add("User: pods.eks.amazonaws.com is not authorized to perform: sts:TagSession on resource: arn:aws:iam::123456789012:role/r because no identity-based policy allows the sts:TagSession action")
+	f.Add("User: x is not authorized to perform: y on resource: z")
+	f.Fuzz(func(t *testing.T, msg string) {
+		a := Association{RoleARN: "arn:aws:iam::123456789012:role/r", TargetRoleARN: target, ExternalID: "us-west-2/123456789012/c/n/s"}
+		out := Explain(&AgentError{400, "AccessDeniedException", msg}, testPod, CredentialIssuer{AccountID: "123456789012"}, a)
+		if d, ok := parseDenial(msg); ok && d.Resource == target && !strings.Contains(out, target) {
+			t.Fatalf("a refusal of the target role does not name it:\n%s", out)
+		}
+	})
+}
+
 func TestCheckCredentials(t *testing.T) {
 	const token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
 	for _, tc := range []struct {
