@@ -176,11 +176,11 @@ func runExec(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, o *
 		if !errors.As(err, &ae) {
 			return err
 		}
-		role := ""
+		var assoc local.Association
 		if ae.Code == "AccessDeniedException" {
-			role = associationRole(ctx, st, pod)
+			assoc = associationOf(ctx, st, pod)
 		}
-		msg := local.Explain(ae, pod, iss, role)
+		msg := local.Explain(ae, pod, iss, assoc)
 		if iss.BrokerPrincipal == "" {
 			// The whole chain, from podid's server (the pod is exec's own,
 			// so its name is left out).
@@ -260,9 +260,9 @@ func issuerOf(ctx context.Context, st *local.State, cluster string, stderr io.Wr
 	return local.CredentialIssuer{AccountID: info.Account, BrokerPrincipal: info.Principal.AWS}
 }
 
-// associationRole names the role of the pod's association, or "" when it
-// cannot be found (the explanation then names no role).
-func associationRole(ctx context.Context, st *local.State, pod local.Pod) string {
+// associationOf reads the pod's association from podid (its role, target
+// role and externalId name the role that refused); zero when it cannot.
+func associationOf(ctx context.Context, st *local.State, pod local.Pod) local.Association {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	c := eks.NewFromConfig(aws.Config{
@@ -274,15 +274,19 @@ func associationRole(ctx context.Context, st *local.State, pod local.Pod) string
 		ClusterName: aws.String(pod.Cluster), Namespace: aws.String(pod.Namespace), ServiceAccount: aws.String(pod.ServiceAccount),
 	})
 	if err != nil || len(l.Associations) == 0 {
-		return ""
+		return local.Association{}
 	}
 	d, err := c.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{
 		ClusterName: aws.String(pod.Cluster), AssociationId: l.Associations[0].AssociationId,
 	})
 	if err != nil {
-		return ""
+		return local.Association{}
 	}
-	return aws.ToString(d.Association.RoleArn)
+	a := d.Association
+	return local.Association{
+		ID: aws.ToString(a.AssociationId), RoleARN: aws.ToString(a.RoleArn), TargetRoleARN: aws.ToString(a.TargetRoleArn),
+		ExternalID: aws.ToString(a.ExternalId), DisableSessionTags: aws.ToBool(a.DisableSessionTags),
+	}
 }
 
 // lockedWriter serializes writes to w.

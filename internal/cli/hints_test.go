@@ -36,13 +36,15 @@ func TestExecHintsParse(t *testing.T) {
 		{Status: 404, Code: "ResourceNotFoundException", Message: "No Pod Identity Association found for cluster eks-workshop, namespace carts and service account carts."},
 		{Status: 400, Code: "AccessDeniedException", Message: "AWS STS refused podid's broker: the trust policy does not allow sts:TagSession"},
 		{Status: 400, Code: "AccessDeniedException", Message: "denied"},
+		{Status: 400, Code: "AccessDeniedException", Message: "User: arn:aws:sts::210987654321:assumed-role/carts/eks-s is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::210987654321:role/target"},
 	}
 	issuers := []local.CredentialIssuer{{AccountID: "123456789012"}, {AccountID: "210987654321", BrokerPrincipal: "arn:aws:iam::210987654321:user/podid-broker"}}
 	cmdRE := regexp.MustCompile("(?m)(?:`|^\\s+)(podid [^`>\n]*)")
 	seen := 0
 	for _, iss := range issuers {
 		for _, e := range errs {
-			text := local.Explain(&e, pod, iss, "arn:aws:iam::210987654321:role/carts")
+			text := local.Explain(&e, pod, iss, local.Association{ID: "a-abcdefghijklmnopq", RoleARN: "arn:aws:iam::210987654321:role/carts",
+				TargetRoleARN: "arn:aws:iam::210987654321:role/target", ExternalID: "us-west-2/210987654321/eks-workshop/carts/carts"})
 			for _, m := range cmdRE.FindAllStringSubmatch(text, -1) {
 				seen++
 				parsePodidCommand(t, strings.TrimSpace(m[1]))

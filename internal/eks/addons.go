@@ -566,8 +566,11 @@ func (s *Service) ListAddons(ctx context.Context, in *ListAddonsInput) (*ListAdd
 	return out, nil
 }
 
-// UpdateAddon changes an add-on's version or configuration values. The
-// change applies at once: the update is reported Successful.
+// UpdateAddon changes an add-on's version or configuration values and
+// records the update InProgress; DescribeUpdate settles it from the
+// add-on's state (Successful once ACTIVE). A failure to re-apply the agent
+// podid installed fails the update at once. A retry with the same
+// clientRequestToken returns the recorded update.
 func (s *Service) UpdateAddon(ctx context.Context, in *UpdateAddonInput) (*UpdateOutput, error) {
 	c := in.ClusterName
 	if !validClusterName(c) {
@@ -583,7 +586,7 @@ func (s *Service) UpdateAddon(ctx context.Context, in *UpdateAddonInput) (*Updat
 		return nil, err
 	}
 	now := s.now()
-	up := &Update{ID: ids.NewUUID(), Status: "Successful", Type: "AddonUpdate", Params: []UpdateParam{}, CreatedAt: ts(now), Errors: []ErrorDetail{}}
+	up := &Update{ID: ids.NewUUID(), Status: UpdateInProgress, Type: UpdateTypeAddon, Params: []UpdateParam{}, CreatedAt: ts(now), Errors: []ErrorDetail{}}
 	var cluster *store.Cluster
 	var updated *store.Addon // nil for a retried request
 	if in.AddonVersion != "" {
@@ -603,7 +606,12 @@ func (s *Service) UpdateAddon(ctx context.Context, in *UpdateAddonInput) (*Updat
 		if in.ClientRequestToken != "" {
 			id, err := tx.GetIdempotencyToken(updateAddonScope(c), in.ClientRequestToken)
 			if err == nil {
-				up.ID = id // a retry: report the same update
+				// A retry: report the same update as it stands.
+				rec, err := tx.GetUpdate(c, id)
+				if err != nil {
+					return internalf("reading update %s: %w", id, err)
+				}
+				up = updateAPI(rec)
 				return nil
 			}
 			if !errors.Is(err, store.ErrNotFound) {
@@ -625,6 +633,9 @@ func (s *Service) UpdateAddon(ctx context.Context, in *UpdateAddonInput) (*Updat
 			return clusterLookupErr(c, err)
 		}
 		updated = &next
+		if err := tx.PutUpdate(updateRecord(c, a.Name, up)); err != nil {
+			return internalf("recording update: %w", err)
+		}
 		if in.ClientRequestToken != "" {
 			if err := tx.PutIdempotencyToken(updateAddonScope(c), in.ClientRequestToken, up.ID); err != nil {
 				return internalf("recording client request token: %w", err)
@@ -640,8 +651,12 @@ func (s *Service) UpdateAddon(ctx context.Context, in *UpdateAddonInput) (*Updat
 		// failure fails the update; the add-on's status keeps following
 		// the agent that runs.
 		if issue, failed := s.runInstaller(ctx, cluster, updated); failed {
-			up.Status = "Failed"
+			up.Status = UpdateFailed
 			up.Errors = []ErrorDetail{{ErrorCode: issue.Code, ErrorMessage: issue.Message, ResourceIDs: issue.ResourceIDs}}
+			err := s.cfg.Store.Update(ctx, func(tx store.Tx) error { return tx.PutUpdate(updateRecord(c, updated.Name, up)) })
+			if err != nil {
+				return nil, storeErr(internalf("recording the failed update: %w", err))
+			}
 		}
 	}
 	return &UpdateOutput{Update: up}, nil

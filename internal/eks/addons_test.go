@@ -195,7 +195,7 @@ func TestAddonOperations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if up.Update.Type != types.UpdateTypeAddonUpdate || up.Update.Status != types.UpdateStatusSuccessful || len(up.Update.Params) != 2 {
+	if up.Update.Type != types.UpdateTypeAddonUpdate || up.Update.Status != types.UpdateStatusInProgress || len(up.Update.Params) != 2 {
 		t.Errorf("update: %+v", up.Update)
 	}
 	d, err := e.eks.DescribeAddon(ctx, &awseks.DescribeAddonInput{ClusterName: aws.String("c1"), AddonName: aws.String(AgentAddonName)})
@@ -337,13 +337,17 @@ func TestAddonConfiguration(t *testing.T) {
 
 	// An update re-applies; a failed re-apply fails the update.
 	up, err := e.svc.UpdateAddon(ctx, &UpdateAddonInput{ClusterName: "ext", AddonName: AgentAddonName, ConfigurationValues: aws.String("{}")})
-	if err != nil || up.Update.Status != "Successful" || len(inst.calls) != 2 {
+	if err != nil || up.Update.Status != UpdateInProgress || len(inst.calls) != 2 {
 		t.Fatalf("update: %v %+v %q", err, up, inst.calls)
 	}
 	inst.fail = &InstallError{Issue: AddonIssue{Code: "AccessDenied", Message: "no", ResourceIDs: []string{}}, Err: errors.New("forbidden")}
 	up, err = e.svc.UpdateAddon(ctx, &UpdateAddonInput{ClusterName: "ext", AddonName: AgentAddonName, AddonVersion: "v1.3.8-eksbuild.2"})
 	if err != nil || up.Update.Status != "Failed" || len(up.Update.Errors) != 1 || up.Update.Errors[0].ErrorCode != "AccessDenied" {
 		t.Fatalf("failed update: %v %+v", err, up)
+	}
+	if du, err := e.svc.DescribeUpdate(ctx, &DescribeUpdateInput{ClusterName: "ext", UpdateID: up.Update.ID, AddonName: AgentAddonName}); err != nil ||
+		du.Update.Status != UpdateFailed || len(du.Update.Errors) != 1 || du.Update.Errors[0].ErrorCode != "AccessDenied" {
+		t.Errorf("describe-update of the failed update: %v %+v", err, du)
 	}
 	d, err := e.svc.DescribeAddon(ctx, &DescribeAddonInput{ClusterName: "ext", AddonName: AgentAddonName})
 	if err != nil || d.Addon.Status != AddonActive || d.Addon.AddonVersion != "v1.3.8-eksbuild.2" {

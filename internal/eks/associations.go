@@ -165,7 +165,7 @@ func (s *Service) CreatePodIdentityAssociation(ctx context.Context, in *CreatePo
 	}
 	a.ARN = s.associationARN(cluster, a.ID)
 	if a.TargetRoleARN != "" {
-		a.ExternalID = ids.NewUUID()
+		a.ExternalID = s.externalID(cluster, in.Namespace, in.ServiceAccount)
 	}
 
 	var result *store.Association
@@ -571,7 +571,7 @@ func (s *Service) UpdatePodIdentityAssociation(ctx context.Context, in *UpdatePo
 		case next.TargetRoleARN == "":
 			next.ExternalID = ""
 		case next.ExternalID == "":
-			next.ExternalID = ids.NewUUID()
+			next.ExternalID = s.externalID(c, a.Namespace, a.ServiceAccount)
 		}
 		next.ModifiedAt = maxTime(s.now(), a.ModifiedAt)
 		if err := tx.UpdateAssociation(&next); err != nil {
@@ -629,4 +629,15 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// externalID is the externalId of an association with a target role, in
+// the form AWS documents for the target role's sts:ExternalId condition:
+// REGION/ACCOUNT/CLUSTER/NAMESPACE/SERVICE-ACCOUNT. It depends only on the
+// association's key, so it is the same after an update and after the
+// association is deleted and created again. Associations created before
+// podid used this form keep their stored (random) externalId until their
+// target role is removed, so trust policies written for them keep working.
+func (s *Service) externalID(cluster, namespace, serviceAccount string) string {
+	return s.cfg.Region + "/" + s.cfg.AccountID + "/" + cluster + "/" + namespace + "/" + serviceAccount
 }

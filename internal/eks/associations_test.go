@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awseks "github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/podid/podid/internal/store"
 )
 
 // TestConcurrentCreates: 50 simultaneous creates for one (namespace,
@@ -342,4 +343,90 @@ func mapEq(v any, want map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestExternalIDForm: an association with a target role carries the
+// externalId AWS documents, REGION/ACCOUNT/CLUSTER/NAMESPACE/SERVICE-ACCOUNT,
+// unchanged by updates and by deleting and creating the association
+// again; a stored externalId of another form (made by an older podid) is
+// kept.
+func TestExternalIDForm(t *testing.T) {
+	e := newEnv(t)
+	e.hostedCluster("c1")
+	role := e.role("r", trustPodIdentity)
+	ctx := rootCtx()
+	const want = testRegion + "/" + testAccount + "/c1/ns/my.sa"
+	create := func(target string) *PodIdentityAssociation {
+		t.Helper()
+		out, err := e.svc.CreatePodIdentityAssociation(ctx, &CreatePodIdentityAssociationInput{ClusterName: "c1", Namespace: "ns", ServiceAccount: "my.sa", RoleArn: role, TargetRoleArn: target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Association
+	}
+	a := create("arn:aws:iam::222233334444:role/t1")
+	id := a.AssociationID
+	up := func(in UpdatePodIdentityAssociationInput) *PodIdentityAssociation {
+		t.Helper()
+		in.ClusterName, in.AssociationID = "c1", id
+		o, err := e.svc.UpdatePodIdentityAssociation(ctx, &in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.Association
+	}
+	steps := []struct {
+		name string
+		do   func() *PodIdentityAssociation
+		want string
+	}{
+		{"created", func() *PodIdentityAssociation { return a }, want},
+		{"target changed", func() *PodIdentityAssociation {
+			return up(UpdatePodIdentityAssociationInput{TargetRoleArn: aws.String("arn:aws:iam::222233334444:role/t2")})
+		}, want},
+		{"role changed", func() *PodIdentityAssociation {
+			return up(UpdatePodIdentityAssociationInput{RoleArn: aws.String(role), DisableSessionTags: aws.Bool(true)})
+		}, want},
+		{"target removed", func() *PodIdentityAssociation {
+			return up(UpdatePodIdentityAssociationInput{TargetRoleArn: aws.String("")})
+		}, ""},
+		{"target set again", func() *PodIdentityAssociation {
+			return up(UpdatePodIdentityAssociationInput{TargetRoleArn: aws.String("arn:aws:iam::222233334444:role/t1")})
+		}, want},
+		{"described", func() *PodIdentityAssociation {
+			o, err := e.svc.DescribePodIdentityAssociation(ctx, &DescribePodIdentityAssociationInput{ClusterName: "c1", AssociationID: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return o.Association
+		}, want},
+		{"recreated", func() *PodIdentityAssociation {
+			if _, err := e.svc.DeletePodIdentityAssociation(ctx, &DeletePodIdentityAssociationInput{ClusterName: "c1", AssociationID: id}); err != nil {
+				t.Fatal(err)
+			}
+			a := create("arn:aws:iam::222233334444:role/t3")
+			id = a.AssociationID
+			return a
+		}, want},
+		{"legacy kept", func() *PodIdentityAssociation {
+			const legacy = "9f3c2b1a-0d4e-4f5a-8b6c-7d8e9f0a1b2c"
+			err := e.st.Update(context.Background(), func(tx store.Tx) error {
+				s, err := tx.GetAssociation("c1", id)
+				if err != nil {
+					return err
+				}
+				s.ExternalID = legacy
+				return tx.UpdateAssociation(s)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return up(UpdatePodIdentityAssociationInput{TargetRoleArn: aws.String("arn:aws:iam::222233334444:role/t4")})
+		}, "9f3c2b1a-0d4e-4f5a-8b6c-7d8e9f0a1b2c"},
+	}
+	for _, st := range steps {
+		if got := st.do(); got.ExternalID != st.want {
+			t.Errorf("%s: externalId %q, want %q", st.name, got.ExternalID, st.want)
+		}
+	}
 }

@@ -30,6 +30,8 @@ func TestOperationNames(t *testing.T) {
 		{"DELETE", "/clusters/nope/pod-identity-associations/a-1", "DeletePodIdentityAssociation"},
 		{"GET", "/clusters/nope/addons", "ListAddons"},
 		{"POST", "/clusters/nope/addons/x/update", "UpdateAddon"},
+		{"GET", "/clusters/nope/updates", "ListUpdates"},
+		{"GET", "/clusters/nope/updates/u-1?addonName=x", "DescribeUpdate"},
 		{"GET", "/addons/supported-versions", "DescribeAddonVersions"},
 		{"GET", "/tags/arn%3Aaws%3Aeks%3Aus-west-2%3A111122223333%3Acluster%2Fnope", "ListTagsForResource"},
 		{"POST", "/tags/arn%3Aaws%3Aeks%3Aus-west-2%3A111122223333%3Acluster%2Fnope", "TagResource"},
@@ -51,7 +53,7 @@ func TestOperationNames(t *testing.T) {
 			t.Errorf("Operations() lacks %s", tc.op)
 		}
 	}
-	if n := len(e.svc.Operations()); n != 24 {
+	if n := len(e.svc.Operations()); n != 26 {
 		t.Errorf("Operations() = %d names %q", n, e.svc.Operations())
 	}
 }

@@ -71,6 +71,8 @@ func (s *Service) routes() []route {
 		{"GET /clusters/{name}/addons/{addon}", "DescribeAddon", s.hDescribeAddon},
 		{"DELETE /clusters/{name}/addons/{addon}", "DeleteAddon", s.hDeleteAddon},
 		{"POST /clusters/{name}/addons/{addon}/update", "UpdateAddon", s.hUpdateAddon},
+		{"GET /clusters/{name}/updates", "ListUpdates", s.hListUpdates},
+		{"GET /clusters/{name}/updates/{id}", "DescribeUpdate", s.hDescribeUpdate},
 		{"GET /addons/supported-versions", "DescribeAddonVersions", s.hDescribeAddonVersions},
 		{"GET /addons/configuration-schemas", "DescribeAddonConfiguration", s.hDescribeAddonConfiguration},
 		{"POST /podid/v1/clusters/{name}/tokens", "CreateClusterToken", s.hCreateToken},
@@ -425,6 +427,20 @@ func (s *Service) hUpdateAddon(ctx context.Context, r *http.Request, p []string,
 	}
 	in.ClusterName, in.AddonName = p[1], p[3]
 	return s.UpdateAddon(ctx, &in)
+}
+
+func (s *Service) hListUpdates(ctx context.Context, r *http.Request, p []string, body []byte) (any, error) {
+	q := r.URL.Query()
+	n, err := queryInt(q, "maxResults", p[1])
+	if err != nil {
+		return nil, err
+	}
+	return s.ListUpdates(ctx, &ListUpdatesInput{ClusterName: p[1], AddonName: q.Get("addonName"), NodegroupName: q.Get("nodegroupName"), MaxResults: n, NextToken: q.Get("nextToken")})
+}
+
+func (s *Service) hDescribeUpdate(ctx context.Context, r *http.Request, p []string, body []byte) (any, error) {
+	q := r.URL.Query()
+	return s.DescribeUpdate(ctx, &DescribeUpdateInput{ClusterName: p[1], UpdateID: p[3], AddonName: q.Get("addonName"), NodegroupName: q.Get("nodegroupName")})
 }
 
 func (s *Service) hDescribeAddonVersions(ctx context.Context, r *http.Request, p []string, body []byte) (any, error) {

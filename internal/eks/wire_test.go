@@ -60,6 +60,8 @@ func FuzzServeHTTP(f *testing.F) {
 		{"POST", "/cluster-registrations", `{"name":"y","oidcIssuerUrl":"https://i","jwks":"{\"keys\":[]}"}`},
 		{"POST", "/clusters/c1/addons", `{"addonName":"eks-pod-identity-agent","configurationValues":"{}"}`},
 		{"GET", "/addons/supported-versions?kubernetesVersion=1.31&types=security", ""},
+		{"GET", "/clusters/c1/updates?addonName=eks-pod-identity-agent&maxResults=1&nextToken=abc", ""},
+		{"GET", "/clusters/c1/updates/5a1e6a2c-0d6f-4c61-9a43-0ad0e0e0e0e0?addonName=eks-pod-identity-agent&nodegroupName=x", ""},
 		{"POST", "/podid/v1/clusters/c1/tokens", `{"namespace":"a","serviceAccount":"b","podName":"c","audiences":["x"]}`},
 		{"GET", "/podid/v1/clusters/c1/association-events?after=0", ""},
 		{"GET", "/clusters/c1/oidc/keys", ""},

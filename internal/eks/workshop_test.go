@@ -117,7 +117,7 @@ func TestWorkshopSequenceGoSDK(t *testing.T) {
 	}
 	ua := u.Association
 	if aws.ToString(ua.RoleArn) != role2 || aws.ToString(ua.TargetRoleArn) != "arn:aws:iam::222233334444:role/x" ||
-		!ids.IsUUIDv4(aws.ToString(ua.ExternalId)) || !aws.ToBool(ua.DisableSessionTags) || aws.ToString(ua.Policy) == "" ||
+		aws.ToString(ua.ExternalId) != testRegion+"/"+testAccount+"/eks-workshop/carts/carts" || !aws.ToBool(ua.DisableSessionTags) || aws.ToString(ua.Policy) == "" ||
 		!ua.ModifiedAt.Equal(testStart.Add(time.Second)) || !ua.CreatedAt.Equal(testStart) {
 		t.Errorf("Update = %+v", ua)
 	}

@@ -172,13 +172,19 @@ func TestTargetRole(t *testing.T) {
 	pod := e.createRole(t, "pod-role", trustPods, allowAssumeAll)
 	target := e.createRole(t, "target", trustFrom(pod, ""), getRoleByNamespace)
 	assoc := e.associate(t, "hosted", "carts", "carts", pod, map[string]any{"targetRoleArn": target})
-	if assoc.ExternalID == "" {
-		t.Fatal("association with a target role has no externalId")
+	if assoc.ExternalID != "us-west-2/123456789012/hosted/carts/carts" {
+		t.Fatalf("externalId = %q, want AWS's REGION/ACCOUNT/CLUSTER/NAMESPACE/SERVICE-ACCOUNT", assoc.ExternalID)
 	}
-	// The documented target trust: the first role, the externalId and the
-	// pod's transitive tags.
-	e.query(t, e.root, "iam", "UpdateAssumeRolePolicy", url.Values{"RoleName": {"target"}, "PolicyDocument": {trustFrom(pod,
-		`{"StringEquals":{"sts:ExternalId":`+jsonString(assoc.ExternalID)+`,"aws:RequestTag/kubernetes-namespace":"carts","aws:RequestTag/eks-cluster-arn":"`+clusterARN("hosted")+`"},"ArnEquals":{"aws:PrincipalARN":"`+pod+`"}}`)}}, nil)
+	// The target trust as AWS's user guide writes it, literally: the
+	// account as principal, sts:AssumeRole and sts:TagSession, the
+	// documented externalId, the pod's transitive tags and the first role.
+	const guideTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
+		`"Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":["sts:AssumeRole","sts:TagSession"],` +
+		`"Condition":{"StringEquals":{"sts:ExternalId":"us-west-2/123456789012/hosted/carts/carts",` +
+		`"aws:RequestTag/eks-cluster-arn":"arn:aws:eks:us-west-2:123456789012:cluster/hosted",` +
+		`"aws:RequestTag/kubernetes-namespace":"carts","aws:RequestTag/kubernetes-service-account":"carts"},` +
+		`"ArnEquals":{"aws:PrincipalARN":"arn:aws:iam::123456789012:role/pod-role"}}}]}`
+	e.query(t, e.root, "iam", "UpdateAssumeRolePolicy", url.Values{"RoleName": {"target"}, "PolicyDocument": {guideTrust}}, nil)
 
 	o := e.mustExchange(t, e.agent, "hosted", e.podToken(t, "hosted", "carts", "carts", "carts-0", "", nil))
 	if !regexp.MustCompile(`^arn:aws:sts::123456789012:assumed-role/target/eks-hosted-carts-0-` + uuidRE + `$`).MatchString(o.AssumedRoleUser.ARN) {

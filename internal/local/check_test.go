@@ -144,11 +144,27 @@ The role's trust policy in AWS must allow podid's broker principal sts:AssumeRol
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := tc.err
-			if got := Explain(&e, testPod, tc.iss, tc.role); got != tc.want {
+			if got := Explain(&e, testPod, tc.iss, Association{RoleARN: tc.role}); got != tc.want {
 				t.Errorf("Explain =\n%s\nwant\n%s", got, tc.want)
 			}
 		})
 	}
+}
+
+// FuzzExplain: any AccessDenied message is explained without a panic, and
+// a refusal of the association's target role names the target role.
+func FuzzExplain(f *testing.F) {
+	const target = "arn:aws:iam::123456789012:role/t"
+	f.Add("User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: sts:AssumeRole on resource: " + target)
+	f.Add("User: pods.eks.amazonaws.com is not authorized to perform: sts:TagSession on resource: arn:aws:iam::123456789012:role/r because no identity-based policy allows the sts:TagSession action")
+	f.Add("User: x is not authorized to perform: y on resource: z")
+	f.Fuzz(func(t *testing.T, msg string) {
+		a := Association{RoleARN: "arn:aws:iam::123456789012:role/r", TargetRoleARN: target, ExternalID: "us-west-2/123456789012/c/n/s"}
+		out := Explain(&AgentError{400, "AccessDeniedException", msg}, testPod, CredentialIssuer{AccountID: "123456789012"}, a)
+		if d, ok := parseDenial(msg); ok && d.Resource == target && !strings.Contains(out, target) {
+			t.Fatalf("a refusal of the target role does not name it:\n%s", out)
+		}
+	})
 }
 
 func TestCheckCredentials(t *testing.T) {
@@ -197,5 +213,85 @@ func TestCheckCredentials(t *testing.T) {
 	srv.Close()
 	if err := CheckCredentials(context.Background(), http.DefaultClient, url+"/v1/credentials", token); err == nil || !strings.Contains(err.Error(), "asking the agent at") {
 		t.Errorf("closed agent: %v", err)
+	}
+}
+
+// TestExplainSecondHop: when the target role refuses the second hop, the
+// explanation names the target role and the trust statement it lacks
+// (the association's role, the externalId, the actions), or, when the
+// association's role's own policies refused, that role and the identity
+// statement it lacks; a first-hop refusal still names the association's
+// role.
+func TestExplainSecondHop(t *testing.T) {
+	const (
+		first  = "arn:aws:iam::123456789012:role/carts-pod"
+		target = "arn:aws:iam::123456789012:role/data/carts-target"
+		sess   = "arn:aws:sts::123456789012:assumed-role/carts-pod/eks-eks-workshop-carts-x2x4q-1f2e"
+		ext    = "us-west-2/123456789012/eks-workshop/carts/carts"
+	)
+	local := CredentialIssuer{AccountID: "123456789012"}
+	broker := CredentialIssuer{AccountID: "210987654321", BrokerPrincipal: "arn:aws:iam::210987654321:user/podid-broker"}
+	full := Association{ID: "a-abcdefghijklmnopq", RoleARN: first, TargetRoleARN: target, ExternalID: ext}
+	refused := func(action, tail string) AgentError {
+		return AgentError{400, "AccessDeniedException", "User: " + sess + " is not authorized to perform: " + action + " on resource: " + target + tail}
+	}
+	for _, tc := range []struct {
+		name  string
+		err   AgentError
+		iss   CredentialIssuer
+		assoc Association
+		want  string
+	}{
+		{
+			name: "target trust lacks the association's role", err: refused("sts:AssumeRole", ""), iss: local, assoc: full,
+			want: `EKS Auth refused to issue credentials for service account carts/carts of cluster eks-workshop: the target role arn:aws:iam::123456789012:role/data/carts-target refused the second hop (sts:AssumeRole by arn:aws:iam::123456789012:role/carts-pod).
+EKS Auth answered AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/carts-pod/eks-eks-workshop-carts-x2x4q-1f2e is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/data/carts-target
+The target role's trust policy must allow the association's role arn:aws:iam::123456789012:role/carts-pod the actions sts:AssumeRole and sts:TagSession on condition sts:ExternalId = us-west-2/123456789012/eks-workshop/carts/carts, with no Deny for them:
+  aws iam update-assume-role-policy --role-name carts-target --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/carts-pod"},"Action":["sts:AssumeRole","sts:TagSession"],"Condition":{"StringEquals":{"sts:ExternalId":"us-west-2/123456789012/eks-workshop/carts/carts"}}}]}'`,
+		},
+		{
+			name: "association's role may not assume the target", err: refused("sts:AssumeRole", " because no identity-based policy allows the sts:AssumeRole action"), iss: local, assoc: full,
+			want: `EKS Auth refused to issue credentials for service account carts/carts of cluster eks-workshop: role arn:aws:iam::123456789012:role/carts-pod (the association's role) may not assume its target role arn:aws:iam::123456789012:role/data/carts-target (sts:AssumeRole).
+EKS Auth answered AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/carts-pod/eks-eks-workshop-carts-x2x4q-1f2e is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/data/carts-target because no identity-based policy allows the sts:AssumeRole action
+The role's identity policies must allow sts:AssumeRole and sts:TagSession on arn:aws:iam::123456789012:role/data/carts-target, with no Deny for them:
+  aws iam put-role-policy --role-name carts-pod --policy-name assume-target-role --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","sts:TagSession"],"Resource":"arn:aws:iam::123456789012:role/data/carts-target"}]}'`,
+		},
+		{
+			name: "target refuses sts:TagSession, target and tags unknown", err: refused("sts:TagSession", ""), iss: local, assoc: Association{RoleARN: first, DisableSessionTags: true},
+			want: `EKS Auth refused to issue credentials for service account carts/carts of cluster eks-workshop: the target role arn:aws:iam::123456789012:role/data/carts-target refused the second hop (sts:TagSession by arn:aws:iam::123456789012:role/carts-pod).
+EKS Auth answered AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/carts-pod/eks-eks-workshop-carts-x2x4q-1f2e is not authorized to perform: sts:TagSession on resource: arn:aws:iam::123456789012:role/data/carts-target
+The target role's trust policy must allow the association's role arn:aws:iam::123456789012:role/carts-pod the actions sts:AssumeRole and sts:TagSession, with no Deny for them:
+  aws iam update-assume-role-policy --role-name carts-target --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/carts-pod"},"Action":["sts:AssumeRole","sts:TagSession"]}]}'`,
+		},
+		{
+			name: "association unknown: the first role from the session", err: refused("sts:AssumeRole", ""), iss: local, assoc: Association{TargetRoleARN: target},
+			want: `EKS Auth refused to issue credentials for service account carts/carts of cluster eks-workshop: the target role arn:aws:iam::123456789012:role/data/carts-target refused the second hop (sts:AssumeRole by arn:aws:iam::123456789012:role/carts-pod).
+EKS Auth answered AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/carts-pod/eks-eks-workshop-carts-x2x4q-1f2e is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/data/carts-target
+The target role's trust policy must allow the association's role arn:aws:iam::123456789012:role/carts-pod the actions sts:AssumeRole and sts:TagSession, with no Deny for them:
+  aws iam update-assume-role-policy --role-name carts-target --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/carts-pod"},"Action":["sts:AssumeRole","sts:TagSession"]}]}'`,
+		},
+		{
+			name: "broker mode, target refuses", err: refused("sts:AssumeRole", ""), iss: broker, assoc: full,
+			want: `EKS Auth refused to issue credentials for service account carts/carts of cluster eks-workshop: the target role arn:aws:iam::123456789012:role/data/carts-target refused the second hop (sts:AssumeRole by arn:aws:iam::123456789012:role/carts-pod).
+EKS Auth answered AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/carts-pod/eks-eks-workshop-carts-x2x4q-1f2e is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/data/carts-target
+The target role's trust policy in AWS must allow the association's role arn:aws:iam::123456789012:role/carts-pod for this association (sts:ExternalId us-west-2/123456789012/eks-workshop/carts/carts); write it with:
+  podid trust-policy --association a-abcdefghijklmnopq --target > trust.json
+  aws iam update-assume-role-policy --role-name carts-target --policy-document file://trust.json   # with your AWS credentials`,
+		},
+		{
+			name: "first hop with a target set: the association's role", iss: local, assoc: full,
+			err: AgentError{400, "AccessDeniedException", "User: pods.eks.amazonaws.com is not authorized to perform: sts:TagSession on resource: " + first},
+			want: `EKS Auth refused to issue credentials for service account carts/carts of cluster eks-workshop: role arn:aws:iam::123456789012:role/carts-pod may not be assumed by pods.
+EKS Auth answered AccessDeniedException: User: pods.eks.amazonaws.com is not authorized to perform: sts:TagSession on resource: arn:aws:iam::123456789012:role/carts-pod
+The role's trust policy must allow the service principal pods.eks.amazonaws.com the actions sts:AssumeRole and sts:TagSession, with no Deny for them:
+  aws iam update-assume-role-policy --role-name carts-pod --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}'`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := tc.err
+			if got := Explain(&e, testPod, tc.iss, tc.assoc); got != tc.want {
+				t.Errorf("Explain =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
 	}
 }

@@ -125,6 +125,15 @@ type Tx interface {
 	DeleteAddon(cluster, name string) error
 	ListAddons(cluster string, p Page) ([]*Addon, error)
 
+	// EKS update records (UpdateAddon), sorted by ID within a cluster.
+	// PutUpdate inserts or replaces by (Cluster, ID); ErrNotFound if the
+	// cluster does not exist. Deleting a cluster deletes its updates.
+	// ListUpdates lists the updates of one add-on (addon non-empty) or the
+	// cluster's own (addon empty).
+	PutUpdate(u *UpdateRecord) error
+	GetUpdate(cluster, id string) (*UpdateRecord, error)
+	ListUpdates(cluster, addon string, p Page) ([]*UpdateRecord, error)
+
 	// Pod identity associations, sorted by ID. CreateAssociation returns
 	// ErrConflict when (Cluster, Namespace, ServiceAccount) is taken.
 	// Every create, update and delete appends an AssociationEvent in the
@@ -301,6 +310,19 @@ type Addon struct {
 	Tags                  map[string]string
 	CreatedAt             time.Time
 	ModifiedAt            time.Time
+}
+
+// UpdateRecord is an EKS update: an asynchronous change to a cluster or
+// one of its add-ons, as DescribeUpdate shows it.
+type UpdateRecord struct {
+	Cluster   string
+	ID        string // a UUID
+	Addon     string // the add-on's name; empty for a cluster update
+	Type      string // e.g. AddonUpdate
+	Status    string // InProgress, Failed, Cancelled or Successful
+	Params    string // JSON array of {type, value}
+	Errors    string // JSON array of EKS ErrorDetail
+	CreatedAt time.Time
 }
 
 // Association is an EKS pod identity association.

@@ -275,6 +275,9 @@ func TestBrokerWorkshop(t *testing.T) {
 	up := b.awsJSON(t, broot, "eks", "update-pod-identity-association", "--cluster-name", "eks-workshop", "--association-id", assocID,
 		"--target-role-arn", "arn:aws:iam::"+awsAccount+":role/carts-target")
 	externalID := str(up, "association", "externalId")
+	if !strings.HasSuffix(externalID, "/eks-workshop/carts/carts") || strings.Count(externalID, "/") != 4 {
+		t.Errorf("externalId %q, want REGION/ACCOUNT/eks-workshop/carts/carts", externalID)
+	}
 	targetTrust := b.trustPolicy(t, "--association", assocID, "--target")
 	for _, want := range []string{`"AWS": "` + roleARN + `"`, `"sts:ExternalId": "` + externalID + `"`, `"sts:SetSourceIdentity"`, `"aws:RequestTag/kubernetes-namespace": "carts"`} {
 		if !strings.Contains(targetTrust, want) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -138,7 +139,33 @@ func TestWorkshopEKSSequenceCLI(t *testing.T) {
 	if !strings.Contains(bad, "ConfigurationValue provided in request is not supported: Json schema validation failed with error: [$.replicas: is not defined in the schema and the schema does not allow additional properties]") {
 		t.Errorf("update-addon with an unknown key: %s", bad)
 	}
-	s.aws(t, root, "eks", "update-addon", "--cluster-name", "eks-workshop", "--addon-name", "eks-pod-identity-agent", "--configuration-values", "tolerations:\n- operator: Exists\n")
+	up1 := s.awsJSON(t, root, "eks", "update-addon", "--cluster-name", "eks-workshop", "--addon-name", "eks-pod-identity-agent", "--configuration-values", "tolerations:\n- operator: Exists\n")
+	if str(up1, "update", "status") != "InProgress" || str(up1, "update", "type") != "AddonUpdate" {
+		t.Errorf("update-addon: %v", up1)
+	}
+	// The update is tracked: describe-update finds it, list-updates pages
+	// through the add-on's updates, an unknown ID is AWS's 404.
+	up2 := s.awsJSON(t, root, "eks", "update-addon", "--cluster-name", "eks-workshop", "--addon-name", "eks-pod-identity-agent", "--addon-version", "v1.3.10-eksbuild.2")
+	for _, up := range []map[string]any{up1, up2} {
+		id := str(up, "update", "id")
+		du := s.awsJSON(t, root, "eks", "describe-update", "--name", "eks-workshop", "--addon-name", "eks-pod-identity-agent", "--update-id", id)
+		if st := str(du, "update", "status"); str(du, "update", "id") != id || str(du, "update", "type") != "AddonUpdate" || (st != "InProgress" && st != "Successful") {
+			t.Errorf("describe-update %s: %v", id, du)
+		}
+	}
+	lu := s.awsJSON(t, root, "eks", "list-updates", "--name", "eks-workshop", "--addon-name", "eks-pod-identity-agent", "--page-size", "1")
+	if ids, _ := lu["updateIds"].([]any); len(ids) != 2 || !slices.Contains(ids, any(str(up1, "update", "id"))) || !slices.Contains(ids, any(str(up2, "update", "id"))) {
+		t.Errorf("list-updates: %v", lu)
+	}
+	first := s.awsJSON(t, root, "eks", "list-updates", "--name", "eks-workshop", "--addon-name", "eks-pod-identity-agent", "--max-items", "1")
+	if ids, _ := first["updateIds"].([]any); len(ids) != 1 || str(first, "NextToken") == "" {
+		t.Errorf("list-updates --max-items 1: %v", first)
+	}
+	nf := s.awsErr(t, root, "eks", "describe-update", "--name", "eks-workshop", "--addon-name", "eks-pod-identity-agent", "--update-id", "5a1e6a2c-0d6f-4c61-9a43-0ad0e0e0e0e0")
+	wantCode(t, nf, "ResourceNotFoundException")
+	if !strings.Contains(nf, "No update found for ID: 5a1e6a2c-0d6f-4c61-9a43-0ad0e0e0e0e0") {
+		t.Errorf("describe-update of an unknown ID: %s", nf)
+	}
 	if got := str(s.awsJSON(t, root, "eks", "describe-addon", "--cluster-name", "eks-workshop", "--addon-name", "eks-pod-identity-agent"), "addon", "configurationValues"); got != "tolerations:\n- operator: Exists\n" {
 		t.Errorf("stored configuration values %q", got)
 	}

@@ -165,8 +165,8 @@ func TestEKSAuthAssociationOptions(t *testing.T) {
 	ta := f.associate(t, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("prod"), Namespace: aws.String("target"),
 		ServiceAccount: aws.String("app"), RoleArn: aws.String(first), TargetRoleArn: aws.String(target)})
 	extID := aws.ToString(ta.ExternalId)
-	if extID == "" {
-		t.Fatal("no externalId on an association with a target role")
+	if want := s.Region + "/" + acct + "/prod/target/app"; extID != want {
+		t.Fatalf("externalId %q, want AWS's documented %q", extID, want)
 	}
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + first + `"},"Action":["sts:AssumeRole","sts:TagSession"],` +
 		`"Condition":{"StringEquals":{"sts:ExternalId":"` + extID + `","aws:RequestTag/kubernetes-namespace":"target","aws:RequestTag/kubernetes-service-account":"app"}}}]}`

@@ -271,6 +271,49 @@ func TestExecTrustForbidsPods(t *testing.T) {
 	}
 }
 
+// TestExecTargetRoleRefuses: when the association's target role refuses
+// the second hop, exec names the target role (not the association's role)
+// and the trust statement it lacks, with the documented externalId; the
+// printed fix works, and the command then runs as the target role.
+func TestExecTargetRoleRefuses(t *testing.T) {
+	t.Parallel()
+	d := startDev(t)
+	first := str(d.awsJSON(t, d.root(), "iam", "create-role", "--role-name", "carts-first", "--assume-role-policy-document", trustPods), "Role", "Arn")
+	d.aws(t, d.root(), "iam", "put-role-policy", "--role-name", "carts-first", "--policy-name", "assume-target", "--policy-document",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","sts:TagSession"],"Resource":"*"}]}`)
+	// The target trusts the first role but without sts:TagSession.
+	target := str(d.awsJSON(t, d.root(), "iam", "create-role", "--role-name", "carts-target", "--assume-role-policy-document",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"`+first+`"},"Action":"sts:AssumeRole"}]}`), "Role", "Arn")
+	a := d.awsJSON(t, d.root(), "eks", "create-pod-identity-association", "--cluster-name", "eks-workshop",
+		"--namespace", "carts", "--service-account", "carts", "--role-arn", first, "--target-role-arn", target)
+	ext := str(a, "association", "externalId")
+	if ext != "us-west-2/123456789012/eks-workshop/carts/carts" {
+		t.Errorf("externalId %q", ext)
+	}
+	out, errOut, code := d.exec(t, d.leakyEnv(), time.Minute, "-n", "carts", "-s", "carts", "--", "sh", "-c", "echo COMMAND-RAN")
+	if code == 0 || strings.Contains(out, "COMMAND-RAN") {
+		t.Fatalf("exec ran the command with a refusing target role: code %d, stdout %q", code, out)
+	}
+	fix := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + first + `"},"Action":["sts:AssumeRole","sts:TagSession"],"Condition":{"StringEquals":{"sts:ExternalId":"` + ext + `"}}}]}`
+	for _, want := range []string{
+		"podid: EKS Auth refused to issue credentials for service account carts/carts of cluster eks-workshop: the target role " + target + " refused the second hop (sts:TagSession by " + first + ").\n",
+		"The target role's trust policy must allow the association's role " + first + " the actions sts:AssumeRole and sts:TagSession on condition sts:ExternalId = " + ext + ", with no Deny for them:\n",
+		"  aws iam update-assume-role-policy --role-name carts-target --policy-document '" + fix + "'\n",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "--role-name carts-first") {
+		t.Errorf("stderr blames the association's role:\n%s", errOut)
+	}
+	d.aws(t, d.root(), "iam", "update-assume-role-policy", "--role-name", "carts-target", "--policy-document", fix)
+	out, errOut, code = d.exec(t, d.leakyEnv(), time.Minute, "-n", "carts", "-s", "carts", "--", "aws", "sts", "get-caller-identity", "--query", "Arn", "--output", "text")
+	if code != 0 || !strings.HasPrefix(out, "arn:aws:sts::123456789012:assumed-role/carts-target/") {
+		t.Errorf("after fixing the target's trust: code %d, stdout %q, stderr %s", code, out, errOut)
+	}
+}
+
 // TestExecEnvironment: the command sees the pod's variables and none of
 // the caller's AWS settings; its SDK gets the role's credentials from the
 // agent even though the caller's environment holds the root key; the

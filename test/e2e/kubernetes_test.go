@@ -391,9 +391,21 @@ func testAgentAddon(t *testing.T, cp *controlPlane, s *server, cluster, image st
 	// update-addon re-applies the DaemonSet, and the add-on's health
 	// follows it: a node selector no node matches leaves no agent.
 	up := s.awsJSON(t, root, append([]string{"eks", "update-addon", "--configuration-values", `{"nodeSelector":{"podid.io/no-such-node":"x"}}`}, addon...)...)
-	if got := str(up, "update", "status"); got != "Successful" {
+	if got := str(up, "update", "status"); got != "InProgress" {
 		t.Errorf("update-addon: %v", up)
 	}
+	// The update is tracked: describe-update and list-updates find it, and
+	// it stays InProgress while the agent it rolled out is degraded.
+	updateID := str(up, "update", "id")
+	du := s.awsJSON(t, root, "eks", "describe-update", "--name", cluster, "--addon-name", "eks-pod-identity-agent", "--update-id", updateID)
+	if str(du, "update", "id") != updateID || str(du, "update", "type") != "AddonUpdate" || str(du, "update", "status") == "" {
+		t.Errorf("describe-update: %v", du)
+	}
+	lu := s.awsJSON(t, root, "eks", "list-updates", "--name", cluster, "--addon-name", "eks-pod-identity-agent")
+	if ids, _ := lu["updateIds"].([]any); len(ids) != 1 || ids[0] != updateID {
+		t.Errorf("list-updates: %v", lu)
+	}
+	wantCode(t, s.awsErr(t, root, "eks", "describe-update", "--name", cluster, "--addon-name", "eks-pod-identity-agent", "--update-id", "5a1e6a2c-0d6f-4c61-9a43-0ad0e0e0e0e0"), "ResourceNotFoundException")
 	if got := dsField("{.spec.template.spec.nodeSelector}"); !strings.Contains(got, "podid.io/no-such-node") {
 		t.Errorf("node selector after update-addon: %s", got)
 	}

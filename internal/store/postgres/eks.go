@@ -456,3 +456,51 @@ func (t *tx) LatestRevision() (int64, error) {
 	}
 	return rev, mapErr(err, "postgres: latest revision")
 }
+
+// ---- Update records ----
+
+const updateCols = `cluster, id, addon, type, status, params, errors, created_at`
+
+const (
+	sqlUpdatePut = `INSERT INTO updates (` + updateCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (cluster, id) DO UPDATE SET addon = excluded.addon, type = excluded.type, status = excluded.status,
+	params = excluded.params, errors = excluded.errors, created_at = excluded.created_at`
+	sqlUpdateGet  = `SELECT ` + updateCols + ` FROM updates WHERE cluster = ? AND id = ?`
+	sqlUpdateList = `SELECT ` + updateCols + ` FROM updates WHERE cluster = ? AND addon = ? AND id > ? ORDER BY id LIMIT ?`
+)
+
+func scanUpdate(sc scanner) (*store.UpdateRecord, error) {
+	var u store.UpdateRecord
+	var created pgtype.Timestamptz
+	if err := sc.Scan(&u.Cluster, &u.ID, &u.Addon, &u.Type, &u.Status, &u.Params, &u.Errors, &created); err != nil {
+		return nil, err
+	}
+	u.CreatedAt = decTime(created)
+	return &u, nil
+}
+
+// PutUpdate inserts or replaces an update record by (Cluster, ID);
+// ErrNotFound if the cluster does not exist.
+func (t *tx) PutUpdate(u *store.UpdateRecord) error {
+	if u == nil {
+		return errNil("put update")
+	}
+	if err := t.clusterExists(u.Cluster); err != nil {
+		return err
+	}
+	_, err := t.exec(sqlUpdatePut, u.Cluster, u.ID, u.Addon, u.Type, u.Status, u.Params, u.Errors, encTime(u.CreatedAt))
+	return mapErr(err, "postgres: put update %q/%q", u.Cluster, u.ID)
+}
+
+// GetUpdate finds an update record of a cluster.
+func (t *tx) GetUpdate(cluster, id string) (*store.UpdateRecord, error) {
+	u, err := one(t, scanUpdate, sqlUpdateGet, cluster, id)
+	return u, mapErr(err, "postgres: get update %q/%q", cluster, id)
+}
+
+// ListUpdates lists the update records of an add-on (or of the cluster
+// itself when addon is empty) by ID.
+func (t *tx) ListUpdates(cluster, addon string, p store.Page) ([]*store.UpdateRecord, error) {
+	us, err := list(t, scanUpdate, sqlUpdateList, cluster, addon, p.After, limit(p.Limit))
+	return us, mapErr(err, "postgres: list updates of %q/%q", cluster, addon)
+}

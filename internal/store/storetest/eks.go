@@ -352,3 +352,54 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 		t.Errorf("stored %d roles, want %d", len(roles), writers)
 	}
 }
+
+func newUpdate(cluster, id, addon string) *store.UpdateRecord {
+	return &store.UpdateRecord{
+		Cluster:   cluster,
+		ID:        id,
+		Addon:     addon,
+		Type:      "AddonUpdate",
+		Status:    "InProgress",
+		Params:    `[{"type":"AddonVersion","value":"v1.3.4-eksbuild.1"}]`,
+		Errors:    `[]`,
+		CreatedAt: at(5),
+	}
+}
+
+func testUpdates(t *testing.T, s store.Store) {
+	createAll(t, s, createCluster, newCluster("c1"), newCluster("c2"))
+	ups := []*store.UpdateRecord{
+		newUpdate("c1", "0c", "eks-pod-identity-agent"), newUpdate("c1", "0a", "eks-pod-identity-agent"),
+		newUpdate("c1", "0b", "eks-pod-identity-agent"), newUpdate("c1", "0d", "vpc-cni"),
+		newUpdate("c1", "0e", ""), newUpdate("c2", "0f", "eks-pod-identity-agent"),
+	}
+	createAll(t, s, func(tx store.Tx, u *store.UpdateRecord) error { return tx.PutUpdate(u) }, ups...)
+	got := mustGet(t, s, func(tx store.Tx) (*store.UpdateRecord, error) { return tx.GetUpdate("c1", "0a") })
+	checkEqual(t, "GetUpdate", got, ups[1])
+	_, err := get(t, s, func(tx store.Tx) (*store.UpdateRecord, error) { return tx.GetUpdate("c2", "0a") })
+	wantErr(t, "GetUpdate in another cluster", err, store.ErrNotFound)
+	wantErr(t, "PutUpdate in a missing cluster", write(t, s, func(tx store.Tx) error { return tx.PutUpdate(newUpdate("ghost", "1a", "")) }), store.ErrNotFound)
+
+	id := func(u *store.UpdateRecord) string { return u.ID }
+	paged := pageThrough(t, s, 2, func(tx store.Tx, p store.Page) ([]*store.UpdateRecord, error) {
+		return tx.ListUpdates("c1", "eks-pod-identity-agent", p)
+	}, id)
+	checkEqual(t, "ListUpdates of an add-on", keysOf(paged, id), []string{"0a", "0b", "0c"})
+	cl := mustGet(t, s, func(tx store.Tx) ([]*store.UpdateRecord, error) { return tx.ListUpdates("c1", "", store.Page{}) })
+	checkEqual(t, "ListUpdates of the cluster", keysOf(cl, id), []string{"0e"})
+	none := mustGet(t, s, func(tx store.Tx) ([]*store.UpdateRecord, error) { return tx.ListUpdates("ghost", "", store.Page{}) })
+	checkEqual(t, "ListUpdates of a missing cluster", none, []*store.UpdateRecord(nil))
+
+	// PutUpdate replaces: the lifecycle InProgress -> Failed.
+	done := *ups[1]
+	done.Status, done.Errors = "Failed", `[{"errorCode":"ClusterUnreachable"}]`
+	update(t, s, func(tx store.Tx) error { return tx.PutUpdate(&done) })
+	got = mustGet(t, s, func(tx store.Tx) (*store.UpdateRecord, error) { return tx.GetUpdate("c1", "0a") })
+	checkEqual(t, "after PutUpdate", got, &done)
+
+	// Deleting a cluster deletes its updates.
+	update(t, s, func(tx store.Tx) error { return tx.DeleteCluster("c1") })
+	update(t, s, func(tx store.Tx) error { return tx.CreateCluster(newCluster("c1")) })
+	_, err = get(t, s, func(tx store.Tx) (*store.UpdateRecord, error) { return tx.GetUpdate("c1", "0a") })
+	wantErr(t, "GetUpdate after the cluster's deletion", err, store.ErrNotFound)
+}

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ServerKeys", testServerKeys},
 		{"Clusters", testClusters},
 		{"Addons", testAddons},
+		{"Updates", testUpdates},
 		{"Associations", testAssociations},
 		{"AssociationListing", testAssociationListing},
 		{"AssociationUniquenessConcurrent", testAssociationUniquenessConcurrent},

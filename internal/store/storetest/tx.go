@@ -196,6 +196,7 @@ func testNilRecords(t *testing.T, s store.Store) {
 		"CreateAssociation":  func(tx store.Tx) error { return tx.CreateAssociation(nil) },
 		"UpdateAssociation":  func(tx store.Tx) error { return tx.UpdateAssociation(nil) },
 		"AppendAudit":        func(tx store.Tx) error { return tx.AppendAudit(nil) },
+		"PutUpdate":          func(tx store.Tx) error { return tx.PutUpdate(nil) },
 	}
 	for name, call := range calls {
 		if err := write(t, s, call); err == nil {
