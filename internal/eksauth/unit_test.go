@@ -446,6 +446,47 @@ func TestNodeBinding(t *testing.T) {
 	}
 }
 
+// TestNodeMismatchAudited: a node-bound agent presenting another node's pod
+// token is refused with AccessDeniedException naming its node, and the
+// refusal is audited with both nodes, the pod and the caller.
+func TestNodeMismatchAudited(t *testing.T) {
+	u := newUnit(t, nil)
+	lines := &lockedBuffer{}
+	a := NewAuditor(AuditorConfig{Store: u.st, Lines: lines, Retention: 24 * time.Hour, Now: func() time.Time { return unitNow }})
+	u.svc.cfg.Audit = a
+	ctx, cancel := context.WithCancel(context.Background())
+	go a.Run(ctx)
+	_, err := u.svc.AssumeRoleForPodIdentity(agentCtx("node-b", map[string]string{NodeNameTag: "node-2"}), &Input{ClusterName: "c1", Token: u.token(t, podClaims(u.now, "carts"))})
+	var ae *awsproto.Error
+	if !errors.As(err, &ae) || ae.Code != "AccessDeniedException" || ae.Status != http.StatusBadRequest ||
+		ae.Message != "The calling agent runs on node node-2, but the token belongs to a pod on another node." {
+		t.Errorf("mismatch: %v", err)
+	}
+	if len(u.issuer.calls) != 0 {
+		t.Errorf("credentials were issued: %+v", u.issuer.calls)
+	}
+	cancel()
+	<-a.Flushed()
+	got := strings.Split(strings.TrimSpace(lines.String()), "\n")
+	if len(got) != 1 {
+		t.Fatalf("%d audit lines, want 1:\n%s", len(got), lines.String())
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(got[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{
+		"decision": "refused", "errorCode": "AccessDeniedException", "cluster": "c1",
+		"reason": "the calling agent is bound to node node-2, the token to node node-1",
+		"node":   "node-1", "namespace": "carts", "serviceAccount": "carts", "podName": "carts-7c9d8b6d4-x2x8p", "podUid": "uid-1",
+		"caller": "arn:aws:iam::123456789012:user/node-b",
+	} {
+		if rec[k] != want {
+			t.Errorf("audit %s = %v, want %v (record %s)", k, rec[k], want, got[0])
+		}
+	}
+}
+
 // TestUnsignedAndDenied: no caller, and a caller the authorizer refuses.
 func TestUnsignedAndDenied(t *testing.T) {
 	u := newUnit(t, nil)
