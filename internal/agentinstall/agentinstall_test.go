@@ -147,6 +147,48 @@ func TestAgentPolicy(t *testing.T) {
 	}
 }
 
+// TestAgentPolicyDecisions: evaluated by podid's policy engine (the one
+// the server authorizes with), the agents' policy allows the exchange and
+// the association feed on their own cluster and nothing else: not another
+// cluster, not another partition, region or account, no other action.
+func TestAgentPolicyDecisions(t *testing.T) {
+	c, err := policy.Compile(AgentPolicy("", "us-west-2", "123456789012", "prod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := &policy.Set{Identity: []*policy.Compiled{c}}
+	agent := policy.Principal{Type: policy.PrincipalUser, ARN: "arn:aws:iam::123456789012:user/podid/podid-agent-prod", AccountID: "123456789012"}
+	own := "arn:aws:eks:us-west-2:123456789012:cluster/prod"
+	for _, tc := range []struct {
+		action, resource string
+		allow            bool
+	}{
+		{"eks-auth:AssumeRoleForPodIdentity", own, true},
+		{"eks:ListPodIdentityAssociations", own, true}, // the association change feed
+		{"eks-auth:AssumeRoleForPodIdentity", "arn:aws:eks:us-west-2:123456789012:cluster/prod2", false},
+		{"eks-auth:AssumeRoleForPodIdentity", "arn:aws:eks:us-west-2:123456789012:cluster/staging", false},
+		{"eks-auth:AssumeRoleForPodIdentity", "arn:aws:eks:us-east-1:123456789012:cluster/prod", false},
+		{"eks-auth:AssumeRoleForPodIdentity", "arn:aws:eks:us-west-2:210987654321:cluster/prod", false},
+		{"eks-auth:AssumeRoleForPodIdentity", "*", false},
+		{"eks:ListPodIdentityAssociations", "arn:aws:eks:us-west-2:123456789012:cluster/staging", false},
+		{"eks:DescribePodIdentityAssociation", "arn:aws:eks:us-west-2:123456789012:podidentityassociation/prod/a-0123456789abcdef0", false},
+		{"eks:CreatePodIdentityAssociation", own, false},
+		{"eks:DeletePodIdentityAssociation", "arn:aws:eks:us-west-2:123456789012:podidentityassociation/prod/a-0123456789abcdef0", false},
+		{"eks:DescribeCluster", own, false},
+		{"eks:ListClusters", "*", false},
+		{"eks:CreateAddon", own, false},
+		{"sts:AssumeRole", "arn:aws:iam::123456789012:role/pod", false},
+		{"sts:TagSession", "arn:aws:iam::123456789012:role/pod", false},
+		{"iam:CreateAccessKey", "arn:aws:iam::123456789012:user/podid/podid-agent-prod", false},
+		{"iam:PassRole", "arn:aws:iam::123456789012:role/pod", false},
+	} {
+		d := policy.Evaluate(set, &policy.Request{Principal: agent, Action: tc.action, Resource: tc.resource})
+		if got := d.Result == policy.Allow; got != tc.allow {
+			t.Errorf("%s on %s: %v, want allow=%v", tc.action, tc.resource, d.Result, tc.allow)
+		}
+	}
+}
+
 func TestParseValues(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, err string
