@@ -231,7 +231,7 @@ func TestRefusalMatrix(t *testing.T) {
 		{name: "caller allowed on team=blue, cluster team=blue", creds: f.blueOnly, cluster: "hosted", token: hostedTok, status: 200},
 		{name: "agent bound to node-1, token of node-2", creds: f.nodeAgent, cluster: "hosted", token: e.podToken(t, "hosted", "carts", "carts", "carts-n2", "node-2", nil), status: 400, code: "AccessDeniedException", msg: "The calling agent runs on node node-1, but the token belongs to a pod on another node."},
 		{name: "agent bound to node-1, token of node-1", creds: f.nodeAgent, cluster: "hosted", token: hostedTok, status: 200},
-		{name: "agent bound to node-1, token without a node claim", creds: f.nodeAgent, cluster: "hosted", token: e.podToken(t, "hosted", "carts", "carts", "carts-nonode", "", nil), status: 200},
+		{name: "agent bound to node-1, token without a node claim", creds: f.nodeAgent, cluster: "hosted", token: e.podToken(t, "hosted", "carts", "carts", "carts-nonode", "", nil), status: 400, code: "AccessDeniedException", msg: "The calling agent runs on node node-1, but the token names no node."},
 	}
 	refusals, issued := 0, 0
 	for _, r := range rows {

@@ -419,9 +419,18 @@ func (s *Service) assume(ctx context.Context, in *Input, now time.Time, caller *
 		return nil, aerr
 	}
 	rec.Namespace, rec.ServiceAccount, rec.PodName, rec.PodUID, rec.Node = claims.Namespace, claims.ServiceAccountName, claims.PodName, claims.PodUID, claims.NodeName
-	if node := CallerNode(caller); node != "" && claims.NodeName != "" && node != claims.NodeName {
-		rec.Reason = fmt.Sprintf("the calling agent is bound to node %s, the token to node %s", node, claims.NodeName)
-		return nil, accessDenied("The calling agent runs on node %s, but the token belongs to a pod on another node.", node)
+	if node := CallerNode(caller); node != "" {
+		// A node-bound agent serves only pods on its node; a token that
+		// names no node (a pod not scheduled yet, or a cluster whose tokens
+		// carry no node claim) cannot be shown to be one of them.
+		switch {
+		case claims.NodeName == "":
+			rec.Reason = fmt.Sprintf("the calling agent is bound to node %s, the token names no node", node)
+			return nil, accessDenied("The calling agent runs on node %s, but the token names no node.", node)
+		case node != claims.NodeName:
+			rec.Reason = fmt.Sprintf("the calling agent is bound to node %s, the token to node %s", node, claims.NodeName)
+			return nil, accessDenied("The calling agent runs on node %s, but the token belongs to a pod on another node.", node)
+		}
 	}
 	assoc, ok := s.cfg.Associations.Lookup(ctx, cluster.Name, claims.Namespace, claims.ServiceAccountName)
 	if !ok {

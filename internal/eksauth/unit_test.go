@@ -426,22 +426,33 @@ func TestNodeBinding(t *testing.T) {
 	tok := u.token(t, podClaims(u.now, "carts"))
 	noNode := podClaims(u.now, "carts")
 	delete(noNode["kubernetes.io"].(map[string]any), "node")
+	const (
+		mismatch = "The calling agent runs on node node-2, but the token belongs to a pod on another node."
+		noClaim2 = "The calling agent runs on node node-2, but the token names no node."
+		noClaim1 = "The calling agent runs on node node-1, but the token names no node."
+	)
 	for _, c := range []struct {
 		name  string
 		ctx   context.Context
 		token string
-		want  string
+		msg   string // the AccessDeniedException's message, "" for an issuance
 	}{
 		{"unbound agent", agentCtx("agent", nil), tok, ""},
 		{"bound to the token's node", agentCtx("agent", map[string]string{NodeNameTag: "node-1"}), tok, ""},
-		{"tag key in another case", agentCtx("agent", map[string]string{"PodID:Node-Name": "node-2"}), tok, "AccessDeniedException"},
-		{"bound to another node", agentCtx("agent", map[string]string{NodeNameTag: "node-2"}), tok, "AccessDeniedException"},
-		{"token without a node claim", agentCtx("agent", map[string]string{NodeNameTag: "node-2"}), u.token(t, noNode), ""},
+		{"tag key in another case", agentCtx("agent", map[string]string{"PodID:Node-Name": "node-2"}), tok, mismatch},
+		{"bound to another node", agentCtx("agent", map[string]string{NodeNameTag: "node-2"}), tok, mismatch},
+		{"token without a node claim", agentCtx("agent", map[string]string{NodeNameTag: "node-2"}), u.token(t, noNode), noClaim2},
+		{"token without a node claim, agent of the pod's node", agentCtx("agent", map[string]string{NodeNameTag: "node-1"}), u.token(t, noNode), noClaim1},
+		{"token without a node claim, unbound agent", agentCtx("agent", nil), u.token(t, noNode), ""},
 		{"session without the tag", agentCtx("agent", map[string]string{"other": "x"}), tok, ""},
 	} {
 		_, err := u.svc.AssumeRoleForPodIdentity(c.ctx, &Input{ClusterName: "c1", Token: c.token})
-		if code(err) != c.want {
-			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		var ae *awsproto.Error
+		switch {
+		case c.msg == "" && err != nil:
+			t.Errorf("%s: %v, want an issuance", c.name, err)
+		case c.msg != "" && (!errors.As(err, &ae) || ae.Code != "AccessDeniedException" || ae.Status != http.StatusBadRequest || ae.Message != c.msg):
+			t.Errorf("%s: %v, want AccessDeniedException %q", c.name, err, c.msg)
 		}
 	}
 }

@@ -129,6 +129,7 @@ func TestRefusalCauses(t *testing.T) {
 		{cause: CauseInvalidToken, code: "InvalidTokenException", msg: "The token is not valid.", wantFix: "kubectl delete pod"},
 		{cause: CauseExpiredToken, code: "ExpiredTokenException", msg: "The token has expired.", wantFix: "token-expiration"},
 		{cause: CauseNodeMismatch, code: "AccessDeniedException", msg: "The calling agent runs on node ip-10-0-0-1, but the token belongs to a pod on another node.", wantFix: "its own node's pods"},
+		{cause: CauseNodeMismatch, code: "AccessDeniedException", msg: "The calling agent runs on node ip-10-0-0-1, but the token names no node.", wantFix: "its own node's pods"},
 		{cause: CauseNoAssociation, chain: &chain{"orders", "orders", clusterName, nil, ""}, wantFix: "aws eks create-pod-identity-association --cluster-name eks-workshop --namespace orders --service-account orders --role-arn arn:aws:iam::123456789012:role/ROLE-NAME", wantInText: "the webhook would not mutate pods of orders/orders"},
 		{cause: CauseNoAssociation, code: "ResourceNotFoundException", msg: "No Pod Identity Association found for cluster eks-workshop, namespace orders and service account orders.", wantFix: "aws eks create-pod-identity-association --cluster-name eks-workshop --namespace orders --service-account orders"},
 		{cause: CauseNotMutated, chain: &chain{"carts", "carts", clusterName, nil, "carts-old"}, wantFix: "recreate it: kubectl -n carts delete pod carts-old", wantInText: "pod carts-old (uid uid-old, service account carts): not mutated by the webhook"},
