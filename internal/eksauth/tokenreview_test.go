@@ -194,6 +194,18 @@ func TestTokenReview(t *testing.T) {
 	if tags["kubernetes-pod-name"] != "carts-other" || tags["kubernetes-pod-uid"] != "uid-2" {
 		t.Errorf("tags %v", tags)
 	}
+	// Node binding on an API-only cluster: the node is the review's
+	// node-name extra (the payload, unverified there, has no node claim).
+	noNodeClaims := podClaims(u.now.Add(-6*time.Second), "carts")
+	delete(noNodeClaims["kubernetes.io"].(map[string]any), "node")
+	reviewedNode := u.token(t, noNodeClaims)
+	api.live(reviewedNode, "carts", "carts-7c9d8b6d4-x2x8p", "uid-1")
+	for node, want := range map[string]string{"node-1": "", "node-2": "AccessDeniedException"} {
+		_, err := u.svc.AssumeRoleForPodIdentity(agentCtx("agent", map[string]string{NodeNameTag: node}), &Input{ClusterName: "api-only", Token: reviewedNode})
+		if code(err) != want {
+			t.Errorf("API only, agent bound to %s: %v, want %q", node, err, want)
+		}
+	}
 	// One client per cluster, reused.
 	if n := apis.lookups.Load(); n > 3 {
 		t.Errorf("%d access lookups for 3 clusters", n)
