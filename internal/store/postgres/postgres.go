@@ -24,12 +24,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/podid/podid/internal/store"
@@ -249,23 +252,68 @@ func release(c *pgxpool.Conn, inTx bool) {
 
 // View runs fn in a read-only transaction on a consistent snapshot
 // (REPEATABLE READ READ ONLY). The Tx must not be used after fn returns.
+//
+// When fn's first statement finds its pooled connection dead (the server
+// it was opened to has gone, as after a failover to a standby), fn has
+// read nothing: the pool's connections are dropped and fn runs again on a
+// new one, at most maxAttempts times in all, so a failover costs callers
+// no error once the new primary accepts connections.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		dead, err := s.view(ctx, fn)
+		if !dead || attempt == maxAttempts || ctx.Err() != nil {
+			return err
+		}
+		s.pool.Reset()
+	}
+}
+
+// maxAttempts bounds View's and Update's runs when a connection turns out
+// to be dead before anything ran on it.
+const maxAttempts = 3
+
+// view is one attempt of View; dead reports that the connection was dead
+// before fn read anything.
+func (s *Store) view(ctx context.Context, fn func(store.Tx) error) (dead bool, err error) {
 	if err := s.check(ctx); err != nil {
-		return err
+		return false, err
 	}
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: begin read transaction: %w", err)
+		return false, fmt.Errorf("postgres: begin read transaction: %w", err)
 	}
 	t := &tx{ctx: ctx, pt: c, s: s, pendingBegin: sqlBeginRead}
 	defer func() {
 		t.done.Store(true)
 		t.mu.Lock()
 		begun := t.pendingBegin == ""
+		dead = err != nil && t.deadConn
 		t.mu.Unlock()
-		release(c, begun)
+		release(c, begun && !dead)
 	}()
-	return fn(t)
+	return false, fn(t)
+}
+
+// connectionLost reports whether err means the connection is gone (closed,
+// reset, or its server shutting down), as opposed to an error of the
+// statement itself.
+func connectionLost(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P01-57P03: the server is
+		// shutting down, crashed, or not accepting connections yet.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return pgconn.SafeToRetry(err) || (!pgconn.Timeout(err) && isNetworkError(err))
+}
+
+// isNetworkError reports a transport failure under a pgx error.
+func isNetworkError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
 }
 
 // Update runs fn in a read-write transaction (READ COMMITTED). If fn
@@ -275,9 +323,28 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	c, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres: begin write transaction: %w", err)
+	// One writer at a time across every replica, as with SQLite's single
+	// write connection: a read-then-write inside fn (bootstrap "create if
+	// none", idempotent creates) sees every earlier commit and cannot race
+	// another replica's, and change-feed revisions commit in order. A
+	// connection found dead at BEGIN (before fn runs) is replaced, as in
+	// View.
+	var c *pgxpool.Conn
+	for attempt := 1; ; attempt++ {
+		var err error
+		c, err = s.pool.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("postgres: begin write transaction: %w", err)
+		}
+		_, err = c.Exec(ctx, sqlBeginWrite)
+		if err == nil {
+			break
+		}
+		c.Release()
+		if !connectionLost(err) || attempt == maxAttempts || ctx.Err() != nil {
+			return fmt.Errorf("postgres: begin write transaction and take the write lock: %w", err)
+		}
+		s.pool.Reset()
 	}
 	t := &tx{ctx: ctx, pt: c, s: s, write: true, eventLock: true}
 	inTx := true
@@ -285,13 +352,6 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 		t.done.Store(true)
 		release(c, inTx)
 	}()
-	// One writer at a time across every replica, as with SQLite's single
-	// write connection: a read-then-write inside fn (bootstrap "create if
-	// none", idempotent creates) sees every earlier commit and cannot race
-	// another replica's, and change-feed revisions commit in order.
-	if _, err := c.Exec(ctx, sqlBeginWrite); err != nil {
-		return fmt.Errorf("postgres: begin write transaction and take the write lock: %w", err)
-	}
 	if err := fn(t); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -334,5 +335,64 @@ func TestWritersSerializedAcrossStores(t *testing.T) {
 func TestLockKeys(t *testing.T) {
 	if lockWriteText != strconv.FormatInt(lockWrite, 10) {
 		t.Fatalf("lockWriteText = %s, want %d", lockWriteText, lockWrite)
+	}
+}
+
+// TestDeadConnectionsReplaced: after the server ends every connection of
+// the store (as a failover to a standby does), the next reads and writes
+// succeed on new connections instead of failing once per pooled
+// connection.
+func TestDeadConnectionsReplaced(t *testing.T) {
+	dbURL := pgsrv.NewDatabase(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	s := openTest(t, dbURL)
+	ctx := t.Context()
+	read := func() error {
+		return s.View(ctx, func(tx store.Tx) error { _, err := tx.ListAudit(time.Time{}, 10); return err })
+	}
+	// Several pooled connections, all idle afterwards.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if err := s.View(ctx, func(tx store.Tx) error {
+				_, err := tx.ListAudit(time.Time{}, 10)
+				time.Sleep(50 * time.Millisecond)
+				return err
+			}); err != nil {
+				t.Errorf("warm-up read: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	for round := range 2 {
+		if err := pgsrv.Exec(ctx, "postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"+db+"' AND pid <> pg_backend_pid()"); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if err := read(); err != nil {
+				t.Fatalf("round %d read %d after the connections were ended: %v", round, i, err)
+			}
+		}
+		if round == 1 {
+			continue
+		}
+		if err := pgsrv.Exec(ctx, "postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"+db+"' AND pid <> pg_backend_pid()"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			return tx.AppendAudit(&store.AuditRecord{ID: "after-terminate", Time: time.Now(), Kind: "test", Decision: "issued"})
+		}); err != nil {
+			t.Fatalf("write after the connections were ended: %v", err)
+		}
+	}
+	// A statement's own error is not retried: it comes back once.
+	calls := 0
+	err = s.View(ctx, func(tx store.Tx) error { calls++; _, err := tx.GetCluster("no-such-cluster"); return err })
+	if !errors.Is(err, store.ErrNotFound) || calls != 1 {
+		t.Errorf("missing cluster: err %v after %d calls, want ErrNotFound after 1", err, calls)
 	}
 }

@@ -40,6 +40,10 @@ type tx struct {
 	done         atomic.Bool
 	wroteEvents  bool // under mu
 	eventLock    bool // under mu
+	// deadConn: View's first round trip (BEGIN and the first query) found
+	// the connection dead, so the callback has read nothing and View may
+	// run it again on another connection (under mu).
+	deadConn bool
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -66,6 +70,7 @@ func (t *tx) query(q string, args ...any) (pgx.Rows, func() error, error) {
 	t.pendingBegin = ""
 	if _, err := br.Exec(); err != nil {
 		_ = br.Close()
+		t.deadConn = connectionLost(err)
 		return nil, nil, err
 	}
 	rows, err := br.Query()
