@@ -340,3 +340,81 @@ type nopWriter struct{}
 func (nopWriter) Header() http.Header         { return http.Header{} }
 func (nopWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (nopWriter) WriteHeader(int)             {}
+
+func TestTokenEqual(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"", "", true},
+		{"a", "a", true},
+		{"a", "b", false},
+		{"abcdefgh", "abcdefgh", true},
+		{"abcdefgh", "abcdefgX", false},
+		{"Xbcdefgh", "abcdefgh", false},
+		{"abcdefghijk", "abcdefghijk", true},
+		{"abcdefghijk", "abcdefghijX", false},
+		{"abcdefghijk", "abcdefghij", false},
+		{strings.Repeat("x", 1100) + "y", strings.Repeat("x", 1100) + "z", false},
+		{strings.Repeat("x", 1101), strings.Repeat("x", 1101), true},
+	} {
+		if got := tokenEqual(tc.a, tc.b); got != tc.want {
+			t.Errorf("tokenEqual(%.12q…, %.12q…) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// TestFastIndexCollision plants a forged token's fast key on a verified
+// token's entry, as a 64-bit collision would: the forgery must not be
+// served, and the verified token is still found through SHA-256.
+func TestFastIndexCollision(t *testing.T) {
+	f := newFakeEKSAuth(t)
+	a := newTestAgent(t, f)
+	exp := time.Now().Add(time.Hour)
+	real := podToken("ns", "sa", "victim-uid", exp, "real-signature")
+	forged := podToken("ns", "sa", "victim-uid", exp, "forged-signature")
+	f.set(func(f *fakeEKSAuth) {
+		f.reject[forged] = fakeReply{status: 400, code: "InvalidTokenException", msg: "The specified Kubernetes service account token is invalid."}
+	})
+	if w := get(a, "169.254.170.23", real); w.Code != 200 {
+		t.Fatalf("real token: %d %q", w.Code, w.Body)
+	}
+	c := a.cache
+	rk, fk := c.fastKey(real), c.fastKey(forged)
+	s := c.fastShard(rk)
+	s.mu.Lock()
+	ref := s.m[rk]
+	delete(s.m, rk)
+	s.mu.Unlock()
+	if ref == nil || ref.tok != real {
+		t.Fatalf("fast index holds %v for the verified token", ref)
+	}
+	c.mu.Lock()
+	ref.fast = fk // as if both tokens hashed to fk
+	c.mu.Unlock()
+	s = c.fastShard(fk)
+	s.mu.Lock()
+	s.m[fk] = ref // the forgery's key now proposes the victim's entry
+	s.mu.Unlock()
+
+	if cs := c.lookupToken(forged, time.Now()); cs != nil {
+		t.Fatal("fast index served a forged token whose key collides")
+	}
+	w := get(a, "169.254.170.23", forged)
+	if w.Code != 400 || strings.Contains(w.Body.String(), "secret-victim-uid") {
+		t.Errorf("forged token: %d %q", w.Code, w.Body)
+	}
+	if w := get(a, "169.254.170.23", real); w.Code != 200 || f.calls.Load() != 2 {
+		t.Errorf("real token through the SHA-256 index: %d, %d calls", w.Code, f.calls.Load())
+	}
+	// Removing the entry clears both indexes.
+	c.purge(func(*entry) bool { return true }, "test")
+	for i := range c.fast {
+		if n := len(c.fast[i].m); n != 0 {
+			t.Errorf("fast shard %d keeps %d refs after purge", i, n)
+		}
+		if n := len(c.index[i].m); n != 0 {
+			t.Errorf("index shard %d keeps %d refs after purge", i, n)
+		}
+	}
+}

@@ -90,9 +90,16 @@ func fetch(t *testing.T, c *cache, tok string) *credSet {
 	return cs
 }
 
+// cached is what the hit path serves for tok; the fast index and the
+// SHA-256 index must agree on it.
 func cached(c *cache, tok string) *credSet {
 	h := tokenHash(sha256.Sum256([]byte(tok)))
-	return c.lookup(&h, time.Now())
+	now := time.Now()
+	cs := c.lookup(&h, now)
+	if fast := c.lookupToken(tok, now); fast != cs {
+		panic(fmt.Sprintf("fast index answers %p, SHA-256 index %p", fast, cs))
+	}
+	return cs
 }
 
 func TestRefreshAhead(t *testing.T) {
