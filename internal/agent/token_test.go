@@ -173,3 +173,83 @@ func BenchmarkTokenShape(b *testing.B) {
 		})
 	}
 }
+
+// TestFastTokenPaths: the fast readers take kubelet's tokens and decline
+// whatever encoding/json reads differently (case-folded or repeated keys,
+// escapes, other types, trailing data), which then gets the encoding/json
+// reading.
+func TestFastTokenPaths(t *testing.T) {
+	for _, tc := range []struct {
+		payload string
+		fast    bool
+	}{
+		{`{"exp":2000000000,"nbf":1000000000,"iat":1000000000,"aud":["a","b"],"iss":"https://x/y","jti":"j","sub":"system:serviceaccount:ns:sa","kubernetes.io":{"namespace":"ns","node":{"name":"n","uid":"x"},"pod":{"name":"p","uid":"u"},"serviceaccount":{"name":"sa","uid":"s"}},"extra":[1,{"a":[true,false,null]},-1.5e3]}`, true},
+		{` { "aud" : "a" , "sub" : null , "kubernetes.io" : null } `, true},
+		{`{"exp":null,"aud":[],"kubernetes.io":{"pod":null,"serviceaccount":{"name":null}}}`, true},
+		{`{}`, true},
+		{`{"Exp":2000000000}`, false},         // case-folded key: encoding/json matches it
+		{`{"exp":1,"exp":2000000000}`, false}, // repeated key: the last wins there
+		{`{"kubernetes.io":{"pod":{"uid":"a","UID":"b"}}}`, false},
+		{`{"sub":"system:serviceaccount:n\u0073:sa"}`, false}, // escape
+		{`{"exp":"2000000000"}`, false},                       // quoted number
+		{`{"exp":-5}`, false},                                 // out of range: the error is worded there
+		{`{"exp":01}`, false},
+		{`{"aud":5}`, false},
+		{`{"kubernetes.io":"x"}`, false},
+		{`{"kubernetes.io":{"pod":5}}`, false},
+		{`{}x`, false}, // trailing data
+		{`null`, false},
+		{``, false},
+		{`{"a":"` + "\xff" + `"}`, false},
+		{strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat(`}`, 70), false}, // deeper than maxScanDepth
+	} {
+		c, ok := fastClaims([]byte(tc.payload))
+		if ok != tc.fast {
+			t.Errorf("fastClaims(%.60q) ok = %v, want %v", tc.payload, ok, tc.fast)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		ref, err := payloadClaims([]byte(tc.payload))
+		if err != nil || *ref != *c {
+			t.Errorf("fastClaims(%.60q) = %+v, encoding/json reads %+v, %v", tc.payload, *c, ref, err)
+		}
+	}
+	for hdr, want := range map[string]bool{
+		`{"alg":"RS256","kid":"k","typ":"JWT"}`: true,
+		`{"alg":"none"}`:                        true,
+		`{"ALG":"RS256"}`:                       false,
+		`{"alg":"RS256","alg":"none"}`:          false,
+		`{"alg":5}`:                             false,
+		`{"kid":"k"}`:                           false,
+		`{"alg":"RS256"}x`:                      false,
+	} {
+		if _, ok := fastAlg([]byte(hdr)); ok != want {
+			t.Errorf("fastAlg(%q) ok = %v, want %v", hdr, ok, want)
+		}
+	}
+}
+
+// FuzzFastTokenPaths: whatever the fast readers accept, encoding/json
+// (golang-jwt's reading) accepts and reads the same way.
+func FuzzFastTokenPaths(f *testing.F) {
+	f.Add([]byte(`{"alg":"RS256","kid":"k"}`), []byte(`{"exp":2000000000,"sub":"system:serviceaccount:a:b","kubernetes.io":{"namespace":"ns","pod":{"uid":"u"},"serviceaccount":{"name":"sa"}}}`))
+	f.Add([]byte(`{"alg":"none"}`), []byte(`{"aud":["x",null],"nbf":1.5e9,"kubernetes.io":null}`))
+	f.Add([]byte(`{"Alg":"RS256"}`), []byte(`{"EXP":1,"exp":2}`))
+	f.Add([]byte(` {"alg" :"RS256" } `), []byte(` {"iat": 0.5e1 ,"jti":"","x":{"y":[{}]}} `))
+	f.Fuzz(func(t *testing.T, hdr, payload []byte) {
+		if alg, ok := fastAlg(hdr); ok {
+			ref, err := headerAlg(hdr)
+			if err != nil || ref != alg {
+				t.Fatalf("fastAlg(%q) = %q, encoding/json reads %q, %v", hdr, alg, ref, err)
+			}
+		}
+		if c, ok := fastClaims(payload); ok {
+			ref, err := payloadClaims(payload)
+			if err != nil || *ref != *c {
+				t.Fatalf("fastClaims(%q) = %+v, encoding/json reads %+v, %v", payload, *c, ref, err)
+			}
+		}
+	})
+}
