@@ -261,7 +261,8 @@ func (a *App) assemble(ctx context.Context) error {
 		}
 		a.Issuers.Broker = a.Broker
 	}
-	a.IAM, err = iam.New(iam.Config{Store: authz.InvalidatingStore(a.Store), AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now, Authorizer: authz, Keyring: a.Keyring,
+	roles := sts.NewRoleCache(sts.DefaultRoleCacheTTL, cfg.Now)
+	a.IAM, err = iam.New(iam.Config{Store: roles.InvalidatingStore(authz.InvalidatingStore(a.Store)), AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now, Authorizer: authz, Keyring: a.Keyring,
 		AllowHTTPLoopbackIssuers: cfg.AllowHTTPLoopbackIssuers})
 	if err != nil {
 		return fmt.Errorf("iam: %w", err)
@@ -302,7 +303,7 @@ func (a *App) assemble(ctx context.Context) error {
 		return fmt.Errorf("eks: %w", err)
 	}
 	a.STS, err = sts.New(sts.Config{
-		Store: a.Store, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now,
+		Store: a.Store, Roles: roles, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now,
 		Authorizer: authz, Engine: engine, Minter: keeper, Sessions: sessions,
 		AllowHTTPLoopbackIssuers: cfg.AllowHTTPLoopbackIssuers,
 		// Hosted clusters' key sets come from the issuer, not the network.

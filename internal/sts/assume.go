@@ -220,29 +220,12 @@ func (s *Service) assume(ctx context.Context, r *assumeRequest) (res *assumeResu
 		managed  []string
 		notFound string
 	)
-	err = s.store.View(ctx, func(tx store.Tx) error {
-		var err error
-		role, err = tx.GetRole(name)
-		if errors.Is(err, store.ErrNotFound) {
-			role = nil
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		for _, a := range r.policyArns {
-			_, doc, err := auth.DefaultPolicyDocument(tx, a)
-			if errors.Is(err, store.ErrNotFound) {
-				notFound = a
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			managed = append(managed, doc)
-		}
-		return nil
-	})
+	if len(r.policyArns) == 0 && s.roles != nil {
+		// The credential exchange's path: the role alone, from the cache.
+		role, err = s.roles.get(ctx, s.store, name)
+	} else {
+		err = s.viewRoleAndPolicies(ctx, name, r.policyArns, &role, &managed, &notFound)
+	}
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -369,6 +352,10 @@ func (s *Service) touchRole(ctx context.Context, role *store.Role, now time.Time
 		}
 		return tx.UpdateRole(cur)
 	})
+	if s.roles != nil {
+		// The cached copy's last use is now behind the store's.
+		s.roles.forget(role.Name)
+	}
 }
 
 // Audit records.
@@ -409,4 +396,32 @@ func auditFields(m map[string]any) string {
 		return "{}"
 	}
 	return string(b)
+}
+
+// viewRoleAndPolicies reads a role and the managed session policies named
+// by arns in one transaction; a missing policy's ARN goes to notFound.
+func (s *Service) viewRoleAndPolicies(ctx context.Context, name string, arns []string, role **store.Role, managed *[]string, notFound *string) error {
+	return s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		*role, err = tx.GetRole(name)
+		if errors.Is(err, store.ErrNotFound) {
+			*role = nil
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, a := range arns {
+			_, doc, err := auth.DefaultPolicyDocument(tx, a)
+			if errors.Is(err, store.ErrNotFound) {
+				*notFound = a
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			*managed = append(*managed, doc)
+		}
+		return nil
+	})
 }

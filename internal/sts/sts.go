@@ -49,6 +49,11 @@ type AuditFunc func(ctx context.Context, r *store.AuditRecord)
 type Config struct {
 	// Store holds roles, managed policies and OIDC providers. Required.
 	Store store.Store
+	// Roles, when set, caches the roles read by assumes without managed
+	// session policies (every credential exchange). The services that
+	// write roles must then use Roles.InvalidatingStore. Nil reads the
+	// store on every assume.
+	Roles *RoleCache
 	// AccountID is the account of every role and principal. Required.
 	AccountID string
 	// Partition is the ARN partition ("aws" when empty).
@@ -87,6 +92,7 @@ type Config struct {
 // Service is the STS API.
 type Service struct {
 	store     store.Store
+	roles     *RoleCache
 	account   string
 	partition string
 	now       func() time.Time
@@ -115,6 +121,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store:     cfg.Store,
+		roles:     cfg.Roles,
 		account:   cfg.AccountID,
 		partition: cfg.Partition,
 		now:       cfg.Now,
