@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -241,19 +240,42 @@ func LooksLikeJWT(s string) bool {
 	parts := 0
 	segLen := 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '.':
+		// One table load per byte instead of a chain of range tests: the
+		// scan over a ~1.1 KB token was about 6% of an exchange's CPU.
+		switch jwtByte[s[i]] {
+		case jwtDot:
 			if segLen == 0 {
 				return false
 			}
 			parts++
 			segLen = 0
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_', c == '=':
+		case jwtB64:
 			segLen++
 		default:
 			return false
 		}
 	}
-	return parts == 2 && segLen > 0 && !strings.HasPrefix(s, ".")
+	return parts == 2 && segLen > 0
 }
+
+const (
+	jwtOther = iota
+	jwtB64   // base64url alphabet and '=' padding
+	jwtDot
+)
+
+// jwtByte classifies each byte for LooksLikeJWT.
+var jwtByte = func() (t [256]uint8) {
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = jwtB64
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = jwtB64
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = jwtB64
+	}
+	t['-'], t['_'], t['='] = jwtB64, jwtB64, jwtB64
+	t['.'] = jwtDot
+	return t
+}()

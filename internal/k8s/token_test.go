@@ -229,6 +229,63 @@ func TestLooksLikeJWT(t *testing.T) {
 	}
 }
 
+// looksLikeJWTReference is LooksLikeJWT as first written (a range test
+// per byte), kept as FuzzLooksLikeJWT's reference for the table scan.
+func looksLikeJWTReference(s string) bool {
+	if len(s) == 0 || len(s) > MaxTokenBytes {
+		return false
+	}
+	parts := 0
+	segLen := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.':
+			if segLen == 0 {
+				return false
+			}
+			parts++
+			segLen = 0
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_', c == '=':
+			segLen++
+		default:
+			return false
+		}
+	}
+	return parts == 2 && segLen > 0 && !strings.HasPrefix(s, ".")
+}
+
+// FuzzLooksLikeJWT: the table scan agrees with the reference on any input.
+func FuzzLooksLikeJWT(f *testing.F) {
+	f.Add("a.b.c")
+	f.Add("eyJ.eyJ.sig_-=")
+	f.Add(".b.c")
+	f.Add("a.b.c\x00")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := LooksLikeJWT(s), looksLikeJWTReference(s); got != want {
+			t.Fatalf("LooksLikeJWT(%q) = %v, reference %v", s, got, want)
+		}
+	})
+}
+
+// BenchmarkLooksLikeJWT: the shape check of a 1.1 KB token, table scan
+// against the reference.
+func BenchmarkLooksLikeJWT(b *testing.B) {
+	tok := strings.Repeat("eyJhbGciOiJSUzI1NiJ9", 20) + "." + strings.Repeat("eyJzdWIiOiJ4In0", 30) + "." + strings.Repeat("c2lnbmF0dXJl_-", 25)
+	for _, bc := range []struct {
+		name string
+		fn   func(string) bool
+	}{{"table", LooksLikeJWT}, {"reference", looksLikeJWTReference}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if !bc.fn(tok) {
+					b.Fatal("not a JWT")
+				}
+			}
+		})
+	}
+}
+
 func FuzzVerify(f *testing.F) {
 	fx := newFixture(f)
 	f.Add(sign(f, fx.key, jose.RS256, fx.kid, podClaims()))
