@@ -9,6 +9,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/podid/podid/internal/k8s"
 )
 
 // MaxTokenBytes bounds the Authorization header the agent accepts. Real
@@ -65,53 +67,12 @@ var knownAlgs = map[string]bool{
 
 // tokenShapeOK reports whether s has the shape EKS Auth's model requires of
 // a token: three non-empty dot-separated segments of base64url characters
-// (with optional '=' padding). A token of this shape can be embedded in a
-// JSON string without escaping.
+// (with optional '=' padding), at most MaxTokenBytes. A token of this shape
+// can be embedded in a JSON string without escaping. It is the server's own
+// check (k8s.LooksLikeJWT), so agent and EKS Auth refuse the same strings.
 func tokenShapeOK(s string) bool {
-	if len(s) == 0 || len(s) > MaxTokenBytes {
-		return false
-	}
-	dots, segLen := 0, 0
-	for i := 0; i < len(s); i++ {
-		// One table load per byte instead of a chain of range tests: the
-		// scan over a ~1.1 KB token was a fifth of a cache miss's CPU.
-		switch tokenByte[s[i]] {
-		case tokenDot:
-			if segLen == 0 {
-				return false
-			}
-			dots++
-			segLen = 0
-		case tokenB64:
-			segLen++
-		default:
-			return false
-		}
-	}
-	return dots == 2 && segLen > 0
+	return len(s) <= MaxTokenBytes && k8s.LooksLikeJWT(s)
 }
-
-const (
-	tokenOther = iota
-	tokenB64   // base64url alphabet and '=' padding
-	tokenDot
-)
-
-// tokenByte classifies each byte for tokenShapeOK.
-var tokenByte = func() (t [256]uint8) {
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = tokenB64
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = tokenB64
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = tokenB64
-	}
-	t['-'], t['_'], t['='] = tokenB64, tokenB64, tokenB64
-	t['.'] = tokenDot
-	return t
-}()
 
 // decodeSegment decodes one base64url JWT segment, with or without padding.
 func decodeSegment(seg string) ([]byte, error) {
