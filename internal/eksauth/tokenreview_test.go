@@ -152,6 +152,11 @@ func TestTokenReview(t *testing.T) {
 	legacy := u.token(t, podClaims(u.now.Add(-4*time.Second), "carts"))
 	api.set(legacy, map[string]any{"authenticated": true, "audiences": []string{"pods.eks.amazonaws.com"},
 		"user": map[string]any{"username": "system:serviceaccount:carts:carts"}})
+	otherNode := u.token(t, podClaims(u.now.Add(-7*time.Second), "carts")) // signed for node-1
+	api.live(otherNode, "carts", "carts-7c9d8b6d4-x2x8p", "uid-1")
+	api.mu.Lock()
+	api.reviews[otherNode]["user"].(map[string]any)["extra"].(map[string][]string)[ExtraNodeName] = []string{"node-2"}
+	api.mu.Unlock()
 	notSA := u.token(t, podClaims(u.now.Add(-5*time.Second), "carts"))
 	api.set(notSA, map[string]any{"authenticated": true, "audiences": []string{"pods.eks.amazonaws.com"},
 		"user": map[string]any{"username": "admin", "extra": map[string][]string{ExtraPodName: {"p"}, ExtraPodUID: {"u"}}}})
@@ -169,6 +174,7 @@ func TestTokenReview(t *testing.T) {
 		{"keys and review, live pod", "both", good, ""},
 		{"keys and review, deleted pod", "both", deleted, "InvalidTokenException"},
 		{"keys and review disagree", "both", otherPod, "InvalidTokenException"},
+		{"keys and review disagree on the node", "both", otherNode, "InvalidTokenException"},
 		{"keys and review, expired (signature check first)", "both", expired, "ExpiredTokenException"},
 		{"no API access", "no-api", good, "ServiceUnavailableException"},
 	} {

@@ -136,7 +136,10 @@ func (s *Service) review(ctx context.Context, c *store.Cluster, token string, no
 		PodName: podName, PodUID: podUID,
 		NodeName: first(res.Extra[ExtraNodeName]), NodeUID: first(res.Extra[ExtraNodeUID]),
 	}
-	if verified != nil && (verified.Namespace != ns || verified.ServiceAccountName != sa || verified.PodName != podName || verified.PodUID != podUID) {
+	if verified != nil && (verified.Namespace != ns || verified.ServiceAccountName != sa || verified.PodName != podName || verified.PodUID != podUID ||
+		(out.NodeName != "" && verified.NodeName != out.NodeName)) {
+		// The node too: node binding compares the agent's node with the
+		// signed claim, which the API server's answer must confirm.
 		rec.Reason = "TokenReview disagrees with the token's claims"
 		return nil, invalidToken()
 	}
