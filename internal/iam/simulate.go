@@ -213,12 +213,8 @@ func (s *Service) SimulateCustomPolicy(ctx context.Context, in *SimulateInput) (
 		return nil, err
 	}
 	var set simSet
-	for i, doc := range in.PolicyInputList {
-		sp, err := s.compileSim(doc, "PolicyInputList."+strconv.Itoa(i+1), "none")
-		if err != nil {
-			return nil, err
-		}
-		set.identity = append(set.identity, sp)
+	if err := s.addInputPolicies(&set, in.PolicyInputList); err != nil {
+		return nil, err
 	}
 	caller := policy.Principal{Type: policy.PrincipalUser, AccountID: s.account}
 	if in.CallerArn != "" {
@@ -243,12 +239,8 @@ func (s *Service) SimulatePrincipalPolicy(ctx context.Context, in *SimulateInput
 	if err != nil {
 		return nil, err
 	}
-	for i, doc := range in.PolicyInputList {
-		sp, err := s.compileSim(doc, "PolicyInputList."+strconv.Itoa(i+1), "none")
-		if err != nil {
-			return nil, err
-		}
-		set.identity = append(set.identity, sp)
+	if err := s.addInputPolicies(set, in.PolicyInputList); err != nil {
+		return nil, err
 	}
 	if in.CallerArn != "" {
 		if caller, err = s.parseCaller(ctx, in.CallerArn); err != nil {
@@ -605,12 +597,8 @@ func (s *Service) GetContextKeysForCustomPolicy(ctx context.Context, in *Context
 		return nil, err
 	}
 	var set simSet
-	for i, doc := range in.PolicyInputList {
-		sp, err := s.compileSim(doc, "PolicyInputList."+strconv.Itoa(i+1), "none")
-		if err != nil {
-			return nil, err
-		}
-		set.identity = append(set.identity, sp)
+	if err := s.addInputPolicies(&set, in.PolicyInputList); err != nil {
+		return nil, err
 	}
 	return &ContextKeysOutput{ContextKeyNames: contextKeys(&set)}, nil
 }
@@ -630,12 +618,8 @@ func (s *Service) GetContextKeysForPrincipalPolicy(ctx context.Context, in *Cont
 	if err != nil {
 		return nil, err
 	}
-	for i, doc := range in.PolicyInputList {
-		sp, err := s.compileSim(doc, "PolicyInputList."+strconv.Itoa(i+1), "none")
-		if err != nil {
-			return nil, err
-		}
-		set.identity = append(set.identity, sp)
+	if err := s.addInputPolicies(set, in.PolicyInputList); err != nil {
+		return nil, err
 	}
 	return &ContextKeysOutput{ContextKeyNames: contextKeys(set)}, nil
 }
@@ -700,4 +684,17 @@ func variableKeys(s string, add func(string)) {
 		}
 		s = s[j+1:]
 	}
+}
+
+// addInputPolicies compiles the PolicyInputList documents and adds them to
+// set's identity policies.
+func (s *Service) addInputPolicies(set *simSet, docs []string) error {
+	for i, doc := range docs {
+		sp, err := s.compileSim(doc, "PolicyInputList."+strconv.Itoa(i+1), "none")
+		if err != nil {
+			return err
+		}
+		set.identity = append(set.identity, sp)
+	}
+	return nil
 }
