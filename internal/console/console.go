@@ -18,7 +18,7 @@ import (
 	"context"
 	"embed"
 	"errors"
-		"html/template"
+	"html/template"
 	"io/fs"
 	"log/slog"
 	"net"

@@ -51,7 +51,7 @@ func (c *Console) roles(w http.ResponseWriter, r *request) {
 // namedPolicy is a policy document with its name.
 type namedPolicy struct {
 	Name, ARN, Document string
-	Error              *apiError
+	Error               *apiError
 }
 
 type roleData struct {
