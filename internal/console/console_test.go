@@ -23,9 +23,9 @@ import (
 // env is a podid server (the real app: store, services, policy engine)
 // with its console, served by httptest on loopback.
 type env struct {
-	app        *app.App
-	srv        *httptest.Server
-	clock      *testclock.Clock
+	app         *app.App
+	srv         *httptest.Server
+	clock       *testclock.Clock
 	key, secret string
 }
 
