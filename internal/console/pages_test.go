@@ -192,3 +192,5 @@ func TestDeniedUserSeesNoAssociations(t *testing.T) {
 		t.Fatalf("allowed user sees %d associations, want 3\n%s", got, body)
 	}
 }
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

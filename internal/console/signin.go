@@ -182,8 +182,10 @@ func (c *Console) checkPassword(r *http.Request, account, user, password string)
 	ctx := auth.WithRequestInfo(r.Context(), auth.RequestInfo{Region: c.cfg.Region, SecureTransport: c.secure(r), SourceIP: sourceIP(r), UserAgent: r.UserAgent()})
 	p, err := c.cfg.Passwords.CheckConsolePassword(ctx, account, user, password)
 	if err != nil || p == nil || p.Type != auth.User {
+		// A wrong password and a missing user or profile look the same
+		// to the browser; the log keeps IAM's reason (never the password).
 		if err != nil && !isClientError(err) {
-			c.cfg.Logger.ErrorContext(r.Context(), "console password check failed", "err", err)
+			c.cfg.Logger.WarnContext(r.Context(), "console password check refused", "user", clip(user), "err", err)
 		}
 		return nil
 	}
