@@ -66,7 +66,8 @@ const maxAPIResponse = 8 << 20
 // serves) in process: the request goes through the same router, decoding,
 // validation and authorization as a signed request from the AWS CLI, and
 // an error answer comes back as the API's *awsproto.Error.
-func (c *Console) rest(ctx context.Context, method, path string, query url.Values, in, out any) error {
+func (c *Console) rest(ctx context.Context, method string, p apiRoute, query url.Values, in, out any) error {
+	path := p.path
 	var body io.Reader = http.NoBody
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -75,8 +76,7 @@ func (c *Console) rest(ctx context.Context, method, path string, query url.Value
 		}
 		body = bytes.NewReader(b)
 	}
-	u := &url.URL{Scheme: "http", Host: "podid.internal", Path: path, RawQuery: query.Encode()}
-	u.RawPath = escapedPath(path)
+	u := &url.URL{Scheme: "http", Host: "podid.internal", Path: p.path, RawPath: p.raw, RawQuery: query.Encode()}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return fmt.Errorf("console: %s %s: %w", method, path, err)
@@ -110,15 +110,23 @@ func (c *Console) rest(ctx context.Context, method, path string, query url.Value
 	return nil
 }
 
-// escapedPath escapes each segment of an API path (an ARN or a name may
-// hold characters a path must escape).
-func escapedPath(p string) string {
-	segs := strings.Split(p, "/")
-	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
+// apiRoute is an API path: its decoded form and its escaped one.
+type apiRoute struct{ path, raw string }
+
+// apiPath builds an API path from segments, each escaped on its own: a
+// name holding "/" stays one segment (and is then refused by the API's
+// validation), never a different route.
+func apiPath(segs ...string) apiRoute {
+	var p, raw strings.Builder
+	for _, s := range segs {
+		p.WriteString("/" + s)
+		raw.WriteString("/" + url.PathEscape(s))
 	}
-	return strings.Join(segs, "/")
+	return apiRoute{p.String(), raw.String()}
 }
+
+// rawPath is a fixed path (an extension's).
+func rawPath(p string) apiRoute { return apiRoute{p, p} }
 
 // recorder collects an in-process answer.
 type recorder struct {

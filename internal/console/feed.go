@@ -91,7 +91,7 @@ func (c *Console) feed(w http.ResponseWriter, r *request) {
 	status := http.StatusOK
 	for range feedPages {
 		var page auditPage
-		if err := c.rest(r.ctx, http.MethodGet, audit.Path, q, nil, &page); err != nil {
+		if err := c.rest(r.ctx, http.MethodGet, rawPath(audit.Path), q, nil, &page); err != nil {
 			p.Error = c.apiError(r.ctx, audit.Operation, err)
 			status = statusOf(err)
 			break
@@ -139,7 +139,7 @@ func (c *Console) feedEvents(w http.ResponseWriter, r *request) {
 		q.Set("nextToken", cursor)
 	}
 	var first auditPage
-	if err := c.rest(r.ctx, http.MethodGet, audit.Path, q, nil, &first); err != nil {
+	if err := c.rest(r.ctx, http.MethodGet, rawPath(audit.Path), q, nil, &first); err != nil {
 		ae := c.apiError(r.ctx, audit.Operation, err)
 		http.Error(w, ae.Code+": "+ae.Message, statusOf(err))
 		return
@@ -194,7 +194,7 @@ func (c *Console) feedEvents(w http.ResponseWriter, r *request) {
 			q.Set("nextToken", cursor)
 		}
 		var next auditPage
-		if err := c.rest(r.ctx, http.MethodGet, audit.Path, q, nil, &next); err != nil {
+		if err := c.rest(r.ctx, http.MethodGet, rawPath(audit.Path), q, nil, &next); err != nil {
 			ae := c.apiError(r.ctx, audit.Operation, err)
 			b, _ := json.Marshal(ae)
 			fmt.Fprintf(w, "event: failure\ndata: %s\n\n", b)

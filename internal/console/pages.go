@@ -47,7 +47,7 @@ func (c *Console) clusters(w http.ResponseWriter, r *request) {
 		if token != "" {
 			qv.Set("nextToken", token)
 		}
-		if err := c.rest(r.ctx, http.MethodGet, "/clusters", qv, nil, &out); err != nil {
+		if err := c.rest(r.ctx, http.MethodGet, apiPath("clusters"), qv, nil, &out); err != nil {
 			p.Error = c.apiError(r.ctx, "ListClusters", err)
 			break
 		}
@@ -68,7 +68,7 @@ func (c *Console) clusters(w http.ResponseWriter, r *request) {
 func (c *Console) clusterRow(r *request, name string) clusterRow {
 	row := clusterRow{Name: name}
 	var out eks.ClusterOutput
-	if err := c.rest(r.ctx, http.MethodGet, "/clusters/"+name, nil, nil, &out); err != nil || out.Cluster == nil {
+	if err := c.rest(r.ctx, http.MethodGet, apiPath("clusters", name), nil, nil, &out); err != nil || out.Cluster == nil {
 		row.Status = "unreadable"
 		if err != nil {
 			row.AddonError = c.apiError(r.ctx, "DescribeCluster", err)
@@ -85,7 +85,7 @@ func (c *Console) clusterRow(r *request, name string) clusterRow {
 		row.Kind = "registered"
 	}
 	var ad eks.AddonOutput
-	err := c.rest(r.ctx, http.MethodGet, "/clusters/"+name+"/addons/"+eks.AgentAddonName, nil, nil, &ad)
+	err := c.rest(r.ctx, http.MethodGet, apiPath("clusters", name, "addons", eks.AgentAddonName), nil, nil, &ad)
 	var ae *awsproto.Error
 	switch {
 	case err == nil && ad.Addon != nil:
@@ -138,7 +138,7 @@ func (c *Console) clusterPage(r *request, name string) *clusterData {
 		qv.Set("nextToken", d.Token)
 	}
 	var out eks.ListPodIdentityAssociationsOutput
-	if err := c.rest(r.ctx, http.MethodGet, "/clusters/"+name+"/pod-identity-associations", qv, nil, &out); err != nil {
+	if err := c.rest(r.ctx, http.MethodGet, apiPath("clusters", name, "pod-identity-associations"), qv, nil, &out); err != nil {
 		d.ListError = c.apiError(r.ctx, "ListPodIdentityAssociations", err)
 		return d
 	}
@@ -164,7 +164,7 @@ func (c *Console) createAssociation(w http.ResponseWriter, r *request) {
 		in.DisableSessionTags = &t
 	}
 	var out eks.CreatePodIdentityAssociationOutput
-	if err := c.rest(r.ctx, http.MethodPost, "/clusters/"+name+"/pod-identity-associations", nil, in, &out); err != nil {
+	if err := c.rest(r.ctx, http.MethodPost, apiPath("clusters", name, "pod-identity-associations"), nil, in, &out); err != nil {
 		d := c.clusterPage(r, name)
 		d.Form = form
 		p := signedPage(r, "clusters", "Cluster "+name, d)
@@ -188,7 +188,7 @@ func (c *Console) association(w http.ResponseWriter, r *request) {
 	d := &associationData{Cluster: name}
 	p := signedPage(r, "clusters", "Association "+id, d)
 	var out eks.DescribePodIdentityAssociationOutput
-	if err := c.rest(r.ctx, http.MethodGet, "/clusters/"+name+"/pod-identity-associations/"+id, nil, nil, &out); err != nil {
+	if err := c.rest(r.ctx, http.MethodGet, apiPath("clusters", name, "pod-identity-associations", id), nil, nil, &out); err != nil {
 		p.Error = c.apiError(r.ctx, "DescribePodIdentityAssociation", err)
 		c.render(w, r.Request, statusOf(err), "association", p)
 		return
@@ -211,10 +211,10 @@ func (c *Console) updateAssociation(w http.ResponseWriter, r *request) {
 	tags := form.DisableSessionTags
 	in := eks.UpdatePodIdentityAssociationInput{RoleArn: &form.RoleArn, TargetRoleArn: &form.TargetRoleArn, Policy: &form.Policy, DisableSessionTags: &tags}
 	var out eks.UpdatePodIdentityAssociationOutput
-	if err := c.rest(r.ctx, http.MethodPost, "/clusters/"+name+"/pod-identity-associations/"+id, nil, in, &out); err != nil {
+	if err := c.rest(r.ctx, http.MethodPost, apiPath("clusters", name, "pod-identity-associations", id), nil, in, &out); err != nil {
 		d := &associationData{Cluster: name, Form: form}
 		var desc eks.DescribePodIdentityAssociationOutput
-		if c.rest(r.ctx, http.MethodGet, "/clusters/"+name+"/pod-identity-associations/"+id, nil, nil, &desc) == nil {
+		if c.rest(r.ctx, http.MethodGet, apiPath("clusters", name, "pod-identity-associations", id), nil, nil, &desc) == nil {
 			d.A = desc.Association
 		}
 		p := signedPage(r, "clusters", "Association "+id, d)
@@ -228,7 +228,7 @@ func (c *Console) updateAssociation(w http.ResponseWriter, r *request) {
 // deleteAssociation is DeletePodIdentityAssociation.
 func (c *Console) deleteAssociation(w http.ResponseWriter, r *request) {
 	name, id := r.PathValue("cluster"), r.PathValue("id")
-	if err := c.rest(r.ctx, http.MethodDelete, "/clusters/"+name+"/pod-identity-associations/"+id, nil, nil, nil); err != nil {
+	if err := c.rest(r.ctx, http.MethodDelete, apiPath("clusters", name, "pod-identity-associations", id), nil, nil, nil); err != nil {
 		d := &associationData{Cluster: name}
 		p := signedPage(r, "clusters", "Association "+id, d)
 		p.Error = c.apiError(r.ctx, "DeletePodIdentityAssociation", err)

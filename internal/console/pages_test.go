@@ -194,3 +194,17 @@ func TestDeniedUserSeesNoAssociations(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestNamesStayOneSegment: a cluster name holding "/" (from %2F) is one
+// path segment of the API call, refused by the API's validation, never
+// another route.
+func TestNamesStayOneSegment(t *testing.T) {
+	e := newEnv(t, false)
+	e.seed(t, 1)
+	b := e.browser(t)
+	b.mustSignIn(e.key, e.secret)
+	resp, body := b.get("/console/clusters/c1%2Fpod-identity-associations")
+	if resp.StatusCode != http.StatusOK || strings.Contains(body, `id="associations"`) || !strings.Contains(body, "list-error") {
+		t.Fatalf("got %d\n%s", resp.StatusCode, body)
+	}
+}

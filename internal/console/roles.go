@@ -146,7 +146,7 @@ func (c *Console) roleAssociations(r *request, d *roleData) {
 		if token != "" {
 			qv.Set("nextToken", token)
 		}
-		if err := c.rest(r.ctx, http.MethodGet, "/clusters", qv, nil, &out); err != nil {
+		if err := c.rest(r.ctx, http.MethodGet, apiPath("clusters"), qv, nil, &out); err != nil {
 			d.AssociationsError = c.apiError(r.ctx, "ListClusters", err)
 			return
 		}
@@ -164,7 +164,7 @@ func (c *Console) roleAssociations(r *request, d *roleData) {
 			if token != "" {
 				qv.Set("nextToken", token)
 			}
-			if err := c.rest(r.ctx, http.MethodGet, "/clusters/"+cl+"/pod-identity-associations", qv, nil, &out); err != nil {
+			if err := c.rest(r.ctx, http.MethodGet, apiPath("clusters", cl, "pod-identity-associations"), qv, nil, &out); err != nil {
 				d.AssociationsError = c.apiError(r.ctx, "ListPodIdentityAssociations", err)
 				return
 			}
@@ -175,7 +175,7 @@ func (c *Console) roleAssociations(r *request, d *roleData) {
 				}
 				d.Scanned++
 				var desc eks.DescribePodIdentityAssociationOutput
-				if err := c.rest(r.ctx, http.MethodGet, "/clusters/"+cl+"/pod-identity-associations/"+s.AssociationID, nil, nil, &desc); err != nil {
+				if err := c.rest(r.ctx, http.MethodGet, apiPath("clusters", cl, "pod-identity-associations", s.AssociationID), nil, nil, &desc); err != nil {
 					d.AssociationsError = c.apiError(r.ctx, "DescribePodIdentityAssociation", err)
 					return
 				}

@@ -29,7 +29,7 @@ func (c *Console) simulate(w http.ResponseWriter, r *request) {
 	var list struct {
 		Clusters []string `json:"clusters"`
 	}
-	if c.rest(r.ctx, http.MethodGet, "/clusters", url.Values{"maxResults": {"100"}}, nil, &list) == nil {
+	if c.rest(r.ctx, http.MethodGet, apiPath("clusters"), url.Values{"maxResults": {"100"}}, nil, &list) == nil {
 		d.Clusters = list.Clusters
 	}
 	status := http.StatusOK
@@ -43,7 +43,7 @@ func (c *Console) simulate(w http.ResponseWriter, r *request) {
 			qv["action"], qv["resource"] = []string{d.Action}, []string{res}
 		}
 		var e explain.Explanation
-		if err := c.rest(r.ctx, http.MethodGet, explain.Path, qv, nil, &e); err != nil {
+		if err := c.rest(r.ctx, http.MethodGet, rawPath(explain.Path), qv, nil, &e); err != nil {
 			p.Error = c.apiError(r.ctx, explain.Operation, err)
 			status = statusOf(err)
 		} else {
