@@ -101,7 +101,7 @@ func TestConsoleInChromium(t *testing.T) {
 
 	// 1. Sign-in: the console sends an anonymous browser to sign in.
 	run(tab, "open the console", chromedp.Navigate(base), chromedp.WaitVisible(css("#signin-root")))
-	if loc := location(tab);  !strings.HasPrefix(loc, base+"signin") {
+	if loc := location(tab); !strings.HasPrefix(loc, base+"signin") {
 		t.Fatalf("anonymous browser at %s, want the sign-in page", loc)
 	}
 	shot(tab, "signin")
