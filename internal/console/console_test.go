@@ -1,15 +1,18 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,8 +34,13 @@ type env struct {
 
 func newEnv(t *testing.T, tls bool) *env {
 	t.Helper()
+	return newEnvLog(t, tls, nil)
+}
+
+func newEnvLog(t *testing.T, tls bool, logger *slog.Logger) *env {
+	t.Helper()
 	clock := testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	a, err := app.New(context.Background(), app.Config{DataDir: t.TempDir(), Now: clock.Now, PublicURL: "http://127.0.0.1", Getenv: func(string) string { return "" }})
+	a, err := app.New(context.Background(), app.Config{DataDir: t.TempDir(), Now: clock.Now, PublicURL: "http://127.0.0.1", Getenv: func(string) string { return "" }, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,4 +412,47 @@ func TestSignInRateLimits(t *testing.T) {
 	if got := attempt("127.0.0.10", e.key); got != http.StatusUnauthorized {
 		t.Fatalf("after 30 s: %d", got)
 	}
+}
+
+// TestNoSecretsInLogs signs in (wrongly, then rightly), is refused a
+// change, and signs out with the server logging at debug level: the log
+// names the caller and never the secret, the cookie or the form token.
+func TestNoSecretsInLogs(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	e := newEnvLog(t, false, slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	b := e.browser(t)
+	if resp, _ := b.signIn(e.key, "wrong-secret-value"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong secret: %d", resp.StatusCode)
+	}
+	resp, _ := b.signIn(e.key, e.secret)
+	cookie := sessionCookie(t, resp)
+	_, page := b.get("/console/clusters")
+	tok := formToken(t, page)
+	b.post("/console/clusters/c1/associations", url.Values{"csrf": {"nope"}})
+	b.post("/console/signout", url.Values{"csrf": {tok}})
+	mu.Lock()
+	log := buf.String()
+	mu.Unlock()
+	for _, want := range []string{"console sign-in failed", "console sign-in", "CSRF check failed", "console sign-out", "arn:aws:iam::123456789012:root"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
+		}
+	}
+	for name, secret := range map[string]string{"secret": e.secret, "wrong secret": "wrong-secret-value", "cookie": cookie.Value, "form token": tok} {
+		if strings.Contains(log, secret) {
+			t.Errorf("the log holds the %s", name)
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
