@@ -157,6 +157,9 @@ func TestConsoleInChromium(t *testing.T) {
 	if got := text(tab, "#decision"); !strings.Contains(got, "allowed") || !strings.Contains(got, "CartsTable") {
 		t.Fatalf("decision: %q", got)
 	}
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.getElementById("chain-verdict").scrollIntoView(), true`)); err != nil {
+		failAt(tab, "scroll to the answer", err)
+	}
 	shot(tab, "simulate")
 
 	// 5. CSRF: a page on another origin of the same site (so SameSite
