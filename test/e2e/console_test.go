@@ -67,8 +67,18 @@ func TestConsoleInChromium(t *testing.T) {
 			failAt(ctx, what, err)
 		}
 	}
+	// Every page shot is also checked for the basics of accessibility:
+	// one h1, a main landmark, a label for every field, a name for every
+	// button and link.
 	shot := func(ctx context.Context, name string) {
 		t.Helper()
+		problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](a11yCheck))
+		if err != nil {
+			failAt(ctx, "accessibility check of "+name, err)
+		}
+		if len(problems) > 0 {
+			t.Errorf("page %s: %s", name, strings.Join(problems, "; "))
+		}
 		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 		if err != nil {
 			failAt(ctx, "screenshot "+name, err)
@@ -105,9 +115,9 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("anonymous browser at %s, want the sign-in page", loc)
 	}
 	shot(tab, "signin")
+	// By keyboard: type the key, Tab to the secret, Enter submits.
 	run(tab, "sign in as root",
-		chromedp.SendKeys(css("#accessKeyId"), root.Key), chromedp.SendKeys(css("#secretAccessKey"), root.Secret),
-		chromedp.Submit(css("#signin-root")), chromedp.WaitVisible(css("#clusters")))
+		chromedp.SendKeys(css("#accessKeyId"), root.Key+"\t"+root.Secret+"\r"), chromedp.WaitVisible(css("#clusters")))
 	if got := text(tab, "#clusters tbody"); !strings.Contains(got, "eks-workshop") || !strings.Contains(got, "hosted") || !strings.Contains(got, "ACTIVE") {
 		t.Fatalf("clusters table: %q", got)
 	}
@@ -228,3 +238,20 @@ func TestConsoleInChromium(t *testing.T) {
 	shot(tab, "clusters-narrow")
 	t.Logf("screenshots in %s", shots)
 }
+
+// a11yCheck lists a page's accessibility problems (an empty list when
+// none): not exactly one h1, no main landmark, a visible field without a
+// label, a button or link without a name.
+const a11yCheck = `(() => {
+  const p = [];
+  if (document.querySelectorAll("h1").length !== 1) p.push("not exactly one h1");
+  if (!document.querySelector("main")) p.push("no main landmark");
+  if (!document.documentElement.lang) p.push("no lang");
+  for (const f of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+    if (!f.labels || f.labels.length === 0) p.push("field " + (f.id || f.name) + " has no label");
+  }
+  for (const b of document.querySelectorAll("button, a[href]")) {
+    if (!b.textContent.trim() && !b.getAttribute("aria-label")) p.push("unnamed " + b.tagName.toLowerCase());
+  }
+  return p;
+})()`
