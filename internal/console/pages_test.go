@@ -208,3 +208,47 @@ func TestNamesStayOneSegment(t *testing.T) {
 		t.Fatalf("got %d\n%s", resp.StatusCode, body)
 	}
 }
+
+// TestClustersPage shows a hosted and a registered cluster: kind, issuer,
+// and the agent add-on's status and health as DescribeAddon answers them.
+func TestClustersPage(t *testing.T) {
+	e := newEnv(t, false)
+	e.seed(t, 0)
+	ctx := e.rootCtx()
+	if _, err := e.app.EKS.RegisterCluster(ctx, &eks.RegisterClusterInput{Name: "ext", OIDCIssuerURL: "https://issuer.example/ext"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.EKS.CreateAddon(ctx, &eks.CreateAddonInput{ClusterName: "ext", AddonName: eks.AgentAddonName}); err != nil {
+		t.Fatal(err)
+	}
+	addon, err := e.app.EKS.DescribeAddon(ctx, &eks.DescribeAddonInput{ClusterName: "ext", AddonName: eks.AgentAddonName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("add-on %s, %d health issues", addon.Addon.Status, len(addon.Addon.Health.Issues))
+	b := e.browser(t)
+	b.mustSignIn(e.key, e.secret)
+	_, body := b.get("/console/clusters")
+	ext := body[strings.Index(body, `href="/console/clusters/ext"`):]
+	ext = ext[:strings.Index(ext, "</tr>")]
+	for _, want := range []string{"<td>registered</td>", "https://issuer.example/ext", ">" + addon.Addon.Status + "<"} {
+		if !strings.Contains(ext, want) {
+			t.Errorf("the ext row lacks %q:\n%s", want, ext)
+		}
+	}
+	for _, issue := range addon.Addon.Health.Issues {
+		if !strings.Contains(ext, html.EscapeString(issue.Code+": "+issue.Message)) {
+			t.Errorf("the ext row lacks the health issue %s: %s", issue.Code, issue.Message)
+		}
+	}
+	c1 := body[strings.Index(body, `href="/console/clusters/c1"`):]
+	c1 = c1[:strings.Index(c1, "</tr>")]
+	if !strings.Contains(c1, "<td>hosted</td>") || !strings.Contains(c1, "not installed") {
+		t.Errorf("the c1 row:\n%s", c1)
+	}
+	// The name filter.
+	_, body = b.get("/console/clusters?filter=EX")
+	if strings.Contains(body, `href="/console/clusters/c1"`) || !strings.Contains(body, `href="/console/clusters/ext"`) {
+		t.Errorf("filtered clusters:\n%s", body)
+	}
+}
