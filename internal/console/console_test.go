@@ -193,7 +193,7 @@ func TestSignInRefusals(t *testing.T) {
 	cases := []struct {
 		name, key, secret string
 	}{
-		{"wrong secret", e.key, e.secret[:len(e.secret)-1] + "x"},
+		{"wrong secret", e.key, otherLast(e.secret)},
 		{"unknown key", "AKIAAAAAAAAAAAAAAAAA", e.secret},
 		{"empty secret", e.key, ""},
 		{"not a key", "'; drop", e.secret},
@@ -332,7 +332,7 @@ func TestCSRF(t *testing.T) {
 		token  string
 	}{
 		{"no token", b.header, ""},
-		{"wrong token", b.header, token[:len(token)-2] + "xx"},
+		{"wrong token", b.header, otherLast(token)},
 		{"other origin", http.Header{"Origin": {"http://evil.example"}}, token},
 		{"cross-site fetch", http.Header{"Sec-Fetch-Site": {"cross-site"}}, token},
 		{"same-site but not same-origin", http.Header{"Sec-Fetch-Site": {"same-site"}}, token},
@@ -455,4 +455,12 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// otherLast returns s with its last character changed.
+func otherLast(s string) string {
+	if strings.HasSuffix(s, "x") {
+		return s[:len(s)-1] + "y"
+	}
+	return s[:len(s)-1] + "x"
 }

@@ -150,31 +150,14 @@ func (p passwords) CheckConsolePassword(ctx context.Context, account, user, pass
 func TestDeniedUserSeesNoAssociations(t *testing.T) {
 	e := newEnv(t, false)
 	e.seed(t, 3)
-	if _, err := e.app.IAM.CreateUser(e.rootCtx(), &iam.CreateUserInput{UserName: "viewer"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.app.IAM.PutUserPolicy(e.rootCtx(), &iam.PutInlinePolicyInput{Name: "viewer", PolicyName: "clusters",
-		PolicyDocument: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["eks:DescribeCluster","eks:ListClusters","eks:DescribeAddon"],"Resource":"*"}]}`}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := console.New(console.Config{EKS: e.app.EKS, IAM: e.app.IAM, Keys: noKeys{}, Passwords: passwords{e, "viewer", "correct horse"}, Sealer: e.app.Keyring,
-		Revocations: console.StoreRevocations{Store: e.app.Store}, AccountID: app.DefaultAccountID, Region: app.DefaultRegion, Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv.Close()
-	e.srv = httptest.NewServer(c)
-	defer e.srv.Close()
+	deniedConsole(t, e)
 	b := e.browser(t)
 	_, page := b.get("/console/signin")
 	resp, body := b.post("/console/signin", url.Values{"csrf": {formToken(t, page)}, "method": {"user"}, "account": {app.DefaultAccountID}, "userName": {"viewer"}, "password": {"wrong"}})
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong password: %d\n%s", resp.StatusCode, body)
 	}
-	resp, body = b.post("/console/signin", url.Values{"csrf": {formToken(t, page)}, "method": {"user"}, "account": {app.DefaultAccountID}, "userName": {"viewer"}, "password": {"correct horse"}})
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign-in: %d\n%s", resp.StatusCode, body)
-	}
+	signInViewer(t, b)
 	resp, body = b.get("/console/clusters/c1")
 	want := "AccessDeniedException:</strong> User: arn:aws:iam::123456789012:user/viewer is not authorized to perform: eks:ListPodIdentityAssociations"
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, want) {
@@ -250,5 +233,38 @@ func TestClustersPage(t *testing.T) {
 	_, body = b.get("/console/clusters?filter=EX")
 	if strings.Contains(body, `href="/console/clusters/c1"`) || !strings.Contains(body, `href="/console/clusters/ext"`) {
 		t.Errorf("filtered clusters:\n%s", body)
+	}
+}
+
+// deniedConsole creates the user viewer (may list and describe clusters,
+// nothing else) and serves e with a console whose password edge accepts
+// viewer's password.
+func deniedConsole(t *testing.T, e *env) *console.Console {
+	t.Helper()
+	if _, err := e.app.IAM.CreateUser(e.rootCtx(), &iam.CreateUserInput{UserName: "viewer"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.app.IAM.PutUserPolicy(e.rootCtx(), &iam.PutInlinePolicyInput{Name: "viewer", PolicyName: "clusters",
+		PolicyDocument: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["eks:DescribeCluster","eks:ListClusters","eks:DescribeAddon"],"Resource":"*"}]}`}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := console.New(console.Config{EKS: e.app.EKS, IAM: e.app.IAM, Keys: noKeys{}, Passwords: passwords{e, "viewer", "correct horse"}, Sealer: e.app.Keyring,
+		Revocations: console.StoreRevocations{Store: e.app.Store}, AccountID: app.DefaultAccountID, Region: app.DefaultRegion, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Close()
+	e.srv = httptest.NewServer(c)
+	t.Cleanup(e.srv.Close)
+	return c
+}
+
+// signInViewer signs b in as viewer.
+func signInViewer(t *testing.T, b *browser) {
+	t.Helper()
+	_, page := b.get("/console/signin")
+	resp, body := b.post("/console/signin", url.Values{"csrf": {formToken(t, page)}, "method": {"user"}, "account": {app.DefaultAccountID}, "userName": {"viewer"}, "password": {"correct horse"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d\n%s", resp.StatusCode, body)
 	}
 }
