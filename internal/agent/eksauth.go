@@ -138,9 +138,10 @@ func retryable(err error) bool {
 }
 
 // podSafeError is an error whose full text (for logs) may name internal
-// addresses; public is what a pod may be told.
+// addresses; public is what a pod may be told, with status (500 when 0).
 type podSafeError struct {
 	public string
+	status int
 	err    error
 }
 
@@ -329,10 +330,10 @@ func (c *eksAuthClient) once(ctx context.Context, token string, kind callKind) (
 		switch {
 		case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 			msg := "call EKS Auth: no answer before the deadline"
-			return nil, &podSafeError{public: msg, err: errors.New(msg)}
+			return nil, &podSafeError{public: msg, status: http.StatusServiceUnavailable, err: errors.New(msg)}
 		case ctx.Err() == nil && actx.Err() != nil:
 			msg := fmt.Sprintf("call EKS Auth: attempt timed out after %v", c.attemptTimeout)
-			return nil, &podSafeError{public: msg, err: errors.New(msg)}
+			return nil, &podSafeError{public: msg, status: http.StatusServiceUnavailable, err: errors.New(msg)}
 		}
 		return nil, &podSafeError{public: "call EKS Auth: connection failed", err: fmt.Errorf("call EKS Auth: %w", err)}
 	}
