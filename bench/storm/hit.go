@@ -82,7 +82,7 @@ func hitPath(o options, ag *agentProc, token string) error {
 	targets := []struct {
 		name, url string
 		pid       int
-	}{{"agent", ag.url, ag.cmd.Process.Pid}, {"bare", bareURL, bare.Process.Pid}}
+	}{{"agent", ag.url, ag.PID()}, {"bare", bareURL, bare.Process.Pid}}
 	for r := range o.hitRounds {
 		for i, t := range targets {
 			var prof sync.WaitGroup
@@ -116,7 +116,7 @@ func load(u, token string, pid, conns int, d time.Duration) (int64, time.Duratio
 	var n atomic.Int64
 	var stop atomic.Bool
 	var wg sync.WaitGroup
-	c0 := cpuOf([]int{pid})
+	c0 := cpuOf(pid)
 	t0 := time.Now()
 	for range conns {
 		wg.Go(func() {
@@ -139,7 +139,7 @@ func load(u, token string, pid, conns int, d time.Duration) (int64, time.Duratio
 	stop.Store(true)
 	wg.Wait()
 	el := time.Since(t0)
-	return n.Load(), cpuOf([]int{pid}) - c0, el
+	return n.Load(), cpuOf(pid) - c0, el
 }
 
 func median(v []float64) float64 {

@@ -23,11 +23,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -41,6 +39,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/podid/podid/bench/internal/proc"
 )
 
 const (
@@ -92,103 +92,13 @@ func main() {
 	}
 }
 
-// proc is a child process.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func start(name string, env []string, bin string, args ...string) (*proc, error) {
-	p := &proc{name: name, cmd: exec.Command(bin, args...), log: &lockedBuffer{}}
-	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	return p, nil
-}
-
-func (p *proc) stop() {
-	p.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		p.cmd.Process.Kill()
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// cpuOf is the processes' CPU time so far (see proc.CPU).
+func cpuOf(pids ...int) time.Duration {
+	d, err := proc.CPU(pids...)
 	if err != nil {
-		return 0, err
+		fmt.Fprintln(os.Stderr, "storm:", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func waitListen(addr string, p *proc) error {
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return nil
-		}
-		if i > 1200 {
-			return fmt.Errorf("%s did not listen on %s:\n%s", p.name, addr, p.log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// cpuTicks is a process's utime+stime in clock ticks (USER_HZ, 100/s on
-// Linux), from /proc/PID/stat.
-func cpuTicks(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces; fields after ')' start at 3.
-	i := bytes.LastIndexByte(b, ')')
-	f := strings.Fields(string(b[i+1:]))
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	return ut + st, errors.Join(err1, err2)
-}
-
-const tick = 10 * time.Millisecond // 1/USER_HZ
-
-func cpuOf(pids []int) time.Duration {
-	var sum int64
-	for _, p := range pids {
-		t, err := cpuTicks(p)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "storm:", err)
-		}
-		sum += t
-	}
-	return time.Duration(sum) * tick
+	return d
 }
 
 // client signs requests with a key.
@@ -303,16 +213,16 @@ func nodeSessions(ctx context.Context, root *client, n int) ([]aws.Credentials, 
 
 // agentProc is a standalone agent (one node).
 type agentProc struct {
-	*proc
+	*proc.Proc
 	url, metrics, pprof string
 }
 
 func startAgent(name, bin string, env []string, endpoint string, key aws.Credentials, profile bool) (*agentProc, error) {
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	mport, err := freePort()
+	mport, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -323,20 +233,20 @@ func startAgent(name, bin string, env []string, endpoint string, key aws.Credent
 		"--max-cache-size", "100000", "-v", "warn"}
 	a := &agentProc{url: "http://127.0.0.1:" + strconv.Itoa(port) + "/v1/credentials", metrics: "http://127.0.0.1:" + strconv.Itoa(mport) + "/metrics"}
 	if profile {
-		pport, err := freePort()
+		pport, err := proc.FreePort()
 		if err != nil {
 			return nil, err
 		}
 		a.pprof = "http://127.0.0.1:" + strconv.Itoa(pport)
 		args = append(args, "--pprof-listen", "127.0.0.1:"+strconv.Itoa(pport))
 	}
-	p, err := start(name, agentEnv, bin, args...)
+	p, err := proc.Start(name, agentEnv, bin, args...)
 	if err != nil {
 		return nil, err
 	}
-	a.proc = p
-	if err := waitListen("127.0.0.1:"+strconv.Itoa(port), p); err != nil {
-		p.stop()
+	a.Proc = p
+	if err := proc.WaitListen("127.0.0.1:"+strconv.Itoa(port), p, time.Minute); err != nil {
+		p.Stop()
 		return nil, err
 	}
 	return a, nil
@@ -435,10 +345,10 @@ func storm(pods []pod, agents []*agentProc, serverPID int, serverMetrics string)
 	errs := make([]string, len(pods))
 	pids := make([]int, len(agents))
 	for i, a := range agents {
-		pids[i] = a.cmd.Process.Pid
+		pids[i] = a.PID()
 	}
 	throttle0 := scrapeSum(serverMetrics, "podid_api_requests_total", `service="eks-auth"`, `code="429"`)
-	a0, s0 := cpuOf(pids), cpuOf([]int{serverPID})
+	a0, s0 := cpuOf(pids...), cpuOf(serverPID)
 	tr := &http.Transport{DisableKeepAlives: true, MaxConnsPerHost: 0}
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	gate := make(chan struct{})
@@ -472,7 +382,7 @@ func storm(pods []pod, agents []*agentProc, serverPID int, serverMetrics string)
 	r.wall = time.Since(t0)
 	// Let deferred work (audit batches) land before reading the CPU.
 	time.Sleep(300 * time.Millisecond)
-	r.agentCPU, r.srvCPU = cpuOf(pids)-a0, cpuOf([]int{serverPID})-s0
+	r.agentCPU, r.srvCPU = cpuOf(pids...)-a0, cpuOf(serverPID)-s0
 	r.throttle = scrapeSum(serverMetrics, "podid_api_requests_total", `service="eks-auth"`, `code="429"`) - throttle0
 	for _, e := range errs {
 		if e != "" {
@@ -536,7 +446,7 @@ func run(o options) error {
 		"--pod-session-duration", "1h", "--log-level", "warn"}
 	var devPprof string
 	if o.profileDir != "" {
-		port, err := freePort()
+		port, err := proc.FreePort()
 		if err != nil {
 			return err
 		}
@@ -546,11 +456,11 @@ func run(o options) error {
 			return err
 		}
 	}
-	dev, err := start("podid dev", env, bin, devArgs...)
+	dev, err := proc.Start("podid dev", env, bin, devArgs...)
 	if err != nil {
 		return err
 	}
-	defer dev.stop()
+	defer dev.Stop()
 	var state struct {
 		PID             int    `json:"pid"`
 		Endpoint        string `json:"endpoint"`
@@ -564,7 +474,7 @@ func run(o options) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("podid dev not ready in 120 s:\n%s", dev.log)
+			return fmt.Errorf("podid dev not ready in 120 s:\n%s", dev.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -593,7 +503,7 @@ func run(o options) error {
 		if err != nil {
 			return err
 		}
-		defer a.stop()
+		defer a.Stop()
 		agents[i] = a
 	}
 	fmt.Printf("storm: podid dev (pid %d) and %d standalone agents (node-role sessions); %d namespaces, one association and role each; load average %s; %d CPUs\n",
