@@ -59,6 +59,9 @@ type options struct {
 	hitConns   int
 	profileDir string
 	bare       bool
+	missPeer   bool
+
+	bareUpstream, bareProxy, bareProxyUpstream string
 }
 
 func main() {
@@ -73,9 +76,20 @@ func main() {
 	flag.IntVar(&o.hitConns, "hit-conns", 50, "keep-alive connections of the hit-path load")
 	flag.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the agent and the server during the largest one-agent storm, and of the agent during the first hit-path round, to this directory")
 	flag.BoolVar(&o.bare, "bare", false, "internal: serve a bare net/http handler (the hit-path peer)")
+	flag.BoolVar(&o.missPeer, "miss-peer", true, "after each one-agent storm, the same pods through a bare net/http proxy and upstream (the miss path's floor)")
+	flag.StringVar(&o.bareUpstream, "bare-upstream", "", "internal: serve the miss peer's bare upstream on this address")
+	flag.StringVar(&o.bareProxy, "bare-proxy", "", "internal: serve the miss peer's bare proxy on this address")
+	flag.StringVar(&o.bareProxyUpstream, "bare-proxy-upstream", "", "internal: the bare proxy's upstream URL")
 	flag.Parse()
-	if o.bare {
+	switch {
+	case o.bare:
 		serveBare()
+		return
+	case o.bareUpstream != "":
+		serveMissUpstream(o.bareUpstream)
+		return
+	case o.bareProxy != "":
+		serveMissProxy(o.bareProxy, o.bareProxyUpstream)
 		return
 	}
 	for _, s := range strings.Split(sizes, ",") {
@@ -347,7 +361,10 @@ func storm(pods []pod, agents []*agentProc, serverPID int, serverMetrics string)
 	for i, a := range agents {
 		pids[i] = a.PID()
 	}
-	throttle0 := scrapeSum(serverMetrics, "podid_api_requests_total", `service="eks-auth"`, `code="429"`)
+	var throttle0 float64
+	if serverMetrics != "" {
+		throttle0 = scrapeSum(serverMetrics, "podid_api_requests_total", `service="eks-auth"`, `code="429"`)
+	}
 	a0, s0 := cpuOf(pids...), cpuOf(serverPID)
 	tr := &http.Transport{DisableKeepAlives: true, MaxConnsPerHost: 0}
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
@@ -383,7 +400,9 @@ func storm(pods []pod, agents []*agentProc, serverPID int, serverMetrics string)
 	// Let deferred work (audit batches) land before reading the CPU.
 	time.Sleep(300 * time.Millisecond)
 	r.agentCPU, r.srvCPU = cpuOf(pids...)-a0, cpuOf(serverPID)-s0
-	r.throttle = scrapeSum(serverMetrics, "podid_api_requests_total", `service="eks-auth"`, `code="429"`) - throttle0
+	if serverMetrics != "" {
+		r.throttle = scrapeSum(serverMetrics, "podid_api_requests_total", `service="eks-auth"`, `code="429"`) - throttle0
+	}
 	for _, e := range errs {
 		if e != "" {
 			r.fails[e]++
@@ -510,6 +529,13 @@ func run(o options) error {
 		state.PID, nAgents, o.namespaces, loadavg(), runtime.NumCPU())
 	fmt.Printf("CPU from /proc/PID/stat utime+stime (10 ms ticks), read before the storm and 300 ms after its last answer\n\n")
 	fmt.Printf("%-8s %6s %7s %7s %7s %7s %7s %7s %6s %9s %13s %13s %7s\n", "agents", "pods", "wall", "p50", "p90", "p99", "p99.9", "max", "fails", "throttled", "agent CPU/op", "server CPU/op", "load")
+	var peer *missPeer
+	if o.missPeer {
+		if peer, err = startMissPeer(); err != nil {
+			return fmt.Errorf("miss peer: %w", err)
+		}
+		defer peer.stop()
+	}
 	var next atomic.Int64
 	largest := slices.Max(o.sizes)
 	var hitToken string
@@ -556,9 +582,24 @@ func run(o options) error {
 			for e, c := range r.fails {
 				fmt.Printf("    %d× %s\n", c, e)
 			}
+			if na == 1 && peer != nil {
+				// The same pods through the bare proxy and upstream, at once.
+				pr := storm(pods, []*agentProc{peer.proxy}, peer.upstream.PID(), "")
+				nf := 0
+				for _, c := range pr.fails {
+					nf += c
+				}
+				fmt.Printf("%-8s %6d %7s %7s %7s %7s %7s %7s %6d %9s %10.0f µs %10.0f µs %7s  (agent / bare %.2f×, server / bare %.2f×)\n", "bare", n, ms(pr.wall),
+					ms(pct(pr.lat, 50)), ms(pct(pr.lat, 90)), ms(pct(pr.lat, 99)), ms(pct(pr.lat, 99.9)), ms(pr.lat[len(pr.lat)-1]), nf, "-",
+					float64(pr.agentCPU)/float64(n)/1e3, float64(pr.srvCPU)/float64(n)/1e3, strings.Fields(loadavg())[0],
+					float64(r.agentCPU)/float64(max(pr.agentCPU, 1)), float64(r.srvCPU)/float64(max(pr.srvCPU, 1)))
+				for e, c := range pr.fails {
+					fmt.Printf("    %d× %s\n", c, e)
+				}
+			}
 		}
 	}
-	fmt.Println("\n(latencies in ms; agent CPU summed over the agents of the run)")
+	fmt.Println("\n(latencies in ms; agent CPU summed over the agents of the run; \"bare\": the same pods through a bare net/http proxy (agent column) and upstream (server column), 64 kept connections between them)")
 	if o.hitFor > 0 {
 		if err := hitPath(o, agents[0], hitToken); err != nil {
 			return err
