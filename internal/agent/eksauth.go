@@ -415,29 +415,35 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// assumeOutput is the part of EKS Auth's answer the agent reads.
+type assumeOutput struct {
+	Subject struct {
+		Namespace      string `json:"namespace"`
+		ServiceAccount string `json:"serviceAccount"`
+	} `json:"subject"`
+	PodIdentityAssociation struct {
+		AssociationID string `json:"associationId"`
+	} `json:"podIdentityAssociation"`
+	AssumedRoleUser struct {
+		Arn string `json:"arn"`
+	} `json:"assumedRoleUser"`
+	Credentials struct {
+		AccessKeyID     string          `json:"accessKeyId"`
+		SecretAccessKey string          `json:"secretAccessKey"`
+		SessionToken    string          `json:"sessionToken"`
+		Expiration      json.RawMessage `json:"expiration"`
+	} `json:"credentials"`
+}
+
 // decodeAssumeOutput decodes a 200 answer. Every member the agent relies on
 // must be present; the account comes from the assumed-role ARN.
 func decodeAssumeOutput(data []byte) (*assumeResult, error) {
-	var out struct {
-		Subject struct {
-			Namespace      string `json:"namespace"`
-			ServiceAccount string `json:"serviceAccount"`
-		} `json:"subject"`
-		PodIdentityAssociation struct {
-			AssociationID string `json:"associationId"`
-		} `json:"podIdentityAssociation"`
-		AssumedRoleUser struct {
-			Arn string `json:"arn"`
-		} `json:"assumedRoleUser"`
-		Credentials struct {
-			AccessKeyID     string          `json:"accessKeyId"`
-			SecretAccessKey string          `json:"secretAccessKey"`
-			SessionToken    string          `json:"sessionToken"`
-			Expiration      json.RawMessage `json:"expiration"`
-		} `json:"credentials"`
-	}
-	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("%w: body is not the expected JSON", errInvalidResponse)
+	out, ok := fastAssumeOutput(data)
+	if !ok {
+		out = new(assumeOutput)
+		if err := json.Unmarshal(data, out); err != nil {
+			return nil, fmt.Errorf("%w: body is not the expected JSON", errInvalidResponse)
+		}
 	}
 	cr := out.Credentials
 	if cr.AccessKeyID == "" || cr.SecretAccessKey == "" || cr.SessionToken == "" {
