@@ -24,8 +24,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/podid/podid/internal/agentinstall"
-	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/arn"
+	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/podidclient"
 	"github.com/podid/podid/internal/sharedcreds"
 )
