@@ -285,7 +285,8 @@ func (a *App) assemble(ctx context.Context) error {
 	}
 	installer, err := agentinstall.New(agentinstall.Config{
 		Image: agentImage, Endpoint: agentEndpoint, Region: cfg.Region, Logger: cfg.Logger,
-		Keys: agentKeys{iam: a.IAM, partition: cfg.Partition, region: cfg.Region, account: cfg.AccountID},
+		Keys:  agentKeys{iam: a.IAM, partition: cfg.Partition, region: cfg.Region, account: cfg.AccountID},
+		Roles: agentKeys{iam: a.IAM, partition: cfg.Partition, region: cfg.Region, account: cfg.AccountID},
 		// EKS Auth, made below, records agents' calls in this log; the
 		// installer reads the same log, so neither needs the other first.
 		LastAgentCall: agentCalls.LastCall,
