@@ -77,6 +77,11 @@ func TestRealNodeAgentFromChart(t *testing.T) {
 	if node := cp.kubectl(t, "-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=eks-pod-identity-agent", "-o", "jsonpath={.items[*].spec.nodeName}"); node != realNodeName {
 		t.Errorf("agent pods on %q, want %s", node, realNodeName)
 	}
+	// Ready means the agent holds its own credentials: the kubelet's
+	// projected token, exchanged with podid, bound to this node.
+	if logs := cp.kubectl(t, "-n", "kube-system", "logs", "-l", "app.kubernetes.io/name=eks-pod-identity-agent", "--tail=-1"); !strings.Contains(logs, `"msg":"agent identity: obtained credentials bound to this node","node":"`+realNodeName+`"`) {
+		t.Errorf("the agent did not obtain node-bound credentials:\n%s", logs)
+	}
 	// EKS's view: the add-on adopts the chart's agent and is ACTIVE from
 	// the DaemonSet's status on the real node.
 	addon := []string{"--cluster-name", cluster, "--addon-name", "eks-pod-identity-agent"}
