@@ -47,7 +47,7 @@ func TestAccountOfOlderStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = st.Update(ctx, func(tx store.Tx) error {
-		return tx.CreateRole(&store.Role{ID: "AROAOLDSTORE00000001", Name: "carts", Path: "/", ARN: "arn:aws:iam::333333333333:role/carts",
+		return tx.CreateRole(&store.Role{Account: "333333333333", ID: "AROAOLDSTORE00000001", Name: "carts", Path: "/", ARN: "arn:aws:iam::333333333333:role/carts",
 			AssumeRolePolicy: "{}", MaxSessionDuration: 3600, CreatedAt: time.Now()})
 	})
 	st.Close()

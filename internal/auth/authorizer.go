@@ -21,7 +21,8 @@ type AuthorizerConfig struct {
 	// Engine compiles policy documents (and caches the compiled forms).
 	// Required.
 	Engine *policy.Engine
-	// AccountID is the account of every principal. Required.
+	// AccountID is the server's primary account (unused by decisions:
+	// each principal's policies are read in the principal's own account).
 	AccountID string
 	// Partition is the ARN partition ("aws" when empty).
 	Partition string
@@ -182,12 +183,12 @@ func (a *Authorizer) PolicySet(ctx context.Context, p *Principal) (*PrincipalSet
 	case Root:
 		return out, nil
 	case User:
-		pp, err = a.load(ctx, store.KindUser, p.Name, "")
+		pp, err = a.load(ctx, store.KindUser, p.AccountID, p.Name, "")
 	case AssumedRole:
 		if p.Session == nil {
 			return nil, errors.New("auth: assumed-role principal without a session")
 		}
-		pp, err = a.load(ctx, store.KindRole, p.Session.RoleName, p.Session.RoleID)
+		pp, err = a.load(ctx, store.KindRole, p.AccountID, p.Session.RoleName, p.Session.RoleID)
 	default:
 		return nil, fmt.Errorf("auth: unsupported principal type %q", p.Type)
 	}
@@ -210,11 +211,11 @@ func (a *Authorizer) PolicySet(ctx context.Context, p *Principal) (*PrincipalSet
 	return out, nil
 }
 
-// load returns the stored policies of a user or role, from the cache when
-// fresh. A role whose ID differs from wantID (deleted and re-created under
+// load returns the stored policies of account's user or role, from the
+// cache when fresh. A role whose ID differs from wantID (deleted and re-created under
 // the same name) has no policies for the old session.
-func (a *Authorizer) load(ctx context.Context, kind store.PrincipalKind, name, wantID string) (*principalPolicies, error) {
-	key := string(kind) + "\x00" + strings.ToLower(name) + "\x00" + wantID
+func (a *Authorizer) load(ctx context.Context, kind store.PrincipalKind, account, name, wantID string) (*principalPolicies, error) {
+	key := string(kind) + "\x00" + account + "\x00" + strings.ToLower(name) + "\x00" + wantID
 	gen := a.gen.Load()
 	now := a.now()
 	if a.ttl > 0 {
@@ -235,7 +236,7 @@ func (a *Authorizer) load(ctx context.Context, kind store.PrincipalKind, name, w
 	err := a.store.View(ctx, func(tx store.Tx) error {
 		switch kind {
 		case store.KindUser:
-			u, err := tx.GetUser(name)
+			u, err := tx.GetUser(account, name)
 			if err != nil {
 				return err
 			}
@@ -248,7 +249,7 @@ func (a *Authorizer) load(ctx context.Context, kind store.PrincipalKind, name, w
 				}
 			}
 		case store.KindRole:
-			r, err := tx.GetRole(name)
+			r, err := tx.GetRole(account, name)
 			if err != nil {
 				return err
 			}
@@ -264,7 +265,7 @@ func (a *Authorizer) load(ctx context.Context, kind store.PrincipalKind, name, w
 				}
 			}
 		}
-		attached, err := tx.ListAttachedPolicies(kind, name, store.Page{})
+		attached, err := tx.ListAttachedPolicies(kind, account, name, store.Page{})
 		if err != nil {
 			return err
 		}
@@ -278,7 +279,7 @@ func (a *Authorizer) load(ctx context.Context, kind store.PrincipalKind, name, w
 			}
 			docs = append(docs, doc)
 		}
-		inline, err := tx.ListInlinePolicies(kind, name, store.Page{})
+		inline, err := tx.ListInlinePolicies(kind, account, name, store.Page{})
 		if err != nil {
 			return err
 		}

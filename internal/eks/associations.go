@@ -353,8 +353,8 @@ func (s *Service) checkRole(tx store.Tx, cluster, roleArn string) error {
 	if s.cfg.SkipRoleValidation {
 		return nil
 	}
-	_, name, _ := roleARNParts(roleArn)
-	r, err := tx.GetRole(name)
+	account, name, _ := roleARNParts(roleArn)
+	r, err := tx.GetRole(account, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return invalidParam(cluster, "Role provided in the request does not exist")
 	}

@@ -333,12 +333,13 @@ func (x *Explainer) webhookStep(e *Explanation, assoc *store.Association) {
 			e.Namespace, e.ServiceAccount, len(ops), webhook.VolumeName, webhook.SkipLabel)})
 }
 
-// role reads a role of podid's account by ARN (nil when it is not one).
+// role reads a role of one of podid's accounts by ARN (nil when it is not one).
 func (x *Explainer) role(ctx context.Context, arn string) (*store.Role, error) {
 	name := arn[strings.LastIndexByte(arn, '/')+1:]
+	account := accountOf(arn, x.cfg.AccountID)
 	var role *store.Role
 	err := x.cfg.Store.View(ctx, func(tx store.Tx) error {
-		r, err := tx.GetRole(name)
+		r, err := tx.GetRole(account, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
@@ -491,4 +492,12 @@ func decisive(ex *policy.Explanation) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// accountOf is the account in ARN s, fallback when s has none.
+func accountOf(s, fallback string) string {
+	if p, err := arn.Parse(s); err == nil && p.AccountID != "" {
+		return p.AccountID
+	}
+	return fallback
 }

@@ -120,6 +120,10 @@ type Tx interface {
 	UpdateOIDCProvider(o *OIDCProvider) error
 	DeleteOIDCProvider(arn string) error
 	ListOIDCProviders(account string) ([]*OIDCProvider, error)
+	// IAMAccounts lists, sorted, the accounts that have roles, users or
+	// access keys ("" included for root keys of a store migrated without
+	// a known account).
+	IAMAccounts() ([]string, error)
 
 	// Server keys (session-token sealing keys, cluster signing keys), sorted by ID.
 	PutServerKey(k *ServerKey) error // insert or replace by ID

@@ -641,6 +641,15 @@ func (t *tx) ListOIDCProviders(account string) ([]*store.OIDCProvider, error) {
 	return ps, mapErr(err, "sqlite: list OIDC providers")
 }
 
+const sqlIAMAccounts = `SELECT account FROM roles UNION SELECT account FROM users
+	UNION SELECT account FROM access_keys ORDER BY 1`
+
+// IAMAccounts lists the accounts that have roles, users or access keys.
+func (t *tx) IAMAccounts() ([]string, error) {
+	as, err := list(t, scanString, sqlIAMAccounts)
+	return as, mapErr(err, "sqlite: list IAM accounts")
+}
+
 // ---- Server keys ----
 
 const (

@@ -92,14 +92,25 @@ func testAccounts(t *testing.T, s store.Store) {
 		}
 	}
 
+	accts := mustGet(t, s, func(tx store.Tx) ([]string, error) { return tx.IAMAccounts() })
+	checkEqual(t, "IAMAccounts", accts, []string{acct, acctB})
+
 	// Policies of account B's role are not account A's role's.
-	attA := mustGet(t, s, func(tx store.Tx) ([]string, error) { return tx.ListAttachedPolicies(store.KindRole, acct, "app", store.Page{}) })
+	attA := mustGet(t, s, func(tx store.Tx) ([]string, error) {
+		return tx.ListAttachedPolicies(store.KindRole, acct, "app", store.Page{})
+	})
 	checkEqual(t, "attached in A", len(attA), 0)
-	attB := mustGet(t, s, func(tx store.Tx) ([]string, error) { return tx.ListAttachedPolicies(store.KindRole, acctB, "app", store.Page{}) })
+	attB := mustGet(t, s, func(tx store.Tx) ([]string, error) {
+		return tx.ListAttachedPolicies(store.KindRole, acctB, "app", store.Page{})
+	})
 	checkEqual(t, "attached in B", attB, []string{policyIn(acctB, "read").ARN})
-	_, err := get(t, s, func(tx store.Tx) (*store.InlinePolicy, error) { return tx.GetInlinePolicy(store.KindRole, acct, "app", "inline") })
+	_, err := get(t, s, func(tx store.Tx) (*store.InlinePolicy, error) {
+		return tx.GetInlinePolicy(store.KindRole, acct, "app", "inline")
+	})
 	wantErr(t, "inline policy of A's role", err, store.ErrNotFound)
-	ip := mustGet(t, s, func(tx store.Tx) (*store.InlinePolicy, error) { return tx.GetInlinePolicy(store.KindRole, acctB, "app", "inline") })
+	ip := mustGet(t, s, func(tx store.Tx) (*store.InlinePolicy, error) {
+		return tx.GetInlinePolicy(store.KindRole, acctB, "app", "inline")
+	})
 	checkEqual(t, "inline policy of B's role", ip, &store.InlinePolicy{Account: acctB, Kind: store.KindRole, PrincipalName: "app", PolicyName: "inline", Document: "{}"})
 
 	// Unknown names in one account are not found through another.

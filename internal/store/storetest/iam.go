@@ -628,7 +628,7 @@ func testAccessKeys(t *testing.T, s store.Store) {
 func testOIDCProviders(t *testing.T, s store.Store) {
 	mk := func(host string) *store.OIDCProvider {
 		return &store.OIDCProvider{
-			Account: acct,
+			Account:     acct,
 			ARN:         "arn:aws:iam::" + acct + ":oidc-provider/" + host,
 			URL:         host,
 			ClientIDs:   []string{"sts.amazonaws.com", "another"},
