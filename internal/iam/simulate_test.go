@@ -193,7 +193,7 @@ func TestSimulatePrincipalPolicy(t *testing.T) {
 	// A stored document that no longer compiles denies everything, and
 	// the simulation names it (never a server fault).
 	must(t, env.store.Update(ctx, func(tx store.Tx) error {
-		return tx.PutInlinePolicy(&store.InlinePolicy{Kind: store.KindRole, PrincipalName: "carts", PolicyName: "broken", Document: "{}"})
+		return tx.PutInlinePolicy(&store.InlinePolicy{Account: "123456789012", Kind: store.KindRole, PrincipalName: "carts", PolicyName: "broken", Document: "{}"})
 	}))
 	out, err = c.SimulatePrincipalPolicy(ctx, &awsiam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String(role.ARN), ActionNames: []string{"logs:PutLogEvents"}})
 	must(t, err)

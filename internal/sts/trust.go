@@ -87,7 +87,10 @@ func (s *Service) checkTrust(ctx context.Context, r *assumeRequest, role *store.
 		// account needs both the trust policy's Allow and its own
 		// identity policies' (AWS's cross-account evaluation), whatever
 		// the trust policy names.
-		req := &policy.Request{Principal: principal, Action: action, Resource: role.ARN, ResourceAccount: role.Account, Context: pc}
+		req := &policy.Request{Principal: principal, Action: action, Resource: role.ARN, Context: pc}
+		if r.caller != nil {
+			req.ResourceAccount = role.Account
+		}
 		if policy.Evaluate(set, req).Allowed() {
 			continue
 		}
