@@ -204,7 +204,7 @@ func TestAuthorizerCache(t *testing.T) {
 	// Writes through the invalidating store are seen at once.
 	wrapped := a.InvalidatingStore(env.Store)
 	err := wrapped.Update(ctx, func(tx store.Tx) error {
-		return tx.PutInlinePolicy(&store.InlinePolicy{Kind: store.KindUser, PrincipalName: "carol", PolicyName: "p", Document: allowCreateRole})
+		return tx.PutInlinePolicy(&store.InlinePolicy{Account: authtest.Account, Kind: store.KindUser, PrincipalName: "carol", PolicyName: "p", Document: allowCreateRole})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +218,7 @@ func TestAuthorizerCache(t *testing.T) {
 		t.Fatalf("uncached Authorize: %v", err)
 	}
 	wrapped.Update(ctx, func(tx store.Tx) error {
-		return tx.PutInlinePolicy(&store.InlinePolicy{Kind: store.KindUser, PrincipalName: "carol", PolicyName: "p", Document: denyCreateRole})
+		return tx.PutInlinePolicy(&store.InlinePolicy{Account: authtest.Account, Kind: store.KindUser, PrincipalName: "carol", PolicyName: "p", Document: denyCreateRole})
 	})
 	if err := noCache.Authorize(ctx, p, "iam:CreateRole", "*", nil); err == nil {
 		t.Fatal("uncached Authorize did not see the write")
