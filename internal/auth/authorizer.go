@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/policy"
 	"github.com/podid/podid/internal/store"
 )
@@ -127,12 +128,19 @@ type principalPolicies struct {
 // Authorize returns nil when p may perform action on resource, a
 // *DeniedError carrying AWS's sentence when it may not, and another error
 // when the decision could not be made (never an allow). The root user is
-// always allowed. extra adds request-specific condition keys.
+// always allowed in its own account. A resource of another account (by
+// the account in its ARN) is refused to every caller, root included: no
+// resource podid authorizes this way has a resource policy, so AWS's
+// cross-account rule (both sides must allow) cannot be met. extra adds request-specific condition keys.
 func (a *Authorizer) Authorize(ctx context.Context, p *Principal, action, resource string, extra map[string][]string) error {
 	if p == nil {
 		return &DeniedError{Message: "Anonymous user is not authorized to perform: " + action + " on resource: " + resource}
 	}
-	if p.IsRoot() {
+	racct := resourceAccount(resource)
+	if racct == p.AccountID {
+		racct = ""
+	}
+	if p.IsRoot() && racct == "" {
 		return nil
 	}
 	set, err := a.PolicySet(ctx, p)
@@ -152,12 +160,27 @@ func (a *Authorizer) Authorize(ctx context.Context, p *Principal, action, resour
 		Principal: PolicyPrincipal(p),
 		Action:    action,
 		Resource:  resource,
-		Context:   pc,
+		// A resource of another account is cross-account: without a
+		// resource policy (none of podid's authorized resources has one)
+		// it is refused, to the root too, as in AWS.
+		ResourceAccount: racct,
+		Context:         pc,
 	}
 	if policy.Evaluate(&set.Set, req).Allowed() {
 		return nil
 	}
 	return &DeniedError{Message: policy.Explain(&set.Set, req).DenialMessage(p.ARN, action, resource)}
+}
+
+// resourceAccount is the 12-digit account in a resource ARN ("" for "*",
+// for ARNs without an account and for AWS's own, such as managed
+// policies).
+func resourceAccount(resource string) string {
+	a, err := arn.Parse(resource)
+	if err != nil || !arn.IsValidAccountID(a.AccountID) {
+		return ""
+	}
+	return a.AccountID
 }
 
 // PrincipalSet is a principal's policy set with what the request context

@@ -224,3 +224,56 @@ func TestAuthorizerCache(t *testing.T) {
 		t.Fatal("uncached Authorize did not see the write")
 	}
 }
+
+// TestAuthorizeAcrossAccounts: a caller is authorized in its own account
+// only. A resource of another account (podid's authorized resources have
+// no resource policies) is refused to every caller, the other account's
+// root included; the caller's own account's resources are decided by its
+// policies as usual.
+func TestAuthorizeAcrossAccounts(t *testing.T) {
+	env := authtest.New(t)
+	ctx := context.Background()
+	const allowAll = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
+	admin := env.AddUserIn(t, authtest.OtherAccount, "admin")
+	env.PutInlineIn(t, store.KindUser, authtest.OtherAccount, "admin", "all", allowAll)
+	rootA := auth.RootPrincipal("aws", authtest.Account, "AKIAROOTA")
+	rootB := auth.RootPrincipal("aws", authtest.OtherAccount, "AKIAROOTB")
+	adminB := auth.UserPrincipal(admin, authtest.OtherAccount, "AKIAADMINB")
+	clusterA := "arn:aws:eks:us-west-2:" + authtest.Account + ":cluster/prod"
+	clusterB := "arn:aws:eks:us-west-2:" + authtest.OtherAccount + ":cluster/prod"
+	cases := []struct {
+		name     string
+		p        *auth.Principal
+		resource string
+		allowed  bool
+	}{
+		{"A's root on A's cluster", rootA, clusterA, true},
+		{"B's root on A's cluster", rootB, clusterA, false},
+		{"A's root on B's cluster", rootA, clusterB, false},
+		{"B's root on B's cluster", rootB, clusterB, true},
+		{"B's admin on B's cluster", adminB, clusterB, true},
+		{"B's admin on A's cluster", adminB, clusterA, false},
+		{"B's admin on *", adminB, "*", true},
+		{"B's admin on an AWS managed policy", adminB, "arn:aws:iam::aws:policy/ReadOnlyAccess", true},
+		{"B's admin on A's role", adminB, authtest.RoleARN("app"), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := env.Authorizer.Authorize(ctx, c.p, "eks:DescribeCluster", c.resource, nil)
+			if c.allowed {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var de *auth.DeniedError
+			if !errors.As(err, &de) {
+				t.Fatalf("err = %v, want a denial", err)
+			}
+			want := "User: " + c.p.ARN + " is not authorized to perform: eks:DescribeCluster on resource: " + c.resource + " because no resource-based policy allows the eks:DescribeCluster action"
+			if de.Message != want {
+				t.Errorf("message %q\nwant %q", de.Message, want)
+			}
+		})
+	}
+}
