@@ -141,7 +141,7 @@ func (s *Service) CreatePodIdentityAssociation(ctx context.Context, in *CreatePo
 		return nil, err
 	}
 	if in.TargetRoleArn != "" {
-		if err := s.authorizePassRole(ctx, in.TargetRoleArn, passedToPods); err != nil {
+		if err := s.authorizePassTargetRole(ctx, in.TargetRoleArn); err != nil {
 			return nil, err
 		}
 	}
@@ -517,7 +517,7 @@ func (s *Service) UpdatePodIdentityAssociation(ctx context.Context, in *UpdatePo
 		}
 	}
 	if in.TargetRoleArn != nil && *in.TargetRoleArn != "" {
-		if err := s.authorizePassRole(ctx, *in.TargetRoleArn, passedToPods); err != nil {
+		if err := s.authorizePassTargetRole(ctx, *in.TargetRoleArn); err != nil {
 			return nil, err
 		}
 	}
