@@ -219,6 +219,10 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 		fmt.Fprintf(&b, "# These lines are in %s; load them with: source %s\n", envPath, local.ShellQuote(envPath))
 		b.WriteString(script)
 		fmt.Fprintf(&b, "# Then run a command as a pod: podid exec -n NAMESPACE -s SERVICE-ACCOUNT -- aws sts get-caller-identity\n")
+		for _, acct := range a.Accounts {
+			fmt.Fprintf(&b, "# Account %s is hosted too; its root key is in %s (AWS_SHARED_CREDENTIALS_FILE=%s)\n",
+				acct, a.AccountCredentialsPaths[acct], local.ShellQuote(a.AccountCredentialsPaths[acct]))
+		}
 		if a.Broker != nil {
 			idCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			id, err := a.Broker.Identity(idCtx)

@@ -102,6 +102,9 @@ func TestCrossAccountWalkthrough(t *testing.T) {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("%s: stderr lacks %q:\n%s", c.name, want, errOut)
 		}
+		if !strings.Contains(errOut, "--role-name carts-target --policy-document ") || !strings.Contains(errOut, "# with account "+accountB+"'s credentials") {
+			t.Errorf("%s: stderr lacks the fix for B's role:\n%s", c.name, errOut)
+		}
 		if strings.Contains(errOut, "--role-name carts-first") {
 			t.Errorf("%s: stderr blames the association's role:\n%s", c.name, errOut)
 		}
