@@ -135,7 +135,15 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 	}
 	defer release()
 	if o.fresh {
-		if err := local.Fresh(o.dataDir, app.DatabaseFile, app.RootCredentialsFile, secrets.FileName); err != nil {
+		files := []string{app.DatabaseFile, app.RootCredentialsFile, secrets.FileName}
+		// The root keys of further hosted accounts (--account) too.
+		more, _ := filepath.Glob(filepath.Join(o.dataDir, app.RootCredentialsFile+"-*"))
+		for _, m := range more {
+			if !strings.HasSuffix(m, ".tmp") {
+				files = append(files, filepath.Base(m))
+			}
+		}
+		if err := local.Fresh(o.dataDir, files...); err != nil {
 			return fail(fmt.Errorf("--fresh: %w", err))
 		}
 	}

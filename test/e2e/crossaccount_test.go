@@ -117,4 +117,16 @@ func TestCrossAccountWalkthrough(t *testing.T) {
 	if out, errOut, code := identity(); code == 0 || !strings.Contains(errOut, target) {
 		t.Errorf("without A's identity policy: code %d, stdout %q, stderr %s", code, out, errOut)
 	}
+
+	// --fresh starts both accounts empty: B's new root key is written
+	// anew and works; the old one is gone with the store.
+	d.stop(t)
+	d2 := launchDev(t, d.DataDir, "--fresh", "--listen", "127.0.0.1:0", "--account", accountB)
+	newB := d2.rootOf(t, accountB)
+	if newB.Key == rootB.Key {
+		t.Errorf("--fresh kept account B's root key %s", rootB.Key)
+	}
+	if id := str(d2.awsJSON(t, newB, "sts", "get-caller-identity"), "Account"); id != accountB {
+		t.Errorf("account B's new root key is of account %q", id)
+	}
 }
