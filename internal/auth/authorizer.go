@@ -176,6 +176,9 @@ func (a *Authorizer) Authorize(ctx context.Context, p *Principal, action, resour
 // for ARNs without an account and for AWS's own, such as managed
 // policies).
 func resourceAccount(resource string) string {
+	if !strings.HasPrefix(resource, "arn:") {
+		return "" // "*", without parsing (an error would allocate)
+	}
 	a, err := arn.Parse(resource)
 	if err != nil || !arn.IsValidAccountID(a.AccountID) {
 		return ""
