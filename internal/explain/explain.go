@@ -252,15 +252,19 @@ func (x *Explainer) Explain(ctx context.Context, req *Request) (*Explanation, er
 		sessionRole = target
 	}
 	e.OK = e.Cause == ""
-	sessionARN := arn.AssumedRole(x.cfg.Partition, x.cfg.AccountID, sessionRole.Name, sessionName).String()
+	sessionAccount := sessionRole.Account
+	if sessionAccount == "" {
+		sessionAccount = x.cfg.AccountID
+	}
+	sessionARN := arn.AssumedRole(x.cfg.Partition, sessionAccount, sessionRole.Name, sessionName).String()
 	e.Steps = append(e.Steps, Step{Name: "session", Status: StatusOK, Summary: "EKS Auth would issue credentials for " + sessionARN})
 
 	// 6. The pod session's decisions.
 	if len(req.Checks) > 0 {
 		p := &auth.Principal{
-			Type: auth.AssumedRole, AccountID: x.cfg.AccountID, ARN: sessionARN, Name: sessionRole.Name,
+			Type: auth.AssumedRole, AccountID: sessionAccount, ARN: sessionARN, Name: sessionRole.Name,
 			UserID: sessionRole.ID + ":" + sessionName,
-			Session: &auth.Session{RoleARN: sessionRole.ARN, RoleID: sessionRole.ID, RoleName: sessionRole.Name, Type: auth.AssumedRole,
+			Session: &auth.Session{Account: sessionAccount, RoleARN: sessionRole.ARN, RoleID: sessionRole.ID, RoleName: sessionRole.Name, Type: auth.AssumedRole,
 				SessionName: sessionName, Tags: map[string]string{}, Issued: x.cfg.Now()},
 		}
 		if sessionPolicy != "" {
@@ -432,7 +436,10 @@ func (x *Explainer) targetStep(ctx context.Context, e *Explanation, first, targe
 	}
 	var trace []string
 	for _, a := range []string{"sts:AssumeRole"} {
-		req := &policy.Request{Principal: auth.PolicyPrincipal(p), Action: a, Resource: target.ARN, Context: pc}
+		req := &policy.Request{Principal: auth.PolicyPrincipal(p), Action: a, Resource: target.ARN, Context: pc,
+			// A target role of another account: its trust policy and the
+			// first role's identity policies must both allow.
+			ResourceAccount: target.Account}
 		ex := policy.Explain(&set, req)
 		trace = append(trace, a+": "+ex.Result.String())
 		trace = append(trace, traceLines(ex)...)
