@@ -52,8 +52,9 @@ type Session struct {
 	RoleID   string `json:"ri,omitempty"`
 	RoleName string `json:"rn,omitempty"`
 	// Account is the account of the session's principal (the role's
-	// account for role sessions). Empty in tokens minted before it was
-	// recorded, which belong to the server's primary account (AccountOr).
+	// account for role sessions) when it is not the server's primary
+	// account; empty for the primary account and in tokens minted before
+	// it was recorded (AccountOr).
 	Account string `json:"ac,omitempty"`
 	// UserName is set for GetSessionToken sessions of IAM users
 	// ("" with Type root for the root's session tokens).

@@ -182,6 +182,17 @@ func (s *Service) roleFromARN(a string) (account, name string, hosted, ok bool) 
 	return p.AccountID, name, s.hosted[p.AccountID], true
 }
 
+// sessionAccount is what a session records as its account: nothing for
+// the primary account (the default, so that replicas of a version without
+// accounts keep accepting its sessions), else the account, which such
+// replicas refuse (a critical field of the session token).
+func (s *Service) sessionAccount(account string) string {
+	if account == s.account {
+		return ""
+	}
+	return account
+}
+
 // notHosted is the refusal of a role in an account this podid does not
 // host: AWS's AccessDenied sentence for a role that does not exist, and
 // why.
@@ -303,7 +314,7 @@ func (s *Service) assume(ctx context.Context, r *assumeRequest) (res *assumeResu
 
 	now := s.clock()
 	sess := &auth.Session{
-		Account:           role.Account,
+		Account:           s.sessionAccount(role.Account),
 		RoleARN:           role.ARN,
 		RoleID:            role.ID,
 		RoleName:          role.Name,

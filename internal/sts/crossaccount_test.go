@@ -129,3 +129,29 @@ func TestCrossAccountAssumeRole(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionTokenKeepsAccount: GetSessionToken credentials of a user or
+// root of a further hosted account resolve to that account's principal.
+func TestSessionTokenKeepsAccount(t *testing.T) {
+	b := authtest.OtherAccount
+	env := authtest.New(t)
+	svc, err := New(Config{Store: env.Store, AccountID: authtest.Account, Accounts: []string{b}, Now: env.Clock.Now,
+		Authorizer: env.Authorizer, Engine: env.Engine, Minter: env.Minter, Sessions: env.Minter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := env.AddUserIn(t, b, "dev")
+	for _, p := range []*auth.Principal{auth.UserPrincipal(dev, b, "AKIADEVB"), auth.RootPrincipal("aws", b, "AKIAROOTB")} {
+		out, err := svc.GetSessionToken(auth.WithPrincipal(context.Background(), p), &GetSessionTokenInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, got, err := env.Resolver.LookupSecret(context.Background(), out.Credentials.AccessKeyID, out.Credentials.SessionToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := got.(*auth.Principal); g.AccountID != b || g.ARN != p.ARN {
+			t.Errorf("session of %s resolves to %s in %s", p.ARN, g.ARN, g.AccountID)
+		}
+	}
+}
