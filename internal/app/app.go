@@ -254,7 +254,7 @@ func (a *App) assemble(ctx context.Context) error {
 	// Policy sets are cached for a short time; IAM writes through this
 	// process invalidate the cache at once (other replicas' writes are seen
 	// within auth.DefaultPolicyCacheTTL).
-	authz := auth.NewAuthorizer(auth.AuthorizerConfig{Store: a.Store, Engine: engine, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now, CacheTTL: auth.DefaultPolicyCacheTTL})
+	authz := auth.NewAuthorizer(auth.AuthorizerConfig{Store: a.Store, Engine: engine, AccountID: cfg.AccountID, Accounts: a.Accounts, Partition: cfg.Partition, Now: cfg.Now, CacheTTL: auth.DefaultPolicyCacheTTL})
 	resolver, err := auth.NewResolver(auth.ResolverConfig{Store: a.Store, Keyring: a.Keyring, Sessions: sessions, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now})
 	if err != nil {
 		return err

@@ -22,9 +22,11 @@ type AuthorizerConfig struct {
 	// Engine compiles policy documents (and caches the compiled forms).
 	// Required.
 	Engine *policy.Engine
-	// AccountID is the server's primary account (unused by decisions:
-	// each principal's policies are read in the principal's own account).
+	// AccountID is the server's primary account and Accounts the further
+	// accounts it hosts. Each principal's policies are read in its own
+	// account; a resource of another hosted account is cross-account.
 	AccountID string
+	Accounts  []string
 	// Partition is the ARN partition ("aws" when empty).
 	Partition string
 	// Now is the clock (time.Now when nil).
@@ -47,6 +49,7 @@ type Authorizer struct {
 	store     store.Store
 	engine    *policy.Engine
 	account   string
+	hosted    map[string]bool
 	partition string
 	now       func() time.Time
 	ttl       time.Duration
@@ -68,10 +71,14 @@ func NewAuthorizer(cfg AuthorizerConfig) *Authorizer {
 		store:     cfg.Store,
 		engine:    cfg.Engine,
 		account:   cfg.AccountID,
+		hosted:    map[string]bool{cfg.AccountID: true},
 		partition: cfg.Partition,
 		now:       cfg.Now,
 		ttl:       cfg.CacheTTL,
 		cache:     map[string]*principalPolicies{},
+	}
+	for _, acct := range cfg.Accounts {
+		a.hosted[acct] = true
 	}
 	if a.partition == "" {
 		a.partition = "aws"
@@ -128,16 +135,20 @@ type principalPolicies struct {
 // Authorize returns nil when p may perform action on resource, a
 // *DeniedError carrying AWS's sentence when it may not, and another error
 // when the decision could not be made (never an allow). The root user is
-// always allowed in its own account. A resource of another account (by
-// the account in its ARN) is refused to every caller, root included: no
-// resource podid authorizes this way has a resource policy, so AWS's
-// cross-account rule (both sides must allow) cannot be met. extra adds request-specific condition keys.
+// always allowed in its own account. A resource of another account this
+// server hosts (by the account in its ARN) is refused to every caller,
+// root included: no resource podid authorizes this way has a resource
+// policy, so AWS's cross-account rule (both sides must allow) cannot be
+// met. extra adds request-specific condition keys.
 func (a *Authorizer) Authorize(ctx context.Context, p *Principal, action, resource string, extra map[string][]string) error {
 	if p == nil {
 		return &DeniedError{Message: "Anonymous user is not authorized to perform: " + action + " on resource: " + resource}
 	}
 	racct := resourceAccount(resource)
-	if racct == p.AccountID {
+	if racct == p.AccountID || !a.hosted[racct] {
+		// Same account; or an account podid does not host (a role in
+		// AWS that broker mode passes, say), which podid's own policies
+		// decide as before.
 		racct = ""
 	}
 	if p.IsRoot() && racct == "" {

@@ -226,9 +226,10 @@ func TestAuthorizerCache(t *testing.T) {
 }
 
 // TestAuthorizeAcrossAccounts: a caller is authorized in its own account
-// only. A resource of another account (podid's authorized resources have
-// no resource policies) is refused to every caller, the other account's
-// root included; the caller's own account's resources are decided by its
+// only. A resource of another hosted account (podid's authorized
+// resources have no resource policies) is refused to every caller, the
+// other account's root included; the caller's own account's resources,
+// and resources of accounts podid does not host, are decided by its
 // policies as usual.
 func TestAuthorizeAcrossAccounts(t *testing.T) {
 	env := authtest.New(t)
@@ -256,6 +257,10 @@ func TestAuthorizeAcrossAccounts(t *testing.T) {
 		{"B's admin on *", adminB, "*", true},
 		{"B's admin on an AWS managed policy", adminB, "arn:aws:iam::aws:policy/ReadOnlyAccess", true},
 		{"B's admin on A's role", adminB, authtest.RoleARN("app"), false},
+		// An account podid does not host (a role in AWS, broker mode):
+		// decided by the caller's own policies, as before.
+		{"A's root on a role in AWS", rootA, "arn:aws:iam::999999999999:role/in-aws", true},
+		{"B's admin on a role in AWS", adminB, "arn:aws:iam::999999999999:role/in-aws", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -71,7 +71,7 @@ func New(t testing.TB) *Env {
 	clk := testclock.New(Start)
 	eng := policy.NewEngine(0)
 	e := &Env{Engine: eng, Keyring: kr, Minter: m, Clock: clk}
-	e.Authorizer = auth.NewAuthorizer(auth.AuthorizerConfig{Store: st, Engine: eng, AccountID: Account, Now: clk.Now, CacheTTL: auth.DefaultPolicyCacheTTL})
+	e.Authorizer = auth.NewAuthorizer(auth.AuthorizerConfig{Store: st, Engine: eng, AccountID: Account, Accounts: []string{OtherAccount}, Now: clk.Now, CacheTTL: auth.DefaultPolicyCacheTTL})
 	// Writes through Env.Store (by the helpers or by a service under test)
 	// invalidate the Authorizer's cache, as in the server.
 	e.Store = e.Authorizer.InvalidatingStore(st)
