@@ -10,6 +10,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ import (
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/console"
 	"github.com/podid/podid/internal/iam"
+	"github.com/podid/podid/internal/sharedcreds"
 	"github.com/podid/podid/internal/testclock"
 )
 
@@ -37,10 +40,10 @@ func newEnv(t *testing.T, tls bool) *env {
 	return newEnvLog(t, tls, nil)
 }
 
-func newEnvLog(t *testing.T, tls bool, logger *slog.Logger) *env {
+func newEnvLog(t *testing.T, tls bool, logger *slog.Logger, accounts ...string) *env {
 	t.Helper()
 	clock := testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	a, err := app.New(context.Background(), app.Config{DataDir: t.TempDir(), Now: clock.Now, PublicURL: "http://127.0.0.1", Getenv: func(string) string { return "" }, Logger: logger})
+	a, err := app.New(context.Background(), app.Config{DataDir: t.TempDir(), Now: clock.Now, PublicURL: "http://127.0.0.1", Getenv: func(string) string { return "" }, Logger: logger, Accounts: accounts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,4 +466,29 @@ func otherLast(s string) string {
 		return s[:len(s)-1] + "y"
 	}
 	return s[:len(s)-1] + "x"
+}
+
+// TestOtherAccountRoot: the root of a further hosted account signs in
+// and sees its own account's IAM (its roles, not the primary's).
+func TestOtherAccountRoot(t *testing.T) {
+	e := newEnvLog(t, false, nil, "210987654321")
+	e.seed(t, 0) // role r1 in the primary account
+	data, err := os.ReadFile(filepath.Join(e.app.RootCredentialsPath + "-210987654321"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := sharedcreds.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser(t)
+	b.mustSignIn(k.AccessKeyID, k.SecretAccessKey)
+	_, body := b.get("/console/roles")
+	if !strings.Contains(body, "arn:aws:iam::210987654321:root") || strings.Contains(body, "/console/roles/r1") {
+		t.Fatalf("roles page of the other account:\n%s", body)
+	}
+	_, body = b.get("/console/roles/r1")
+	if !strings.Contains(body, "NoSuchEntity") {
+		t.Fatalf("the other account reads the primary's role:\n%s", body)
+	}
 }
