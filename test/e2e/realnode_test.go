@@ -162,7 +162,28 @@ registerNode: true
 		out, _ := n.cp.kubectlOut("get", "node", realNodeName, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status} {.spec.taints}")
 		return out == "True "
 	})
+	n.startKubeProxy(t, bin)
 	return n
+}
+
+// startKubeProxy runs kube-proxy (iptables mode, from the same modules as
+// the control plane) so that pods reach Services: the kubernetes Service
+// (the webhook's and the Job's API access) and the chart's. It leaves the
+// machine's sysctls as they are (conntrack limits, route_localnet) and
+// serves NodePorts only on the node's address. The rules it writes go
+// with the node (cleanup restores the tables it found).
+func (n *realNode) startKubeProxy(t *testing.T, bin string) {
+	t.Helper()
+	n.cp.run(t, "kube-proxy", filepath.Join(bin, "kube-proxy"),
+		"--kubeconfig="+n.cp.Kubeconfig, "--hostname-override="+realNodeName, "--proxy-mode=iptables",
+		"--cluster-cidr="+realNodeSubnet, "--nodeport-addresses="+realNodeIP+"/32",
+		"--conntrack-max-per-core=0", "--conntrack-tcp-timeout-established=0", "--conntrack-tcp-timeout-close-wait=0",
+		"--iptables-localhost-nodeports=false",
+		fmt.Sprintf("--healthz-bind-address=127.0.0.1:%d", freePort(t)), fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", freePort(t)))
+	n.waitFor(t, time.Minute, "kube-proxy's rule for the kubernetes Service", func() bool {
+		out, _ := exec.Command("iptables", "-t", "nat", "-S", "KUBE-SERVICES").CombinedOutput()
+		return strings.Contains(string(out), "default/kubernetes:https")
+	})
 }
 
 // importImage imports an image archive into containerd's Kubernetes
@@ -225,15 +246,24 @@ func lockNode(t *testing.T) {
 // hostState is what existed on the machine before the node started, so
 // that cleanup removes only what the test added.
 type hostState struct {
-	entries map[string]map[string]bool // directory → names present before
+	entries  map[string]map[string]bool // directory → names present before
+	iptables map[string]string          // iptables-save and ip6tables-save output
 }
+
+// ipTables are the families whose rules the kubelet and kube-proxy write.
+var ipTables = []string{"iptables", "ip6tables"}
 
 // hostDirs are the machine-wide directories a kubelet, containerd and the
 // CNI plugins write to regardless of their own roots.
 var hostDirs = []string{"/var/lib/kubelet", "/var/log/pods", "/var/log/containers", "/var/lib/cni", "/var/lib/cni/results", "/run/netns", "/run/containerd", "/run/containerd/s", "/run/containerd/runc"}
 
 func snapshotHostState() hostState {
-	s := hostState{entries: map[string]map[string]bool{}}
+	s := hostState{entries: map[string]map[string]bool{}, iptables: map[string]string{}}
+	for _, ipt := range ipTables {
+		if out, err := exec.Command(ipt+"-save").Output(); err == nil {
+			s.iptables[ipt] = string(out)
+		}
+	}
 	for _, d := range hostDirs {
 		ents, err := os.ReadDir(d)
 		if err != nil {
@@ -285,6 +315,13 @@ func (n *realNode) cleanup(t *testing.T, before hostState) {
 	for _, l := range []string{realNodeCNI, realNodeLink, agentLink} {
 		exec.Command("ip", "link", "del", l).Run()
 	}
+	// The kubelet's and kube-proxy's rules (their chains in filter, nat
+	// and mangle): back to the tables as they were.
+	for ipt, saved := range before.iptables {
+		if err := restoreIPTables(ipt, saved); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// Machine-wide directories: remove what was not there before.
 	for i := len(hostDirs) - 1; i >= 0; i-- {
 		d := hostDirs[i]
@@ -310,6 +347,27 @@ func (n *realNode) cleanup(t *testing.T, before hostState) {
 	if err := errors.Join(errs...); err != nil {
 		t.Errorf("cleaning up the real node: %v", err)
 	}
+}
+
+// restoreIPTables puts back the rules saved (iptables-save output); a
+// table that did not exist then is emptied (its chains and rules removed).
+func restoreIPTables(ipt, saved string) error {
+	now, err := exec.Command(ipt + "-save").Output()
+	if err != nil {
+		return fmt.Errorf("%s-save: %w", ipt, err)
+	}
+	in := saved
+	for _, table := range []string{"filter", "nat", "mangle", "raw"} {
+		if strings.Contains(string(now), "*"+table+"\n") && !strings.Contains(saved, "*"+table+"\n") {
+			in += "*" + table + "\nCOMMIT\n"
+		}
+	}
+	cmd := exec.Command(ipt + "-restore")
+	cmd.Stdin = strings.NewReader(in)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s-restore: %w: %s", ipt, err, out)
+	}
+	return nil
 }
 
 // pidsWithArg lists processes whose command line contains arg.

@@ -1,0 +1,271 @@
+package e2e
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// realNodeCluster is the workshop's cluster name (eks-workshop in §11).
+const realNodeCluster = "eks-workshop"
+
+// TestRealNodeWorkshop runs the workshop's Pod Identity chapter on the real
+// node with kubectl and the AWS CLI: podid's chart (agent and webhook, the
+// image just built) installed, the carts Deployment (an AWS SDK for Go v2
+// program, testdata/goclient/carts, built into an image the same way), the
+// association, `rollout restart` and `rollout status`. The new pod was
+// mutated by the webhook through real admission (the API server calls the
+// webhook's pod; the webhook reaches the API server through kube-proxy),
+// its token was projected by the kubelet, and it logs the assumed-role ARN
+// and a PutItem/GetItem on eks-workshop-carts through podid's gateway. A
+// pod of another service account gets no credentials and says why. Then an
+// agent rollout (surge) while carts polls its credentials every 100 ms
+// loses no request, and deleting the association fails the next refresh
+// (the agent's change feed).
+//
+// The server and the gateway run beside the node on the node's address
+// (server.enabled=false), the cluster is registered as the chart's Job
+// would, the table is created by the root as the workshop's Terraform did.
+func TestRealNodeWorkshop(t *testing.T) {
+	need(t, toolAWSCLI)
+	n := startRealNode(t)
+	cp := n.cp
+	runCmd(t, "ip", "link", "add", agentLink, "type", "bridge")
+	s := startServerOn(t, realNodeIP, t.TempDir(), nil)
+	gw := startGatewayOn(t, s, realNodeIP, "--dynamodb-upstream", startDynalite(t))
+	root := s.root()
+	img := buildImage(t)
+	carts := buildImage(t, "-C", "testdata/goclient", "-package", "./carts", "-name", "carts",
+		"-repository", "podid.local/carts", "-version", "e2e", "-cmd", "")
+	n.importImage(t, carts)
+
+	// podid on the cluster: registered (the chart's Job's work), then the
+	// chart with the agent and one webhook replica.
+	cp.kubectl(t, "create", "namespace", "podid")
+	reg := exec.Command(podidBin, "cluster", "register-self", "--server", s.URL, "--cluster-name", realNodeCluster,
+		"--region", s.Region, "--kubeconfig", cp.Kubeconfig, "--namespace", "podid", "--api-access")
+	reg.Env = s.sharedCredsEnv(filepath.Join(s.DataDir, "root-credentials"))
+	if out, err := reg.CombinedOutput(); err != nil {
+		t.Fatalf("register-self: %v\n%s", err, out)
+	}
+	repo, tag, _ := strings.Cut(img.Ref, ":")
+	cp.kubectlApply(t, renderChart(t, "clusterName="+realNodeCluster, "image.repository="+repo, "image.tag="+tag,
+		"image.pullPolicy=Never", "server.enabled=false", "server.url="+s.URL, "register.enabled=false", "webhook.replicas=1"))
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, sel := range []string{"-n=kube-system", "-n=podid", "-n=carts"} {
+				out, _ := cp.kubectlOut(sel, "logs", "--all-containers", "--prefix", "-l", "app.kubernetes.io/instance=podid", "--tail=40")
+				t.Logf("podid logs %s:\n%s", sel, out)
+			}
+			out, _ := cp.kubectlOut("-n", "carts", "logs", "--prefix", "--all-containers", "-l", "workshop=carts", "--tail=60")
+			t.Logf("carts logs:\n%s", out)
+		}
+	})
+	cp.waitFor(t, 2*time.Minute, "agent DaemonSet 1/1 ready on the real node", func() bool {
+		out, _ := cp.kubectlOut("-n", "kube-system", "get", "daemonset", "eks-pod-identity-agent", "-o", "jsonpath={.status.desiredNumberScheduled}/{.status.numberReady}")
+		return out == "1/1"
+	})
+	webhookLogs := func() string {
+		out, _ := cp.kubectlOut("-n", "podid", "logs", "deployment/podid-webhook")
+		return out
+	}
+	// The webhook's pod reached the API server through the kubernetes
+	// Service (kube-proxy) to publish its CA, and the server for the
+	// associations.
+	cp.waitFor(t, 2*time.Minute, "the webhook Ready, its caBundle published and associations loaded", func() bool {
+		out, _ := cp.kubectlOut("-n", "podid", "get", "deployment", "podid-webhook", "-o", "jsonpath={.status.readyReplicas}")
+		ca, _ := cp.kubectlOut("get", "mutatingwebhookconfiguration", "podid", "-o", "jsonpath={.webhooks[0].clientConfig.caBundle}")
+		return out == "1" && len(ca) > 100 && strings.Contains(webhookLogs(), "associations loaded")
+	})
+
+	// §11 steps 1-2: the add-on.
+	addon := []string{"--cluster-name", realNodeCluster, "--addon-name", "eks-pod-identity-agent"}
+	s.aws(t, root, append([]string{"eks", "create-addon"}, addon...)...)
+	s.aws(t, root, append([]string{"eks", "wait", "addon-active"}, addon...)...)
+
+	// The carts table (the workshop's Terraform), policy and role.
+	gw.via.aws(t, root, "dynamodb", "create-table", "--table-name", "eks-workshop-carts",
+		"--attribute-definitions", "AttributeName=id,AttributeType=S", "AttributeName=customerId,AttributeType=S",
+		"--key-schema", "AttributeName=id,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST",
+		"--global-secondary-indexes", "IndexName=idx_global_customerId,KeySchema=[{AttributeName=customerId,KeyType=HASH}],Projection={ProjectionType=ALL}")
+	s.aws(t, root, "iam", "create-policy", "--policy-name", "eks-workshop-carts-dynamo", "--policy-document", writeFile(t, "p.json", workshopPolicy))
+	s.aws(t, root, "iam", "create-role", "--role-name", "eks-workshop-carts-dynamo", "--assume-role-policy-document", writeFile(t, "t.json", workshopTrust))
+	s.aws(t, root, "iam", "attach-role-policy", "--role-name", "eks-workshop-carts-dynamo", "--policy-arn", "arn:aws:iam::"+s.AccountID+":policy/eks-workshop-carts-dynamo")
+
+	// carts, deployed before the association. Its endpoints are the
+	// server's (STS) and the gateway's (DynamoDB) on the node's address;
+	// IMDS is off so that no request leaves the machine.
+	cp.kubectl(t, "create", "namespace", "carts")
+	cp.kubectl(t, "-n", "carts", "create", "serviceaccount", "carts")
+	cp.kubectl(t, "-n", "carts", "create", "serviceaccount", "orders")
+	podSpec := func(sa string) string {
+		return fmt.Sprintf(`serviceAccountName: %s
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: carts
+        image: %s
+        imagePullPolicy: Never
+        env:
+        - {name: AWS_ENDPOINT_URL_STS, value: %q}
+        - {name: AWS_ENDPOINT_URL_DYNAMODB, value: %q}
+        - {name: AWS_EC2_METADATA_DISABLED, value: "true"}
+        - {name: CARTS_POLL_INTERVAL, value: 100ms}`, sa, carts.Ref, s.URL, gw.via.URL)
+	}
+	cp.kubectlApplyNS(t, "carts", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: carts}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: carts}}
+  template:
+    metadata: {labels: {app: carts, workshop: carts}}
+    spec:
+      `+podSpec("carts")+"\n")
+	before := cp.waitPods(t, "carts", "app=carts", 1, nil)
+	n.waitLog(t, "carts", before[0], "carts: no credentials: ")
+	if logs := cp.kubectl(t, "-n", "carts", "logs", before[0]); !strings.Contains(logs, "carts: AWS_CONTAINER_CREDENTIALS_FULL_URI is not set\n") {
+		t.Errorf("carts before the association:\n%s", logs)
+	}
+	// The workshop's check of the Deployment's service account, as typed.
+	if out := runCmd(t, "bash", "-c", "kubectl --kubeconfig "+cp.Kubeconfig+" -n carts describe deployment carts | grep 'Service Account'"); strings.Join(strings.Fields(out), " ") != "Service Account: carts" {
+		t.Errorf("describe deployment carts | grep 'Service Account' = %q", out)
+	}
+
+	// §11 step 6: the association; the webhook hears of it from the server.
+	loaded := strings.Count(webhookLogs(), "associations loaded")
+	assoc := s.awsJSON(t, root, "eks", "create-pod-identity-association", "--cluster-name", realNodeCluster,
+		"--role-arn", "arn:aws:iam::"+s.AccountID+":role/eks-workshop-carts-dynamo", "--namespace", "carts", "--service-account", "carts")
+	assocID := str(assoc, "association", "associationId")
+	cp.waitFor(t, 30*time.Second, "the webhook to load the association", func() bool {
+		return strings.Count(webhookLogs(), "associations loaded") > loaded
+	})
+
+	// §11 step 7: restart, and wait as the workshop does.
+	cp.kubectl(t, "-n", "carts", "rollout", "restart", "deployment/carts")
+	if out := cp.kubectl(t, "-n", "carts", "rollout", "status", "deployment/carts", "--timeout=2m"); !strings.Contains(out, `deployment "carts" successfully rolled out`) {
+		t.Errorf("rollout status: %s", out)
+	}
+	after := cp.waitPods(t, "carts", "app=carts", 1, before)
+	pod := after[0]
+	env := cp.kubectl(t, "-n", "carts", "get", "pod", pod, "-o", `jsonpath={range .spec.containers[0].env[*]}{.name}={.value}{"\n"}{end}`)
+	for _, want := range []string{"AWS_STS_REGIONAL_ENDPOINTS=regional\n", "AWS_DEFAULT_REGION=us-west-2\n", "AWS_REGION=us-west-2\n",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.23/v1/credentials\n",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token\n"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("carts pod %s env lacks %q:\n%s", pod, want, env)
+		}
+	}
+	if aud := cp.kubectl(t, "-n", "carts", "get", "pod", pod, "-o", "jsonpath={.spec.volumes[?(@.name=='eks-pod-identity-token')].projected.sources[0].serviceAccountToken.audience}"); aud != "pods.eks.amazonaws.com" {
+		t.Errorf("token volume audience = %q", aud)
+	}
+	// What the pod saw: the kubelet's token (bound to this pod on this
+	// node), the role's ARN, the cart written and read back.
+	logs := n.waitLog(t, "carts", pod, "carts: GetItem ")
+	for _, want := range []string{
+		"carts: credentials from EndpointCredentials, access key ASIA…\n",
+		fmt.Sprintf("carts: token aud=pods.eks.amazonaws.com sub=system:serviceaccount:carts:carts pod=%s node=%s lifetime=86400s", pod, realNodeName),
+		"carts: caller arn=arn:aws:sts::" + s.AccountID + ":assumed-role/eks-workshop-carts-dynamo/eks-eks-worksh-carts-",
+		"carts: PutItem eks-workshop-carts id=" + pod + " ok\n",
+		"carts: GetItem eks-workshop-carts id=" + pod + " customerId=customer-" + pod + "\n",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("carts log lacks %q:\n%s", want, logs)
+		}
+	}
+	// The cart is in the table (read by the root through the gateway).
+	if got := gw.via.aws(t, root, "dynamodb", "get-item", "--table-name", "eks-workshop-carts", "--key", `{"id":{"S":"`+pod+`"}}`,
+		"--query", "Item.customerId.S", "--output", "text"); strings.TrimSpace(got) != "customer-"+pod {
+		t.Errorf("the cart in the table: customerId %q", got)
+	}
+
+	// A pod of another service account: not mutated, no credentials, and
+	// its log says why.
+	cp.kubectlApplyNS(t, "carts", `apiVersion: v1
+kind: Pod
+metadata: {name: orders, labels: {workshop: carts}}
+spec:
+  `+strings.ReplaceAll(podSpec("orders"), "\n      ", "\n  ")+"\n")
+	ordersLog := n.waitLog(t, "carts", "orders", "carts: no credentials: ")
+	for _, want := range []string{"carts: AWS_CONTAINER_CREDENTIALS_FULL_URI is not set\n", "no EC2 IMDS role found"} {
+		if !strings.Contains(ordersLog, want) {
+			t.Errorf("orders log lacks %q:\n%s", want, ordersLog)
+		}
+	}
+	if env := cp.kubectl(t, "-n", "carts", "get", "pod", "orders", "-o", "jsonpath={.spec.containers[0].env[*].name} {.spec.volumes[*].name}"); strings.Contains(env, "AWS_CONTAINER") || strings.Contains(env, "eks-pod-identity-token") {
+		t.Errorf("orders was mutated: %s", env)
+	}
+
+	// The agent rolls (maxSurge: the new pod binds beside the old one)
+	// while carts polls every 100 ms: no refresh fails.
+	n.waitLog(t, "carts", pod, "carts: polls=")
+	start := pollCount(t, cp.kubectl(t, "-n", "carts", "logs", pod))
+	agentPods := func() string {
+		out, _ := cp.kubectlOut("-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=eks-pod-identity-agent", "-o", "jsonpath={.items[*].metadata.name}")
+		return out
+	}
+	oldAgent := agentPods()
+	cp.kubectl(t, "-n", "kube-system", "rollout", "restart", "daemonset/eks-pod-identity-agent")
+	cp.kubectl(t, "-n", "kube-system", "rollout", "status", "daemonset/eks-pod-identity-agent", "--timeout=2m")
+	cp.waitFor(t, time.Minute, "the old agent pod gone", func() bool {
+		now := agentPods()
+		return now != "" && !strings.Contains(now, oldAgent)
+	})
+	time.Sleep(1500 * time.Millisecond) // one more report line after the old agent left
+	logs = cp.kubectl(t, "-n", "carts", "logs", pod)
+	end := pollCount(t, logs)
+	if strings.Contains(logs, "carts: refresh failed") || end.failed != 0 {
+		t.Errorf("credential polls failed during the agent's rollout:\n%s", logs)
+	}
+	if end.polls-start.polls < 20 {
+		t.Errorf("only %d polls during the agent's rollout", end.polls-start.polls)
+	}
+	t.Logf("agent rollout: %d polls from carts, none failed", end.polls-start.polls)
+
+	// Deleting the association: the agent hears of it on its change feed,
+	// and the running pod's next refresh fails.
+	s.aws(t, root, "eks", "delete-pod-identity-association", "--cluster-name", realNodeCluster, "--association-id", assocID)
+	logs = n.waitLog(t, "carts", pod, "carts: refresh failed: ")
+	t.Logf("after the deletion: %s", firstLine(logs, "carts: refresh failed: "))
+}
+
+// waitLog waits until a pod's log contains want and returns the log.
+func (n *realNode) waitLog(t *testing.T, ns, pod, want string) string {
+	t.Helper()
+	var logs string
+	n.cp.waitFor(t, time.Minute, fmt.Sprintf("%q in pod %s/%s's log", want, ns, pod), func() bool {
+		logs, _ = n.cp.kubectlOut("-n", ns, "logs", pod)
+		return strings.Contains(logs, want)
+	})
+	return logs
+}
+
+type pollReport struct{ polls, failed int }
+
+var pollLine = regexp.MustCompile(`carts: polls=(\d+) ok=\d+ failed=(\d+)\n`)
+
+// pollCount is carts' last "polls=" report.
+func pollCount(t *testing.T, logs string) pollReport {
+	t.Helper()
+	m := pollLine.FindAllStringSubmatch(logs, -1)
+	if len(m) == 0 {
+		t.Fatalf("no polls= line in carts' log:\n%s", logs)
+	}
+	last := m[len(m)-1]
+	p, _ := strconv.Atoi(last[1])
+	f, _ := strconv.Atoi(last[2])
+	return pollReport{polls: p, failed: f}
+}
+
+func firstLine(logs, prefix string) string {
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
+}
