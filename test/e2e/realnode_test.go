@@ -260,7 +260,7 @@ var hostDirs = []string{"/var/lib/kubelet", "/var/log/pods", "/var/log/container
 func snapshotHostState() hostState {
 	s := hostState{entries: map[string]map[string]bool{}, iptables: map[string]string{}}
 	for _, ipt := range ipTables {
-		if out, err := exec.Command(ipt+"-save").Output(); err == nil {
+		if out, err := exec.Command(ipt + "-save").Output(); err == nil {
 			s.iptables[ipt] = string(out)
 		}
 	}

@@ -136,13 +136,18 @@ spec:
 		t.Errorf("describe deployment carts | grep 'Service Account' = %q", out)
 	}
 
-	// §11 step 6: the association; the webhook hears of it from the server.
-	loaded := strings.Count(webhookLogs(), "associations loaded")
+	// §11 step 6: the association; the webhook hears of it from the
+	// server (seen through admission itself: a server-side dry run of a
+	// carts pod comes back mutated).
 	assoc := s.awsJSON(t, root, "eks", "create-pod-identity-association", "--cluster-name", realNodeCluster,
 		"--role-arn", "arn:aws:iam::"+s.AccountID+":role/eks-workshop-carts-dynamo", "--namespace", "carts", "--service-account", "carts")
 	assocID := str(assoc, "association", "associationId")
-	cp.waitFor(t, 30*time.Second, "the webhook to load the association", func() bool {
-		return strings.Count(webhookLogs(), "associations loaded") > loaded
+	dryRun := fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"dry-run","namespace":"carts"},"spec":{"serviceAccountName":"carts","containers":[{"name":"c","image":%q}]}}`, carts.Ref)
+	cp.waitFor(t, 30*time.Second, "the webhook to mutate a carts pod (dry run)", func() bool {
+		cmd := exec.Command("kubectl", "--kubeconfig", cp.Kubeconfig, "create", "--dry-run=server", "-f", "-", "-o", "jsonpath={.spec.containers[0].env[*].name}")
+		cmd.Stdin = strings.NewReader(dryRun)
+		out, _ := cmd.CombinedOutput()
+		return strings.Contains(string(out), "AWS_CONTAINER_CREDENTIALS_FULL_URI")
 	})
 
 	// §11 step 7: restart, and wait as the workshop does.
@@ -167,7 +172,7 @@ spec:
 	// node), the role's ARN, the cart written and read back.
 	logs := n.waitLog(t, "carts", pod, "carts: GetItem ")
 	for _, want := range []string{
-		"carts: credentials from EndpointCredentials, access key ASIA…\n",
+		"carts: credentials from CredentialsEndpointProvider, access key ASIA…\n",
 		fmt.Sprintf("carts: token aud=pods.eks.amazonaws.com sub=system:serviceaccount:carts:carts pod=%s node=%s lifetime=86400s", pod, realNodeName),
 		"carts: caller arn=arn:aws:sts::" + s.AccountID + ":assumed-role/eks-workshop-carts-dynamo/eks-eks-worksh-carts-",
 		"carts: PutItem eks-workshop-carts id=" + pod + " ok\n",
@@ -179,7 +184,7 @@ spec:
 	}
 	// The cart is in the table (read by the root through the gateway).
 	if got := gw.via.aws(t, root, "dynamodb", "get-item", "--table-name", "eks-workshop-carts", "--key", `{"id":{"S":"`+pod+`"}}`,
-		"--query", "Item.customerId.S", "--output", "text"); strings.TrimSpace(got) != "customer-"+pod {
+		"--query", "Item.customerId.S"); strings.TrimSpace(got) != `"customer-`+pod+`"` {
 		t.Errorf("the cart in the table: customerId %q", got)
 	}
 
@@ -210,11 +215,18 @@ spec:
 	}
 	oldAgent := agentPods()
 	cp.kubectl(t, "-n", "kube-system", "rollout", "restart", "daemonset/eks-pod-identity-agent")
-	cp.kubectl(t, "-n", "kube-system", "rollout", "status", "daemonset/eks-pod-identity-agent", "--timeout=2m")
-	cp.waitFor(t, time.Minute, "the old agent pod gone", func() bool {
-		now := agentPods()
-		return now != "" && !strings.Contains(now, oldAgent)
+	// Surge: the new agent pod is Ready while the old one still runs.
+	surged := false
+	cp.waitFor(t, 2*time.Minute, "the old agent pod gone", func() bool {
+		out, _ := cp.kubectlOut("-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=eks-pod-identity-agent",
+			"-o", `jsonpath={range .items[*]}{.metadata.name}={.status.containerStatuses[0].ready}{" "}{end}`)
+		surged = surged || strings.Count(out, "=true") == 2
+		return strings.Count(out, "=") == 1 && !strings.Contains(out, oldAgent+"=")
 	})
+	cp.kubectl(t, "-n", "kube-system", "rollout", "status", "daemonset/eks-pod-identity-agent", "--timeout=2m")
+	if !surged {
+		t.Error("the agent's rollout never had two Ready pods (maxSurge)")
+	}
 	time.Sleep(1500 * time.Millisecond) // one more report line after the old agent left
 	logs = cp.kubectl(t, "-n", "carts", "logs", pod)
 	end := pollCount(t, logs)
@@ -228,9 +240,14 @@ spec:
 
 	// Deleting the association: the agent hears of it on its change feed,
 	// and the running pod's next refresh fails.
+	// The agent keeps credentials until shortly before they expire (hours
+	// away), so a refused refresh within waitLog's minute is the feed's.
 	s.aws(t, root, "eks", "delete-pod-identity-association", "--cluster-name", realNodeCluster, "--association-id", assocID)
 	logs = n.waitLog(t, "carts", pod, "carts: refresh failed: ")
-	t.Logf("after the deletion: %s", firstLine(logs, "carts: refresh failed: "))
+	failure := firstLine(logs, "carts: refresh failed: ")
+	if want := "(ResourceNotFoundException): No Pod Identity Association found for cluster " + realNodeCluster + ", namespace carts and service account carts."; !strings.Contains(failure, want) {
+		t.Errorf("the first refresh after the deletion: %s\nwant %s", failure, want)
+	}
 }
 
 // waitLog waits until a pod's log contains want and returns the log.
