@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -44,9 +46,14 @@ func TestRealNodeWorkshop(t *testing.T) {
 		"-repository", "podid.local/carts", "-version", "e2e", "-cmd", "")
 	n.importImage(t, carts)
 
-	// podid on the cluster: registered (the chart's Job's work), then the
-	// chart with the agent and one webhook replica.
+	// podid on the cluster: the server and the gateway as Services (their
+	// endpoints the processes beside the node), registered (the chart's
+	// Job's work), then the chart with the agent and one webhook replica.
+	// Every pod, the hostNetwork agent too, reaches the server at its
+	// ClusterIP through kube-proxy.
 	cp.kubectl(t, "create", "namespace", "podid")
+	serverSvc := n.exposeService(t, "podid", "podid-server", 8080, s.URL)
+	gatewaySvc := n.exposeService(t, "podid", "podid-gateway", 8090, gw.via.URL)
 	reg := exec.Command(podidBin, "cluster", "register-self", "--server", s.URL, "--cluster-name", realNodeCluster,
 		"--region", s.Region, "--kubeconfig", cp.Kubeconfig, "--namespace", "podid", "--api-access")
 	reg.Env = s.sharedCredsEnv(filepath.Join(s.DataDir, "root-credentials"))
@@ -55,7 +62,7 @@ func TestRealNodeWorkshop(t *testing.T) {
 	}
 	repo, tag, _ := strings.Cut(img.Ref, ":")
 	cp.kubectlApply(t, renderChart(t, "clusterName="+realNodeCluster, "image.repository="+repo, "image.tag="+tag,
-		"image.pullPolicy=Never", "server.enabled=false", "server.url="+s.URL, "register.enabled=false", "webhook.replicas=1"))
+		"image.pullPolicy=Never", "server.enabled=false", "server.url="+serverSvc, "register.enabled=false", "webhook.replicas=1"))
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, sel := range []string{"-n=kube-system", "-n=podid", "-n=carts"} {
@@ -98,8 +105,8 @@ func TestRealNodeWorkshop(t *testing.T) {
 	s.aws(t, root, "iam", "attach-role-policy", "--role-name", "eks-workshop-carts-dynamo", "--policy-arn", "arn:aws:iam::"+s.AccountID+":policy/eks-workshop-carts-dynamo")
 
 	// carts, deployed before the association. Its endpoints are the
-	// server's (STS) and the gateway's (DynamoDB) on the node's address;
-	// IMDS is off so that no request leaves the machine.
+	// server's (STS) and the gateway's (DynamoDB) Services; IMDS is off so
+	// that no request leaves the machine.
 	cp.kubectl(t, "create", "namespace", "carts")
 	cp.kubectl(t, "-n", "carts", "create", "serviceaccount", "carts")
 	cp.kubectl(t, "-n", "carts", "create", "serviceaccount", "orders")
@@ -114,7 +121,7 @@ func TestRealNodeWorkshop(t *testing.T) {
         - {name: AWS_ENDPOINT_URL_STS, value: %q}
         - {name: AWS_ENDPOINT_URL_DYNAMODB, value: %q}
         - {name: AWS_EC2_METADATA_DISABLED, value: "true"}
-        - {name: CARTS_POLL_INTERVAL, value: 100ms}`, sa, carts.Ref, s.URL, gw.via.URL)
+        - {name: CARTS_POLL_INTERVAL, value: 100ms}`, sa, carts.Ref, serverSvc, gatewaySvc)
 	}
 	cp.kubectlApplyNS(t, "carts", `apiVersion: apps/v1
 kind: Deployment
@@ -248,6 +255,40 @@ spec:
 	if want := "(ResourceNotFoundException): No Pod Identity Association found for cluster " + realNodeCluster + ", namespace carts and service account carts."; !strings.Contains(failure, want) {
 		t.Errorf("the first refresh after the deletion: %s\nwant %s", failure, want)
 	}
+}
+
+// exposeService makes a Service without a selector whose one endpoint is
+// the process at target (a URL on the node's address), waits for
+// kube-proxy's rule and returns the Service's URL (its ClusterIP: the pods
+// have no cluster DNS).
+func (n *realNode) exposeService(t *testing.T, ns, name string, port int, target string) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, targetPort, _ := net.SplitHostPort(u.Host)
+	n.cp.kubectlApplyNS(t, ns, fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata: {name: %[1]s}
+spec:
+  ports: [{name: http, port: %[2]d, targetPort: %[3]s}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: %[1]s-node
+  labels: {kubernetes.io/service-name: %[1]s}
+addressType: IPv4
+endpoints: [{addresses: [%[4]q], conditions: {ready: true}}]
+ports: [{name: http, port: %[3]s, protocol: TCP}]
+`, name, port, targetPort, host))
+	n.waitFor(t, time.Minute, "kube-proxy's rule for "+ns+"/"+name, func() bool {
+		out, _ := exec.Command("iptables", "-t", "nat", "-S", "KUBE-SERVICES").CombinedOutput()
+		return strings.Contains(string(out), ns+"/"+name+":http cluster IP")
+	})
+	ip := n.cp.kubectl(t, "-n", ns, "get", "service", name, "-o", "jsonpath={.spec.clusterIP}")
+	return fmt.Sprintf("http://%s:%d", ip, port)
 }
 
 // waitLog waits until a pod's log contains want and returns the log.
