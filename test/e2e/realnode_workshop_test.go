@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os/exec"
 	"path/filepath"
@@ -62,7 +64,8 @@ func TestRealNodeWorkshop(t *testing.T) {
 	}
 	repo, tag, _ := strings.Cut(img.Ref, ":")
 	cp.kubectlApply(t, renderChart(t, "clusterName="+realNodeCluster, "image.repository="+repo, "image.tag="+tag,
-		"image.pullPolicy=Never", "server.enabled=false", "server.url="+serverSvc, "register.enabled=false", "webhook.replicas=1"))
+		"image.pullPolicy=Never", "server.enabled=false", "server.url="+serverSvc, "register.enabled=false", "webhook.replicas=1",
+		"agent.extraArgs={--metrics-address=127.0.0.1}")) // no test listener beyond loopback and the test's links
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, sel := range []string{"-n=kube-system", "-n=podid", "-n=carts"} {
@@ -255,6 +258,14 @@ spec:
 	if want := "(ResourceNotFoundException): No Pod Identity Association found for cluster " + realNodeCluster + ", namespace carts and service account carts."; !strings.Contains(failure, want) {
 		t.Errorf("the first refresh after the deletion: %s\nwant %s", failure, want)
 	}
+	// The agent's own account: the deletion came on its change feed and
+	// purged the pod's cached credentials.
+	metrics := nodeAgentMetrics(t)
+	for _, want := range []string{`podid_agent_change_events_total{type="AssociationDeleted"} 1`, `podid_agent_cache_evictions_total{reason="association_changed"} 1`} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("agent metrics lack %s:\n%s", want, grepLines(metrics, "podid_agent_c"))
+		}
+	}
 }
 
 // exposeService makes a Service without a selector whose one endpoint is
@@ -300,6 +311,32 @@ func (n *realNode) waitLog(t *testing.T, ns, pod, want string) string {
 		return strings.Contains(logs, want)
 	})
 	return logs
+}
+
+// nodeAgentMetrics reads the agent's Prometheus metrics (the chart's port,
+// on loopback as the test sets it).
+func nodeAgentMetrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(agentMetrics + "/metrics")
+	if err != nil {
+		t.Fatalf("agent metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("agent metrics: %v", err)
+	}
+	return string(b)
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 type pollReport struct{ polls, failed int }
