@@ -15,9 +15,18 @@ import (
 // values.
 func renderChart(t *testing.T, sets ...string) string {
 	t.Helper()
+	return renderChartWith(t, nil, sets...)
+}
+
+// renderChartWith is renderChart with --set-string values too.
+func renderChartWith(t *testing.T, setStrings []string, sets ...string) string {
+	t.Helper()
 	args := []string{"run", "./render"}
 	for _, s := range sets {
 		args = append(args, "-set", s)
+	}
+	for _, s := range setStrings {
+		args = append(args, "-set-string", s)
 	}
 	cmd := exec.Command("go", args...)
 	cmd.Dir = "../helm"

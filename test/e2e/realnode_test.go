@@ -89,6 +89,7 @@ func startRealNode(t *testing.T) *realNode {
 	runCmd(t, "ip", "link", "set", realNodeLink, "up")
 
 	n.cp = startControlPlaneWith(t, cpOptions{realNode: true})
+	startClusterDNS(t, n.cp)
 
 	// containerd with its own root, state and socket; the CRI plugin with
 	// the local pause image, cgroupfs, the Debian CNI plugins and the one
@@ -154,7 +155,10 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 serializeImagePulls: false
 registerNode: true
-`, realNodeIP, n.sock)))
+syncFrequency: 10s
+clusterDNS: [%s]
+clusterDomain: %s
+`, realNodeIP, n.sock, realNodeIP, realNodeDomain)))
 	n.cp.run(t, "kubelet", filepath.Join(bin, "kubelet"),
 		"--config="+kcfg, "--kubeconfig="+n.cp.Kubeconfig, "--root-dir="+n.rootDir,
 		"--cert-dir="+filepath.Join(dir, "kubelet-pki"), "--hostname-override="+realNodeName, "--node-ip="+realNodeIP, "--v=1")
@@ -179,6 +183,10 @@ func (n *realNode) startKubeProxy(t *testing.T, bin string) {
 		"--cluster-cidr="+realNodeSubnet, "--nodeport-addresses="+realNodeIP+"/32",
 		"--conntrack-max-per-core=0", "--conntrack-tcp-timeout-established=0", "--conntrack-tcp-timeout-close-wait=0",
 		"--iptables-localhost-nodeports=false",
+		// A pod reaching a Service whose endpoint is a pod on the same
+		// bridge gets its answer back through the host (un-NATed) whether
+		// or not bridged traffic passes iptables (br_netfilter).
+		"--masquerade-all",
 		fmt.Sprintf("--healthz-bind-address=127.0.0.1:%d", freePort(t)), fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", freePort(t)))
 	n.waitFor(t, time.Minute, "kube-proxy's rule for the kubernetes Service", func() bool {
 		out, _ := exec.Command("iptables", "-t", "nat", "-S", "KUBE-SERVICES").CombinedOutput()

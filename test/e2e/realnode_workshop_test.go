@@ -3,11 +3,8 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,62 +16,66 @@ import (
 const realNodeCluster = "eks-workshop"
 
 // TestRealNodeWorkshop runs the workshop's Pod Identity chapter on the real
-// node with kubectl and the AWS CLI: podid's chart (agent and webhook, the
-// image just built) installed, the carts Deployment (an AWS SDK for Go v2
-// program, testdata/goclient/carts, built into an image the same way), the
-// association, `rollout restart` and `rollout status`. The new pod was
-// mutated by the webhook through real admission (the API server calls the
-// webhook's pod; the webhook reaches the API server through kube-proxy),
-// its token was projected by the kubelet, and it logs the assumed-role ARN
-// and a PutItem/GetItem on eks-workshop-carts through podid's gateway. A
-// pod of another service account gets no credentials and says why. Then an
-// agent rollout (surge) while carts polls its credentials every 100 ms
-// loses no request, and deleting the association fails the next refresh
-// (the agent's change feed).
-//
-// The server and the gateway run beside the node on the node's address
-// (server.enabled=false), the cluster is registered as the chart's Job
-// would, the table is created by the root as the workshop's Terraform did.
+// node with kubectl and the AWS CLI. podid's whole chart is installed with
+// the image just built: the server with the gateway beside it, the
+// registration Job, the webhook and the agent, all reaching each other and
+// the API server through Services (kube-proxy, the test's cluster DNS). Then
+// the carts Deployment (an AWS SDK for Go v2 program, testdata/goclient/carts,
+// built into an image the same way), the association, `rollout restart`
+// and `rollout status`. The new pod was mutated by the webhook through real
+// admission (the API server calls the webhook's pod), its token was
+// projected by the kubelet, and it logs the assumed-role ARN and a
+// PutItem/GetItem on eks-workshop-carts through the chart's gateway
+// (DynamoDB: dynalite on the node's address). A pod of another service
+// account gets no credentials and says why. Then an agent rollout (surge)
+// while carts polls its credentials every 100 ms loses no request, and
+// deleting the association fails the next refresh (the agent's change
+// feed). The table is created by the root as the workshop's Terraform did.
 func TestRealNodeWorkshop(t *testing.T) {
 	need(t, toolAWSCLI)
 	n := startRealNode(t)
 	cp := n.cp
 	runCmd(t, "ip", "link", "add", agentLink, "type", "bridge")
-	s := startServerOn(t, realNodeIP, t.TempDir(), nil)
-	gw := startGatewayOn(t, s, realNodeIP, "--dynamodb-upstream", startDynalite(t))
-	root := s.root()
+	dynamo := startNodeDynalite(t)
 	img := buildImage(t)
 	carts := buildImage(t, "-C", "testdata/goclient", "-package", "./carts", "-name", "carts",
 		"-repository", "podid.local/carts", "-version", "e2e", "-cmd", "")
 	n.importImage(t, carts)
 
-	// podid on the cluster: the server and the gateway as Services (their
-	// endpoints the processes beside the node), registered (the chart's
-	// Job's work), then the chart with the agent and one webhook replica.
-	// Every pod, the hostNetwork agent too, reaches the server at its
-	// ClusterIP through kube-proxy.
+	// podid's chart, every component from the image just built: the
+	// server with the gateway beside it (SQLite on an emptyDir), the
+	// registration Job (with a TokenReview identity), the webhook (one
+	// replica) and the agent. Pods reach the API server and the chart's
+	// Services by name (the test's cluster DNS) through kube-proxy.
 	cp.kubectl(t, "create", "namespace", "podid")
-	serverSvc := n.exposeService(t, "podid", "podid-server", 8080, s.URL)
-	gatewaySvc := n.exposeService(t, "podid", "podid-gateway", 8090, gw.via.URL)
-	reg := exec.Command(podidBin, "cluster", "register-self", "--server", s.URL, "--cluster-name", realNodeCluster,
-		"--region", s.Region, "--kubeconfig", cp.Kubeconfig, "--namespace", "podid", "--api-access")
-	reg.Env = s.sharedCredsEnv(filepath.Join(s.DataDir, "root-credentials"))
-	if out, err := reg.CombinedOutput(); err != nil {
-		t.Fatalf("register-self: %v\n%s", err, out)
-	}
+	cp.kubectl(t, "-n", "podid", "create", "secret", "generic", "dynalite-credentials",
+		"--from-literal=credentials=[default]\naws_access_key_id = dynalite\naws_secret_access_key = dynalite\n")
 	repo, tag, _ := strings.Cut(img.Ref, ":")
-	cp.kubectlApply(t, renderChart(t, "clusterName="+realNodeCluster, "image.repository="+repo, "image.tag="+tag,
-		"image.pullPolicy=Never", "server.enabled=false", "server.url="+serverSvc, "register.enabled=false", "webhook.replicas=1",
-		"agent.extraArgs={--metrics-address=127.0.0.1}")) // no test listener beyond loopback and the test's links
+	// The agent and the webhook read their podid keys from Secrets the Job
+	// creates after they start: until the kubelet fills the volumes, the
+	// SDK's chain must not fall back to IMDS (no request leaves the
+	// machine; on EC2 it would find the node's role).
+	noIMDS := []string{"agent.extraEnv[0].name=AWS_EC2_METADATA_DISABLED", "agent.extraEnv[0].value=true",
+		"webhook.extraEnv[0].name=AWS_EC2_METADATA_DISABLED", "webhook.extraEnv[0].value=true"}
+	cp.kubectlApply(t, renderChartWith(t, noIMDS, "clusterName="+realNodeCluster, "image.repository="+repo, "image.tag="+tag,
+		"image.pullPolicy=Never", "server.persistence.enabled=false", "register.tokenReview=true", "webhook.replicas=1",
+		"gateway.enabled=true", "gateway.dynamodbUpstream="+dynamo, "gateway.upstreamCredentialsSecret=dynalite-credentials",
+		// No test listener beyond loopback and the test's links; the agent's
+		// key file, like the webhook's, appears after it started.
+		"agent.extraArgs={--metrics-address=127.0.0.1,--rotate-credentials}"))
 	t.Cleanup(func() {
 		if t.Failed() {
-			for _, sel := range []string{"-n=kube-system", "-n=podid", "-n=carts"} {
-				out, _ := cp.kubectlOut(sel, "logs", "--all-containers", "--prefix", "-l", "app.kubernetes.io/instance=podid", "--tail=40")
-				t.Logf("podid logs %s:\n%s", sel, out)
+			for _, ns := range []string{"kube-system", "podid"} {
+				out, _ := cp.kubectlOut("-n", ns, "logs", "--all-containers", "--prefix", "-l", "app.kubernetes.io/instance=podid", "--tail=40")
+				t.Logf("podid logs in %s:\n%s", ns, out)
 			}
 			out, _ := cp.kubectlOut("-n", "carts", "logs", "--prefix", "--all-containers", "-l", "workshop=carts", "--tail=60")
 			t.Logf("carts logs:\n%s", out)
 		}
+	})
+	cp.waitFor(t, 3*time.Minute, "the registration Job complete", func() bool {
+		out, _ := cp.kubectlOut("-n", "podid", "get", "job", "podid-register", "-o", "jsonpath={.status.succeeded}")
+		return out == "1"
 	})
 	cp.waitFor(t, 2*time.Minute, "agent DaemonSet 1/1 ready on the real node", func() bool {
 		out, _ := cp.kubectlOut("-n", "kube-system", "get", "daemonset", "eks-pod-identity-agent", "-o", "jsonpath={.status.desiredNumberScheduled}/{.status.numberReady}")
@@ -85,13 +86,19 @@ func TestRealNodeWorkshop(t *testing.T) {
 		return out
 	}
 	// The webhook's pod reached the API server through the kubernetes
-	// Service (kube-proxy) to publish its CA, and the server for the
-	// associations.
+	// Service to publish its CA, and the server for the associations.
 	cp.waitFor(t, 2*time.Minute, "the webhook Ready, its caBundle published and associations loaded", func() bool {
 		out, _ := cp.kubectlOut("-n", "podid", "get", "deployment", "podid-webhook", "-o", "jsonpath={.status.readyReplicas}")
 		ca, _ := cp.kubectlOut("get", "mutatingwebhookconfiguration", "podid", "-o", "jsonpath={.webhooks[0].clientConfig.caBundle}")
 		return out == "1" && len(ca) > 100 && strings.Contains(webhookLogs(), "associations loaded")
 	})
+	// The AWS CLI on the machine talks to the server's and the gateway's
+	// Services (kube-proxy's rules serve the host too), as the root whose
+	// key the chart generated.
+	s := chartServer(t, cp)
+	root := s.root()
+	gw := *s
+	gw.URL = "http://" + cp.kubectl(t, "-n", "podid", "get", "service", "podid-gateway", "-o", "jsonpath={.spec.clusterIP}") + ":8090"
 
 	// §11 steps 1-2: the add-on.
 	addon := []string{"--cluster-name", realNodeCluster, "--addon-name", "eks-pod-identity-agent"}
@@ -99,7 +106,7 @@ func TestRealNodeWorkshop(t *testing.T) {
 	s.aws(t, root, append([]string{"eks", "wait", "addon-active"}, addon...)...)
 
 	// The carts table (the workshop's Terraform), policy and role.
-	gw.via.aws(t, root, "dynamodb", "create-table", "--table-name", "eks-workshop-carts",
+	gw.aws(t, root, "dynamodb", "create-table", "--table-name", "eks-workshop-carts",
 		"--attribute-definitions", "AttributeName=id,AttributeType=S", "AttributeName=customerId,AttributeType=S",
 		"--key-schema", "AttributeName=id,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST",
 		"--global-secondary-indexes", "IndexName=idx_global_customerId,KeySchema=[{AttributeName=customerId,KeyType=HASH}],Projection={ProjectionType=ALL}")
@@ -124,7 +131,7 @@ func TestRealNodeWorkshop(t *testing.T) {
         - {name: AWS_ENDPOINT_URL_STS, value: %q}
         - {name: AWS_ENDPOINT_URL_DYNAMODB, value: %q}
         - {name: AWS_EC2_METADATA_DISABLED, value: "true"}
-        - {name: CARTS_POLL_INTERVAL, value: 100ms}`, sa, carts.Ref, serverSvc, gatewaySvc)
+        - {name: CARTS_POLL_INTERVAL, value: 100ms}`, sa, carts.Ref, "http://podid-server.podid.svc:8080", "http://podid-gateway.podid.svc:8090")
 	}
 	cp.kubectlApplyNS(t, "carts", `apiVersion: apps/v1
 kind: Deployment
@@ -193,7 +200,7 @@ spec:
 		}
 	}
 	// The cart is in the table (read by the root through the gateway).
-	if got := gw.via.aws(t, root, "dynamodb", "get-item", "--table-name", "eks-workshop-carts", "--key", `{"id":{"S":"`+pod+`"}}`,
+	if got := gw.aws(t, root, "dynamodb", "get-item", "--table-name", "eks-workshop-carts", "--key", `{"id":{"S":"`+pod+`"}}`,
 		"--query", "Item.customerId.S"); strings.TrimSpace(got) != `"customer-`+pod+`"` {
 		t.Errorf("the cart in the table: customerId %q", got)
 	}
@@ -268,38 +275,27 @@ spec:
 	}
 }
 
-// exposeService makes a Service without a selector whose one endpoint is
-// the process at target (a URL on the node's address), waits for
-// kube-proxy's rule and returns the Service's URL (its ClusterIP: the pods
-// have no cluster DNS).
-func (n *realNode) exposeService(t *testing.T, ns, name string, port int, target string) string {
+// startNodeDynalite runs dynalite (DynamoDB from npm) on the node's
+// address, where the chart's gateway pod reaches it.
+func startNodeDynalite(t *testing.T) string {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, targetPort, _ := net.SplitHostPort(u.Host)
-	n.cp.kubectlApplyNS(t, ns, fmt.Sprintf(`apiVersion: v1
-kind: Service
-metadata: {name: %[1]s}
-spec:
-  ports: [{name: http, port: %[2]d, targetPort: %[3]s}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: %[1]s-node
-  labels: {kubernetes.io/service-name: %[1]s}
-addressType: IPv4
-endpoints: [{addresses: [%[4]q], conditions: {ready: true}}]
-ports: [{name: http, port: %[3]s, protocol: TCP}]
-`, name, port, targetPort, host))
-	n.waitFor(t, time.Minute, "kube-proxy's rule for "+ns+"/"+name, func() bool {
-		out, _ := exec.Command("iptables", "-t", "nat", "-S", "KUBE-SERVICES").CombinedOutput()
-		return strings.Contains(string(out), ns+"/"+name+":http cluster IP")
-	})
-	ip := n.cp.kubectl(t, "-n", ns, "get", "service", name, "-o", "jsonpath={.spec.clusterIP}")
-	return fmt.Sprintf("http://%s:%d", ip, port)
+	cli := npmScript(t, "dynalite/cli.js")
+	port := freePort(t)
+	p := startProc(t, "dynalite", nil, "node", cli, "--host", realNodeIP, "--port", fmt.Sprint(port),
+		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+	url := fmt.Sprintf("http://%s:%d", realNodeIP, port)
+	waitHTTP(t, "dynalite", url, p)
+	return url
+}
+
+// chartServer is the chart's server as the AWS CLI on the machine sees it:
+// its Service's ClusterIP, and the root key the chart generated.
+func chartServer(t *testing.T, cp *controlPlane) *server {
+	t.Helper()
+	ip := cp.kubectl(t, "-n", "podid", "get", "service", "podid-server", "-o", "jsonpath={.spec.clusterIP}")
+	s := &server{URL: "http://" + ip + ":8080", AccountID: "123456789012", Region: "us-west-2", logs: &syncBuffer{}}
+	s.RootKey, s.RootSec = readSharedCredentials(t, secretFile(t, cp, "podid", "podid-root-credentials"))
+	return s
 }
 
 // waitLog waits until a pod's log contains want and returns the log.
