@@ -62,8 +62,10 @@ type realNode struct {
 	rootDir string // the kubelet's --root-dir
 }
 
-// startRealNode starts a control plane and a real node, with podid's image
-// and the pause image imported. Everything it creates on the machine is
+// startRealNode starts a control plane (its API server on the node's
+// address, where pods reach it through the kubernetes Service) and a real
+// node, with podid's image and the pause image imported, kube-proxy, and a
+// cluster DNS for Service names (startClusterDNS). Everything it creates on the machine is
 // removed when the test ends; it holds a file lock so that node tests never
 // overlap.
 func startRealNode(t *testing.T) *realNode {
