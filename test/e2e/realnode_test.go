@@ -22,8 +22,13 @@ import (
 // needs restrict_oom_score_adj here, dummy links do not exist, one node per
 // machine at a time.
 const (
-	realNodeName    = "podid-node"
-	realNodeIP      = "192.0.2.2" // TEST-NET-1, on a link the test creates
+	realNodeName = "podid-node"
+	// realNodeIP is TEST-NET-2, on a link the test creates. Not TEST-NET-1:
+	// machines of this kind have 192.0.2.2/24 on eth0 (gateway 192.0.2.1),
+	// and a second route for that subnet would take the machine's
+	// traffic. startRealNode refuses an address the machine already has.
+	realNodeIP      = "198.51.100.2"
+	realNodeNet     = "198.51.100.0/24"
 	realNodeLink    = "podid-node0"
 	realNodeCNI     = "podid-cni0"
 	realNodeSubnet  = "10.244.77.0/24"
@@ -85,7 +90,11 @@ func startRealNode(t *testing.T) *realNode {
 	snap := snapshotHostState()
 	t.Cleanup(func() { n.cleanup(t, snap) })
 
-	// The node's address on a port-less bridge (no dummy links here).
+	// The node's address on a port-less bridge (no dummy links here), in
+	// a subnet the machine does not use.
+	if out := runCmd(t, "ip", "-o", "route", "show", "to", "match", realNodeIP); strings.Contains(out, realNodeNet) || strings.Contains(out, realNodeIP) {
+		t.Fatalf("this machine already routes %s (%s): the real node needs a subnet of its own", realNodeNet, strings.TrimSpace(out))
+	}
 	runCmd(t, "ip", "link", "add", realNodeLink, "type", "bridge")
 	runCmd(t, "ip", "addr", "add", realNodeIP+"/24", "dev", realNodeLink)
 	runCmd(t, "ip", "link", "set", realNodeLink, "up")
