@@ -79,6 +79,9 @@ type Config struct {
 	// PodSessionDuration is how long EKS Auth's credentials last
 	// (eksauth.DefaultSessionDuration when 0).
 	PodSessionDuration time.Duration
+	// AgentSessionDuration is how long the node agents' own credentials
+	// (the agent exchange) last (eksauth.DefaultAgentSessionDuration when 0).
+	AgentSessionDuration time.Duration
 	// EKSAuthRateLimit is the per-cluster exchanges per second (0: none).
 	EKSAuthRateLimit float64
 	// EKSAuthFairLimits are EKS Auth's per-caller and per-pod limits
@@ -282,7 +285,8 @@ func (a *App) assemble(ctx context.Context) error {
 	}
 	installer, err := agentinstall.New(agentinstall.Config{
 		Image: agentImage, Endpoint: agentEndpoint, Region: cfg.Region, Logger: cfg.Logger,
-		Keys: agentKeys{iam: a.IAM, partition: cfg.Partition, region: cfg.Region, account: cfg.AccountID},
+		Keys:  agentKeys{iam: a.IAM, partition: cfg.Partition, region: cfg.Region, account: cfg.AccountID},
+		Roles: agentKeys{iam: a.IAM, partition: cfg.Partition, region: cfg.Region, account: cfg.AccountID},
 		// EKS Auth, made below, records agents' calls in this log; the
 		// installer reads the same log, so neither needs the other first.
 		LastAgentCall: agentCalls.LastCall,
@@ -336,6 +340,9 @@ func (a *App) assemble(ctx context.Context) error {
 		AccountID: cfg.AccountID, Region: cfg.Region, Partition: cfg.Partition, Now: cfg.Now, Logger: cfg.Logger,
 		SessionDuration: cfg.PodSessionDuration, RateLimit: cfg.EKSAuthRateLimit, FairLimits: cfg.EKSAuthFairLimits, Audit: a.auditor,
 		Events: a.events, Calls: agentCalls,
+		// Agents' own credentials (the agent exchange) are always podid's:
+		// the agents present them to podid, whatever issues pods'.
+		AgentIssuer: localIssuer{a.STS}, AgentSessionDuration: cfg.AgentSessionDuration,
 	})
 	if err != nil {
 		return fmt.Errorf("eks-auth: %w", err)

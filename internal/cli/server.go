@@ -26,6 +26,7 @@ type serverFlags struct {
 	masterKeyFile, bootstrapCreds                            string
 	logFormat, logLevel                                      string
 	podSessionDuration                                       time.Duration
+	agentSessionDuration                                     time.Duration
 	rateLimit                                                float64
 	callerRefusalRate, callerRefusalBurst, podRate, podBurst float64
 	auditRetention                                           time.Duration
@@ -51,6 +52,7 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultListen, defaultDataDir
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.DurationVar(&f.podSessionDuration, "pod-session-duration", 6*time.Hour, "lifetime of credentials EKS Auth issues to pods")
+	fl.DurationVar(&f.agentSessionDuration, "agent-session-duration", time.Hour, "lifetime of the node agents' own credentials (the agent exchange); also how long a deleted agent pod's last credentials stay usable (15m-12h)")
 	fl.Float64Var(&f.rateLimit, "eks-auth-rate-limit", 0, "per-cluster AssumeRoleForPodIdentity calls per second (0: unlimited)")
 	fl.Float64Var(&f.callerRefusalRate, "eks-auth-caller-refusal-rate", eksauth.DefaultCallerRefusalRate, "refused AssumeRoleForPodIdentity calls per second one calling agent (node) may cause per cluster before its calls are throttled (0: unlimited)")
 	fl.Float64Var(&f.callerRefusalBurst, "eks-auth-caller-refusal-burst", eksauth.DefaultCallerRefusalBurst, "burst of --eks-auth-caller-refusal-rate")
@@ -99,6 +101,7 @@ func (f *serverFlags) appConfig(logger *slog.Logger, publicURL string) app.Confi
 		BootstrapCredentials: f.bootstrapCreds,
 		Logger:               logger,
 		PodSessionDuration:   f.podSessionDuration,
+		AgentSessionDuration: f.agentSessionDuration,
 		EKSAuthRateLimit:     f.rateLimit,
 		EKSAuthFairLimits:    f.fairLimits(),
 		AuditRetention:       f.auditRetention,

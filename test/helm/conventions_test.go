@@ -61,6 +61,8 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		"bad issuer":             {map[string]any{"credentialIssuer": "sts"}, "/credentialIssuer"},
 		"bad digest":             {map[string]any{"image": map[string]any{"digest": "latest"}}, "/image/digest"},
 		"bad port":               {map[string]any{"server": map[string]any{"port": 70000}}, "/server/port"},
+		"bad agent auth":         {map[string]any{"agent": map[string]any{"auth": "shared"}}, "/agent/auth"},
+		"short agent token":      {map[string]any{"agent": map[string]any{"identityTokenExpirationSeconds": 60}}, "/agent/identityTokenExpirationSeconds"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := validate(tc.vals)
