@@ -61,6 +61,17 @@ func (o cpOptions) host() string {
 	return "127.0.0.1"
 }
 
+// serviceRange is the Services' ClusterIP range: a setting only with kwok;
+// with a real node, TEST-NET-3, which the node routes to a link of its own
+// so that a ClusterIP kube-proxy has not (yet) programmed goes nowhere
+// (10.0.0.0/24 would follow the machine's default route off the machine).
+func (o cpOptions) serviceRange() string {
+	if o.realNode {
+		return realNodeServiceNet
+	}
+	return "10.0.0.0/24"
+}
+
 // k8sBin builds (once, cached) the Kubernetes binaries and returns their directory.
 func k8sBin(t *testing.T) string {
 	t.Helper()
@@ -133,7 +144,7 @@ current-context: e2e
 		"--service-account-issuer="+cp.Issuer,
 		"--token-auth-file="+filepath.Join(dir, "tokens.csv"),
 		"--authorization-mode=RBAC",
-		"--service-cluster-ip-range=10.0.0.0/24",
+		"--service-cluster-ip-range="+o.serviceRange(),
 		"--enable-admission-plugins=MutatingAdmissionWebhook",
 		"--kubelet-preferred-address-types=InternalIP",
 		"--cert-dir="+filepath.Join(dir, "certs"))
@@ -296,7 +307,7 @@ func selfSignedServing(t *testing.T) (caPEM, certPEM, keyPEM []byte) {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(realNodeIP), net.ParseIP("10.0.0.1")}, DNSNames: []string{"localhost", "kubernetes.default.svc"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(realNodeIP), net.ParseIP("10.0.0.1"), net.ParseIP(realNodeKubernetesIP)}, DNSNames: []string{"localhost", "kubernetes.default.svc"},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)

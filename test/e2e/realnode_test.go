@@ -27,12 +27,16 @@ const (
 	// machines of this kind have 192.0.2.2/24 on eth0 (gateway 192.0.2.1),
 	// and a second route for that subnet would take the machine's
 	// traffic. startRealNode refuses an address the machine already has.
-	realNodeIP      = "198.51.100.2"
-	realNodeNet     = "198.51.100.0/24"
-	realNodeLink    = "podid-node0"
-	realNodeCNI     = "podid-cni0"
-	realNodeSubnet  = "10.244.77.0/24"
-	realNodeSubnet6 = "fd00:77::/64"
+	realNodeIP  = "198.51.100.2"
+	realNodeNet = "198.51.100.0/24"
+	// realNodeServiceNet holds the Services' ClusterIPs (TEST-NET-3),
+	// routed to the node's link; the kubernetes Service is its first.
+	realNodeServiceNet   = "203.0.113.0/24"
+	realNodeKubernetesIP = "203.0.113.1"
+	realNodeLink         = "podid-node0"
+	realNodeCNI          = "podid-cni0"
+	realNodeSubnet       = "10.244.77.0/24"
+	realNodeSubnet6      = "fd00:77::/64"
 	// agentLink stands in for EKS's dummy link pod-id-link0: this kernel
 	// has no dummy links, so the test makes it a port-less bridge, which
 	// the agent finds and adds its addresses to.
@@ -92,12 +96,19 @@ func startRealNode(t *testing.T) *realNode {
 
 	// The node's address on a port-less bridge (no dummy links here), in
 	// a subnet the machine does not use.
-	if out := runCmd(t, "ip", "-o", "route", "show", "to", "match", realNodeIP); strings.Contains(out, realNodeNet) || strings.Contains(out, realNodeIP) {
-		t.Fatalf("this machine already routes %s (%s): the real node needs a subnet of its own", realNodeNet, strings.TrimSpace(out))
+	for _, ip := range []string{realNodeIP, realNodeKubernetesIP} {
+		if out := runCmd(t, "ip", "-o", "route", "show", "to", "match", ip); strings.Contains(out, realNodeNet) || strings.Contains(out, realNodeServiceNet) || strings.Contains(out, ip) {
+			t.Fatalf("this machine already routes %s (%s): the real node needs subnets of its own", ip, strings.TrimSpace(out))
+		}
 	}
 	runCmd(t, "ip", "link", "add", realNodeLink, "type", "bridge")
 	runCmd(t, "ip", "addr", "add", realNodeIP+"/24", "dev", realNodeLink)
 	runCmd(t, "ip", "link", "set", realNodeLink, "up")
+	// ClusterIPs go to the node's link, never the default route: before
+	// kube-proxy programs a Service (or for one it does not know), a
+	// connection to it fails here instead of leaving the machine. The
+	// route goes with the link.
+	runCmd(t, "ip", "route", "add", realNodeServiceNet, "dev", realNodeLink)
 
 	n.cp = startControlPlaneWith(t, cpOptions{realNode: true})
 	startClusterDNS(t, n.cp)

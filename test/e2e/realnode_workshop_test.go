@@ -51,18 +51,17 @@ func TestRealNodeWorkshop(t *testing.T) {
 	cp.kubectl(t, "-n", "podid", "create", "secret", "generic", "dynalite-credentials",
 		"--from-literal=credentials=[default]\naws_access_key_id = dynalite\naws_secret_access_key = dynalite\n")
 	repo, tag, _ := strings.Cut(img.Ref, ":")
-	// The agent and the webhook read their podid keys from Secrets the Job
-	// creates after they start: until the kubelet fills the volumes, the
-	// SDK's chain must not fall back to IMDS (no request leaves the
-	// machine; on EC2 it would find the node's role).
+	// The webhook reads its podid key from a Secret the Job creates after
+	// it started (the agent, on its projected token, waits for the role
+	// the Job makes): until then the SDK's chain must not fall back to
+	// IMDS (no request leaves the machine; on EC2 it would find the node's
+	// role).
 	noIMDS := []string{"agent.extraEnv[0].name=AWS_EC2_METADATA_DISABLED", "agent.extraEnv[0].value=true",
 		"webhook.extraEnv[0].name=AWS_EC2_METADATA_DISABLED", "webhook.extraEnv[0].value=true"}
 	cp.kubectlApply(t, renderChartWith(t, noIMDS, "clusterName="+realNodeCluster, "image.repository="+repo, "image.tag="+tag,
 		"image.pullPolicy=Never", "server.persistence.enabled=false", "register.tokenReview=true", "webhook.replicas=1",
 		"gateway.enabled=true", "gateway.dynamodbUpstream="+dynamo, "gateway.upstreamCredentialsSecret=dynalite-credentials",
-		// No test listener beyond loopback and the test's links; the agent's
-		// key file, like the webhook's, appears after it started.
-		"agent.extraArgs={--metrics-address=127.0.0.1,--rotate-credentials}"))
+		"agent.extraArgs={--metrics-address=127.0.0.1}")) // no test listener beyond loopback and the test's links
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, ns := range []string{"kube-system", "podid"} {
