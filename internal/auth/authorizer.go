@@ -153,10 +153,11 @@ func (a *Authorizer) Authorize(ctx context.Context, p *Principal, action, resour
 		Resource:  resource,
 		Context:   pc,
 	}
-	if policy.Evaluate(&set.Set, req).Allowed() {
+	d := policy.Evaluate(&set.Set, req)
+	if d.Allowed() {
 		return nil
 	}
-	return &DeniedError{Message: policy.Explain(&set.Set, req).DenialMessage(p.ARN, action, resource)}
+	return &DeniedError{Message: policy.Explain(&set.Set, req).DenialMessage(p.ARN, action, resource), Explicit: d.Result == policy.ExplicitDeny}
 }
 
 // PrincipalSet is a principal's policy set with what the request context

@@ -20,6 +20,7 @@ import (
 	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
+	"github.com/podid/podid/internal/password"
 	"github.com/podid/podid/internal/policy"
 	"github.com/podid/podid/internal/store"
 )
@@ -42,6 +43,15 @@ type Invalidator interface {
 // Sealer seals secrets at rest. *secrets.Keyring implements it.
 type Sealer interface {
 	Seal(plaintext, ad []byte) ([]byte, error)
+}
+
+// PasswordHasher hashes and verifies console passwords. *password.Hasher
+// implements it; see package password for each method's contract.
+type PasswordHasher interface {
+	Hash(ctx context.Context, password string) (string, error)
+	Verify(ctx context.Context, encoded, password string) (bool, error)
+	VerifyDummy(ctx context.Context, password string) error
+	NeedsRehash(encoded string) bool
 }
 
 // Config configures the IAM service.
@@ -71,6 +81,10 @@ type Config struct {
 	TrustPolicyMaxSize int
 	// AccountCreated is the root user's CreateDate in GetUser (optional).
 	AccountCreated time.Time
+	// Passwords hashes and verifies IAM users' console passwords (nil: a
+	// *password.Hasher with password.DefaultParams, as many hashes at once
+	// as GOMAXPROCS).
+	Passwords PasswordHasher
 	// AllowHTTPLoopbackIssuers accepts http:// OIDC provider URLs whose
 	// host is a loopback address or "localhost" (local mode: the issuers
 	// of podid dev's hosted clusters). AWS accepts only https.
@@ -88,6 +102,7 @@ type Service struct {
 	validate  func(doc string, kind policy.Kind) error
 	trustMax  int
 	created   time.Time
+	passwords PasswordHasher
 	// allowHTTPLoopbackIssuers accepts http loopback OIDC provider URLs.
 	allowHTTPLoopbackIssuers bool
 	handlers                 map[string]queryHandler
@@ -115,6 +130,7 @@ func New(cfg Config) (*Service, error) {
 		validate:  cfg.ValidatePolicy,
 		trustMax:  cfg.TrustPolicyMaxSize,
 		created:   cfg.AccountCreated,
+		passwords: cfg.Passwords,
 
 		allowHTTPLoopbackIssuers: cfg.AllowHTTPLoopbackIssuers,
 	}
@@ -123,6 +139,13 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.passwords == nil {
+		h, err := password.New(password.DefaultParams(), 0)
+		if err != nil {
+			return nil, fmt.Errorf("iam: password hasher: %w", err)
+		}
+		s.passwords = h
 	}
 	s.handlers = s.queryHandlers()
 	maps.Copy(s.handlers, s.simulatorHandlers())

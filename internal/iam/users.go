@@ -300,7 +300,8 @@ func (s *Service) ListUsers(ctx context.Context, in *ListUsersInput) (*ListUsers
 	return out, nil
 }
 
-// DeleteUser deletes a user that has no policies or access keys left.
+// DeleteUser deletes a user that has no login profile, policies or access
+// keys left.
 func (s *Service) DeleteUser(ctx context.Context, in *DeleteUserInput) error {
 	var v violations
 	v.name(in.UserName, "userName", maxExistingUserLen)
@@ -311,8 +312,12 @@ func (s *Service) DeleteUser(ctx context.Context, in *DeleteUserInput) error {
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		if _, err := getUserTx(tx, in.UserName); err != nil {
+		u, err := getUserTx(tx, in.UserName)
+		if err != nil {
 			return err
+		}
+		if u.LoginProfile != nil {
+			return deleteConflict("Cannot delete entity, must delete login profile first.")
 		}
 		attached, err := tx.ListAttachedPolicies(store.KindUser, in.UserName, store.Page{Limit: 1})
 		if err != nil {
