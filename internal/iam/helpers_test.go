@@ -40,7 +40,7 @@ type fakeAuthz struct {
 	deny     map[string]bool // action → denied for non-root callers
 	explicit bool            // denials are explicit (a Deny statement)
 	calls    []authCall
-	fail  error // returned for every call when set
+	fail     error // returned for every call when set
 }
 
 func (f *fakeAuthz) Authorize(_ context.Context, p *auth.Principal, action, resource string, extra map[string][]string) error {

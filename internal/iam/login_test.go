@@ -224,11 +224,11 @@ func TestAccountPasswordPolicy(t *testing.T) {
 	// The policy's rules, in the order IAM checks them.
 	env.createUser(t, "alice")
 	for pw, msg := range map[string]string{
-		"Aa1!Aa1!Aa1":  "Password should have a minimum length of 12",
-		"AAAA1111!!!!": "Password should have at least one lowercase letter",
-		"aaaa1111!!!!": "Password should have at least one uppercase letter",
-		"aaaaAAAA!!!!": "Password should have at least one number",
-		"aaaaAAAA1111": "Password should have at least one symbol",
+		"Aa1!Aa1!Aa1":   "Password should have a minimum length of 12",
+		"AAAA1111!!!!":  "Password should have at least one lowercase letter",
+		"aaaa1111!!!!":  "Password should have at least one uppercase letter",
+		"aaaaAAAA!!!!":  "Password should have at least one number",
+		"aaaaAAAA1111":  "Password should have at least one symbol",
 		"aaaaAAAA1111€": "Password should have at least one symbol",
 	} {
 		_, err := env.svc.CreateLoginProfile(env.ctx, &CreateLoginProfileInput{UserName: "alice", Password: pw})
