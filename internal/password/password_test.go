@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/podid/podid/internal/cputime"
 )
 
 // cheap are parameters small enough for unit tests; the encoding, salt
@@ -205,9 +207,12 @@ func BenchmarkHashCheap(b *testing.B) { benchHash(b, cheap) }
 
 func benchHash(b *testing.B, p Params) {
 	h := newHasher(b, p)
+	b.ReportAllocs()
+	cpu := cputime.Start()
 	for b.Loop() {
 		if _, err := h.Hash(b.Context(), "correct horse battery staple"); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.Report(b)
 }
