@@ -467,13 +467,7 @@ func (s *Service) queryHandlers() map[string]queryHandler {
 			if err != nil {
 				return nil, err
 			}
-			pp := o.PasswordPolicy
-			return &getPasswordPolicyResult{PasswordPolicy: passwordPolicyXML{
-				MinimumPasswordLength: pp.MinimumPasswordLength, RequireSymbols: pp.RequireSymbols, RequireNumbers: pp.RequireNumbers,
-				RequireUppercaseCharacters: pp.RequireUppercaseCharacters, RequireLowercaseCharacters: pp.RequireLowercaseCharacters,
-				AllowUsersToChangePassword: pp.AllowUsersToChangePassword, ExpirePasswords: pp.ExpirePasswords,
-				MaxPasswordAge: pp.MaxPasswordAge, PasswordReusePrevention: pp.PasswordReusePrevention, HardExpiry: pp.HardExpiry,
-			}}, nil
+			return &getPasswordPolicyResult{PasswordPolicy: passwordPolicyXML(o.PasswordPolicy)}, nil
 		},
 		"DeleteAccountPasswordPolicy": func(ctx context.Context, _ awsproto.Params) (any, error) {
 			return nil, s.DeleteAccountPasswordPolicy(ctx)

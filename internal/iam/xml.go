@@ -328,9 +328,10 @@ type loginProfileResult struct {
 	LoginProfile loginProfileXML `xml:"LoginProfile"`
 }
 
-// passwordPolicyXML is GetAccountPasswordPolicy's PasswordPolicy:
-// MaxPasswordAge, PasswordReusePrevention and HardExpiry appear only when
-// the policy sets them.
+// passwordPolicyXML is GetAccountPasswordPolicy's PasswordPolicy (field
+// for field PasswordPolicy, which converts to it): MaxPasswordAge,
+// PasswordReusePrevention and HardExpiry appear only when the policy sets
+// them.
 type passwordPolicyXML struct {
 	MinimumPasswordLength      int   `xml:"MinimumPasswordLength"`
 	RequireSymbols             bool  `xml:"RequireSymbols"`
