@@ -51,7 +51,7 @@ var serverSide = append([]string{
 }, services...)
 
 // testOnly are packages only tests may import.
-var testOnly = []string{"internal/testclock", "internal/auth/authtest", "internal/store/storetest", "internal/store/postgres/pgtest", "internal/iam/iamsdktest", "internal/testtools"}
+var testOnly = []string{"internal/testclock", "internal/policy/vectortest", "internal/auth/authtest", "internal/store/storetest", "internal/store/postgres/pgtest", "internal/iam/iamsdktest", "internal/testtools"}
 
 // rules are docs/architecture.md's layering, one reason each.
 var rules = []rule{
