@@ -463,7 +463,7 @@ func (s *Service) CheckConsolePassword(ctx context.Context, account, userName, p
 		if err != nil || cur.ID != u.ID || cur.LoginProfile == nil || cur.LoginProfile.PasswordHash != lp.PasswordHash {
 			return err // changed meanwhile: the sign-in still stands; skip the bookkeeping
 		}
-		cur.LoginProfile.LastUsedAt = now
+		cur.PasswordLastUsed = now
 		if rehash != "" {
 			cur.LoginProfile.PasswordHash = rehash
 		}

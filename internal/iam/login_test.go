@@ -380,8 +380,13 @@ func TestCheckConsolePassword(t *testing.T) {
 	// The sign-in is GetUser's PasswordLastUsed.
 	res, err := env.query(t, "GetUser", url.Values{"UserName": {"alice"}})
 	must(t, err)
-	if !strings.Contains(res, "<PasswordLastUsed>2024-01-09T16:11:02Z</PasswordLastUsed>") {
+	if !strings.Contains(res, "<CreateDate>2024-01-09T16:10:02Z</CreateDate>\n      <PasswordLastUsed>2024-01-09T16:11:02Z</PasswordLastUsed>") {
 		t.Fatalf("GetUser after a sign-in:\n%s", res)
+	}
+	res, err = env.query(t, "ListUsers", nil)
+	must(t, err)
+	if strings.Count(res, "<PasswordLastUsed>") != 1 || !strings.Contains(res, "<PasswordLastUsed>2024-01-09T16:11:02Z</PasswordLastUsed>") {
+		t.Fatalf("ListUsers after a sign-in:\n%s", res)
 	}
 
 	// Every failure is the same error, and runs exactly one hash.
@@ -441,6 +446,18 @@ func TestCheckConsolePassword(t *testing.T) {
 	must(t, env.svc.UpdateLoginProfile(env.ctx, &UpdateLoginProfileInput{UserName: "alice", Password: ptr(goodPassword)}))
 	if _, err := env.svc.CheckConsolePassword(ctx, testAccount, "alice", goodPassword); err != nil {
 		t.Fatalf("after an administrator's reset: %v", err)
+	}
+
+	// The last sign-in outlives the login profile.
+	last := env.storedUser(t, "alice").PasswordLastUsed
+	if !last.Equal(env.now.UTC().Truncate(time.Second)) {
+		t.Fatalf("PasswordLastUsed = %v, want %v", last, *env.now)
+	}
+	must(t, env.svc.DeleteLoginProfile(env.ctx, &LoginProfileInput{UserName: "alice"}))
+	u, err := env.svc.GetUser(env.ctx, &GetUserInput{UserName: "alice"})
+	must(t, err)
+	if !u.User.PasswordLastUsed.Equal(last) {
+		t.Fatalf("PasswordLastUsed after the profile's deletion = %v, want %v", u.User.PasswordLastUsed, last)
 	}
 }
 

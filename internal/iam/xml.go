@@ -181,13 +181,11 @@ type userXML struct {
 }
 
 // toUserXML renders a user; listed leaves out the boundary and tags, as
-// ListUsers does. PasswordLastUsed is the last console sign-in, absent
-// when there was none.
+// ListUsers does. PasswordLastUsed is the last console sign-in (kept
+// after the login profile is deleted, as IAM does), absent when there was
+// none.
 func toUserXML(u *store.User, listed bool) userXML {
-	x := userXML{Path: u.Path, UserName: u.Name, UserID: u.ID, Arn: u.ARN, CreateDate: isoDate(u.CreatedAt)}
-	if u.LoginProfile != nil {
-		x.PasswordLastUsed = isoDate(u.LoginProfile.LastUsedAt)
-	}
+	x := userXML{Path: u.Path, UserName: u.Name, UserID: u.ID, Arn: u.ARN, CreateDate: isoDate(u.CreatedAt), PasswordLastUsed: isoDate(u.PasswordLastUsed)}
 	if !listed {
 		x.PermissionsBoundary = optionalBoundary(u.PermissionsBoundary)
 		x.Tags = optionalTags(u.Tags)

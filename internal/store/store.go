@@ -251,6 +251,9 @@ type User struct {
 	// nil when the user has none. CreateUser and UpdateUser store it with
 	// the user, so it moves with the user.
 	LoginProfile *LoginProfile
+	// PasswordLastUsed is the user's last console sign-in (zero when
+	// never); it outlives the login profile, as GetUser shows it.
+	PasswordLastUsed time.Time
 }
 
 // LoginProfile is an IAM user's console password. The password itself is
@@ -268,9 +271,6 @@ type LoginProfile struct {
 	// PreviousHashes are the hashes of earlier passwords, newest first
 	// (PasswordReusePrevention), at most MaxPasswordHistory of them.
 	PreviousHashes []string `json:"p,omitempty"`
-	// LastUsedAt is the last successful console sign-in (GetUser's
-	// PasswordLastUsed); zero when never used.
-	LastUsedAt time.Time `json:"u,omitzero"`
 }
 
 // MaxPasswordHistory is how many earlier password hashes a LoginProfile

@@ -95,12 +95,12 @@ func (t *tx) ListRoles(pathPrefix string, p store.Page) ([]*store.Role, error) {
 
 // ---- Users ----
 
-const userCols = `id, name, path, arn, permissions_boundary, tags, created_at, login_profile`
+const userCols = `id, name, path, arn, permissions_boundary, tags, created_at, login_profile, password_last_used`
 
 const (
-	sqlUserInsert = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlUserInsert = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlUserGet    = `SELECT ` + userCols + ` FROM users WHERE lower(name) = lower(?::text)`
-	sqlUserUpdate = `UPDATE users SET name = ?, path = ?, arn = ?, permissions_boundary = ?, tags = ?, login_profile = ? WHERE id = ?`
+	sqlUserUpdate = `UPDATE users SET name = ?, path = ?, arn = ?, permissions_boundary = ?, tags = ?, login_profile = ?, password_last_used = ? WHERE id = ?`
 	sqlUserIDOf   = `SELECT id FROM users WHERE lower(name) = lower(?::text)`
 	sqlUserDelete = `DELETE FROM users WHERE lower(name) = lower(?::text)`
 	sqlUserList   = `SELECT ` + userCols + ` FROM users
@@ -110,8 +110,8 @@ const (
 func scanUser(sc scanner) (*store.User, error) {
 	var u store.User
 	var tags, login []byte
-	var created pgtype.Timestamptz
-	if err := sc.Scan(&u.ID, &u.Name, &u.Path, &u.ARN, &u.PermissionsBoundary, &tags, &created, &login); err != nil {
+	var created, lastUsed pgtype.Timestamptz
+	if err := sc.Scan(&u.ID, &u.Name, &u.Path, &u.ARN, &u.PermissionsBoundary, &tags, &created, &login, &lastUsed); err != nil {
 		return nil, err
 	}
 	var err error
@@ -121,7 +121,7 @@ func scanUser(sc scanner) (*store.User, error) {
 	if u.LoginProfile, err = decLoginProfile(login); err != nil {
 		return nil, err
 	}
-	u.CreatedAt = decTime(created)
+	u.CreatedAt, u.PasswordLastUsed = decTime(created), decTime(lastUsed)
 	return &u, nil
 }
 
@@ -138,7 +138,7 @@ func (t *tx) CreateUser(u *store.User) error {
 	if err != nil {
 		return fmt.Errorf("postgres: create user %q: %w", u.Name, err)
 	}
-	_, err = t.exec(sqlUserInsert, u.ID, u.Name, u.Path, u.ARN, u.PermissionsBoundary, tags, encTime(u.CreatedAt), login)
+	_, err = t.exec(sqlUserInsert, u.ID, u.Name, u.Path, u.ARN, u.PermissionsBoundary, tags, encTime(u.CreatedAt), login, encTime(u.PasswordLastUsed))
 	return mapErr(err, "postgres: create user %q", u.Name)
 }
 
@@ -149,7 +149,7 @@ func (t *tx) GetUser(name string) (*store.User, error) {
 }
 
 // UpdateUser matches the user by ID (by Name when ID is empty) and replaces
-// Name, Path, ARN, PermissionsBoundary, Tags and LoginProfile, so IAM's UpdateUser can
+// Name, Path, ARN, PermissionsBoundary, Tags, LoginProfile and PasswordLastUsed, so IAM's UpdateUser can
 // rename and move a user; access keys and policies follow. ID and CreatedAt
 // never change. Renaming onto a taken name is ErrConflict.
 func (t *tx) UpdateUser(u *store.User) error {
@@ -175,7 +175,7 @@ func (t *tx) UpdateUser(u *store.User) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	return t.execOne(what, sqlUserUpdate, u.Name, u.Path, u.ARN, u.PermissionsBoundary, tags, login, id)
+	return t.execOne(what, sqlUserUpdate, u.Name, u.Path, u.ARN, u.PermissionsBoundary, tags, login, encTime(u.PasswordLastUsed), id)
 }
 
 // DeleteUser deletes a user; ErrConflict while it has access keys or

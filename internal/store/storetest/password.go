@@ -22,7 +22,8 @@ func testLoginProfiles(t *testing.T, s store.Store) {
 	got := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser("dana") })
 	checkEqual(t, "created with a login profile", got, u)
 
-	// Replace it: history, last use and the reset flag round-trip.
+	// Replace it: the history and the reset flag round-trip, and the last
+	// sign-in with the user.
 	history := make([]string, store.MaxPasswordHistory)
 	for i := range history {
 		history[i] = fmt.Sprintf("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$old%02d", i)
@@ -32,8 +33,8 @@ func testLoginProfiles(t *testing.T, s store.Store) {
 		CreatedAt:      at(2),
 		PasswordSetAt:  at(9),
 		PreviousHashes: history,
-		LastUsedAt:     at(10),
 	}
+	got.PasswordLastUsed = at(10)
 	update(t, s, func(tx store.Tx) error { return tx.UpdateUser(got) })
 	again := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser("Dana") })
 	checkEqual(t, "login profile replaced", again, got)
@@ -51,19 +52,20 @@ func testLoginProfiles(t *testing.T, s store.Store) {
 		t.Errorf("ListUsers: login profile not listed with its user: %s", dump(listed))
 	}
 
-	// Deleting the profile is an update without it.
+	// Deleting the profile is an update without it; the last sign-in stays.
 	renamed.LoginProfile = nil
 	update(t, s, func(tx store.Tx) error { return tx.UpdateUser(renamed) })
 	none := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser("danielle") })
 	if none.LoginProfile != nil {
 		t.Errorf("login profile after removal = %s, want none", dump(none.LoginProfile))
 	}
+	checkEqual(t, "last sign-in after the profile's removal", none.PasswordLastUsed, at(10))
 
 	// A user without a profile stays without one.
 	plain := newUser("Eve", "/")
 	update(t, s, func(tx store.Tx) error { return tx.CreateUser(plain) })
-	if p := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser("eve") }); p.LoginProfile != nil {
-		t.Errorf("user created without a login profile has %s", dump(p.LoginProfile))
+	if p := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser("eve") }); p.LoginProfile != nil || !p.PasswordLastUsed.IsZero() {
+		t.Errorf("user created without a login profile has %s, last used %v", dump(p.LoginProfile), p.PasswordLastUsed)
 	}
 }
 

@@ -1,7 +1,9 @@
 -- Console passwords (store.LoginProfile) live with their user as JSON,
--- NULL when the user has none; account password policies
--- (store.PasswordPolicy) are one row per account.
+-- NULL when the user has none, beside the user's last console sign-in;
+-- account password policies (store.PasswordPolicy) are one row per
+-- account.
 ALTER TABLE users ADD COLUMN login_profile TEXT;
+ALTER TABLE users ADD COLUMN password_last_used INTEGER;
 
 CREATE TABLE password_policies (
 	account_id                   TEXT    NOT NULL PRIMARY KEY,
