@@ -104,6 +104,8 @@ type countingHasher struct {
 	*password.Hasher
 	mu   sync.Mutex
 	runs int
+	// beforeHash runs before each Hash when set (a concurrent writer).
+	beforeHash func()
 }
 
 func (c *countingHasher) count() {
@@ -114,6 +116,9 @@ func (c *countingHasher) count() {
 
 func (c *countingHasher) Hash(ctx context.Context, pw string) (string, error) {
 	c.count()
+	if c.beforeHash != nil {
+		c.beforeHash()
+	}
 	return c.Hasher.Hash(ctx, pw)
 }
 

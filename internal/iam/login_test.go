@@ -461,6 +461,32 @@ func TestCheckConsolePassword(t *testing.T) {
 	}
 }
 
+// A password set between a change's checks and its write makes the change
+// EntityTemporarilyUnmodifiable: its reuse check ran against a stale
+// password, so it is not written.
+func TestConcurrentPasswordChange(t *testing.T) {
+	env := newTestEnv(t)
+	env.createUser(t, "alice")
+	_, err := env.svc.CreateLoginProfile(env.ctx, &CreateLoginProfileInput{UserName: "alice", Password: goodPassword})
+	must(t, err)
+	meanwhile := func() {
+		env.hasher.beforeHash = nil
+		must(t, env.svc.UpdateLoginProfile(env.ctx, &UpdateLoginProfileInput{UserName: "alice", Password: ptr("Meanwhile-Set-1")}))
+	}
+	env.hasher.beforeHash = meanwhile
+	err = env.svc.UpdateLoginProfile(env.ctx, &UpdateLoginProfileInput{UserName: "alice", Password: ptr(otherPassword)})
+	wantErr(t, err, 409, "EntityTemporarilyUnmodifiable", "Login Profile for User alice cannot be modified while another change to it is in progress.")
+	env.hasher.beforeHash = meanwhile
+	err = env.svc.ChangePassword(env.userCtx("alice"), &ChangePasswordInput{OldPassword: "Meanwhile-Set-1", NewPassword: otherPassword})
+	wantErr(t, err, 409, "EntityTemporarilyUnmodifiable", "Login Profile for User alice cannot be modified while another change to it is in progress.")
+	// The concurrent writer's password is the one that stands.
+	if _, err := env.svc.CheckConsolePassword(context.Background(), testAccount, "alice", "Meanwhile-Set-1"); err != nil {
+		t.Fatalf("sign-in with the concurrent writer's password: %v", err)
+	}
+	// Once the other change is done, a retry succeeds.
+	must(t, env.svc.ChangePassword(env.userCtx("alice"), &ChangePasswordInput{OldPassword: "Meanwhile-Set-1", NewPassword: otherPassword}))
+}
+
 // A hash made with older parameters is replaced at the next sign-in.
 func TestSignInRehashes(t *testing.T) {
 	env := newTestEnv(t)
