@@ -1,7 +1,9 @@
 // Package iam implements podid's IAM API: roles, customer managed policies
-// and their versions, attachments, inline policies, users, access keys and
+// and their versions, attachments, inline policies, users, access keys,
+// console passwords (login profiles) with the account password policy, and
 // OpenID Connect providers, with AWS's identifiers, ARNs, validation rules,
-// error codes and messages.
+// error codes and messages. CheckConsolePassword verifies a console
+// password for the web console's sign-in.
 //
 // The typed methods (CreateRole, GetPolicyVersion, …) take the caller from
 // the context (auth.PrincipalFrom), authorize it for the IAM action on the
