@@ -64,6 +64,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger, started: make(chan struct{}), realClock: realClock}
 	a.metrics = newMetrics(func() float64 { return float64(a.cache.size()) })
+	if cfg.Identity != nil {
+		cfg.Identity.register(a.metrics.reg)
+	}
 	client := cfg.HTTPClient
 	if client == nil {
 		client = &http.Client{
@@ -148,6 +151,11 @@ func (a *Agent) Ready() (bool, []string) {
 	if bound == 0 {
 		reasons = append(reasons, "no credential listener is bound")
 	}
+	if a.cfg.Identity != nil {
+		if ok, why := a.cfg.Identity.status(); !ok {
+			reasons = append(reasons, "no agent identity: "+why)
+		}
+	}
 	last := a.reached.Load()
 	if last == 0 || time.Since(time.Unix(0, last)) > a.cfg.ReadyWindow {
 		reasons = append(reasons, fmt.Sprintf("EKS Auth has not answered within %v: %s", a.cfg.ReadyWindow, *a.unreach.Load()))
@@ -217,6 +225,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	close(a.started)
 
+	if a.cfg.Identity != nil {
+		wg.Go(func() { a.cfg.Identity.Run(bg) })
+	}
 	wg.Go(func() { a.cache.runScheduler(bg, a.cfg.RefreshConcurrency, a.limiter) })
 	wg.Go(func() { a.probeLoop(bg) })
 	for _, src := range a.cfg.Events {

@@ -98,8 +98,14 @@ type Config struct {
 	Endpoint string
 	// Region signs requests to EKS Auth. Required.
 	Region string
-	// Credentials sign requests to EKS Auth (the node's). Required.
+	// Credentials sign requests to EKS Auth (the node's). Required unless
+	// Identity is set.
 	Credentials aws.CredentialsProvider
+	// Identity, when set, is the agent's own node-bound identity (its
+	// projected token exchanged with podid's agent exchange): Run obtains
+	// and renews it, readiness waits for it, its metrics join the agent's,
+	// and it is the Credentials when those are unset.
+	Identity *Identity
 	// RootCAs, if set, replaces the system roots for EKS Auth's TLS.
 	RootCAs *x509.CertPool
 	// HTTPClient, if set, replaces the pooled transport the agent builds.
@@ -169,6 +175,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Region == "" {
 		return cfg, errors.New("agent: no AWS region for signing EKS Auth requests (set AWS_REGION)")
+	}
+	if cfg.Credentials == nil && cfg.Identity != nil {
+		cfg.Credentials = cfg.Identity
 	}
 	if cfg.Credentials == nil {
 		return cfg, errors.New("agent: no AWS credentials provider for EKS Auth requests")

@@ -5,9 +5,12 @@
 // CreateAddon on such a cluster applies, with server-side apply and the
 // field manager "podid", the ServiceAccount and DaemonSet
 // kube-system/eks-pod-identity-agent (label
-// app.kubernetes.io/name=eks-pod-identity-agent) running `podid agent`, and
-// a Secret with the agent's own least-privilege podid access key when
-// none exists. An agent DaemonSet that podid did not install (the Helm
+// app.kubernetes.io/name=eks-pod-identity-agent) running `podid agent`. By
+// default each agent authenticates with its own projected token (audience
+// k8s.AgentAudience), exchanged with podid for credentials of the cluster's
+// agent role bound to its node, which the installer creates; with the
+// configuration value agentAuth "secret" the agents share a least-privilege
+// podid access key in a Secret instead, made when none exists. An agent DaemonSet that podid did not install (the Helm
 // chart's, say) is adopted: podid reports its health but never changes or
 // deletes it.
 package agentinstall
@@ -32,6 +35,7 @@ import (
 
 	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/eks"
+	"github.com/podid/podid/internal/k8s"
 	"github.com/podid/podid/internal/kubeapi"
 	"github.com/podid/podid/internal/sharedcreds"
 	"github.com/podid/podid/internal/store"
@@ -65,6 +69,26 @@ type KeyMinter interface {
 	RevokeAgentKey(ctx context.Context, cluster, accessKeyID string) error
 }
 
+// RoleMaker makes the agent role of a cluster (eksauth.AgentRoleName),
+// which the agent exchange issues node-bound credentials of.
+type RoleMaker interface {
+	EnsureAgentRole(ctx context.Context, cluster string) error
+}
+
+// Agent authentication modes (the configuration value agentAuth).
+const (
+	// AuthToken: each agent's projected token (the default).
+	AuthToken = "token"
+	// AuthSecret: one shared access key in the Secret SecretName.
+	AuthSecret = "secret"
+)
+
+// Where the agent's projected token is mounted, and its lifetime.
+const (
+	identityDir               = "/var/run/secrets/podid/agent"
+	identityExpirationSeconds = 3600
+)
+
 // Config configures an Installer.
 type Config struct {
 	// Image is the podid container image the agent DaemonSet runs.
@@ -77,6 +101,10 @@ type Config struct {
 	// Keys makes the agents' access keys. When nil, the Secret
 	// podid-agent-credentials must be created by other means.
 	Keys KeyMinter
+	// Roles makes the cluster's agent role, which agents obtain with their
+	// projected tokens (the default). When nil, the role must be made by
+	// other means (podid cluster register-self).
+	Roles RoleMaker
 	// Timeout bounds each operation (DefaultTimeout when 0).
 	Timeout time.Duration
 	Logger  *slog.Logger
@@ -170,8 +198,21 @@ func (i *Installer) InstallAgent(ctx context.Context, access *eks.ClusterAccess,
 	case err != nil && !apierrors.IsNotFound(err):
 		return installError(fmt.Errorf("reading DaemonSet %s/%s: %w", Namespace, Name, err))
 	}
-	if err := i.ensureSecret(ctx, kube, access.Name); err != nil {
-		return installError(err)
+	if values.AgentAuth == AuthSecret {
+		if err := i.ensureSecret(ctx, kube, access.Name); err != nil {
+			return installError(err)
+		}
+	} else {
+		if i.cfg.Roles != nil {
+			if err := i.cfg.Roles.EnsureAgentRole(ctx, access.Name); err != nil {
+				return fmt.Errorf("the agent role of %s: %w", access.Name, err)
+			}
+		}
+		// Agents prove their node with their own tokens: a shared key left
+		// by an earlier install goes, and its key is revoked.
+		if err := i.removeSecret(ctx, kube, access.Name); err != nil {
+			return installError(err)
+		}
 	}
 	labels := map[string]string{NameLabel: Name, ManagedByLabel: ManagedBy}
 	sa := corev1ac.ServiceAccount(Name, Namespace).WithLabels(labels).WithAutomountServiceAccountToken(false)
@@ -233,16 +274,29 @@ func (i *Installer) daemonSet(cluster string, labels map[string]string, values *
 		return corev1ac.Probe().WithPeriodSeconds(period).WithHTTPGet(
 			corev1ac.HTTPGetAction().WithHost("localhost").WithPath(path).WithPort(intstr.FromInt32(port)))
 	}
+	shared := values.AgentAuth == AuthSecret
+	args := []string{"agent", "--cluster-name=" + cluster, "--port=80", "--probe-port=2703", "--metrics-port=2705",
+		"--endpoint=" + i.cfg.Endpoint, "--change-feed-endpoint=" + i.cfg.Endpoint}
+	env := []*corev1ac.EnvVarApplyConfiguration{corev1ac.EnvVar().WithName("AWS_REGION").WithValue(i.cfg.Region)}
+	mount := corev1ac.VolumeMount().WithName("identity").WithMountPath(identityDir).WithReadOnly(true)
+	// The agent's own identity: a token of its service account bound to
+	// its pod (and so its node), for podid only.
+	volume := corev1ac.Volume().WithName("identity").WithProjected(corev1ac.ProjectedVolumeSource().WithSources(
+		corev1ac.VolumeProjection().WithServiceAccountToken(corev1ac.ServiceAccountTokenProjection().
+			WithAudience(k8s.AgentAudience).WithExpirationSeconds(identityExpirationSeconds).WithPath("token"))))
+	if shared {
+		env = append(env, corev1ac.EnvVar().WithName("AWS_SHARED_CREDENTIALS_FILE").WithValue("/etc/podid/credentials/credentials"))
+		mount = corev1ac.VolumeMount().WithName("credentials").WithMountPath("/etc/podid/credentials").WithReadOnly(true)
+		volume = corev1ac.Volume().WithName("credentials").WithSecret(corev1ac.SecretVolumeSource().WithSecretName(SecretName).WithOptional(true))
+	} else {
+		args = append(args, "--identity-token-file="+identityDir+"/token")
+	}
+	env = append(env, corev1ac.EnvVar().WithName("NODE_NAME").WithValueFrom(corev1ac.EnvVarSource().WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("spec.nodeName"))))
 	container := corev1ac.Container().
 		WithName(Name).
 		WithImage(i.cfg.Image).
-		WithArgs("agent", "--cluster-name="+cluster, "--port=80", "--probe-port=2703", "--metrics-port=2705",
-			"--endpoint="+i.cfg.Endpoint, "--change-feed-endpoint="+i.cfg.Endpoint).
-		WithEnv(
-			corev1ac.EnvVar().WithName("AWS_REGION").WithValue(i.cfg.Region),
-			corev1ac.EnvVar().WithName("AWS_SHARED_CREDENTIALS_FILE").WithValue("/etc/podid/credentials/credentials"),
-			corev1ac.EnvVar().WithName("NODE_NAME").WithValueFrom(corev1ac.EnvVarSource().WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("spec.nodeName"))),
-		).
+		WithArgs(args...).
+		WithEnv(env...).
 		// No declared ports: under hostNetwork they would be host ports,
 		// which keep a rollout's surge pod off the node.
 		WithLivenessProbe(probe("/healthz", 2703, 10)).
@@ -261,7 +315,7 @@ func (i *Installer) daemonSet(cluster string, labels map[string]string, values *
 			WithReadOnlyRootFilesystem(true).
 			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL").WithAdd("NET_BIND_SERVICE", "NET_ADMIN")).
 			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
-		WithVolumeMounts(corev1ac.VolumeMount().WithName("credentials").WithMountPath("/etc/podid/credentials").WithReadOnly(true))
+		WithVolumeMounts(mount)
 	pod := corev1ac.PodSpec().
 		WithServiceAccountName(Name).
 		WithAutomountServiceAccountToken(false).
@@ -271,8 +325,7 @@ func (i *Installer) daemonSet(cluster string, labels map[string]string, values *
 		WithTerminationGracePeriodSeconds(30).
 		// As EKS's add-on: on every node, whatever its taints.
 		WithTolerations(corev1ac.Toleration().WithOperator(corev1.TolerationOpExists)).
-		WithVolumes(corev1ac.Volume().WithName("credentials").WithSecret(
-			corev1ac.SecretVolumeSource().WithSecretName(SecretName).WithOptional(true)))
+		WithVolumes(volume)
 	tmpl := corev1ac.PodTemplateSpec()
 	if err := applyValues(values, pod, tmpl, container); err != nil {
 		return nil, err
@@ -319,9 +372,18 @@ func (i *Installer) UninstallAgent(ctx context.Context, access *eks.ClusterAcces
 			return fmt.Errorf("deleting ServiceAccount %s/%s: %w", Namespace, Name, err)
 		}
 	}
-	// Only a Secret the installer made carries the key annotation;
-	// `podid cluster register-self` makes one with the same name that
-	// outlives the add-on.
+	if err := i.removeSecret(ctx, kube, access.Name); err != nil {
+		return err
+	}
+	i.log.InfoContext(ctx, "uninstalled the pod identity agent", "cluster", access.Name)
+	return nil
+}
+
+// removeSecret deletes the agents' shared-key Secret if the installer made
+// it, revoking its access key. Only a Secret the installer made carries
+// the key annotation; `podid cluster register-self --agent-identity=false`
+// makes one with the same name that outlives the add-on.
+func (i *Installer) removeSecret(ctx context.Context, kube kubernetes.Interface, cluster string) error {
 	sec, err := kube.CoreV1().Secrets(Namespace).Get(ctx, SecretName, metav1.GetOptions{})
 	if err != nil || !managed(sec) || sec.Annotations[AccessKeyAnnotation] == "" {
 		return nil
@@ -330,11 +392,10 @@ func (i *Installer) UninstallAgent(ctx context.Context, access *eks.ClusterAcces
 		return fmt.Errorf("deleting Secret %s/%s: %w", Namespace, SecretName, err)
 	}
 	if id := sec.Annotations[AccessKeyAnnotation]; i.cfg.Keys != nil {
-		if err := i.cfg.Keys.RevokeAgentKey(ctx, access.Name, id); err != nil {
+		if err := i.cfg.Keys.RevokeAgentKey(ctx, cluster, id); err != nil {
 			return fmt.Errorf("revoking the agent's access key: %w", err)
 		}
 	}
-	i.log.InfoContext(ctx, "uninstalled the pod identity agent", "cluster", access.Name)
 	return nil
 }
 

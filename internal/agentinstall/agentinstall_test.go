@@ -249,8 +249,26 @@ func TestDaemonSetValues(t *testing.T) {
 	if got := fmt.Sprint(spec["tolerations"]); got != "[map[operator:Exists]]" {
 		t.Errorf("default tolerations %s", got)
 	}
-	if got := fmt.Sprint(c["args"]); got != "[agent --cluster-name=prod --port=80 --probe-port=2703 --metrics-port=2705 --endpoint=https://podid.example --change-feed-endpoint=https://podid.example]" {
+	if got := fmt.Sprint(c["args"]); got != "[agent --cluster-name=prod --port=80 --probe-port=2703 --metrics-port=2705 --endpoint=https://podid.example --change-feed-endpoint=https://podid.example --identity-token-file=/var/run/secrets/podid/agent/token]" {
 		t.Errorf("default args %s", got)
+	}
+	// By default the agent proves its node with its own projected token:
+	// no shared credentials, no Secret.
+	if got := fmt.Sprint(spec["volumes"]); got != "[map[name:identity projected:map[sources:[map[serviceAccountToken:map[audience:podid.dev/agent expirationSeconds:3600 path:token]]]]]]" {
+		t.Errorf("default volumes %s", got)
+	}
+	if got := fmt.Sprint(c["env"]); strings.Contains(got, "AWS_SHARED_CREDENTIALS_FILE") || fmt.Sprint(c["volumeMounts"]) != "[map[mountPath:/var/run/secrets/podid/agent name:identity readOnly:true]]" {
+		t.Errorf("default env %s, mounts %v", got, c["volumeMounts"])
+	}
+	// agentAuth "secret" keeps the shared key.
+	sh := render(`{"agentAuth":"secret"}`)
+	shc := sh["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)
+	if got := fmt.Sprint(sh["spec"].(map[string]any)["volumes"]); got != "[map[name:credentials secret:map[optional:true secretName:podid-agent-credentials]]]" ||
+		!strings.Contains(fmt.Sprint(shc["env"]), "AWS_SHARED_CREDENTIALS_FILE") || strings.Contains(fmt.Sprint(shc["args"]), "--identity-token-file") {
+		t.Errorf("shared-key mode: volumes %s env %v args %v", got, shc["env"], shc["args"])
+	}
+	if _, err := ParseValues(`{"agentAuth":"shared"}`); err == nil || !strings.Contains(err.Error(), "$.agentAuth") {
+		t.Errorf("agentAuth shared: %v", err)
 	}
 	if got := fmt.Sprint(c["resources"]); got != "map[requests:map[cpu:25m memory:32Mi]]" {
 		t.Errorf("default resources %s", got)
@@ -294,7 +312,7 @@ func TestDaemonSetValues(t *testing.T) {
 	} {
 		want := map[string]string{
 			"tolerations":       "[map[effect:NoSchedule key:dedicated operator:Equal value:agents]]",
-			"args":              "[agent --cluster-name=prod --port=80 --probe-port=2703 --metrics-port=2705 --endpoint=https://podid.example --change-feed-endpoint=https://podid.example --max-cache-size 5000 -v debug]",
+			"args":              "[agent --cluster-name=prod --port=80 --probe-port=2703 --metrics-port=2705 --endpoint=https://podid.example --change-feed-endpoint=https://podid.example --identity-token-file=/var/run/secrets/podid/agent/token --max-cache-size 5000 -v debug]",
 			"resources":         "map[limits:map[memory:64Mi]]",
 			"nodeSelector":      "map[kubernetes.io/os:linux]",
 			"priorityClassName": "agents",

@@ -31,6 +31,11 @@ type Values struct {
 	PodAnnotations    map[string]string            `json:"podAnnotations,omitempty"`
 	PodLabels         map[string]string            `json:"podLabels,omitempty"`
 	PriorityClassName string                       `json:"priorityClassName,omitempty"`
+	// AgentAuth is podid's own value: how the agents authenticate to podid,
+	// AuthToken ("token", the default: each agent's projected token,
+	// node-bound credentials, no Secret) or AuthSecret ("secret": one
+	// shared access key in a Secret).
+	AgentAuth string `json:"agentAuth,omitempty"`
 }
 
 // ConfigurationSchema is the JSON schema DescribeAddonConfiguration
@@ -44,7 +49,8 @@ const ConfigurationSchema = `{"$schema":"http://json-schema.org/draft-07/schema#
 	`"nodeSelector":{"type":"object","additionalProperties":{"type":"string"}},` +
 	`"podAnnotations":{"type":"object","additionalProperties":{"type":"string"}},` +
 	`"podLabels":{"type":"object","additionalProperties":{"type":"string"}},` +
-	`"priorityClassName":{"type":"string","description":"Priority class of the agent pods (default: system-node-critical)."}}}`
+	`"priorityClassName":{"type":"string","description":"Priority class of the agent pods (default: system-node-critical)."},` +
+	`"agentAuth":{"type":"string","enum":["token","secret"],"description":"podid: how agents authenticate. token (default): each agent's projected service-account token, exchanged for credentials bound to its node; no Secret. secret: one access key shared by every agent, in the Secret kube-system/podid-agent-credentials."}}}`
 
 // unknownField finds the field name in the JSON decoder's complaint.
 var unknownField = regexp.MustCompile(`unknown field "([^"]*)"`)
@@ -66,6 +72,9 @@ func ParseValues(s string) (*Values, error) {
 			msg = "the values are not a JSON or YAML object"
 		}
 		return nil, errors.New("ConfigurationValue provided in request is not supported: Json schema validation failed with error: [" + msg + "]")
+	}
+	if v.AgentAuth != "" && v.AgentAuth != AuthToken && v.AgentAuth != AuthSecret {
+		return nil, fmt.Errorf("ConfigurationValue provided in request is not supported: Json schema validation failed with error: [$.agentAuth: must be one of the following: \"token\", \"secret\"]")
 	}
 	for k := range v.PodLabels {
 		if k == NameLabel || k == ManagedByLabel {

@@ -20,8 +20,12 @@ type k8sKeySource = k8s.KeySource
 type localIssuer struct{ sts *sts.Service }
 
 func (l localIssuer) AssumeAsService(ctx context.Context, in *eksauth.AssumeInput) (*eksauth.Credentials, error) {
+	principal := in.ServicePrincipal
+	if principal == "" {
+		principal = eksauth.ServicePrincipal
+	}
 	return l.sts.AssumeRoleAs(ctx, &sts.ServiceAssumeInput{
-		ServicePrincipal:         eksauth.ServicePrincipal,
+		ServicePrincipal:         principal,
 		RoleARN:                  in.RoleARN,
 		SessionName:              in.SessionName,
 		Tags:                     in.Tags,

@@ -8,6 +8,7 @@ import (
 	"github.com/podid/podid/internal/agentinstall"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
+	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/iam"
 )
 
@@ -59,4 +60,31 @@ func (k agentKeys) RevokeAgentKey(ctx context.Context, cluster, accessKeyID stri
 		return nil // already gone
 	}
 	return err
+}
+
+// EnsureAgentRole creates (or updates) the cluster's agent role, which
+// installed agents obtain with their projected tokens through the agent
+// exchange: trusted by eksauth.AgentServicePrincipal for this cluster only,
+// allowed only agentinstall.AgentPolicy (the same role `podid cluster
+// register-self` creates).
+func (k agentKeys) EnsureAgentRole(ctx context.Context, cluster string) error {
+	ctx = k.asRoot(ctx)
+	name := eksauth.AgentRoleName(cluster)
+	trust := eksauth.AgentTrustPolicy(k.partition, k.region, k.account, cluster)
+	_, err := k.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: name, Path: eksauth.AgentRolePath, AssumeRolePolicyDocument: trust,
+		Description: "podid node agents of cluster " + cluster + " (their projected tokens, node-bound sessions)"})
+	var ae *awsproto.Error
+	switch {
+	case errors.As(err, &ae) && ae.Code == "EntityAlreadyExists":
+		if err := k.iam.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: name, PolicyDocument: trust}); err != nil {
+			return fmt.Errorf("trust policy of %s: %w", name, err)
+		}
+	case err != nil:
+		return fmt.Errorf("creating role %s: %w", name, err)
+	}
+	doc := agentinstall.AgentPolicy(k.partition, k.region, k.account, cluster)
+	if err := k.iam.PutRolePolicy(ctx, &iam.PutInlinePolicyInput{Name: name, PolicyName: "podid-agent", PolicyDocument: doc}); err != nil {
+		return fmt.Errorf("policy of %s: %w", name, err)
+	}
+	return nil
 }

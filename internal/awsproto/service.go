@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 )
 
 // Protocol is the wire protocol of an AWS service.
@@ -56,6 +57,12 @@ type Service struct {
 	// UnsignedActions, whose answer) it gets. "/" makes the service the
 	// fallback.
 	UnsignedPaths []string
+	// AnonymousPaths are those of the UnsignedPaths whose unsigned
+	// requests the service answers itself (restJson1 only): requests that
+	// authenticate by what their body carries, such as podid's agent
+	// exchange (a projected service-account token). The handler then sees
+	// no caller in the context, only the request information.
+	AnonymousPaths []string
 }
 
 // Validate checks a descriptor for what the edge relies on.
@@ -73,6 +80,13 @@ func (s Service) Validate() error {
 		return fmt.Errorf("service %q: only awsQuery actions can be unsigned", s.SigningName)
 	case len(s.Operations) == 0:
 		return fmt.Errorf("service %q lists no operations", s.SigningName)
+	case len(s.AnonymousPaths) > 0 && s.Protocol != ProtocolRestJSON:
+		return fmt.Errorf("service %q: only restJson1 paths can be anonymous", s.SigningName)
+	}
+	for _, p := range s.AnonymousPaths {
+		if !slices.Contains(s.UnsignedPaths, p) {
+			return fmt.Errorf("service %q: anonymous path %q is not one of its unsigned paths", s.SigningName, p)
+		}
 	}
 	return nil
 }

@@ -55,6 +55,7 @@ type agentOptions struct {
 	tokenIssuer        string
 	negativeCacheTTL   time.Duration
 	negativeCacheSize  int
+	identityTokenFile  string
 }
 
 func newAgentCommand() *cobra.Command {
@@ -98,6 +99,7 @@ the agent adds its addresses to a dummy link itself; no init container is needed
 	f.StringVar(&o.tokenIssuer, "token-issuer", "", "service-account issuer URL; its OIDC keys verify rotated tokens locally, so they are served from the cache (empty: EKS Auth verifies them)")
 	f.DurationVar(&o.negativeCacheTTL, "negative-cache-ttl", agent.DefaultNegativeCacheTTL, "answer EKS Auth's refusal of a token (4xx other than throttling) from memory for this long (0 disables)")
 	f.IntVar(&o.negativeCacheSize, "negative-cache-size", agent.DefaultNegativeCacheSize, "most refusals remembered; the oldest go first (0 disables)")
+	f.StringVar(&o.identityTokenFile, "identity-token-file", "", "the agent's projected service-account token (audience "+k8s.AgentAudience+"); exchanged with podid for credentials bound to this node, renewed before they expire, instead of the SDK's credential chain (needs --endpoint: the podid server)")
 	_ = cmd.MarkFlagRequired("cluster-name")
 
 	cmd.AddCommand(newAgentInitializeCommand())
@@ -127,6 +129,28 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 	if err != nil {
 		return err
 	}
+	var identity *agent.Identity
+	if o.identityTokenFile != "" {
+		if o.rotateCreds {
+			return errors.New("agent: --identity-token-file and --rotate-credentials exclude each other")
+		}
+		if o.endpoint == "" {
+			return errors.New("agent: --identity-token-file needs --endpoint, the podid server's URL")
+		}
+		ic := &http.Client{Timeout: 10 * time.Second}
+		if roots != nil {
+			ic.Transport = &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
+		}
+		identity, err = agent.NewIdentity(agent.IdentityConfig{Endpoint: o.endpoint, ClusterName: o.clusterName, TokenFile: o.identityTokenFile,
+			HTTPClient: ic, UserAgent: "podid-agent/" + version.Get().Version, Logger: log})
+		if err != nil {
+			return err
+		}
+		// The agent's own node-bound credentials sign its calls to EKS
+		// Auth and the change feed; the SDK's chain is not consulted.
+		creds = identity
+		log.Info("agent identity: exchanging the projected token for node-bound credentials", "tokenFile", o.identityTokenFile)
+	}
 
 	cfg := agent.Config{
 		ClusterName:        o.clusterName,
@@ -136,6 +160,7 @@ func runAgent(ctx context.Context, cmd *cobra.Command, o *agentOptions) error {
 		Endpoint:           o.endpoint,
 		Region:             awsCfg.Region,
 		Credentials:        creds,
+		Identity:           identity,
 		RootCAs:            roots,
 		UserAgent:          "podid-agent/" + version.Get().Version,
 		MaxCacheSize:       o.maxCacheSize,

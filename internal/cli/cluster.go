@@ -25,6 +25,7 @@ import (
 
 	"github.com/podid/podid/internal/agentinstall"
 	"github.com/podid/podid/internal/arn"
+	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/podidclient"
 	"github.com/podid/podid/internal/sharedcreds"
 )
@@ -48,7 +49,7 @@ func componentPolicies(region, account, cluster string) map[string]string {
 func newClusterRegisterSelfCommand() *cobra.Command {
 	var (
 		server, cluster, region, kubeconfig, namespace, agentNamespace string
-		componentCreds, withAPIAccess                                  bool
+		componentCreds, withAPIAccess, agentIdentity                   bool
 		apiTokenFile                                                   string
 	)
 	cmd := &cobra.Command{
@@ -57,10 +58,14 @@ func newClusterRegisterSelfCommand() *cobra.Command {
 		Long: `Reads the cluster's service-account issuer and signing keys from its API
 server's discovery endpoints (/.well-known/openid-configuration and
 /openid/v1/jwks) and registers the cluster with the podid server, so that EKS
-Auth verifies its pods' tokens. With --component-credentials it also creates
-the least-privilege podid users of the agent and the webhook and stores their
-access keys in the Secrets podid-agent-credentials (agent namespace) and
-podid-webhook-credentials (podid's namespace). Running it again is safe: it
+Auth verifies its pods' tokens. It creates the cluster's agent role
+(podid-agent-CLUSTER, path /podid/), which each node agent obtains with its own
+projected token (podid agent --identity-token-file), its sessions bound to the
+agent's node; no agent credentials are stored. With --component-credentials it
+also creates the least-privilege podid user of the webhook and stores its
+access key in the Secret podid-webhook-credentials (podid's namespace), and,
+with --agent-identity=false, a shared agent user whose key goes to the Secret
+podid-agent-credentials (agent namespace). Running it again is safe: it
 updates the registration with the issuer and keys it reads now (run it after
 the cluster's service-account signing keys rotate) and, with --api-access,
 podid's API access; existing Secrets are kept.
@@ -135,10 +140,15 @@ Credentials for the podid server come from the AWS SDK's default chain.`,
 			default:
 				return fmt.Errorf("registering %s: %w", cluster, err)
 			}
+			if agentIdentity {
+				if err := ensureAgentRole(ctx, cmd, awsCfg, server, region, cluster); err != nil {
+					return err
+				}
+			}
 			if !componentCreds {
 				return nil
 			}
-			return createComponentCredentials(ctx, cmd, awsCfg, server, kube, region, cluster, namespace, agentNamespace)
+			return createComponentCredentials(ctx, cmd, awsCfg, server, kube, region, cluster, namespace, agentNamespace, !agentIdentity)
 		},
 	}
 	fl := cmd.Flags()
@@ -148,7 +158,8 @@ Credentials for the podid server come from the AWS SDK's default chain.`,
 	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster configuration)")
 	fl.StringVar(&namespace, "namespace", "podid", "namespace of podid's webhook")
 	fl.StringVar(&agentNamespace, "agent-namespace", "kube-system", "namespace of the agent DaemonSet")
-	fl.BoolVar(&componentCreds, "component-credentials", true, "create the agent's and webhook's podid credentials as Secrets")
+	fl.BoolVar(&componentCreds, "component-credentials", true, "create the webhook's podid credentials (and, with --agent-identity=false, the agent's) as Secrets")
+	fl.BoolVar(&agentIdentity, "agent-identity", true, "create the cluster's agent role ("+eksauth.AgentRoleName("CLUSTER")+"), which agents obtain with their projected tokens (podid agent --identity-token-file); false: a shared agent access key in the Secret podid-agent-credentials instead")
 	fl.BoolVar(&withAPIAccess, "api-access", false, "give podid this identity's API access (for TokenReview)")
 	fl.StringVar(&apiTokenFile, "api-token-file", "", "give podid API access with the token in this file (a long-lived service-account token allowed TokenReview) instead of this identity's; implies --api-access")
 	return cmd
@@ -185,7 +196,37 @@ func readIssuer(ctx context.Context, kube kubernetes.Interface) (issuer, jwks st
 	return doc.Issuer, string(keys), nil
 }
 
-func createComponentCredentials(ctx context.Context, cmd *cobra.Command, awsCfg aws.Config, server string, kube kubernetes.Interface, region, cluster, namespace, agentNamespace string) error {
+// ensureAgentRole creates or updates the cluster's agent role: trusted by
+// podid's agent exchange for this cluster only, allowed only the agents'
+// policy.
+func ensureAgentRole(ctx context.Context, cmd *cobra.Command, awsCfg aws.Config, server, region, cluster string) error {
+	client := iam.NewFromConfig(awsCfg, func(o *iam.Options) { o.BaseEndpoint = aws.String(server) })
+	account, err := callerAccount(ctx, awsCfg, server)
+	if err != nil {
+		return err
+	}
+	name := eksauth.AgentRoleName(cluster)
+	trust := eksauth.AgentTrustPolicy("aws", region, account, cluster)
+	_, err = client.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), Path: aws.String(eksauth.AgentRolePath), AssumeRolePolicyDocument: aws.String(trust),
+		Description: aws.String("podid node agents of cluster " + cluster + " (their projected tokens, node-bound sessions)")})
+	var exists *iamtypes.EntityAlreadyExistsException
+	switch {
+	case errors.As(err, &exists):
+		if _, err := client.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(name), PolicyDocument: aws.String(trust)}); err != nil {
+			return fmt.Errorf("trust policy of %s: %w", name, err)
+		}
+	case err != nil:
+		return fmt.Errorf("creating the agent role %s: %w", name, err)
+	}
+	if _, err := client.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("podid-agent"),
+		PolicyDocument: aws.String(agentinstall.AgentPolicy("aws", region, account, cluster))}); err != nil {
+		return fmt.Errorf("policy of %s: %w", name, err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "agent role %s is ready (agents exchange their projected tokens for it)\n", name)
+	return nil
+}
+
+func createComponentCredentials(ctx context.Context, cmd *cobra.Command, awsCfg aws.Config, server string, kube kubernetes.Interface, region, cluster, namespace, agentNamespace string, agentSecret bool) error {
 	client := iam.NewFromConfig(awsCfg, func(o *iam.Options) { o.BaseEndpoint = aws.String(server) })
 	ident, err := callerAccount(ctx, awsCfg, server)
 	if err != nil {
@@ -197,6 +238,9 @@ func createComponentCredentials(ctx context.Context, cmd *cobra.Command, awsCfg 
 	}
 	for user, doc := range componentPolicies(region, ident, cluster) {
 		t := targets[user]
+		if t.secret == "podid-agent-credentials" && !agentSecret {
+			continue // agents use their own identity
+		}
 		if _, err := kube.CoreV1().Secrets(t.ns).Get(ctx, t.secret, metav1.GetOptions{}); err == nil {
 			fmt.Fprintf(cmd.OutOrStdout(), "secret %s/%s exists; keeping it\n", t.ns, t.secret)
 			continue

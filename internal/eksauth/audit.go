@@ -41,6 +41,8 @@ type auditFields struct {
 	Code           string    `json:"errorCode,omitempty"`
 	Reason         string    `json:"reason,omitempty"`
 
+	// kind is the record's kind (AuditKind when empty); not a field.
+	kind string
 	// callerKey is the caller's fair-limit key once the call passed its
 	// caller's check (a refusal is then charged to it); not recorded.
 	callerKey string
@@ -73,10 +75,14 @@ func (s *Service) audit(now time.Time, f *auditFields, err error) {
 		}
 	}
 	fields, _ := json.Marshal(f)
+	kind := AuditKind
+	if f.kind != "" {
+		kind = f.kind
+	}
 	s.cfg.Audit.Record(&store.AuditRecord{
 		ID:       s.cfg.Audit.newID(now),
 		Time:     now.UTC(),
-		Kind:     AuditKind,
+		Kind:     kind,
 		Decision: decision,
 		Reason:   f.Reason,
 		Fields:   string(fields),

@@ -434,3 +434,24 @@ func trustFrom(principal, condition string) string {
 	}
 	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + principal + `"},"Action":["sts:AssumeRole","sts:TagSession"]` + c + `}]}`
 }
+
+// TestAgentExchangeUnsigned: through the whole server, the agent exchange
+// is answered without a signature (its token is the proof) while EKS
+// Auth's own path still needs one.
+func TestAgentExchangeUnsigned(t *testing.T) {
+	e := newEnv(t, nil)
+	post := func(path, body string) (int, string) {
+		resp, err := http.Post(e.srv.URL+path, "application/json", bytes.NewReader([]byte(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("x-amzn-ErrorType")
+	}
+	if st, et := post("/podid/v1/clusters/nope/assume-role-for-agent", `{"token":"aaa.bbb.ccc"}`); st != 404 || !bytes.HasPrefix([]byte(et), []byte("ResourceNotFoundException")) {
+		t.Errorf("unsigned agent exchange: %d %s", st, et)
+	}
+	if st, et := post("/clusters/nope/assume-role-for-pod-identity", `{"token":"aaa.bbb.ccc"}`); st != 403 || !bytes.HasPrefix([]byte(et), []byte("MissingAuthenticationTokenException")) {
+		t.Errorf("unsigned pod exchange: %d %s", st, et)
+	}
+}

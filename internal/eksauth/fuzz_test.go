@@ -79,3 +79,41 @@ func FuzzFastToken(f *testing.F) {
 		}
 	})
 }
+
+// FuzzServeAgentHTTP feeds arbitrary cluster names and bodies to the
+// unsigned agent exchange (no caller in the context): it never panics,
+// never answers a client's input with a 5xx, always answers restJson1,
+// and issues credentials only for a verified agent token.
+func FuzzServeAgentHTTP(f *testing.F) {
+	u := newUnit(f, nil)
+	u.svc.cfg.AgentIssuer = u.issuer
+	good, _ := json.Marshal(map[string]string{"token": u.token(f, agentClaims(u.now))})
+	pod, _ := json.Marshal(map[string]string{"token": u.token(f, podClaims(u.now, "carts"))})
+	for _, seed := range []struct{ cluster, body string }{
+		{"c1", string(good)}, {"c1", string(pod)}, {"c1", `{"token":"a.b.c"}`}, {"c1", `{}`}, {"c1", ``},
+		{"c1", `{"token":null}`}, {"unknown", string(good)}, {"a/b", `{"token":"a.b.c"}`}, {"", `{"token":"a.b.c"}`},
+	} {
+		f.Add(seed.cluster, seed.body)
+	}
+	f.Fuzz(func(t *testing.T, cluster, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/podid/v1/clusters/"+url.PathEscape(cluster)+"/assume-role-for-agent", bytes.NewReader([]byte(body)))
+		req = req.WithContext(awsproto.WithRequestID(req.Context(), "req-1"))
+		w := httptest.NewRecorder()
+		u.svc.ServeHTTP(w, req)
+		if w.Code >= 500 {
+			t.Fatalf("HTTP %d for cluster %q body %q: %s", w.Code, cluster, body, w.Body)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
+			t.Fatalf("response is not JSON: %s", w.Body)
+		}
+		if w.Code == http.StatusOK && (cluster != "c1" || m["nodeName"] != "node-1") {
+			t.Fatalf("issued for cluster %q body %q: %s", cluster, body, w.Body)
+		}
+		if w.Code != http.StatusOK {
+			if typ := w.Header().Get("x-amzn-ErrorType"); typ == "" || m["__type"] != typ {
+				t.Fatalf("error type header %q, body %v", typ, m)
+			}
+		}
+	})
+}

@@ -78,6 +78,10 @@ type AssumeInput struct {
 	Policy            string
 	ExternalID        string
 	Duration          time.Duration
+	// ServicePrincipal is the service the role is assumed as (empty:
+	// ServicePrincipal, pods.eks.amazonaws.com); the agent exchange asks
+	// for AgentServicePrincipal.
+	ServicePrincipal string
 	// SourceARN and SourceAccount describe the cluster the request is for
 	// (aws:SourceArn / aws:SourceAccount in the trust policy).
 	SourceARN     string
@@ -150,6 +154,14 @@ type Config struct {
 	// Calls records each cluster's last allowed call (a new log if nil);
 	// readers built before the service share it.
 	Calls *CallLog
+	// AgentIssuer issues the node agents' own credentials (the agent
+	// exchange, AssumeRoleForAgent): always podid's own STS, since the
+	// agents call podid with them, never the broker. nil: the exchange
+	// answers ServiceUnavailableException.
+	AgentIssuer CredentialIssuer
+	// AgentSessionDuration is how long agents' credentials last
+	// (DefaultAgentSessionDuration when 0; MinSessionDuration..MaxSessionDuration).
+	AgentSessionDuration time.Duration
 }
 
 // RefusalSink receives the refusals of verified pods.
@@ -217,6 +229,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.SessionDuration < MinSessionDuration || cfg.SessionDuration > MaxSessionDuration {
 		return nil, fmt.Errorf("eksauth: session duration %s is outside %s..%s", cfg.SessionDuration, MinSessionDuration, MaxSessionDuration)
+	}
+	if cfg.AgentSessionDuration == 0 {
+		cfg.AgentSessionDuration = DefaultAgentSessionDuration
+	}
+	if cfg.AgentSessionDuration < MinSessionDuration || cfg.AgentSessionDuration > MaxSessionDuration {
+		return nil, fmt.Errorf("eksauth: agent session duration %s is outside %s..%s", cfg.AgentSessionDuration, MinSessionDuration, MaxSessionDuration)
 	}
 	switch {
 	case cfg.Leeway == 0:

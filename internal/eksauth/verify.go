@@ -34,9 +34,15 @@ func modeOf(c *store.Cluster) verifyMode {
 	return m
 }
 
-// verify checks token for cluster c and returns its claims, or the
+// verify checks a pod's token for cluster c and returns its claims, or the
 // protocol error (with the audit reason in rec).
 func (s *Service) verify(ctx context.Context, c *store.Cluster, token string, now time.Time, rec *auditFields) (*k8s.Claims, *awsproto.Error) {
+	return s.verifyAudience(ctx, c, token, now, rec, k8s.PodIdentityAudience)
+}
+
+// verifyAudience is verify for tokens of the given audience (pods' tokens:
+// k8s.PodIdentityAudience; agents' own tokens: k8s.AgentAudience).
+func (s *Service) verifyAudience(ctx context.Context, c *store.Cluster, token string, now time.Time, rec *auditFields, audience string) (*k8s.Claims, *awsproto.Error) {
 	mode := modeOf(c)
 	var claims *k8s.Claims
 	if mode.keys {
@@ -54,7 +60,7 @@ func (s *Service) verify(ctx context.Context, c *store.Cluster, token string, no
 				issuer = is.Issuer()
 			}
 		}
-		claims, err = k8s.Verify(ctx, token, keys, k8s.Expect{Issuer: issuer, Audience: k8s.PodIdentityAudience, Now: now, Leeway: s.cfg.Leeway})
+		claims, err = k8s.Verify(ctx, token, keys, k8s.Expect{Issuer: issuer, Audience: audience, Now: now, Leeway: s.cfg.Leeway})
 		if err != nil {
 			rec.Reason = err.Error()
 			switch {
@@ -67,7 +73,7 @@ func (s *Service) verify(ctx context.Context, c *store.Cluster, token string, no
 		}
 	}
 	if mode.review {
-		rc, aerr := s.review(ctx, c, token, now, claims, rec)
+		rc, aerr := s.review(ctx, c, token, now, claims, rec, audience)
 		if aerr != nil {
 			return nil, aerr
 		}
@@ -87,7 +93,7 @@ func (s *Service) keysUnavailable(ctx context.Context, c *store.Cluster, err err
 // review confirms token with the cluster's TokenReview API. verified are
 // the claims of the signature check when one was done (nil otherwise); the
 // review must agree with them.
-func (s *Service) review(ctx context.Context, c *store.Cluster, token string, now time.Time, verified *k8s.Claims, rec *auditFields) (*k8s.Claims, *awsproto.Error) {
+func (s *Service) review(ctx context.Context, c *store.Cluster, token string, now time.Time, verified *k8s.Claims, rec *auditFields, audience string) (*k8s.Claims, *awsproto.Error) {
 	if s.cfg.Reviewer == nil {
 		rec.Reason = "TokenReview is not configured"
 		return nil, unavailable("Tokens of cluster %s are checked with its TokenReview API, which podid cannot reach.", c.Name)
@@ -103,7 +109,7 @@ func (s *Service) review(ctx context.Context, c *store.Cluster, token string, no
 		rec.Reason = fmt.Sprintf("issuer %q is not the cluster's issuer", raw.Issuer)
 		return nil, invalidToken()
 	}
-	res, err := s.cfg.Reviewer.Review(ctx, c.Name, token, []string{k8s.PodIdentityAudience})
+	res, err := s.cfg.Reviewer.Review(ctx, c.Name, token, []string{audience})
 	if err != nil {
 		rec.Reason = "TokenReview: " + err.Error()
 		s.cfg.Logger.WarnContext(ctx, "TokenReview failed", "cluster", c.Name, "err", err)
@@ -120,8 +126,8 @@ func (s *Service) review(ctx context.Context, c *store.Cluster, token string, no
 		}
 		return nil, invalidToken()
 	}
-	if !slices.Contains(res.Audiences, k8s.PodIdentityAudience) {
-		rec.Reason = "TokenReview: audiences do not contain " + k8s.PodIdentityAudience
+	if !slices.Contains(res.Audiences, audience) {
+		rec.Reason = "TokenReview: audiences do not contain " + audience
 		return nil, invalidToken()
 	}
 	ns, sa, ok := serviceAccountUser(res.Username)

@@ -24,6 +24,10 @@ const Operation = "AssumeRoleForPodIdentity"
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := awsproto.RequestIDFrom(r.Context())
 	segs, ok := awsproto.PathSegments(r)
+	if ok && len(segs) == 5 && segs[0] == "podid" && segs[1] == "v1" && segs[2] == "clusters" && segs[4] == "assume-role-for-agent" {
+		s.serveAgent(w, r, segs[3])
+		return
+	}
 	if !ok || len(segs) != 3 || segs[0] != "clusters" || segs[2] != "assume-role-for-pod-identity" {
 		awsproto.WriteJSONError(w, reqID, errf(http.StatusNotFound, "UnknownOperationException", "The requested operation is not supported by EKS Auth."))
 		return
@@ -138,9 +142,12 @@ func skipSpace(b []byte, i int) int {
 }
 
 // Descriptor registers EKS Auth with the edge: restJson1, signed as
-// "eks-auth", regional; unsigned requests to its one path get its refusal.
+// "eks-auth", regional; unsigned requests to AssumeRoleForPodIdentity's
+// path get its refusal, and the agent exchange (AgentPathPattern) is
+// answered unsigned: its token authenticates it.
 func (s *Service) Descriptor() awsproto.Service {
 	return awsproto.Service{SigningName: "eks-auth", Protocol: awsproto.ProtocolRestJSON,
-		Handler: s, Operations: []string{Operation},
-		UnsignedPaths: []string{"/clusters/{name}/assume-role-for-pod-identity"}}
+		Handler: s, Operations: []string{Operation, AgentOperation},
+		UnsignedPaths:  []string{"/clusters/{name}/assume-role-for-pod-identity", AgentPathPattern},
+		AnonymousPaths: []string{AgentPathPattern}}
 }

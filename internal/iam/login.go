@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/store"
@@ -120,7 +121,7 @@ func (s *Service) readLoginState(ctx context.Context, name string) (*loginState,
 	st := &loginState{}
 	err := s.view(ctx, func(tx store.Tx) error {
 		var err error
-		if st.user, err = getUserTx(tx, name); err != nil {
+		if st.user, err = getUserTx(tx, s.account, name); err != nil {
 			return err
 		}
 		st.policy, err = s.passwordPolicyTx(tx)
@@ -175,6 +176,7 @@ func profileOutput(u *store.User) *LoginProfileOutput {
 
 // CreateLoginProfile gives a user a console password.
 func (s *Service) CreateLoginProfile(ctx context.Context, in *CreateLoginProfileInput) (*LoginProfileOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	if in.UserName != "" {
 		v.name(in.UserName, "userName", maxNameLen)
@@ -202,7 +204,7 @@ func (s *Service) CreateLoginProfile(ctx context.Context, in *CreateLoginProfile
 	var u *store.User
 	err = s.update(ctx, func(tx store.Tx) error {
 		var err error
-		if u, err = getUserTx(tx, name); err != nil {
+		if u, err = getUserTx(tx, s.account, name); err != nil {
 			return err
 		}
 		if u.LoginProfile != nil {
@@ -220,6 +222,7 @@ func (s *Service) CreateLoginProfile(ctx context.Context, in *CreateLoginProfile
 
 // GetLoginProfile returns a user's login profile (never the password).
 func (s *Service) GetLoginProfile(ctx context.Context, in *LoginProfileInput) (*LoginProfileOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	if in.UserName != "" {
 		v.name(in.UserName, "userName", maxNameLen)
@@ -232,7 +235,7 @@ func (s *Service) GetLoginProfile(ctx context.Context, in *LoginProfileInput) (*
 		return nil, err
 	}
 	var u *store.User
-	err = s.view(ctx, func(tx store.Tx) (err error) { u, err = getUserTx(tx, name); return err })
+	err = s.view(ctx, func(tx store.Tx) (err error) { u, err = getUserTx(tx, s.account, name); return err })
 	if err != nil {
 		return nil, err
 	}
@@ -245,6 +248,7 @@ func (s *Service) GetLoginProfile(ctx context.Context, in *LoginProfileInput) (*
 // UpdateLoginProfile sets a user's password (as an administrator: the old
 // one is not needed) and/or whether it must be reset at the next sign-in.
 func (s *Service) UpdateLoginProfile(ctx context.Context, in *UpdateLoginProfileInput) error {
+	s = s.forCaller(ctx)
 	var v violations
 	v.name(in.UserName, "userName", maxNameLen)
 	if in.Password != nil {
@@ -271,7 +275,7 @@ func (s *Service) UpdateLoginProfile(ctx context.Context, in *UpdateLoginProfile
 		}
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		u, err := getUserTx(tx, in.UserName)
+		u, err := getUserTx(tx, s.account, in.UserName)
 		if err != nil {
 			return err
 		}
@@ -295,6 +299,7 @@ func (s *Service) UpdateLoginProfile(ctx context.Context, in *UpdateLoginProfile
 // DeleteLoginProfile removes a user's console password; the user can no
 // longer sign in to the console (access keys are untouched).
 func (s *Service) DeleteLoginProfile(ctx context.Context, in *LoginProfileInput) error {
+	s = s.forCaller(ctx)
 	var v violations
 	if in.UserName != "" {
 		v.name(in.UserName, "userName", maxNameLen)
@@ -307,7 +312,7 @@ func (s *Service) DeleteLoginProfile(ctx context.Context, in *LoginProfileInput)
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		u, err := getUserTx(tx, name)
+		u, err := getUserTx(tx, s.account, name)
 		if err != nil {
 			return err
 		}
@@ -325,6 +330,7 @@ func (s *Service) DeleteLoginProfile(ctx context.Context, in *LoginProfileInput)
 // (HardExpiry only keeps such users out of the console), and clears
 // PasswordResetRequired.
 func (s *Service) ChangePassword(ctx context.Context, in *ChangePasswordInput) error {
+	s = s.forCaller(ctx)
 	var v violations
 	v.password(in.OldPassword, "oldPassword")
 	v.password(in.NewPassword, "newPassword")
@@ -361,7 +367,7 @@ func (s *Service) ChangePassword(ctx context.Context, in *ChangePasswordInput) e
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		u, err := getUserTx(tx, p.Name)
+		u, err := getUserTx(tx, s.account, p.Name)
 		if err != nil {
 			return err
 		}
@@ -413,10 +419,15 @@ var (
 // and re-hashes the password when the hasher's parameters have changed.
 // CheckConsolePassword does not rate-limit: the caller must.
 func (s *Service) CheckConsolePassword(ctx context.Context, account, userName, password string) (*auth.Principal, error) {
+	// The user is looked up in the account the sign-in names: a copy of
+	// the service serving that account, as forCaller does for a request.
+	c := *s
+	c.account = account
+	s = &c
 	var v violations
 	v.name(userName, "userName", maxNameLen)
 	var st *loginState
-	if account == s.account && v.err() == nil {
+	if arn.IsValidAccountID(account) && v.err() == nil {
 		var err error
 		st, err = s.readLoginState(ctx, userName)
 		var ae *awsproto.Error
@@ -459,7 +470,7 @@ func (s *Service) CheckConsolePassword(ctx context.Context, account, userName, p
 		}
 	}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		cur, err := tx.GetUser(u.Name)
+		cur, err := tx.GetUser(s.account, u.Name)
 		if err != nil || cur.ID != u.ID || cur.LoginProfile == nil || cur.LoginProfile.PasswordHash != lp.PasswordHash {
 			return err // changed meanwhile: the sign-in still stands; skip the bookkeeping
 		}

@@ -28,7 +28,7 @@ func (e *testEnv) createUser(t *testing.T, name string) *store.User {
 func (e *testEnv) storedUser(t *testing.T, name string) *store.User {
 	t.Helper()
 	var u *store.User
-	must(t, e.store.View(context.Background(), func(tx store.Tx) (err error) { u, err = tx.GetUser(name); return err }))
+	must(t, e.store.View(context.Background(), func(tx store.Tx) (err error) { u, err = tx.GetUser(testAccount, name); return err }))
 	return u
 }
 
@@ -496,7 +496,7 @@ func TestSignInRehashes(t *testing.T) {
 	h, err := old.Hash(context.Background(), goodPassword)
 	must(t, err)
 	must(t, env.store.Update(context.Background(), func(tx store.Tx) error {
-		u, err := tx.GetUser("alice")
+		u, err := tx.GetUser(testAccount, "alice")
 		if err != nil {
 			return err
 		}
@@ -550,4 +550,43 @@ func TestLoginProfileWire(t *testing.T) {
 	golden(t, "GetAccountPasswordPolicyDefaults.xml", res, nil)
 	_, err = env.query(t, "UpdateAccountPasswordPolicy", url.Values{"MaxPasswordAge": {"x"}})
 	wantErr(t, err, 400, "ValidationError", "Value 'x' at 'maxPasswordAge' failed to satisfy constraint: Member must be a number")
+}
+
+// Login profiles and password policies belong to an account: the same
+// user name in two accounts has two passwords, each account has its own
+// policy, and a sign-in names the account whose user it is.
+func TestLoginProfilesPerAccount(t *testing.T) {
+	env := newTestEnv(t)
+	ctxB := auth.WithPrincipal(context.Background(), auth.RootPrincipal("aws", otherAccount, "AKIAROOTOFACCOUNTBBB"))
+	env.createUser(t, "alice")
+	_, err := env.svc.CreateUser(ctxB, &CreateUserInput{UserName: "alice"})
+	must(t, err)
+	_, err = env.svc.CreateLoginProfile(env.ctx, &CreateLoginProfileInput{UserName: "alice", Password: goodPassword})
+	must(t, err)
+	_, err = env.svc.GetLoginProfile(ctxB, &LoginProfileInput{UserName: "alice"})
+	wantErr(t, err, 404, "NoSuchEntity", "Login Profile for User alice cannot be found.")
+	_, err = env.svc.CreateLoginProfile(ctxB, &CreateLoginProfileInput{UserName: "alice", Password: otherPassword})
+	must(t, err)
+
+	must(t, env.svc.UpdateAccountPasswordPolicy(ctxB, &UpdateAccountPasswordPolicyInput{MinimumPasswordLength: ptr(20)}))
+	_, err = env.svc.GetAccountPasswordPolicy(env.ctx)
+	wantErr(t, err, 404, "NoSuchEntity", "The Password Policy with domain name 123456789012 cannot be found.")
+	err = env.svc.UpdateLoginProfile(ctxB, &UpdateLoginProfileInput{UserName: "alice", Password: ptr("Fifteen-Chars-1")})
+	wantErr(t, err, 400, "PasswordPolicyViolation", "Password should have a minimum length of 20")
+	must(t, env.svc.UpdateLoginProfile(env.ctx, &UpdateLoginProfileInput{UserName: "alice", Password: ptr("Fifteen-Chars-1")}))
+
+	pA, err := env.svc.CheckConsolePassword(context.Background(), testAccount, "alice", "Fifteen-Chars-1")
+	must(t, err)
+	pB, err := env.svc.CheckConsolePassword(context.Background(), otherAccount, "alice", otherPassword)
+	must(t, err)
+	if pA.AccountID != testAccount || pA.ARN != "arn:aws:iam::"+testAccount+":user/alice" ||
+		pB.AccountID != otherAccount || pB.ARN != "arn:aws:iam::"+otherAccount+":user/alice" {
+		t.Fatalf("principals: %+v, %+v", pA, pB)
+	}
+	if _, err := env.svc.CheckConsolePassword(context.Background(), otherAccount, "alice", "Fifteen-Chars-1"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("account A's password in account B = %v, want ErrBadCredentials", err)
+	}
+	if _, err := env.svc.CheckConsolePassword(context.Background(), "not-an-account", "alice", otherPassword); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("malformed account = %v, want ErrBadCredentials", err)
+	}
 }

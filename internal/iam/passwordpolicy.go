@@ -82,6 +82,7 @@ func passwordPolicyViolation(msg string) *awsproto.Error {
 
 // UpdateAccountPasswordPolicy sets the account's password policy.
 func (s *Service) UpdateAccountPasswordPolicy(ctx context.Context, in *UpdateAccountPasswordPolicyInput) error {
+	s = s.forCaller(ctx)
 	var v violations
 	v.intRange(in.MinimumPasswordLength, "minimumPasswordLength", minPasswordLength, maxPasswordLength)
 	v.intRange(in.MaxPasswordAge, "maxPasswordAge", 1, maxPasswordAgeDays)
@@ -119,6 +120,7 @@ func (s *Service) UpdateAccountPasswordPolicy(ctx context.Context, in *UpdateAcc
 // account may read it, whatever their policies say (short of an explicit
 // deny), as IAM grants.
 func (s *Service) GetAccountPasswordPolicy(ctx context.Context) (*GetAccountPasswordPolicyOutput, error) {
+	s = s.forCaller(ctx)
 	var pol *store.PasswordPolicy
 	if err := s.view(ctx, func(tx store.Tx) (err error) { pol, err = s.passwordPolicyTx(tx); return err }); err != nil {
 		return nil, err
@@ -146,6 +148,7 @@ func (s *Service) GetAccountPasswordPolicy(ctx context.Context) (*GetAccountPass
 // DeleteAccountPasswordPolicy removes the account's password policy; the
 // default policy applies again.
 func (s *Service) DeleteAccountPasswordPolicy(ctx context.Context) error {
+	s = s.forCaller(ctx)
 	if err := s.authorize(ctx, "iam:DeleteAccountPasswordPolicy", passwordPolicyResource, nil); err != nil {
 		return err
 	}

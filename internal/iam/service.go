@@ -154,6 +154,22 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// forCaller returns the service as seen by the request's caller: a copy
+// whose account is the caller's (the account of the key that signed the
+// request), so that every name the operation reads or writes is in that
+// account's IAM namespace and every ARN it builds carries that account.
+// A request is never served in another account. Without a caller (an
+// unsigned request, refused by authorize) it keeps the configured one.
+func (s *Service) forCaller(ctx context.Context) *Service {
+	p := auth.PrincipalFrom(ctx)
+	if p == nil || p.AccountID == "" || p.AccountID == s.account {
+		return s
+	}
+	c := *s
+	c.account = p.AccountID
+	return &c
+}
+
 // clock returns the current time in UTC at IAM's one-second precision.
 func (s *Service) clock() time.Time {
 	return s.now().UTC().Truncate(time.Second)

@@ -18,6 +18,13 @@ import (
 // PodIdentityAudience is the audience of tokens EKS Auth accepts.
 const PodIdentityAudience = "pods.eks.amazonaws.com"
 
+// AgentAudience is the audience of the node agents' own projected tokens,
+// which podid's agent exchange (POST /podid/v1/clusters/NAME/assume-role-for-agent)
+// accepts. EKS Auth refuses them (its audience is PodIdentityAudience), and
+// the agent exchange refuses pods' tokens, so neither token opens the other
+// door.
+const AgentAudience = "podid.dev/agent"
+
 // MaxTokenBytes bounds the size of a token podid will parse. Real projected
 // tokens are around 1 KB; 16 KiB leaves room for long names and claims.
 const MaxTokenBytes = 16 << 10

@@ -69,6 +69,9 @@ type Edge struct {
 	unsigned *http.ServeMux
 	// byPattern: unsigned pattern → service.
 	byPattern map[string]*awsproto.Service
+	// anonymous: the unsigned patterns whose service answers them itself
+	// (awsproto.Service.AnonymousPaths).
+	anonymous map[string]bool
 }
 
 // DefaultMaxBodyBytes bounds request bodies. IAM's largest input (a policy
@@ -87,7 +90,7 @@ func New(cfg Config) *Edge {
 		cfg.MaxInflightBodyBytes = DefaultMaxInflightBodyBytes
 	}
 	e := &Edge{cfg: cfg, labels: newLabeler(cfg), budget: &bodyBudget{limit: cfg.MaxInflightBodyBytes},
-		unsigned: http.NewServeMux(), byPattern: map[string]*awsproto.Service{}}
+		unsigned: http.NewServeMux(), byPattern: map[string]*awsproto.Service{}, anonymous: map[string]bool{}}
 	seen := map[string]bool{}
 	for i := range e.cfg.Services {
 		s := &e.cfg.Services[i]
@@ -101,6 +104,9 @@ func New(cfg Config) *Edge {
 		for _, p := range s.UnsignedPaths {
 			e.unsigned.Handle(p, http.NotFoundHandler()) // panics on a conflicting pattern
 			e.byPattern[p] = s
+		}
+		for _, p := range s.AnonymousPaths {
+			e.anonymous[p] = true
 		}
 	}
 	return e
@@ -119,6 +125,9 @@ type route struct {
 	service string // the signing name (iam, sts, eks, eks-auth)
 	proto   protocol
 	svc     *awsproto.Service // nil: a service podid does not serve
+	// anonymous: an unsigned request to one of svc's AnonymousPaths,
+	// which the service answers itself.
+	anonymous bool
 }
 
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -210,6 +219,10 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			SourceIP:        sourceIP(r),
 			UserAgent:       r.UserAgent(),
 		})
+	} else if rt.anonymous {
+		// The service authenticates the request by its body; it still
+		// learns where the request came from.
+		ctx = auth.WithRequestInfo(ctx, auth.RequestInfo{SecureTransport: r.TLS != nil, SourceIP: sourceIP(r), UserAgent: r.UserAgent()})
 	} else if !(rt.svc != nil && slices.Contains(rt.svc.UnsignedActions, action)) {
 		fail(missingAuth(rt))
 		return
@@ -257,6 +270,9 @@ func (e *Edge) precheck(r *http.Request, rt route) error {
 		// Only a service's unsigned actions (awsQuery on "/") may come
 		// without a signature; their action is in the body.
 		if rt.svc != nil && len(rt.svc.UnsignedActions) > 0 && (r.URL.Path == "/" || r.URL.Path == "") {
+			return nil
+		}
+		if rt.anonymous {
 			return nil
 		}
 		e.cfg.Metrics.limitRefused(limitUnsigned)
@@ -321,7 +337,9 @@ func (e *Edge) classify(r *http.Request) route {
 	}
 	if _, pattern := e.unsigned.Handler(probe); pattern != "" {
 		if s, ok := e.byPattern[pattern]; ok {
-			return routeOf(s)
+			rt := routeOf(s)
+			rt.anonymous = e.anonymous[pattern]
+			return rt
 		}
 	}
 	// A path ServeMux would redirect (unclean): the fallback service's.

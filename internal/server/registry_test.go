@@ -76,6 +76,10 @@ func TestBadRegistrationPanics(t *testing.T) {
 		"unsigned json":   {{SigningName: "eks", Protocol: awsproto.ProtocolRestJSON, Handler: h, Operations: []string{"X"}, UnsignedActions: []string{"X"}}},
 		"twice":           {ok, ok},
 		"same path twice": {ok, {SigningName: "other", Protocol: awsproto.ProtocolRestJSON, Handler: h, Operations: []string{"Y"}, UnsignedPaths: []string{"/"}}},
+		"anonymous path not unsigned": {{SigningName: "eks", Protocol: awsproto.ProtocolRestJSON, Handler: h, Operations: []string{"X"},
+			UnsignedPaths: []string{"/a"}, AnonymousPaths: []string{"/b"}}},
+		"anonymous awsQuery": {{SigningName: "sts", Protocol: awsproto.ProtocolQuery, Query: &recorder{}, Namespace: "ns", Operations: []string{"X"},
+			UnsignedPaths: []string{"/a"}, AnonymousPaths: []string{"/a"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {

@@ -45,7 +45,9 @@ func (s *Service) trustContext(ctx context.Context, r *assumeRequest, tags *sess
 // trust policy and, for IAM callers, the caller's identity policies,
 // permissions boundary and session policies, with AWS's rule that a trust
 // policy must allow the caller explicitly (naming the account alone
-// delegates to the caller's identity policies). The first action denied
+// delegates to the caller's identity policies), and that a caller of
+// another account than the role's also needs its identity policies'
+// Allow. The first action denied
 // gives AccessDenied: for IAM callers with the policy engine's sentence
 // (bare for a trust-policy refusal, with the reason for an identity,
 // boundary or session policy), otherwise the request's own.
@@ -81,7 +83,14 @@ func (s *Service) checkTrust(ctx context.Context, r *assumeRequest, role *store.
 		pc.Set(k, v...)
 	}
 	for _, action := range actions {
+		// The role's account owns the resource: a caller of another
+		// account needs both the trust policy's Allow and its own
+		// identity policies' (AWS's cross-account evaluation), whatever
+		// the trust policy names.
 		req := &policy.Request{Principal: principal, Action: action, Resource: role.ARN, Context: pc}
+		if r.caller != nil {
+			req.ResourceAccount = role.Account
+		}
 		if policy.Evaluate(set, req).Allowed() {
 			continue
 		}

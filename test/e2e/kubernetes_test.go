@@ -135,7 +135,11 @@ func TestKubernetesEndToEnd(t *testing.T) {
 		t.Errorf("registered issuer = %q, want %q", got, cp.Issuer)
 	}
 	webhookCreds := secretFile(t, cp, "podid", "podid-webhook-credentials")
-	agentCreds := secretFile(t, cp, "kube-system", "podid-agent-credentials")
+	// Agents use their own projected tokens (the chart's default): the Job
+	// made their role and no shared agent Secret.
+	if out, err := cp.kubectlOut("-n", "kube-system", "get", "secret", "podid-agent-credentials"); err == nil || !strings.Contains(out, "NotFound") {
+		t.Errorf("an agent Secret exists: %v %s", err, out)
+	}
 
 	// The webhook runs here, registered with the API server by URL instead
 	// of the chart's Service (kwok's pods run no containers).
@@ -211,11 +215,21 @@ spec:
 		"--bound-object-kind", "Pod", "--bound-object-name", pod, "--duration", "1h"))
 	tokenFile := filepath.Join(t.TempDir(), "eks-pod-identity-token")
 	os.WriteFile(tokenFile, []byte(token), 0o600)
+	// The agent of the pod's node, as the chart runs it: no AWS
+	// credentials, its own projected token (kube-system/eks-pod-identity-agent,
+	// bound to the DaemonSet's pod on that node).
+	node := cp.kubectl(t, "-n", "carts", "get", "pod", pod, "-o", "jsonpath={.spec.nodeName}")
+	agentPod := cp.kubectl(t, "-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=eks-pod-identity-agent",
+		"--field-selector", "spec.nodeName="+node, "-o", "jsonpath={.items[0].metadata.name}")
+	agentTokenFile := filepath.Join(t.TempDir(), "agent-token")
+	os.WriteFile(agentTokenFile, []byte(cp.kubectl(t, "-n", "kube-system", "create", "token", "eks-pod-identity-agent", "--audience", "podid.dev/agent",
+		"--bound-object-kind", "Pod", "--bound-object-name", agentPod, "--duration", "1h")), 0o600)
 	agentPort, probePort, metricsPort := freePort(t), freePort(t), freePort(t)
-	startProcess(t, "agent", s.sharedCredsEnv(agentCreds), "agent", "--cluster-name", cluster, "--endpoint", s.URL,
+	startProcess(t, "agent", s.sharedCredsEnv("/dev/null"), "agent", "--cluster-name", cluster, "--endpoint", s.URL,
+		"--identity-token-file", agentTokenFile,
 		"--bind-hosts", "127.0.0.1", "--port", fmt.Sprint(agentPort), "--allowed-hosts", "127.0.0.1", "--change-feed-endpoint", s.URL,
 		"--probe-address", "127.0.0.1", "--probe-port", fmt.Sprint(probePort), "--metrics-address", "127.0.0.1", "--metrics-port", fmt.Sprint(metricsPort))
-	waitReady(t, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/healthz", probePort), 30*time.Second)
+	waitReady(t, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort), 30*time.Second)
 
 	podEnv := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
@@ -341,16 +355,21 @@ func testAgentAddon(t *testing.T, cp *controlPlane, s *server, cluster, image st
 	// kwok runs no kubelet to finish the old pods' graceful termination,
 	// and their host port would keep the new ones off the nodes.
 	cp.kubectl(t, "-n", "kube-system", "delete", "pods", "-l", "app.kubernetes.io/name=eks-pod-identity-agent", "--grace-period=0", "--force")
-	cp.kubectl(t, "-n", "kube-system", "delete", "secret", "podid-agent-credentials")
+	cp.kubectl(t, "-n", "kube-system", "delete", "secret", "podid-agent-credentials", "--ignore-not-found")
 	agentUser := "podid-agent-" + cluster
 	keyCount := func() int {
+		// With agents on their projected tokens (the default) the agent
+		// user exists only once a shared key was made.
+		if _, errOut, err := s.awsRun(root, "iam", "get-user", "--user-name", agentUser); err != nil && strings.Contains(errOut, "NoSuchEntity") {
+			return 0
+		}
 		out := s.awsJSON(t, root, "iam", "list-access-keys", "--user-name", agentUser)
 		return len(out["AccessKeyMetadata"].([]any))
 	}
 	keysBefore := keyCount()
 
 	created := s.awsJSON(t, root, append([]string{"eks", "create-addon", "--configuration-values",
-		`{"agent":{"additionalArgs":{"-v":"debug"}},"podLabels":{"team":"platform"}}`}, addon...)...)
+		`{"agent":{"additionalArgs":{"-v":"debug"}},"podLabels":{"team":"platform"},"agentAuth":"secret"}`}, addon...)...)
 	if got := str(created, "addon", "status"); got != "CREATING" {
 		t.Errorf("create-addon status = %q", got)
 	}
@@ -408,6 +427,22 @@ func testAgentAddon(t *testing.T, cp *controlPlane, s *server, cluster, image st
 	wantCode(t, s.awsErr(t, root, "eks", "describe-update", "--name", cluster, "--addon-name", "eks-pod-identity-agent", "--update-id", "5a1e6a2c-0d6f-4c61-9a43-0ad0e0e0e0e0"), "ResourceNotFoundException")
 	if got := dsField("{.spec.template.spec.nodeSelector}"); !strings.Contains(got, "podid.io/no-such-node") {
 		t.Errorf("node selector after update-addon: %s", got)
+	}
+	// The update left agentAuth to its default: the agents now use their
+	// projected tokens, the shared key's Secret is gone and its key revoked,
+	// and the agent role exists.
+	if got := dsField("{.spec.template.spec.volumes[0].projected.sources[0].serviceAccountToken.audience}"); got != "podid.dev/agent" ||
+		!strings.Contains(dsField("{.spec.template.spec.containers[0].args}"), "--identity-token-file=/var/run/secrets/podid/agent/token") {
+		t.Errorf("agent after update-addon: volumes %s", dsField("{.spec.template.spec.volumes}"))
+	}
+	if out, err := cp.kubectlOut("-n", "kube-system", "get", "secret", "podid-agent-credentials"); err == nil || !strings.Contains(out, "NotFound") {
+		t.Errorf("the shared agent Secret after update-addon: %v %s", err, out)
+	}
+	if n := keyCount(); n != keysBefore {
+		t.Errorf("agent user has %d keys after the switch to projected tokens, want %d", n, keysBefore)
+	}
+	if r := s.awsJSON(t, root, "iam", "get-role", "--role-name", "podid-agent-"+cluster); str(r, "Role", "Path") != "/podid/" {
+		t.Errorf("agent role %v", r)
 	}
 	cp.waitFor(t, time.Minute, "add-on DEGRADED", func() bool {
 		d := s.awsJSON(t, root, append([]string{"eks", "describe-addon"}, addon...)...)

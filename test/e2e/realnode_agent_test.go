@@ -58,11 +58,10 @@ func TestRealNodeAgentFromChart(t *testing.T) {
 	reg := exec.Command(podidBin, "cluster", "register-self", "--server", s.URL, "--cluster-name", cluster,
 		"--region", s.Region, "--kubeconfig", cp.Kubeconfig, "--namespace", "podid", "--api-access")
 	reg.Env = s.sharedCredsEnv(filepath.Join(s.DataDir, "root-credentials"))
-	if out, err := reg.CombinedOutput(); err != nil {
+	// The chart's agents use their own projected tokens (agent.auth=token):
+	// the Job makes their role, and no shared agent Secret.
+	if out, err := reg.CombinedOutput(); err != nil || !strings.Contains(string(out), "agent role podid-agent-"+cluster+" is ready") {
 		t.Fatalf("register-self: %v\n%s", err, out)
-	}
-	if agentCreds := secretFile(t, cp, "kube-system", "podid-agent-credentials"); agentCreds == "" {
-		t.Fatal("register-self made no agent credentials")
 	}
 	cp.kubectlApply(t, manifest)
 	t.Cleanup(func() {
@@ -77,6 +76,11 @@ func TestRealNodeAgentFromChart(t *testing.T) {
 	})
 	if node := cp.kubectl(t, "-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=eks-pod-identity-agent", "-o", "jsonpath={.items[*].spec.nodeName}"); node != realNodeName {
 		t.Errorf("agent pods on %q, want %s", node, realNodeName)
+	}
+	// Ready means the agent holds its own credentials: the kubelet's
+	// projected token, exchanged with podid, bound to this node.
+	if logs := cp.kubectl(t, "-n", "kube-system", "logs", "-l", "app.kubernetes.io/name=eks-pod-identity-agent", "--tail=-1"); !strings.Contains(logs, `"msg":"agent identity: obtained credentials bound to this node","node":"`+realNodeName+`"`) {
+		t.Errorf("the agent did not obtain node-bound credentials:\n%s", logs)
 	}
 	// EKS's view: the add-on adopts the chart's agent and is ACTIVE from
 	// the DaemonSet's status on the real node.

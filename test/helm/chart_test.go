@@ -278,6 +278,22 @@ func TestBrokerModeIsOneValue(t *testing.T) {
 	}
 }
 
+// TestHostedAccounts: each of accounts becomes an --account flag of the
+// server.
+func TestHostedAccounts(t *testing.T) {
+	objs, _ := render(t, map[string]any{"accounts": []any{"210987654321", "111122223333"}})
+	args := dig(objs["Deployment/podid/podid-server"], "spec", "template", "spec", "containers").([]any)[0].(map[string]any)["args"].([]any)
+	var got []string
+	for _, a := range args {
+		if s, ok := a.(string); ok && strings.HasPrefix(s, "--account=") {
+			got = append(got, s)
+		}
+	}
+	if strings.Join(got, " ") != "--account=210987654321 --account=111122223333" {
+		t.Errorf("server args %v: account flags %v", args, got)
+	}
+}
+
 // TestPlainManifests keeps deploy/manifests/podid.yaml equal to the chart
 // rendered with defaults (random secrets excluded). Set
 // PODID_UPDATE_GOLDEN=1 to regenerate it.
@@ -298,9 +314,10 @@ func TestPlainManifests(t *testing.T) {
 #                                 A-Z0-9, aws_secret_access_key = 40 characters),
 #                                 base64-encoded. The account's root key, read only
 #                                 by the registration Job.
-# The registration Job creates podid/podid-webhook-credentials and
-# kube-system/podid-agent-credentials (the components' scoped keys); the webhook
-# creates podid/podid-webhook-ca (its CA).
+# The registration Job creates podid/podid-webhook-credentials (the webhook's
+# scoped key) and the agents' role, which each agent obtains with its own
+# projected token (no agent Secret); the webhook creates podid/podid-webhook-ca
+# (its CA).
 `
 	if os.Getenv("PODID_UPDATE_GOLDEN") == "1" {
 		os.MkdirAll(filepath.Dir(path), 0o755)
@@ -483,5 +500,44 @@ func TestHighAvailability(t *testing.T) {
 	}
 	if dig(dep, "spec", "template", "spec", "containers").([]any)[0].(map[string]any)["env"] != nil {
 		t.Error("SQLite defaults: the server has a database variable")
+	}
+}
+
+// TestAgentIdentity: by default each agent authenticates with its own
+// projected token (audience podid.dev/agent) and no agent Secret exists or
+// may be written; agent.auth=secret keeps the shared key.
+func TestAgentIdentity(t *testing.T) {
+	for _, c := range []struct {
+		auth string
+		vals map[string]any
+	}{{"token", nil}, {"secret", map[string]any{"agent": map[string]any{"auth": "secret"}}}} {
+		t.Run(c.auth, func(t *testing.T) {
+			objs, all := render(t, c.vals)
+			pod := dig(objs["DaemonSet/kube-system/eks-pod-identity-agent"], "spec", "template", "spec")
+			ctr := dig(pod, "containers").([]any)[0]
+			args := fmt.Sprint(dig(ctr, "args"))
+			env := fmt.Sprint(dig(ctr, "env"))
+			vols := dig(pod, "volumes").([]any)
+			job := dig(objs["Job/podid/podid-register"], "spec", "template", "spec", "containers").([]any)[0]
+			_, secretRole := objs["Role/kube-system/podid-register"]
+			if c.auth == "token" {
+				src := dig(vols[0], "projected", "sources").([]any)[0]
+				if dig(src, "serviceAccountToken", "audience") != "podid.dev/agent" || dig(src, "serviceAccountToken", "expirationSeconds") != float64(3600) || dig(src, "serviceAccountToken", "path") != "token" {
+					t.Errorf("agent token volume %v", vols)
+				}
+				if !strings.Contains(args, "--identity-token-file=/var/run/secrets/podid/agent/token") || strings.Contains(env, "AWS_SHARED_CREDENTIALS_FILE") ||
+					strings.Contains(all, "podid-agent-credentials") || secretRole || !strings.Contains(fmt.Sprint(dig(job, "args")), "--agent-identity=true") {
+					t.Errorf("token mode: args %s env %s, agent Secret mentioned %v, kube-system secret role %v", args, env, strings.Contains(all, "podid-agent-credentials"), secretRole)
+				}
+				if dig(pod, "automountServiceAccountToken") != false {
+					t.Error("the agent mounts its default API token")
+				}
+				return
+			}
+			if dig(vols[0], "secret", "secretName") != "podid-agent-credentials" || strings.Contains(args, "--identity-token-file") ||
+				!strings.Contains(env, "AWS_SHARED_CREDENTIALS_FILE") || !secretRole || !strings.Contains(fmt.Sprint(dig(job, "args")), "--agent-identity=false") {
+				t.Errorf("secret mode: volumes %v args %s env %s role %v", vols, args, env, secretRole)
+			}
+		})
 	}
 }

@@ -19,7 +19,7 @@ func testLoginProfiles(t *testing.T, s store.Store) {
 		ResetRequired: true,
 	}
 	update(t, s, func(tx store.Tx) error { return tx.CreateUser(u) })
-	got := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser("dana") })
+	got := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser(acct, "dana") })
 	checkEqual(t, "created with a login profile", got, u)
 
 	// Replace it: the history and the reset flag round-trip, and the last
@@ -36,7 +36,7 @@ func testLoginProfiles(t *testing.T, s store.Store) {
 	}
 	got.PasswordLastUsed = at(10)
 	update(t, s, func(tx store.Tx) error { return tx.UpdateUser(got) })
-	again := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser("Dana") })
+	again := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser(acct, "Dana") })
 	checkEqual(t, "login profile replaced", again, got)
 
 	// An update of other fields read from the store keeps the profile, and
@@ -44,10 +44,10 @@ func testLoginProfiles(t *testing.T, s store.Store) {
 	again.Tags = []store.Tag{{Key: "team", Value: "b"}}
 	again.Name, again.ARN = "Danielle", "arn:aws:iam::"+acct+":user/Danielle"
 	update(t, s, func(tx store.Tx) error { return tx.UpdateUser(again) })
-	renamed := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser("danielle") })
+	renamed := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser(acct, "danielle") })
 	checkEqual(t, "login profile after rename", renamed.LoginProfile, got.LoginProfile)
 
-	listed := mustGet(t, s, func(tx store.Tx) ([]*store.User, error) { return tx.ListUsers("/", store.Page{}) })
+	listed := mustGet(t, s, func(tx store.Tx) ([]*store.User, error) { return tx.ListUsers(acct, "/", store.Page{}) })
 	if len(listed) != 1 || listed[0].LoginProfile == nil || listed[0].LoginProfile.PasswordHash != got.LoginProfile.PasswordHash {
 		t.Errorf("ListUsers: login profile not listed with its user: %s", dump(listed))
 	}
@@ -55,7 +55,7 @@ func testLoginProfiles(t *testing.T, s store.Store) {
 	// Deleting the profile is an update without it; the last sign-in stays.
 	renamed.LoginProfile = nil
 	update(t, s, func(tx store.Tx) error { return tx.UpdateUser(renamed) })
-	none := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser("danielle") })
+	none := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser(acct, "danielle") })
 	if none.LoginProfile != nil {
 		t.Errorf("login profile after removal = %s, want none", dump(none.LoginProfile))
 	}
@@ -64,7 +64,7 @@ func testLoginProfiles(t *testing.T, s store.Store) {
 	// A user without a profile stays without one.
 	plain := newUser("Eve", "/")
 	update(t, s, func(tx store.Tx) error { return tx.CreateUser(plain) })
-	if p := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser("eve") }); p.LoginProfile != nil || !p.PasswordLastUsed.IsZero() {
+	if p := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser(acct, "eve") }); p.LoginProfile != nil || !p.PasswordLastUsed.IsZero() {
 		t.Errorf("user created without a login profile has %s, last used %v", dump(p.LoginProfile), p.PasswordLastUsed)
 	}
 }

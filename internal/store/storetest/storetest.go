@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PrincipalDeleteConflicts", testPrincipalDeleteConflicts},
 		{"AccessKeys", testAccessKeys},
 		{"OIDCProviders", testOIDCProviders},
+		{"Accounts", testAccounts},
 		{"ServerKeys", testServerKeys},
 		{"Clusters", testClusters},
 		{"Addons", testAddons},
