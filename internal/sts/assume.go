@@ -280,8 +280,7 @@ func (s *Service) assume(ctx context.Context, r *assumeRequest) (res *assumeResu
 	if si != "" {
 		actions = append(actions, "sts:SetSourceIdentity")
 	}
-	keys := s.trustContext(ctx, r, tags, si)
-	if err := s.checkTrust(ctx, r, role, actions, keys); err != nil {
+	if err := s.checkTrust(ctx, r, role, actions, tags, si); err != nil {
 		return nil, err
 	}
 

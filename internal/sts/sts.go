@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/podid/podid/internal/arn"
@@ -110,6 +111,7 @@ type Service struct {
 	audit     AuditFunc
 	keys      *keyFetcher
 	handlers  map[string]queryHandler
+	ctxPool   sync.Pool // *policy.Context, Reset, for trust checks
 }
 
 // New returns the STS service.
