@@ -32,7 +32,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -44,6 +43,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	_ "modernc.org/sqlite"
+
+	"github.com/podid/podid/bench/internal/proc"
 )
 
 const (
@@ -77,54 +78,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
-}
-
-// proc is a child process.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  *bytes.Buffer
-}
-
-func start(name string, env []string, bin string, args ...string) (*proc, error) {
-	p := &proc{name: name, cmd: exec.Command(bin, args...), log: &bytes.Buffer{}}
-	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = io.Discard, &lockedWriter{w: p.log}
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	return p, nil
-}
-
-func (p *proc) stop() {
-	p.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		p.cmd.Process.Kill()
-	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // client signs requests with a key.
@@ -174,33 +127,26 @@ func (c *client) queryBody(ctx context.Context, service string, v url.Values) ([
 // startAgent runs a standalone agent with a key, following the change
 // feed and renewing credentials every 20 s; it returns the process, its
 // credentials URL and its metrics URL.
-func startAgent(name, bin string, env []string, endpoint string, key aws.Credentials) (*proc, string, string, error) {
-	port, err := freePort()
+func startAgent(name, bin string, env []string, endpoint string, key aws.Credentials) (*proc.Proc, string, string, error) {
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, "", "", err
 	}
-	metricsPort, err := freePort()
+	metricsPort, err := proc.FreePort()
 	if err != nil {
 		return nil, "", "", err
 	}
 	agentEnv := append(append([]string(nil), env...), "AWS_ACCESS_KEY_ID="+key.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+key.SecretAccessKey, "AWS_REGION="+region)
-	p, err := start(name, agentEnv, bin, "agent", "--cluster-name", cluster, "--endpoint", endpoint,
+	p, err := proc.Start(name, agentEnv, bin, "agent", "--cluster-name", cluster, "--endpoint", endpoint,
 		"--bind-hosts", "127.0.0.1", "--port", strconv.Itoa(port), "--allowed-hosts", "127.0.0.1", "--manage-addresses=false",
 		"--probe-address", "", "--metrics-address", "127.0.0.1", "--metrics-port", strconv.Itoa(metricsPort),
 		"--change-feed-endpoint", endpoint, "--max-credential-retention-before-renewal", "20s", "-v", "warn")
 	if err != nil {
 		return nil, "", "", err
 	}
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			c.Close()
-			break
-		}
-		if i > 600 {
-			p.stop()
-			return nil, "", "", fmt.Errorf("%s did not listen:\n%s", name, p.log)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := proc.WaitListen("127.0.0.1:"+strconv.Itoa(port), p, 30*time.Second); err != nil {
+		p.Stop()
+		return nil, "", "", err
 	}
 	return p, "http://127.0.0.1:" + strconv.Itoa(port) + "/v1/credentials", "http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics", nil
 }
@@ -279,19 +225,19 @@ func run(o options) error {
 	}
 	go upstream.Serve(ul)
 	defer upstream.Close()
-	gwPort, err := freePort()
+	gwPort, err := proc.FreePort()
 	if err != nil {
 		return err
 	}
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	auditLog := filepath.Join(dir, "audit.jsonl")
-	dev, err := start("podid dev", env, bin, "dev", "--fresh", "--data-dir", filepath.Join(dir, "dev"), "--listen", "127.0.0.1:0",
+	dev, err := proc.Start("podid dev", env, bin, "dev", "--fresh", "--data-dir", filepath.Join(dir, "dev"), "--listen", "127.0.0.1:0",
 		"--gateway-listen", "127.0.0.1:"+strconv.Itoa(gwPort), "--dynamodb-upstream", "http://"+ul.Addr().String(),
 		"--pod-session-duration", "15m", "--audit-log", auditLog, "--log-level", "warn")
 	if err != nil {
 		return err
 	}
-	defer dev.stop()
+	defer dev.Stop()
 	var state struct {
 		PID             int    `json:"pid"`
 		Endpoint        string `json:"endpoint"`
@@ -308,7 +254,7 @@ func run(o options) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("podid dev not ready in 60 s:\n%s", dev.log)
+			return fmt.Errorf("podid dev not ready in 60 s:\n%s", dev.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -342,12 +288,12 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	defer ag.stop()
+	defer ag.Stop()
 	noisy, noisyURL, noisyMetrics, err := startAgent("noisy agent", bin, env, state.Endpoint, noisyKey)
 	if err != nil {
 		return err
 	}
-	defer noisy.stop()
+	defer noisy.Stop()
 
 	lctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -368,7 +314,7 @@ func run(o options) error {
 	fmt.Printf("soak: warm-up %v, then %v of load; pods %d, tokens re-minted every %v, %.0f req/s per pod per agent, flood %.0f/s\n",
 		o.warmup, o.duration, o.pods, o.rotate, o.podRate, o.flood)
 	time.Sleep(o.warmup)
-	procs := []target{{"podid dev", state.PID, state.Endpoint + "/metrics"}, {"podid agent", ag.cmd.Process.Pid, agentMetrics}, {"noisy agent", noisy.cmd.Process.Pid, noisyMetrics}}
+	procs := []target{{"podid dev", state.PID, state.Endpoint + "/metrics"}, {"podid agent", ag.PID(), agentMetrics}, {"noisy agent", noisy.PID(), noisyMetrics}}
 	first := sampleAll(procs, dir, auditLog)
 	n0 := snapshot(&creds, &floods, &gw, &sts, &churn)
 	time.Sleep(o.duration)

@@ -23,11 +23,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -41,6 +39,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/podid/podid/bench/internal/proc"
 )
 
 const (
@@ -59,6 +59,9 @@ type options struct {
 	hitConns   int
 	profileDir string
 	bare       bool
+	missPeer   bool
+
+	bareUpstream, bareProxy, bareProxyUpstream string
 }
 
 func main() {
@@ -73,9 +76,20 @@ func main() {
 	flag.IntVar(&o.hitConns, "hit-conns", 50, "keep-alive connections of the hit-path load")
 	flag.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the agent and the server during the largest one-agent storm, and of the agent during the first hit-path round, to this directory")
 	flag.BoolVar(&o.bare, "bare", false, "internal: serve a bare net/http handler (the hit-path peer)")
+	flag.BoolVar(&o.missPeer, "miss-peer", true, "after each one-agent storm, the same pods through a bare net/http proxy and upstream (the miss path's floor)")
+	flag.StringVar(&o.bareUpstream, "bare-upstream", "", "internal: serve the miss peer's bare upstream on this address")
+	flag.StringVar(&o.bareProxy, "bare-proxy", "", "internal: serve the miss peer's bare proxy on this address")
+	flag.StringVar(&o.bareProxyUpstream, "bare-proxy-upstream", "", "internal: the bare proxy's upstream URL")
 	flag.Parse()
-	if o.bare {
+	switch {
+	case o.bare:
 		serveBare()
+		return
+	case o.bareUpstream != "":
+		serveMissUpstream(o.bareUpstream)
+		return
+	case o.bareProxy != "":
+		serveMissProxy(o.bareProxy, o.bareProxyUpstream)
 		return
 	}
 	for _, s := range strings.Split(sizes, ",") {
@@ -92,103 +106,13 @@ func main() {
 	}
 }
 
-// proc is a child process.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func start(name string, env []string, bin string, args ...string) (*proc, error) {
-	p := &proc{name: name, cmd: exec.Command(bin, args...), log: &lockedBuffer{}}
-	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	return p, nil
-}
-
-func (p *proc) stop() {
-	p.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		p.cmd.Process.Kill()
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// cpuOf is the processes' CPU time so far (see proc.CPU).
+func cpuOf(pids ...int) time.Duration {
+	d, err := proc.CPU(pids...)
 	if err != nil {
-		return 0, err
+		fmt.Fprintln(os.Stderr, "storm:", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func waitListen(addr string, p *proc) error {
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return nil
-		}
-		if i > 1200 {
-			return fmt.Errorf("%s did not listen on %s:\n%s", p.name, addr, p.log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// cpuTicks is a process's utime+stime in clock ticks (USER_HZ, 100/s on
-// Linux), from /proc/PID/stat.
-func cpuTicks(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces; fields after ')' start at 3.
-	i := bytes.LastIndexByte(b, ')')
-	f := strings.Fields(string(b[i+1:]))
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	return ut + st, errors.Join(err1, err2)
-}
-
-const tick = 10 * time.Millisecond // 1/USER_HZ
-
-func cpuOf(pids []int) time.Duration {
-	var sum int64
-	for _, p := range pids {
-		t, err := cpuTicks(p)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "storm:", err)
-		}
-		sum += t
-	}
-	return time.Duration(sum) * tick
+	return d
 }
 
 // client signs requests with a key.
@@ -303,16 +227,16 @@ func nodeSessions(ctx context.Context, root *client, n int) ([]aws.Credentials, 
 
 // agentProc is a standalone agent (one node).
 type agentProc struct {
-	*proc
+	*proc.Proc
 	url, metrics, pprof string
 }
 
 func startAgent(name, bin string, env []string, endpoint string, key aws.Credentials, profile bool) (*agentProc, error) {
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	mport, err := freePort()
+	mport, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -323,20 +247,20 @@ func startAgent(name, bin string, env []string, endpoint string, key aws.Credent
 		"--max-cache-size", "100000", "-v", "warn"}
 	a := &agentProc{url: "http://127.0.0.1:" + strconv.Itoa(port) + "/v1/credentials", metrics: "http://127.0.0.1:" + strconv.Itoa(mport) + "/metrics"}
 	if profile {
-		pport, err := freePort()
+		pport, err := proc.FreePort()
 		if err != nil {
 			return nil, err
 		}
 		a.pprof = "http://127.0.0.1:" + strconv.Itoa(pport)
 		args = append(args, "--pprof-listen", "127.0.0.1:"+strconv.Itoa(pport))
 	}
-	p, err := start(name, agentEnv, bin, args...)
+	p, err := proc.Start(name, agentEnv, bin, args...)
 	if err != nil {
 		return nil, err
 	}
-	a.proc = p
-	if err := waitListen("127.0.0.1:"+strconv.Itoa(port), p); err != nil {
-		p.stop()
+	a.Proc = p
+	if err := proc.WaitListen("127.0.0.1:"+strconv.Itoa(port), p, time.Minute); err != nil {
+		p.Stop()
 		return nil, err
 	}
 	return a, nil
@@ -435,10 +359,13 @@ func storm(pods []pod, agents []*agentProc, serverPID int, serverMetrics string)
 	errs := make([]string, len(pods))
 	pids := make([]int, len(agents))
 	for i, a := range agents {
-		pids[i] = a.cmd.Process.Pid
+		pids[i] = a.PID()
 	}
-	throttle0 := scrapeSum(serverMetrics, "podid_api_requests_total", `service="eks-auth"`, `code="429"`)
-	a0, s0 := cpuOf(pids), cpuOf([]int{serverPID})
+	var throttle0 float64
+	if serverMetrics != "" {
+		throttle0 = scrapeSum(serverMetrics, "podid_api_requests_total", `service="eks-auth"`, `code="429"`)
+	}
+	a0, s0 := cpuOf(pids...), cpuOf(serverPID)
 	tr := &http.Transport{DisableKeepAlives: true, MaxConnsPerHost: 0}
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	gate := make(chan struct{})
@@ -472,8 +399,10 @@ func storm(pods []pod, agents []*agentProc, serverPID int, serverMetrics string)
 	r.wall = time.Since(t0)
 	// Let deferred work (audit batches) land before reading the CPU.
 	time.Sleep(300 * time.Millisecond)
-	r.agentCPU, r.srvCPU = cpuOf(pids)-a0, cpuOf([]int{serverPID})-s0
-	r.throttle = scrapeSum(serverMetrics, "podid_api_requests_total", `service="eks-auth"`, `code="429"`) - throttle0
+	r.agentCPU, r.srvCPU = cpuOf(pids...)-a0, cpuOf(serverPID)-s0
+	if serverMetrics != "" {
+		r.throttle = scrapeSum(serverMetrics, "podid_api_requests_total", `service="eks-auth"`, `code="429"`) - throttle0
+	}
 	for _, e := range errs {
 		if e != "" {
 			r.fails[e]++
@@ -536,7 +465,7 @@ func run(o options) error {
 		"--pod-session-duration", "1h", "--log-level", "warn"}
 	var devPprof string
 	if o.profileDir != "" {
-		port, err := freePort()
+		port, err := proc.FreePort()
 		if err != nil {
 			return err
 		}
@@ -546,11 +475,11 @@ func run(o options) error {
 			return err
 		}
 	}
-	dev, err := start("podid dev", env, bin, devArgs...)
+	dev, err := proc.Start("podid dev", env, bin, devArgs...)
 	if err != nil {
 		return err
 	}
-	defer dev.stop()
+	defer dev.Stop()
 	var state struct {
 		PID             int    `json:"pid"`
 		Endpoint        string `json:"endpoint"`
@@ -564,7 +493,7 @@ func run(o options) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("podid dev not ready in 120 s:\n%s", dev.log)
+			return fmt.Errorf("podid dev not ready in 120 s:\n%s", dev.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -593,13 +522,20 @@ func run(o options) error {
 		if err != nil {
 			return err
 		}
-		defer a.stop()
+		defer a.Stop()
 		agents[i] = a
 	}
 	fmt.Printf("storm: podid dev (pid %d) and %d standalone agents (node-role sessions); %d namespaces, one association and role each; load average %s; %d CPUs\n",
 		state.PID, nAgents, o.namespaces, loadavg(), runtime.NumCPU())
 	fmt.Printf("CPU from /proc/PID/stat utime+stime (10 ms ticks), read before the storm and 300 ms after its last answer\n\n")
 	fmt.Printf("%-8s %6s %7s %7s %7s %7s %7s %7s %6s %9s %13s %13s %7s\n", "agents", "pods", "wall", "p50", "p90", "p99", "p99.9", "max", "fails", "throttled", "agent CPU/op", "server CPU/op", "load")
+	var peer *missPeer
+	if o.missPeer {
+		if peer, err = startMissPeer(); err != nil {
+			return fmt.Errorf("miss peer: %w", err)
+		}
+		defer peer.stop()
+	}
 	var next atomic.Int64
 	largest := slices.Max(o.sizes)
 	var hitToken string
@@ -646,9 +582,24 @@ func run(o options) error {
 			for e, c := range r.fails {
 				fmt.Printf("    %d× %s\n", c, e)
 			}
+			if na == 1 && peer != nil {
+				// The same pods through the bare proxy and upstream, at once.
+				pr := storm(pods, []*agentProc{peer.proxy}, peer.upstream.PID(), "")
+				nf := 0
+				for _, c := range pr.fails {
+					nf += c
+				}
+				fmt.Printf("%-8s %6d %7s %7s %7s %7s %7s %7s %6d %9s %10.0f µs %10.0f µs %7s  (agent / bare %.2f×, server / bare %.2f×)\n", "bare", n, ms(pr.wall),
+					ms(pct(pr.lat, 50)), ms(pct(pr.lat, 90)), ms(pct(pr.lat, 99)), ms(pct(pr.lat, 99.9)), ms(pr.lat[len(pr.lat)-1]), nf, "-",
+					float64(pr.agentCPU)/float64(n)/1e3, float64(pr.srvCPU)/float64(n)/1e3, strings.Fields(loadavg())[0],
+					float64(r.agentCPU)/float64(max(pr.agentCPU, 1)), float64(r.srvCPU)/float64(max(pr.srvCPU, 1)))
+				for e, c := range pr.fails {
+					fmt.Printf("    %d× %s\n", c, e)
+				}
+			}
 		}
 	}
-	fmt.Println("\n(latencies in ms; agent CPU summed over the agents of the run)")
+	fmt.Println("\n(latencies in ms; agent CPU summed over the agents of the run; \"bare\": the same pods through a bare net/http proxy (agent column) and upstream (server column), 64 kept connections between them)")
 	if o.hitFor > 0 {
 		if err := hitPath(o, agents[0], hitToken); err != nil {
 			return err

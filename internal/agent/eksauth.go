@@ -138,9 +138,10 @@ func retryable(err error) bool {
 }
 
 // podSafeError is an error whose full text (for logs) may name internal
-// addresses; public is what a pod may be told.
+// addresses; public is what a pod may be told, with status (500 when 0).
 type podSafeError struct {
 	public string
+	status int
 	err    error
 }
 
@@ -329,10 +330,10 @@ func (c *eksAuthClient) once(ctx context.Context, token string, kind callKind) (
 		switch {
 		case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 			msg := "call EKS Auth: no answer before the deadline"
-			return nil, &podSafeError{public: msg, err: errors.New(msg)}
+			return nil, &podSafeError{public: msg, status: http.StatusServiceUnavailable, err: errors.New(msg)}
 		case ctx.Err() == nil && actx.Err() != nil:
 			msg := fmt.Sprintf("call EKS Auth: attempt timed out after %v", c.attemptTimeout)
-			return nil, &podSafeError{public: msg, err: errors.New(msg)}
+			return nil, &podSafeError{public: msg, status: http.StatusServiceUnavailable, err: errors.New(msg)}
 		}
 		return nil, &podSafeError{public: "call EKS Auth: connection failed", err: fmt.Errorf("call EKS Auth: %w", err)}
 	}
@@ -414,29 +415,35 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// assumeOutput is the part of EKS Auth's answer the agent reads.
+type assumeOutput struct {
+	Subject struct {
+		Namespace      string `json:"namespace"`
+		ServiceAccount string `json:"serviceAccount"`
+	} `json:"subject"`
+	PodIdentityAssociation struct {
+		AssociationID string `json:"associationId"`
+	} `json:"podIdentityAssociation"`
+	AssumedRoleUser struct {
+		Arn string `json:"arn"`
+	} `json:"assumedRoleUser"`
+	Credentials struct {
+		AccessKeyID     string          `json:"accessKeyId"`
+		SecretAccessKey string          `json:"secretAccessKey"`
+		SessionToken    string          `json:"sessionToken"`
+		Expiration      json.RawMessage `json:"expiration"`
+	} `json:"credentials"`
+}
+
 // decodeAssumeOutput decodes a 200 answer. Every member the agent relies on
 // must be present; the account comes from the assumed-role ARN.
 func decodeAssumeOutput(data []byte) (*assumeResult, error) {
-	var out struct {
-		Subject struct {
-			Namespace      string `json:"namespace"`
-			ServiceAccount string `json:"serviceAccount"`
-		} `json:"subject"`
-		PodIdentityAssociation struct {
-			AssociationID string `json:"associationId"`
-		} `json:"podIdentityAssociation"`
-		AssumedRoleUser struct {
-			Arn string `json:"arn"`
-		} `json:"assumedRoleUser"`
-		Credentials struct {
-			AccessKeyID     string          `json:"accessKeyId"`
-			SecretAccessKey string          `json:"secretAccessKey"`
-			SessionToken    string          `json:"sessionToken"`
-			Expiration      json.RawMessage `json:"expiration"`
-		} `json:"credentials"`
-	}
-	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("%w: body is not the expected JSON", errInvalidResponse)
+	out, ok := fastAssumeOutput(data)
+	if !ok {
+		out = new(assumeOutput)
+		if err := json.Unmarshal(data, out); err != nil {
+			return nil, fmt.Errorf("%w: body is not the expected JSON", errInvalidResponse)
+		}
 	}
 	cr := out.Credentials
 	if cr.AccessKeyID == "" || cr.SecretAccessKey == "" || cr.SessionToken == "" {

@@ -100,17 +100,34 @@ func (a *Agent) serveCredentials(w http.ResponseWriter, r *http.Request, start t
 			writeText(w, http.StatusServiceUnavailable, "request canceled")
 			return o, 499
 		}
-		status := http.StatusInternalServerError
-		var ue *upstreamError
-		if errors.As(err, &ue) && ue.Status >= 400 && ue.Status <= 599 {
-			status = ue.Status
-		}
+		status := podStatus(err)
 		a.log.Debug("EKS Auth exchange failed", "namespace", truncate(cl.Namespace, 256), "serviceAccount", truncate(cl.ServiceAccount, 256), "status", status, "error", err)
 		return o, writeText(w, status, podMessage(err))
 	}
 	a.log.Debug("served credentials", "outcome", outcomeNames[o], "namespace", cl.Namespace, "serviceAccount", cl.ServiceAccount)
 	writeCreds(w, cs)
 	return o, http.StatusOK
+}
+
+// podStatus is the HTTP status a pod gets for a failed exchange: EKS
+// Auth's own, 503 when EKS Auth gave no answer in time (a storm queued
+// behind the connection bound, an overloaded server), 500 otherwise.
+// Every SDK retries both 500 and 503 (Go v2: 500, 502, 503, 504 and 429;
+// JS and botocore: any error); 503 says the failure is temporary and
+// not the pod's, and keeps timeouts apart from faults in the agent's
+// request metrics. The official agent answers 500 to every network error.
+func podStatus(err error) int {
+	var ue *upstreamError
+	var pe *podSafeError
+	switch {
+	case errors.As(err, &ue) && ue.Status >= 400 && ue.Status <= 599:
+		return ue.Status
+	case errors.As(err, &pe) && pe.status != 0:
+		return pe.status
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 // podMessage is what a pod is told about a failed exchange: EKS Auth's

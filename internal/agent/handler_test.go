@@ -207,7 +207,7 @@ func TestRetriesStayInsideDeadline(t *testing.T) {
 		start := time.Now()
 		w := get(a, "169.254.170.23", podToken("ns", "sa", "uid", time.Now().Add(time.Hour), "sig"))
 		took := time.Since(start)
-		if w.Code != 500 || !strings.HasPrefix(w.Body.String(), "call EKS Auth: ") {
+		if w.Code != 503 || !strings.HasPrefix(w.Body.String(), "call EKS Auth: ") {
 			t.Errorf("got %d %q", w.Code, w.Body)
 		}
 		if took > 2*time.Second {

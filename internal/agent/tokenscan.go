@@ -239,7 +239,9 @@ func (f *fields) match(key []byte) (int, bool) {
 			f.seen |= 1 << i
 			return i, true
 		}
-		if strings.EqualFold(string(key), n) {
+		// Keys here are ASCII (str refuses the rest), so only a key of
+		// the name's length can fold to it.
+		if len(key) == len(n) && strings.EqualFold(string(key), n) {
 			return 0, false
 		}
 	}

@@ -61,8 +61,13 @@ type Config struct {
 	// replica); empty keeps SQLite in DataDir. See docs/high-availability.md.
 	DatabaseURL string
 	AccountID   string
-	Region      string
-	Partition   string
+	// Accounts are further accounts the server hosts beside AccountID
+	// (--account, PODID_ACCOUNTS): each has its own IAM namespace and its
+	// own root key, written to DataDir/root-credentials-ACCOUNT. Accounts
+	// named by earlier starts stay hosted.
+	Accounts  []string
+	Region    string
+	Partition string
 	// PublicURL is the base URL clients and clusters reach the server at;
 	// hosted clusters' issuer URLs are built from it.
 	PublicURL string
@@ -143,6 +148,10 @@ type App struct {
 	RootAccessKeyID string
 	// RootCredentialsPath is where the root key is written for users.
 	RootCredentialsPath string
+	// Accounts are the further accounts hosted (sorted), and
+	// AccountCredentialsPaths where each one's root key is written.
+	Accounts                []string
+	AccountCredentialsPaths map[string]string
 
 	auditor *eksauth.Auditor
 	events  *podevents.Recorder
@@ -194,7 +203,12 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, Store: st, Keyring: kr, logger: cfg.Logger}
+	hosted, err := HostAccounts(ctx, st, kr, cfg.AccountID, cfg.Accounts, cfg.Now())
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a := &App{cfg: cfg, Store: st, Keyring: kr, logger: cfg.Logger, Accounts: hosted}
 	if err := a.assemble(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -243,7 +257,7 @@ func (a *App) assemble(ctx context.Context) error {
 	// Policy sets are cached for a short time; IAM writes through this
 	// process invalidate the cache at once (other replicas' writes are seen
 	// within auth.DefaultPolicyCacheTTL).
-	authz := auth.NewAuthorizer(auth.AuthorizerConfig{Store: a.Store, Engine: engine, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now, CacheTTL: auth.DefaultPolicyCacheTTL})
+	authz := auth.NewAuthorizer(auth.AuthorizerConfig{Store: a.Store, Engine: engine, AccountID: cfg.AccountID, Accounts: a.Accounts, Partition: cfg.Partition, Now: cfg.Now, CacheTTL: auth.DefaultPolicyCacheTTL})
 	resolver, err := auth.NewResolver(auth.ResolverConfig{Store: a.Store, Keyring: a.Keyring, Sessions: sessions, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now})
 	if err != nil {
 		return err
@@ -307,7 +321,7 @@ func (a *App) assemble(ctx context.Context) error {
 		return fmt.Errorf("eks: %w", err)
 	}
 	a.STS, err = sts.New(sts.Config{
-		Store: a.Store, Roles: roles, AccountID: cfg.AccountID, Partition: cfg.Partition, Now: cfg.Now,
+		Store: a.Store, Roles: roles, AccountID: cfg.AccountID, Accounts: a.Accounts, Partition: cfg.Partition, Now: cfg.Now,
 		Authorizer: authz, Engine: engine, Minter: keeper, Sessions: sessions,
 		AllowHTTPLoopbackIssuers: cfg.AllowHTTPLoopbackIssuers,
 		// Hosted clusters' key sets come from the issuer, not the network.
@@ -348,8 +362,18 @@ func (a *App) assemble(ctx context.Context) error {
 		return fmt.Errorf("eks-auth: %w", err)
 	}
 
-	if err := a.bootstrapRoot(ctx); err != nil {
+	a.RootCredentialsPath = filepath.Join(cfg.DataDir, RootCredentialsFile)
+	a.RootAccessKeyID, err = a.bootstrapRoot(ctx, cfg.AccountID, a.RootCredentialsPath, cfg.BootstrapCredentials)
+	if err != nil {
 		return err
+	}
+	a.AccountCredentialsPaths = map[string]string{}
+	for _, acct := range a.Accounts {
+		path := filepath.Join(cfg.DataDir, RootCredentialsFile+"-"+acct)
+		if _, err := a.bootstrapRoot(ctx, acct, path, ""); err != nil {
+			return err
+		}
+		a.AccountCredentialsPaths[acct] = path
 	}
 
 	explainer, err := explain.New(explain.Config{Store: a.Store, Policies: authz, AccountID: cfg.AccountID, Region: cfg.Region, Partition: cfg.Partition, Now: cfg.Now,
@@ -457,12 +481,13 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
-// bootstrapRoot makes sure the account has a root access key and that the
-// root-credentials file exists (mode 0600).
-func (a *App) bootstrapRoot(ctx context.Context) error {
+// bootstrapRoot makes sure account has a root access key (from the
+// shared-credentials file bootstrap when set, on first start) and that
+// its credentials file at path exists (mode 0600); it returns the key's ID.
+func (a *App) bootstrapRoot(ctx context.Context, account, path, bootstrap string) (string, error) {
 	var key *store.AccessKey
 	err := a.Store.Update(ctx, func(tx store.Tx) error {
-		keys, err := tx.ListAccessKeys("")
+		keys, err := tx.ListAccessKeys(account, "")
 		if err != nil {
 			return err
 		}
@@ -473,8 +498,8 @@ func (a *App) bootstrapRoot(ctx context.Context) error {
 			}
 		}
 		id, secret := ids.NewAccessKeyID(), ids.NewSecretAccessKey()
-		if a.cfg.BootstrapCredentials != "" {
-			id, secret, err = readSharedCredentials(a.cfg.BootstrapCredentials)
+		if bootstrap != "" {
+			id, secret, err = readSharedCredentials(bootstrap)
 			if err != nil {
 				return fmt.Errorf("bootstrap credentials: %w", err)
 			}
@@ -483,31 +508,29 @@ func (a *App) bootstrapRoot(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		key = &store.AccessKey{ID: id, SealedSecret: sealed, Status: "Active", CreatedAt: a.cfg.Now().UTC()}
+		key = &store.AccessKey{Account: account, ID: id, SealedSecret: sealed, Status: "Active", CreatedAt: a.cfg.Now().UTC()}
 		return tx.CreateAccessKey(key)
 	})
 	if err != nil {
-		return fmt.Errorf("root access key: %w", err)
+		return "", fmt.Errorf("root access key of account %s: %w", account, err)
 	}
-	a.RootAccessKeyID = key.ID
-	a.RootCredentialsPath = filepath.Join(a.cfg.DataDir, RootCredentialsFile)
-	if _, err := os.Stat(a.RootCredentialsPath); err == nil {
-		return nil
+	if _, err := os.Stat(path); err == nil {
+		return key.ID, nil
 	}
 	secret, err := a.Keyring.Open(key.SealedSecret, secrets.AccessKeyAD(key.ID))
 	if err != nil {
-		return fmt.Errorf("opening root key: %w", err)
+		return "", fmt.Errorf("opening root key: %w", err)
 	}
 	body := sharedcreds.Format(sharedcreds.Key{AccessKeyID: key.ID, SecretAccessKey: string(secret)})
-	tmp := a.RootCredentialsPath + ".tmp"
+	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, body, 0o600); err != nil {
-		return fmt.Errorf("writing root credentials: %w", err)
+		return "", fmt.Errorf("writing root credentials: %w", err)
 	}
-	if err := os.Rename(tmp, a.RootCredentialsPath); err != nil {
-		return fmt.Errorf("writing root credentials: %w", err)
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("writing root credentials: %w", err)
 	}
-	a.logger.Info("wrote the account's root access key", "path", a.RootCredentialsPath, "accessKeyId", key.ID)
-	return nil
+	a.logger.Info("wrote the account's root access key", "account", account, "path", path, "accessKeyId", key.ID)
+	return key.ID, nil
 }
 
 // RootSecret returns the root access key's secret (for `podid dev`).

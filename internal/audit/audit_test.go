@@ -200,7 +200,7 @@ func TestHandler(t *testing.T) {
 	const clusterARN = "arn:aws:eks:us-west-2:123456789012:cluster/eks-workshop"
 	h := &Handler{Store: st, Authorizer: allowOnly(clusterARN), Partition: "aws", Region: "us-west-2", AccountID: "123456789012",
 		JSON: func(r *store.AuditRecord) map[string]any { return map[string]any{"id": r.ID, "decision": r.Decision} }}
-	p := &auth.Principal{ARN: "arn:aws:iam::123456789012:user/auditor"}
+	p := &auth.Principal{ARN: "arn:aws:iam::123456789012:user/auditor", AccountID: "123456789012"}
 	call := func(q string) (int, string) {
 		req := httptest.NewRequest(http.MethodGet, Path+"?"+q, nil)
 		req = req.WithContext(auth.WithPrincipal(req.Context(), p))
@@ -218,6 +218,14 @@ func TestHandler(t *testing.T) {
 	if code != 403 || !strings.Contains(body, "AccessDeniedException") || !strings.Contains(body, "is not authorized to perform: podid:ListAuditRecords on resource: *") {
 		t.Errorf("without a cluster: %d %s", code, body)
 	}
+	// A caller of another hosted account is asked for the server's
+	// records as a cross-account resource.
+	p = &auth.Principal{ARN: "arn:aws:iam::210987654321:root", AccountID: "210987654321"}
+	code, body = call("decision=issued")
+	if code != 403 || !strings.Contains(body, "on resource: arn:aws:eks:us-west-2:123456789012:cluster/*") {
+		t.Errorf("another account without a cluster: %d %s", code, body)
+	}
+	p = &auth.Principal{ARN: "arn:aws:iam::123456789012:user/auditor", AccountID: "123456789012"}
 	code, body = call("maxResults=abc&cluster=eks-workshop")
 	if code != 400 || !strings.Contains(body, "InvalidParameterException") {
 		t.Errorf("bad maxResults: %d %s", code, body)

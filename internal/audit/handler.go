@@ -134,6 +134,11 @@ func (h *Handler) authorize(r *http.Request, cluster string) error {
 	resource := "*"
 	if cluster != "" {
 		resource = arn.Cluster(h.Partition, h.Region, h.AccountID, cluster).String()
+	} else if p.AccountID != h.AccountID {
+		// The records are the server's (its primary account's): a caller
+		// of another hosted account is asked for them as a cross-account
+		// resource, which the authorizer refuses.
+		resource = arn.Cluster(h.Partition, h.Region, h.AccountID, "*").String()
 	}
 	err := h.Authorizer.Authorize(r.Context(), p, Action, resource, nil)
 	if err == nil {

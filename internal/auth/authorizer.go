@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/policy"
 	"github.com/podid/podid/internal/store"
 )
@@ -21,8 +22,11 @@ type AuthorizerConfig struct {
 	// Engine compiles policy documents (and caches the compiled forms).
 	// Required.
 	Engine *policy.Engine
-	// AccountID is the account of every principal. Required.
+	// AccountID is the server's primary account and Accounts the further
+	// accounts it hosts. Each principal's policies are read in its own
+	// account; a resource of another hosted account is cross-account.
 	AccountID string
+	Accounts  []string
 	// Partition is the ARN partition ("aws" when empty).
 	Partition string
 	// Now is the clock (time.Now when nil).
@@ -45,6 +49,7 @@ type Authorizer struct {
 	store     store.Store
 	engine    *policy.Engine
 	account   string
+	hosted    map[string]bool
 	partition string
 	now       func() time.Time
 	ttl       time.Duration
@@ -66,10 +71,14 @@ func NewAuthorizer(cfg AuthorizerConfig) *Authorizer {
 		store:     cfg.Store,
 		engine:    cfg.Engine,
 		account:   cfg.AccountID,
+		hosted:    map[string]bool{cfg.AccountID: true},
 		partition: cfg.Partition,
 		now:       cfg.Now,
 		ttl:       cfg.CacheTTL,
 		cache:     map[string]*principalPolicies{},
+	}
+	for _, acct := range cfg.Accounts {
+		a.hosted[acct] = true
 	}
 	if a.partition == "" {
 		a.partition = "aws"
@@ -126,12 +135,23 @@ type principalPolicies struct {
 // Authorize returns nil when p may perform action on resource, a
 // *DeniedError carrying AWS's sentence when it may not, and another error
 // when the decision could not be made (never an allow). The root user is
-// always allowed. extra adds request-specific condition keys.
+// always allowed in its own account. A resource of another account this
+// server hosts (by the account in its ARN) is refused to every caller,
+// root included: no resource podid authorizes this way has a resource
+// policy, so AWS's cross-account rule (both sides must allow) cannot be
+// met. extra adds request-specific condition keys.
 func (a *Authorizer) Authorize(ctx context.Context, p *Principal, action, resource string, extra map[string][]string) error {
 	if p == nil {
 		return &DeniedError{Message: "Anonymous user is not authorized to perform: " + action + " on resource: " + resource}
 	}
-	if p.IsRoot() {
+	racct := resourceAccount(resource)
+	if racct == p.AccountID || !a.hosted[racct] {
+		// Same account; or an account podid does not host (a role in
+		// AWS that broker mode passes, say), which podid's own policies
+		// decide as before.
+		racct = ""
+	}
+	if p.IsRoot() && racct == "" {
 		return nil
 	}
 	set, err := a.PolicySet(ctx, p)
@@ -151,12 +171,31 @@ func (a *Authorizer) Authorize(ctx context.Context, p *Principal, action, resour
 		Principal: PolicyPrincipal(p),
 		Action:    action,
 		Resource:  resource,
-		Context:   pc,
+		// A resource of another account is cross-account: without a
+		// resource policy (none of podid's authorized resources has one)
+		// it is refused, to the root too, as in AWS.
+		ResourceAccount: racct,
+		Context:         pc,
 	}
-	if policy.Evaluate(&set.Set, req).Allowed() {
+	d := policy.Evaluate(&set.Set, req)
+	if d.Allowed() {
 		return nil
 	}
-	return &DeniedError{Message: policy.Explain(&set.Set, req).DenialMessage(p.ARN, action, resource)}
+	return &DeniedError{Message: policy.Explain(&set.Set, req).DenialMessage(p.ARN, action, resource), Explicit: d.Result == policy.ExplicitDeny}
+}
+
+// resourceAccount is the 12-digit account in a resource ARN ("" for "*",
+// for ARNs without an account and for AWS's own, such as managed
+// policies).
+func resourceAccount(resource string) string {
+	if !strings.HasPrefix(resource, "arn:") {
+		return "" // "*", without parsing (an error would allocate)
+	}
+	a, err := arn.Parse(resource)
+	if err != nil || !arn.IsValidAccountID(a.AccountID) {
+		return ""
+	}
+	return a.AccountID
 }
 
 // PrincipalSet is a principal's policy set with what the request context
@@ -182,12 +221,12 @@ func (a *Authorizer) PolicySet(ctx context.Context, p *Principal) (*PrincipalSet
 	case Root:
 		return out, nil
 	case User:
-		pp, err = a.load(ctx, store.KindUser, p.Name, "")
+		pp, err = a.load(ctx, store.KindUser, p.AccountID, p.Name, "")
 	case AssumedRole:
 		if p.Session == nil {
 			return nil, errors.New("auth: assumed-role principal without a session")
 		}
-		pp, err = a.load(ctx, store.KindRole, p.Session.RoleName, p.Session.RoleID)
+		pp, err = a.load(ctx, store.KindRole, p.AccountID, p.Session.RoleName, p.Session.RoleID)
 	default:
 		return nil, fmt.Errorf("auth: unsupported principal type %q", p.Type)
 	}
@@ -210,11 +249,11 @@ func (a *Authorizer) PolicySet(ctx context.Context, p *Principal) (*PrincipalSet
 	return out, nil
 }
 
-// load returns the stored policies of a user or role, from the cache when
-// fresh. A role whose ID differs from wantID (deleted and re-created under
+// load returns the stored policies of account's user or role, from the
+// cache when fresh. A role whose ID differs from wantID (deleted and re-created under
 // the same name) has no policies for the old session.
-func (a *Authorizer) load(ctx context.Context, kind store.PrincipalKind, name, wantID string) (*principalPolicies, error) {
-	key := string(kind) + "\x00" + strings.ToLower(name) + "\x00" + wantID
+func (a *Authorizer) load(ctx context.Context, kind store.PrincipalKind, account, name, wantID string) (*principalPolicies, error) {
+	key := string(kind) + "\x00" + account + "\x00" + strings.ToLower(name) + "\x00" + wantID
 	gen := a.gen.Load()
 	now := a.now()
 	if a.ttl > 0 {
@@ -235,7 +274,7 @@ func (a *Authorizer) load(ctx context.Context, kind store.PrincipalKind, name, w
 	err := a.store.View(ctx, func(tx store.Tx) error {
 		switch kind {
 		case store.KindUser:
-			u, err := tx.GetUser(name)
+			u, err := tx.GetUser(account, name)
 			if err != nil {
 				return err
 			}
@@ -248,7 +287,7 @@ func (a *Authorizer) load(ctx context.Context, kind store.PrincipalKind, name, w
 				}
 			}
 		case store.KindRole:
-			r, err := tx.GetRole(name)
+			r, err := tx.GetRole(account, name)
 			if err != nil {
 				return err
 			}
@@ -264,7 +303,7 @@ func (a *Authorizer) load(ctx context.Context, kind store.PrincipalKind, name, w
 				}
 			}
 		}
-		attached, err := tx.ListAttachedPolicies(kind, name, store.Page{})
+		attached, err := tx.ListAttachedPolicies(kind, account, name, store.Page{})
 		if err != nil {
 			return err
 		}
@@ -278,7 +317,7 @@ func (a *Authorizer) load(ctx context.Context, kind store.PrincipalKind, name, w
 			}
 			docs = append(docs, doc)
 		}
-		inline, err := tx.ListInlinePolicies(kind, name, store.Page{})
+		inline, err := tx.ListInlinePolicies(kind, account, name, store.Page{})
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,6 +153,9 @@ func TestAuthorize(t *testing.T) {
 			if de.Message != tc.denied {
 				t.Errorf("message:\n got %q\nwant %q", de.Message, tc.denied)
 			}
+			if explicit := strings.Contains(tc.denied, "explicit deny"); de.Explicit != explicit {
+				t.Errorf("Explicit = %v, want %v", de.Explicit, explicit)
+			}
 		})
 	}
 
@@ -204,7 +208,7 @@ func TestAuthorizerCache(t *testing.T) {
 	// Writes through the invalidating store are seen at once.
 	wrapped := a.InvalidatingStore(env.Store)
 	err := wrapped.Update(ctx, func(tx store.Tx) error {
-		return tx.PutInlinePolicy(&store.InlinePolicy{Kind: store.KindUser, PrincipalName: "carol", PolicyName: "p", Document: allowCreateRole})
+		return tx.PutInlinePolicy(&store.InlinePolicy{Account: authtest.Account, Kind: store.KindUser, PrincipalName: "carol", PolicyName: "p", Document: allowCreateRole})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -218,9 +222,67 @@ func TestAuthorizerCache(t *testing.T) {
 		t.Fatalf("uncached Authorize: %v", err)
 	}
 	wrapped.Update(ctx, func(tx store.Tx) error {
-		return tx.PutInlinePolicy(&store.InlinePolicy{Kind: store.KindUser, PrincipalName: "carol", PolicyName: "p", Document: denyCreateRole})
+		return tx.PutInlinePolicy(&store.InlinePolicy{Account: authtest.Account, Kind: store.KindUser, PrincipalName: "carol", PolicyName: "p", Document: denyCreateRole})
 	})
 	if err := noCache.Authorize(ctx, p, "iam:CreateRole", "*", nil); err == nil {
 		t.Fatal("uncached Authorize did not see the write")
+	}
+}
+
+// TestAuthorizeAcrossAccounts: a caller is authorized in its own account
+// only. A resource of another hosted account (podid's authorized
+// resources have no resource policies) is refused to every caller, the
+// other account's root included; the caller's own account's resources,
+// and resources of accounts podid does not host, are decided by its
+// policies as usual.
+func TestAuthorizeAcrossAccounts(t *testing.T) {
+	env := authtest.New(t)
+	ctx := context.Background()
+	const allowAll = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
+	admin := env.AddUserIn(t, authtest.OtherAccount, "admin")
+	env.PutInlineIn(t, store.KindUser, authtest.OtherAccount, "admin", "all", allowAll)
+	rootA := auth.RootPrincipal("aws", authtest.Account, "AKIAROOTA")
+	rootB := auth.RootPrincipal("aws", authtest.OtherAccount, "AKIAROOTB")
+	adminB := auth.UserPrincipal(admin, authtest.OtherAccount, "AKIAADMINB")
+	clusterA := "arn:aws:eks:us-west-2:" + authtest.Account + ":cluster/prod"
+	clusterB := "arn:aws:eks:us-west-2:" + authtest.OtherAccount + ":cluster/prod"
+	cases := []struct {
+		name     string
+		p        *auth.Principal
+		resource string
+		allowed  bool
+	}{
+		{"A's root on A's cluster", rootA, clusterA, true},
+		{"B's root on A's cluster", rootB, clusterA, false},
+		{"A's root on B's cluster", rootA, clusterB, false},
+		{"B's root on B's cluster", rootB, clusterB, true},
+		{"B's admin on B's cluster", adminB, clusterB, true},
+		{"B's admin on A's cluster", adminB, clusterA, false},
+		{"B's admin on *", adminB, "*", true},
+		{"B's admin on an AWS managed policy", adminB, "arn:aws:iam::aws:policy/ReadOnlyAccess", true},
+		{"B's admin on A's role", adminB, authtest.RoleARN("app"), false},
+		// An account podid does not host (a role in AWS, broker mode):
+		// decided by the caller's own policies, as before.
+		{"A's root on a role in AWS", rootA, "arn:aws:iam::999999999999:role/in-aws", true},
+		{"B's admin on a role in AWS", adminB, "arn:aws:iam::999999999999:role/in-aws", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := env.Authorizer.Authorize(ctx, c.p, "eks:DescribeCluster", c.resource, nil)
+			if c.allowed {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var de *auth.DeniedError
+			if !errors.As(err, &de) {
+				t.Fatalf("err = %v, want a denial", err)
+			}
+			want := "User: " + c.p.ARN + " is not authorized to perform: eks:DescribeCluster on resource: " + c.resource + " because no resource-based policy allows the eks:DescribeCluster action"
+			if de.Message != want {
+				t.Errorf("message %q\nwant %q", de.Message, want)
+			}
+		})
 	}
 }

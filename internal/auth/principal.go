@@ -5,6 +5,8 @@ package auth
 import (
 	"context"
 	"time"
+
+	"github.com/podid/podid/internal/arn"
 )
 
 // PrincipalType is the kind of IAM identity that signed a request.
@@ -49,6 +51,11 @@ type Session struct {
 	RoleARN  string `json:"ra,omitempty"`
 	RoleID   string `json:"ri,omitempty"`
 	RoleName string `json:"rn,omitempty"`
+	// Account is the account of the session's principal (the role's
+	// account for role sessions) when it is not the server's primary
+	// account; empty for the primary account and in tokens minted before
+	// it was recorded (AccountOr).
+	Account string `json:"ac,omitempty"`
 	// UserName is set for GetSessionToken sessions of IAM users
 	// ("" with Type root for the root's session tokens).
 	UserName    string        `json:"un,omitempty"`
@@ -71,6 +78,18 @@ type Session struct {
 	Chained bool `json:"ch,omitempty"`
 	// SourceARN is the ARN of the principal that created this session.
 	SourceARN string `json:"sa,omitempty"`
+}
+
+// AccountOr returns the session's account: Account, else the account in
+// RoleARN, else primary (tokens from before sessions carried it).
+func (s *Session) AccountOr(primary string) string {
+	if s.Account != "" {
+		return s.Account
+	}
+	if a, err := arn.Parse(s.RoleARN); err == nil && a.AccountID != "" {
+		return a.AccountID
+	}
+	return primary
 }
 
 type principalKey struct{}

@@ -32,7 +32,9 @@ type ResolverConfig struct {
 	Keyring SecretOpener
 	// Sessions opens session tokens of ASIA… keys. Required.
 	Sessions SessionOpener
-	// AccountID is the account every principal belongs to. Required.
+	// AccountID is the server's primary account: the account of session
+	// tokens minted before sessions carried their own. Required. Long-term
+	// keys carry their account in the store; sessions in their token.
 	AccountID string
 	// Partition is the ARN partition ("aws" when empty).
 	Partition string
@@ -100,7 +102,7 @@ func (r *Resolver) LookupSecret(ctx context.Context, accessKeyID, sessionToken s
 		}
 		key = k
 		if k.UserName != "" {
-			u, err := tx.GetUser(k.UserName)
+			u, err := tx.GetUser(k.Account, k.UserName)
 			if err != nil {
 				return err
 			}
@@ -122,9 +124,9 @@ func (r *Resolver) LookupSecret(ctx context.Context, accessKeyID, sessionToken s
 		return "", nil, awsproto.Internal("InternalFailure", fmt.Errorf("auth: open secret of access key %s: %w", key.ID, err))
 	}
 	if user == nil {
-		return string(plain), RootPrincipal(r.cfg.Partition, r.cfg.AccountID, key.ID), nil
+		return string(plain), RootPrincipal(r.cfg.Partition, key.Account, key.ID), nil
 	}
-	return string(plain), UserPrincipal(user, r.cfg.AccountID, key.ID), nil
+	return string(plain), UserPrincipal(user, key.Account, key.ID), nil
 }
 
 func (r *Resolver) lookupSession(ctx context.Context, akid, token string) (*Principal, string, error) {
@@ -139,21 +141,22 @@ func (r *Resolver) lookupSession(ctx context.Context, akid, token string) (*Prin
 		}
 		return nil, "", errInvalidToken()
 	}
+	account := s.AccountOr(r.cfg.AccountID)
 	switch s.Type {
 	case AssumedRole:
 		if s.RoleName == "" || s.RoleID == "" || s.SessionName == "" {
 			return nil, "", errInvalidToken()
 		}
-		return RoleSessionPrincipal(r.cfg.Partition, r.cfg.AccountID, akid, s), secret, nil
+		return RoleSessionPrincipal(r.cfg.Partition, account, akid, s), secret, nil
 	case Root:
-		p := RootPrincipal(r.cfg.Partition, r.cfg.AccountID, akid)
+		p := RootPrincipal(r.cfg.Partition, account, akid)
 		p.Session = s
 		return p, secret, nil
 	case User:
 		var u *store.User
 		err := r.cfg.Store.View(ctx, func(tx store.Tx) error {
 			var err error
-			u, err = tx.GetUser(s.UserName)
+			u, err = tx.GetUser(account, s.UserName)
 			return err
 		})
 		if errors.Is(err, store.ErrNotFound) {
@@ -162,7 +165,7 @@ func (r *Resolver) lookupSession(ctx context.Context, akid, token string) (*Prin
 		if err != nil {
 			return nil, "", awsproto.Internal("InternalFailure", fmt.Errorf("auth: read user of session: %w", err))
 		}
-		p := UserPrincipal(u, r.cfg.AccountID, akid)
+		p := UserPrincipal(u, account, akid)
 		p.Session = s
 		return p, secret, nil
 	}

@@ -35,7 +35,7 @@ func TestCopyWhileOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := st.Update(ctx, func(tx store.Tx) error {
-		return tx.CreateRole(&store.Role{ID: "AROABACKUPTEST000001", Name: "carts", Path: "/", ARN: "arn:aws:iam::123456789012:role/carts",
+		return tx.CreateRole(&store.Role{Account: "123456789012", ID: "AROABACKUPTEST000001", Name: "carts", Path: "/", ARN: "arn:aws:iam::123456789012:role/carts",
 			AssumeRolePolicy: "{}", MaxSessionDuration: 3600, CreatedAt: time.Now()})
 	}); err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestCopyWhileOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = cp.View(ctx, func(tx store.Tx) error { _, err := tx.GetRole("carts"); return err })
+	err = cp.View(ctx, func(tx store.Tx) error { _, err := tx.GetRole("123456789012", "carts"); return err })
 	cp.Close()
 	if err != nil {
 		t.Errorf("the copy lacks the role: %v", err)

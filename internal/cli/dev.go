@@ -135,7 +135,15 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 	}
 	defer release()
 	if o.fresh {
-		if err := local.Fresh(o.dataDir, app.DatabaseFile, app.RootCredentialsFile, secrets.FileName); err != nil {
+		files := []string{app.DatabaseFile, app.RootCredentialsFile, secrets.FileName}
+		// The root keys of further hosted accounts (--account) too.
+		more, _ := filepath.Glob(filepath.Join(o.dataDir, app.RootCredentialsFile+"-*"))
+		for _, m := range more {
+			if !strings.HasSuffix(m, ".tmp") {
+				files = append(files, filepath.Base(m))
+			}
+		}
+		if err := local.Fresh(o.dataDir, files...); err != nil {
 			return fail(fmt.Errorf("--fresh: %w", err))
 		}
 	}
@@ -219,6 +227,10 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, o *devOptions, start 
 		fmt.Fprintf(&b, "# These lines are in %s; load them with: source %s\n", envPath, local.ShellQuote(envPath))
 		b.WriteString(script)
 		fmt.Fprintf(&b, "# Then run a command as a pod: podid exec -n NAMESPACE -s SERVICE-ACCOUNT -- aws sts get-caller-identity\n")
+		for _, acct := range a.Accounts {
+			fmt.Fprintf(&b, "# Account %s is hosted too; its root key is in %s (AWS_SHARED_CREDENTIALS_FILE=%s)\n",
+				acct, a.AccountCredentialsPaths[acct], local.ShellQuote(a.AccountCredentialsPaths[acct]))
+		}
 		if a.Broker != nil {
 			idCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			id, err := a.Broker.Identity(idCtx)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,6 +33,8 @@ type serverFlags struct {
 	auditRetention                                           time.Duration
 	auditLog                                                 string
 	agentImage, agentEndpoint                                string
+	// accounts are further hosted accounts (--account, PODID_ACCOUNTS).
+	accounts []string
 	// Limits on untrusted input (docs/security.md).
 	limits    server.Limits
 	accessLog bool
@@ -45,6 +48,7 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultListen, defaultDataDir
 	fl.StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the SQLite database, master key and root credentials")
 	fl.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL (postgres://…) shared by every replica instead of SQLite in --data-dir (default $"+backend.EnvURL+"; prefer the variable: command lines are visible to other users)")
 	fl.StringVar(&f.accountID, "account-id", app.DefaultAccountID, "the 12-digit account podid serves")
+	fl.StringArrayVar(&f.accounts, "account", nil, "a further 12-digit account to host beside --account-id, with its own IAM and root key (DATA-DIR/root-credentials-ACCOUNT); repeatable (default: $PODID_ACCOUNTS, comma-separated)")
 	fl.StringVar(&f.region, "region", app.DefaultRegion, "the region in ARNs and EKS endpoints")
 	fl.StringVar(&f.publicURL, "public-url", "", "base URL clients and clusters reach the server at (default http://LISTEN)")
 	fl.StringVar(&f.masterKeyFile, "master-key-file", "", "master key for secrets at rest (default: $PODID_MASTER_KEY, else DATA-DIR/master.key, created if absent)")
@@ -75,6 +79,24 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultListen, defaultDataDir
 	fl.StringVar(&f.brokerRegion, "broker-region", "", "broker mode: AWS region of STS calls (default: the AWS SDK's region, else --region)")
 }
 
+// hostedAccounts are the --account flags, else PODID_ACCOUNTS split at
+// commas.
+func (f *serverFlags) hostedAccounts(getenv func(string) string) []string {
+	if len(f.accounts) > 0 {
+		return f.accounts
+	}
+	var out []string
+	for _, a := range strings.Split(getenv(EnvAccounts), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// EnvAccounts names the further hosted accounts when --account is not given.
+const EnvAccounts = "PODID_ACCOUNTS"
+
 func (f *serverFlags) logger(w *os.File) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -95,6 +117,7 @@ func (f *serverFlags) appConfig(logger *slog.Logger, publicURL string) app.Confi
 		DataDir:              f.dataDir,
 		DatabaseURL:          backend.URL(f.databaseURL, os.Getenv),
 		AccountID:            f.accountID,
+		Accounts:             f.hostedAccounts(os.Getenv),
 		Region:               f.region,
 		PublicURL:            publicURL,
 		MasterKeyFile:        f.masterKeyFile,
@@ -198,6 +221,9 @@ func serve(ctx context.Context, ln net.Listener, cfg app.Config, logger *slog.Lo
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	logger.Info("podid server listening", "address", ln.Addr().String(), "account", cfg.AccountID, "region", cfg.Region, "rootCredentials", a.RootCredentialsPath)
+	for _, acct := range a.Accounts {
+		logger.Info("hosting account", "account", acct, "rootCredentials", a.AccountCredentialsPaths[acct])
+	}
 	if ready != nil {
 		if err := ready(a); err != nil {
 			cancel()

@@ -141,7 +141,7 @@ func (s *Service) CreatePodIdentityAssociation(ctx context.Context, in *CreatePo
 		return nil, err
 	}
 	if in.TargetRoleArn != "" {
-		if err := s.authorizePassRole(ctx, in.TargetRoleArn, passedToPods); err != nil {
+		if err := s.authorizePassTargetRole(ctx, in.TargetRoleArn); err != nil {
 			return nil, err
 		}
 	}
@@ -353,8 +353,8 @@ func (s *Service) checkRole(tx store.Tx, cluster, roleArn string) error {
 	if s.cfg.SkipRoleValidation {
 		return nil
 	}
-	_, name, _ := roleARNParts(roleArn)
-	r, err := tx.GetRole(name)
+	account, name, _ := roleARNParts(roleArn)
+	r, err := tx.GetRole(account, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return invalidParam(cluster, "Role provided in the request does not exist")
 	}
@@ -517,7 +517,7 @@ func (s *Service) UpdatePodIdentityAssociation(ctx context.Context, in *UpdatePo
 		}
 	}
 	if in.TargetRoleArn != nil && *in.TargetRoleArn != "" {
-		if err := s.authorizePassRole(ctx, *in.TargetRoleArn, passedToPods); err != nil {
+		if err := s.authorizePassTargetRole(ctx, *in.TargetRoleArn); err != nil {
 			return nil, err
 		}
 	}

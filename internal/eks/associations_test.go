@@ -244,7 +244,8 @@ func TestUpdateTargetRoleLifecycle(t *testing.T) {
 
 // TestAuthorization evaluates a user's policy with the real policy engine:
 // eks:* without iam:PassRole cannot create; with PassRole limited to
-// pods.eks.amazonaws.com it can.
+// pods.eks.amazonaws.com it can; PassRole is asked for a target role of
+// the caller's account only.
 func TestAuthorization(t *testing.T) {
 	e := newEnv(t)
 	e.hostedCluster("c1")
@@ -261,14 +262,23 @@ func TestAuthorization(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create with PassRole allowed: %v", err)
 	}
-	// The target role is not passable: denied with the engine's sentence.
+	// A target role of the caller's account is not passable: denied with
+	// the engine's sentence.
 	_, err = dev.CreatePodIdentityAssociation(ctx, &awseks.CreatePodIdentityAssociationInput{
 		ClusterName: aws.String("c1"), Namespace: aws.String("ns"), ServiceAccount: aws.String("other"), RoleArn: aws.String(role),
-		TargetRoleArn: aws.String("arn:aws:iam::222233334444:role/x"),
+		TargetRoleArn: aws.String("arn:aws:iam::123456789000:role/x"),
 	})
 	var denied *types.AccessDeniedException
-	if !errors.As(err, &denied) || !strings.Contains(aws.ToString(denied.Message), "iam:PassRole on resource: arn:aws:iam::222233334444:role/x") {
+	if !errors.As(err, &denied) || !strings.Contains(aws.ToString(denied.Message), "iam:PassRole on resource: arn:aws:iam::123456789000:role/x") {
 		t.Errorf("target role PassRole: %v", err)
+	}
+	// A target role of another account is not passed by the caller (IAM's
+	// PassRole is for the caller's own roles): its trust policy guards it.
+	if _, err := dev.CreatePodIdentityAssociation(ctx, &awseks.CreatePodIdentityAssociationInput{
+		ClusterName: aws.String("c1"), Namespace: aws.String("ns"), ServiceAccount: aws.String("other"), RoleArn: aws.String(role),
+		TargetRoleArn: aws.String("arn:aws:iam::222233334444:role/x"),
+	}); err != nil {
+		t.Errorf("target role of another account: %v", err)
 	}
 	r := e.doAs(userKey, "DELETE", "/clusters/c1/pod-identity-associations/"+aws.ToString(out.Association.AssociationId), "")
 	if r.Status != 403 || r.Body["__type"] != "AccessDeniedException" || !strings.Contains(r.Body["message"].(string), "eks:DeletePodIdentityAssociation") {

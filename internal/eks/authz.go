@@ -43,6 +43,21 @@ func (s *Service) authorizePassRole(ctx context.Context, role, service string) e
 	return s.authorize(ctx, "iam:PassRole", role, map[string][]string{"iam:PassedToService": {service}})
 }
 
+// authorizePassTargetRole checks iam:PassRole on an association's target
+// role when it is in the caller's own account. A target role of another
+// account is not passed by the caller (IAM's PassRole covers roles of the
+// caller's account only): it is guarded by its own trust policy, which
+// must allow the association's role with the association's external ID,
+// and by that role's identity policy.
+func (s *Service) authorizePassTargetRole(ctx context.Context, role string) error {
+	if p := auth.PrincipalFrom(ctx); p != nil {
+		if acct, _, ok := roleARNParts(role); ok && acct != p.AccountID {
+			return nil
+		}
+	}
+	return s.authorizePassRole(ctx, role, passedToPods)
+}
+
 // tagContext is the request-tag condition context of a tagging request:
 // aws:RequestTag/KEY for each tag and aws:TagKeys.
 func tagContext(tags map[string]string) map[string][]string {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/ids"
 	"github.com/podid/podid/internal/k8s"
 	"github.com/podid/podid/internal/kubeapi"
@@ -597,6 +598,11 @@ func (s *Service) ListClusters(ctx context.Context, in *ListClustersInput) (*Lis
 	after, err := decodePageToken("", in.NextToken, "clusters")
 	if err != nil {
 		return nil, err
+	}
+	if p := auth.PrincipalFrom(ctx); p != nil && p.AccountID != s.cfg.AccountID {
+		// Clusters belong to the server's primary account: a caller of
+		// another hosted account has none.
+		return &ListClustersOutput{Clusters: []string{}}, nil
 	}
 	var list []*store.Cluster
 	err = s.cfg.Store.View(ctx, func(tx store.Tx) error {

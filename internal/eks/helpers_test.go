@@ -119,7 +119,7 @@ func (e *env) role(name, trust string) string {
 	e.t.Helper()
 	arn := "arn:aws:iam::" + testAccount + ":role/" + name
 	err := e.st.Update(context.Background(), func(tx store.Tx) error {
-		return tx.CreateRole(&store.Role{ID: ids.NewRoleID(), Name: name, Path: "/", ARN: arn, AssumeRolePolicy: trust, MaxSessionDuration: 3600, CreatedAt: testStart})
+		return tx.CreateRole(&store.Role{Account: testAccount, ID: ids.NewRoleID(), Name: name, Path: "/", ARN: arn, AssumeRolePolicy: trust, MaxSessionDuration: 3600, CreatedAt: testStart})
 	})
 	if err != nil {
 		e.t.Fatal(err)
@@ -131,10 +131,10 @@ func (e *env) role(name, trust string) string {
 func (e *env) user(policyDoc string) {
 	e.t.Helper()
 	err := e.st.Update(context.Background(), func(tx store.Tx) error {
-		if err := tx.CreateUser(&store.User{ID: "AIDAEXAMPLEEXAMPLE123", Name: "dev", Path: "/", ARN: "arn:aws:iam::" + testAccount + ":user/dev", CreatedAt: testStart}); err != nil {
+		if err := tx.CreateUser(&store.User{Account: testAccount, ID: "AIDAEXAMPLEEXAMPLE123", Name: "dev", Path: "/", ARN: "arn:aws:iam::" + testAccount + ":user/dev", CreatedAt: testStart}); err != nil {
 			return err
 		}
-		return tx.PutInlinePolicy(&store.InlinePolicy{Kind: store.KindUser, PrincipalName: "dev", PolicyName: "p", Document: policyDoc})
+		return tx.PutInlinePolicy(&store.InlinePolicy{Account: testAccount, Kind: store.KindUser, PrincipalName: "dev", PolicyName: "p", Document: policyDoc})
 	})
 	if err != nil {
 		e.t.Fatal(err)

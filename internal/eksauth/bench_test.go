@@ -57,7 +57,7 @@ func (e *benchEnv) userPrincipal(b *testing.B) *auth.Principal {
 	var u *store.User
 	if err := e.app.Store.View(context.Background(), func(tx store.Tx) error {
 		var err error
-		u, err = tx.GetUser("agent")
+		u, err = tx.GetUser("123456789012", "agent")
 		return err
 	}); err != nil {
 		b.Fatal(err)
@@ -71,7 +71,7 @@ func (e *benchEnv) nodePrincipal(b *testing.B) *auth.Principal {
 	var r *store.Role
 	if err := e.app.Store.View(context.Background(), func(tx store.Tx) error {
 		var err error
-		r, err = tx.GetRole("node")
+		r, err = tx.GetRole("123456789012", "node")
 		return err
 	}); err != nil {
 		b.Fatal(err)

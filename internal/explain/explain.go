@@ -252,15 +252,19 @@ func (x *Explainer) Explain(ctx context.Context, req *Request) (*Explanation, er
 		sessionRole = target
 	}
 	e.OK = e.Cause == ""
-	sessionARN := arn.AssumedRole(x.cfg.Partition, x.cfg.AccountID, sessionRole.Name, sessionName).String()
+	sessionAccount := sessionRole.Account
+	if sessionAccount == "" {
+		sessionAccount = x.cfg.AccountID
+	}
+	sessionARN := arn.AssumedRole(x.cfg.Partition, sessionAccount, sessionRole.Name, sessionName).String()
 	e.Steps = append(e.Steps, Step{Name: "session", Status: StatusOK, Summary: "EKS Auth would issue credentials for " + sessionARN})
 
 	// 6. The pod session's decisions.
 	if len(req.Checks) > 0 {
 		p := &auth.Principal{
-			Type: auth.AssumedRole, AccountID: x.cfg.AccountID, ARN: sessionARN, Name: sessionRole.Name,
+			Type: auth.AssumedRole, AccountID: sessionAccount, ARN: sessionARN, Name: sessionRole.Name,
 			UserID: sessionRole.ID + ":" + sessionName,
-			Session: &auth.Session{RoleARN: sessionRole.ARN, RoleID: sessionRole.ID, RoleName: sessionRole.Name, Type: auth.AssumedRole,
+			Session: &auth.Session{Account: sessionAccount, RoleARN: sessionRole.ARN, RoleID: sessionRole.ID, RoleName: sessionRole.Name, Type: auth.AssumedRole,
 				SessionName: sessionName, Tags: map[string]string{}, Issued: x.cfg.Now()},
 		}
 		if sessionPolicy != "" {
@@ -333,12 +337,13 @@ func (x *Explainer) webhookStep(e *Explanation, assoc *store.Association) {
 			e.Namespace, e.ServiceAccount, len(ops), webhook.VolumeName, webhook.SkipLabel)})
 }
 
-// role reads a role of podid's account by ARN (nil when it is not one).
+// role reads a role of one of podid's accounts by ARN (nil when it is not one).
 func (x *Explainer) role(ctx context.Context, arn string) (*store.Role, error) {
 	name := arn[strings.LastIndexByte(arn, '/')+1:]
+	account := accountOf(arn, x.cfg.AccountID)
 	var role *store.Role
 	err := x.cfg.Store.View(ctx, func(tx store.Tx) error {
-		r, err := tx.GetRole(name)
+		r, err := tx.GetRole(account, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
@@ -431,7 +436,10 @@ func (x *Explainer) targetStep(ctx context.Context, e *Explanation, first, targe
 	}
 	var trace []string
 	for _, a := range []string{"sts:AssumeRole"} {
-		req := &policy.Request{Principal: auth.PolicyPrincipal(p), Action: a, Resource: target.ARN, Context: pc}
+		req := &policy.Request{Principal: auth.PolicyPrincipal(p), Action: a, Resource: target.ARN, Context: pc,
+			// A target role of another account: its trust policy and the
+			// first role's identity policies must both allow.
+			ResourceAccount: target.Account}
 		ex := policy.Explain(&set, req)
 		trace = append(trace, a+": "+ex.Result.String())
 		trace = append(trace, traceLines(ex)...)
@@ -491,4 +499,12 @@ func decisive(ex *policy.Explanation) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// accountOf is the account in ARN s, fallback when s has none.
+func accountOf(s, fallback string) string {
+	if p, err := arn.Parse(s); err == nil && p.AccountID != "" {
+		return p.AccountID
+	}
+	return fallback
 }

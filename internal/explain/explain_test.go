@@ -269,3 +269,36 @@ func TestChainOK(t *testing.T) {
 		}
 	}
 }
+
+// TestChainCrossAccount: a target role in another hosted account. Its
+// trust policy naming the association's role is not enough across
+// accounts: the association's role's identity policies must allow
+// sts:AssumeRole too; with both, the pod's session is in the target's
+// account.
+func TestChainCrossAccount(t *testing.T) {
+	f := newFixture(t)
+	other := authtest.OtherAccount
+	f.env.AddRoleIn(t, other, "target", "", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+acct+`:role/carts"},"Action":["sts:AssumeRole","sts:TagSession"],"Condition":{"StringEquals":{"sts:ExternalId":"ext-1"}}}]}`, 0)
+	f.associate(t, "carts", "carts", "carts", func(a *store.Association) {
+		a.TargetRoleARN, a.ExternalID = "arn:aws:iam::"+other+":role/target", "ext-1"
+	})
+	explain := func() *Explanation {
+		e, err := f.x.Explain(context.Background(), &Request{Cluster: clusterName, Namespace: "carts", ServiceAccount: "carts", Pod: "carts-new"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	if e := explain(); e.OK || e.Cause != CauseTargetTrustDenied {
+		t.Fatalf("without the first role's identity policy: ok %v, cause %s\n%s", e.OK, e.Cause, text(t, e))
+	}
+	f.env.PutInline(t, store.KindRole, "carts", "assume-target", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","sts:TagSession"],"Resource":"arn:aws:iam::`+other+`:role/target"}]}`)
+	e := explain()
+	if !e.OK {
+		t.Fatalf("with both sides: %s\n%s", e.Cause, text(t, e))
+	}
+	last := e.Steps[len(e.Steps)-1]
+	if !strings.Contains(last.Summary, "arn:aws:sts::"+other+":assumed-role/target/") {
+		t.Errorf("session step %q, want account %s's session", last.Summary, other)
+	}
+}

@@ -111,12 +111,12 @@ func (s *Service) authorizeHolder(ctx context.Context, h holder, action, name st
 }
 
 // requireHolderTx checks inside a transaction that the role or user exists.
-func requireHolderTx(tx store.Tx, h holder, name string) error {
+func (s *Service) requireHolderTx(tx store.Tx, h holder, name string) error {
 	if h.kind == store.KindRole {
-		_, err := getRoleTx(tx, name)
+		_, err := getRoleTx(tx, s.account, name)
 		return err
 	}
-	_, err := getUserTx(tx, name)
+	_, err := getUserTx(tx, s.account, name)
 	return err
 }
 
@@ -136,7 +136,7 @@ func (s *Service) attach(ctx context.Context, h holder, nameMax int, in *AttachP
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		if err := requireHolderTx(tx, h, in.Name); err != nil {
+		if err := s.requireHolderTx(tx, h, in.Name); err != nil {
 			return err
 		}
 		if !s.local(a) {
@@ -147,7 +147,7 @@ func (s *Service) attach(ctx context.Context, h holder, nameMax int, in *AttachP
 		} else if err != nil {
 			return err
 		}
-		have, err := tx.ListAttachedPolicies(h.kind, in.Name, store.Page{})
+		have, err := tx.ListAttachedPolicies(h.kind, s.account, in.Name, store.Page{})
 		if err != nil {
 			return err
 		}
@@ -159,7 +159,7 @@ func (s *Service) attach(ctx context.Context, h holder, nameMax int, in *AttachP
 		if len(have) >= maxAttachedPolicies {
 			return limitExceeded("Cannot exceed quota for %s: %d", h.quotaName, maxAttachedPolicies)
 		}
-		if err := tx.AttachPolicy(h.kind, in.Name, in.PolicyARN); err != nil && !errors.Is(err, store.ErrConflict) {
+		if err := tx.AttachPolicy(h.kind, s.account, in.Name, in.PolicyARN); err != nil && !errors.Is(err, store.ErrConflict) {
 			return err
 		}
 		return nil
@@ -181,10 +181,10 @@ func (s *Service) detach(ctx context.Context, h holder, nameMax int, in *AttachP
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		if err := requireHolderTx(tx, h, in.Name); err != nil {
+		if err := s.requireHolderTx(tx, h, in.Name); err != nil {
 			return err
 		}
-		err := tx.DetachPolicy(h.kind, in.Name, in.PolicyARN)
+		err := tx.DetachPolicy(h.kind, s.account, in.Name, in.PolicyARN)
 		if errors.Is(err, store.ErrNotFound) {
 			return noSuchPolicy(in.PolicyARN)
 		}
@@ -206,12 +206,12 @@ func (s *Service) listAttached(ctx context.Context, h holder, nameMax int, in *L
 	prefix := orRoot(in.PathPrefix)
 	out := &ListAttachedPoliciesOutput{}
 	err := s.view(ctx, func(tx store.Tx) error {
-		if err := requireHolderTx(tx, h, in.Name); err != nil {
+		if err := s.requireHolderTx(tx, h, in.Name); err != nil {
 			return err
 		}
 		arns, next, err := collect(in.Marker, pageSize(in.MaxItems),
 			func(after string, n int) ([]string, error) {
-				return tx.ListAttachedPolicies(h.kind, in.Name, store.Page{After: after, Limit: n})
+				return tx.ListAttachedPolicies(h.kind, s.account, in.Name, store.Page{After: after, Limit: n})
 			},
 			func(arn string) string { return arn },
 			func(arn string) (bool, error) {
@@ -249,10 +249,10 @@ func (s *Service) putInline(ctx context.Context, h holder, in *PutInlinePolicyIn
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		if err := requireHolderTx(tx, h, in.Name); err != nil {
+		if err := s.requireHolderTx(tx, h, in.Name); err != nil {
 			return err
 		}
-		others, err := tx.ListInlinePolicies(h.kind, in.Name, store.Page{})
+		others, err := tx.ListInlinePolicies(h.kind, s.account, in.Name, store.Page{})
 		if err != nil {
 			return err
 		}
@@ -266,7 +266,8 @@ func (s *Service) putInline(ctx context.Context, h holder, in *PutInlinePolicyIn
 			return documentError(err)
 		}
 		return tx.PutInlinePolicy(&store.InlinePolicy{
-			Kind: h.kind, PrincipalName: in.Name, PolicyName: in.PolicyName, Document: in.PolicyDocument,
+			Account: s.account,
+			Kind:    h.kind, PrincipalName: in.Name, PolicyName: in.PolicyName, Document: in.PolicyDocument,
 		})
 	})
 }
@@ -283,11 +284,11 @@ func (s *Service) getInline(ctx context.Context, h holder, in *InlinePolicyInput
 	}
 	var out *store.InlinePolicy
 	err := s.view(ctx, func(tx store.Tx) error {
-		if err := requireHolderTx(tx, h, in.Name); err != nil {
+		if err := s.requireHolderTx(tx, h, in.Name); err != nil {
 			return err
 		}
 		var gerr error
-		out, gerr = tx.GetInlinePolicy(h.kind, in.Name, in.PolicyName)
+		out, gerr = tx.GetInlinePolicy(h.kind, s.account, in.Name, in.PolicyName)
 		if errors.Is(gerr, store.ErrNotFound) {
 			return h.noSuchPol(in.PolicyName)
 		}
@@ -311,12 +312,12 @@ func (s *Service) listInline(ctx context.Context, h holder, in *ListInlinePolici
 	}
 	out := &ListInlinePoliciesOutput{PolicyNames: []string{}}
 	err := s.view(ctx, func(tx store.Tx) error {
-		if err := requireHolderTx(tx, h, in.Name); err != nil {
+		if err := s.requireHolderTx(tx, h, in.Name); err != nil {
 			return err
 		}
 		ps, next, err := collect(in.Marker, pageSize(in.MaxItems),
 			func(after string, n int) ([]*store.InlinePolicy, error) {
-				return tx.ListInlinePolicies(h.kind, in.Name, store.Page{After: after, Limit: n})
+				return tx.ListInlinePolicies(h.kind, s.account, in.Name, store.Page{After: after, Limit: n})
 			},
 			func(p *store.InlinePolicy) string { return p.PolicyName }, nil)
 		if err != nil {
@@ -345,10 +346,10 @@ func (s *Service) deleteInline(ctx context.Context, h holder, in *InlinePolicyIn
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		if err := requireHolderTx(tx, h, in.Name); err != nil {
+		if err := s.requireHolderTx(tx, h, in.Name); err != nil {
 			return err
 		}
-		err := tx.DeleteInlinePolicy(h.kind, in.Name, in.PolicyName)
+		err := tx.DeleteInlinePolicy(h.kind, s.account, in.Name, in.PolicyName)
 		if errors.Is(err, store.ErrNotFound) {
 			return h.noSuchPol(in.PolicyName)
 		}
@@ -358,70 +359,84 @@ func (s *Service) deleteInline(ctx context.Context, h holder, in *InlinePolicyIn
 
 // AttachRolePolicy attaches a managed policy to a role (at most ten).
 func (s *Service) AttachRolePolicy(ctx context.Context, in *AttachPolicyInput) error {
+	s = s.forCaller(ctx)
 	return s.attach(ctx, roleHolder, maxNameLen, in)
 }
 
 // DetachRolePolicy detaches a managed policy from a role.
 func (s *Service) DetachRolePolicy(ctx context.Context, in *AttachPolicyInput) error {
+	s = s.forCaller(ctx)
 	return s.detach(ctx, roleHolder, maxNameLen, in)
 }
 
 // ListAttachedRolePolicies lists the managed policies attached to a role.
 func (s *Service) ListAttachedRolePolicies(ctx context.Context, in *ListAttachedPoliciesInput) (*ListAttachedPoliciesOutput, error) {
+	s = s.forCaller(ctx)
 	return s.listAttached(ctx, roleHolder, maxNameLen, in)
 }
 
 // AttachUserPolicy attaches a managed policy to a user (at most ten).
 func (s *Service) AttachUserPolicy(ctx context.Context, in *AttachPolicyInput) error {
+	s = s.forCaller(ctx)
 	return s.attach(ctx, userHolder, maxNameLen, in)
 }
 
 // DetachUserPolicy detaches a managed policy from a user.
 func (s *Service) DetachUserPolicy(ctx context.Context, in *AttachPolicyInput) error {
+	s = s.forCaller(ctx)
 	return s.detach(ctx, userHolder, maxNameLen, in)
 }
 
 // ListAttachedUserPolicies lists the managed policies attached to a user.
 func (s *Service) ListAttachedUserPolicies(ctx context.Context, in *ListAttachedPoliciesInput) (*ListAttachedPoliciesOutput, error) {
+	s = s.forCaller(ctx)
 	return s.listAttached(ctx, userHolder, maxNameLen, in)
 }
 
 // PutRolePolicy adds or replaces an inline policy of a role.
 func (s *Service) PutRolePolicy(ctx context.Context, in *PutInlinePolicyInput) error {
+	s = s.forCaller(ctx)
 	return s.putInline(ctx, roleHolder, in)
 }
 
 // GetRolePolicy returns an inline policy of a role.
 func (s *Service) GetRolePolicy(ctx context.Context, in *InlinePolicyInput) (*InlinePolicyOutput, error) {
+	s = s.forCaller(ctx)
 	return s.getInline(ctx, roleHolder, in)
 }
 
 // ListRolePolicies lists the names of a role's inline policies.
 func (s *Service) ListRolePolicies(ctx context.Context, in *ListInlinePoliciesInput) (*ListInlinePoliciesOutput, error) {
+	s = s.forCaller(ctx)
 	return s.listInline(ctx, roleHolder, in)
 }
 
 // DeleteRolePolicy deletes an inline policy of a role.
 func (s *Service) DeleteRolePolicy(ctx context.Context, in *InlinePolicyInput) error {
+	s = s.forCaller(ctx)
 	return s.deleteInline(ctx, roleHolder, in)
 }
 
 // PutUserPolicy adds or replaces an inline policy of a user.
 func (s *Service) PutUserPolicy(ctx context.Context, in *PutInlinePolicyInput) error {
+	s = s.forCaller(ctx)
 	return s.putInline(ctx, userHolder, in)
 }
 
 // GetUserPolicy returns an inline policy of a user.
 func (s *Service) GetUserPolicy(ctx context.Context, in *InlinePolicyInput) (*InlinePolicyOutput, error) {
+	s = s.forCaller(ctx)
 	return s.getInline(ctx, userHolder, in)
 }
 
 // ListUserPolicies lists the names of a user's inline policies.
 func (s *Service) ListUserPolicies(ctx context.Context, in *ListInlinePoliciesInput) (*ListInlinePoliciesOutput, error) {
+	s = s.forCaller(ctx)
 	return s.listInline(ctx, userHolder, in)
 }
 
 // DeleteUserPolicy deletes an inline policy of a user.
 func (s *Service) DeleteUserPolicy(ctx context.Context, in *InlinePolicyInput) error {
+	s = s.forCaller(ctx)
 	return s.deleteInline(ctx, userHolder, in)
 }

@@ -72,13 +72,13 @@ func (s *Service) principalExists(ctx context.Context, arn string) bool {
 		switch a.kind {
 		case "role":
 			var r *store.Role
-			r, gerr = tx.GetRole(a.name)
+			r, gerr = tx.GetRole(s.account, a.name)
 			if gerr == nil && r.ARN != arn {
 				exists = false
 			}
 		case "user":
 			var u *store.User
-			u, gerr = tx.GetUser(a.name)
+			u, gerr = tx.GetUser(s.account, a.name)
 			if gerr == nil && u.ARN != arn {
 				exists = false
 			}

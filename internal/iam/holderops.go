@@ -25,7 +25,7 @@ func (s *Service) tagHolder(ctx context.Context, h holder, name string, tags []s
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		return updateHolderTx(tx, h, name, func(have *[]store.Tag, _ *string) error {
+		return s.updateHolderTx(tx, h, name, func(have *[]store.Tag, _ *string) error {
 			merged := mergeTags(*have, tags)
 			if len(merged) > maxTags {
 				return limitExceeded("The number of tags has reached the maximum limit.")
@@ -49,7 +49,7 @@ func (s *Service) untagHolder(ctx context.Context, h holder, name string, keys [
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		return updateHolderTx(tx, h, name, func(have *[]store.Tag, _ *string) error {
+		return s.updateHolderTx(tx, h, name, func(have *[]store.Tag, _ *string) error {
 			*have = removeTags(*have, keys)
 			return nil
 		})
@@ -108,7 +108,7 @@ func (s *Service) putHolderBoundary(ctx context.Context, h holder, nameMax int, 
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		return updateHolderTx(tx, h, name, func(_ *[]store.Tag, have *string) error {
+		return s.updateHolderTx(tx, h, name, func(_ *[]store.Tag, have *string) error {
 			if err := s.requireBoundary(tx, boundary); err != nil {
 				return err
 			}
@@ -130,7 +130,7 @@ func (s *Service) deleteHolderBoundary(ctx context.Context, h holder, nameMax in
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		return updateHolderTx(tx, h, name, func(_ *[]store.Tag, have *string) error {
+		return s.updateHolderTx(tx, h, name, func(_ *[]store.Tag, have *string) error {
 			*have = ""
 			return nil
 		})
@@ -139,9 +139,9 @@ func (s *Service) deleteHolderBoundary(ctx context.Context, h holder, nameMax in
 
 // updateHolderTx reads a role or user inside a transaction, lets edit
 // change its tags and permissions boundary, and writes it back.
-func updateHolderTx(tx store.Tx, h holder, name string, edit func(tags *[]store.Tag, boundary *string) error) error {
+func (s *Service) updateHolderTx(tx store.Tx, h holder, name string, edit func(tags *[]store.Tag, boundary *string) error) error {
 	if h.kind == store.KindRole {
-		r, err := getRoleTx(tx, name)
+		r, err := getRoleTx(tx, s.account, name)
 		if err != nil {
 			return err
 		}
@@ -150,7 +150,7 @@ func updateHolderTx(tx store.Tx, h holder, name string, edit func(tags *[]store.
 		}
 		return tx.UpdateRole(r)
 	}
-	u, err := getUserTx(tx, name)
+	u, err := getUserTx(tx, s.account, name)
 	if err != nil {
 		return err
 	}

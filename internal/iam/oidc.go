@@ -60,6 +60,7 @@ func oidcHostPath(raw string, allowLoopback bool) (string, error) {
 
 // CreateOpenIDConnectProvider registers an OpenID Connect identity provider.
 func (s *Service) CreateOpenIDConnectProvider(ctx context.Context, in *CreateOpenIDConnectProviderInput) (*CreateOpenIDConnectProviderOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	v.requiredString(in.URL, "url", 1, maxOIDCURLLen, nil, "")
 	for i, id := range in.ClientIDList {
@@ -95,6 +96,7 @@ func (s *Service) CreateOpenIDConnectProvider(ctx context.Context, in *CreateOpe
 		}
 	}
 	o := &store.OIDCProvider{
+		Account:     s.account,
 		ARN:         arn,
 		URL:         hostPath,
 		ClientIDs:   dedupe(in.ClientIDList),
@@ -125,7 +127,8 @@ func (s *Service) CreateOpenIDConnectProvider(ctx context.Context, in *CreateOpe
 // oidcProviderTx reads a provider by ARN; a malformed ARN is InvalidInput.
 func (s *Service) oidcProviderTx(tx store.Tx, arn string) (*store.OIDCProvider, error) {
 	o, err := tx.GetOIDCProvider(arn)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && o.Account != s.account {
+		// Another account's provider is not in the caller's IAM.
 		return nil, noSuchOIDCProvider(arn)
 	}
 	return o, err
@@ -146,6 +149,7 @@ func checkOIDCARN(arn string) error {
 
 // GetOpenIDConnectProvider returns a provider's URL, client IDs and thumbprints.
 func (s *Service) GetOpenIDConnectProvider(ctx context.Context, in *OpenIDConnectProviderInput) (*GetOpenIDConnectProviderOutput, error) {
+	s = s.forCaller(ctx)
 	if err := checkOIDCARN(in.OpenIDConnectProviderARN); err != nil {
 		return nil, err
 	}
@@ -166,12 +170,13 @@ func (s *Service) GetOpenIDConnectProvider(ctx context.Context, in *OpenIDConnec
 
 // ListOpenIDConnectProviders lists the providers' ARNs.
 func (s *Service) ListOpenIDConnectProviders(ctx context.Context, _ *ListOpenIDConnectProvidersInput) (*ListOpenIDConnectProvidersOutput, error) {
+	s = s.forCaller(ctx)
 	if err := s.authorize(ctx, "iam:ListOpenIDConnectProviders", s.oidcARN(""), nil); err != nil {
 		return nil, err
 	}
 	out := &ListOpenIDConnectProvidersOutput{ARNs: []string{}}
 	err := s.view(ctx, func(tx store.Tx) error {
-		all, err := tx.ListOIDCProviders()
+		all, err := tx.ListOIDCProviders(s.account)
 		for _, o := range all {
 			out.ARNs = append(out.ARNs, o.ARN)
 		}
@@ -185,6 +190,7 @@ func (s *Service) ListOpenIDConnectProviders(ctx context.Context, _ *ListOpenIDC
 
 // DeleteOpenIDConnectProvider deletes a provider.
 func (s *Service) DeleteOpenIDConnectProvider(ctx context.Context, in *OpenIDConnectProviderInput) error {
+	s = s.forCaller(ctx)
 	if err := checkOIDCARN(in.OpenIDConnectProviderARN); err != nil {
 		return err
 	}

@@ -170,9 +170,9 @@ func (s *Service) authorizePolicy(ctx context.Context, action, arn string) (*sto
 
 // boundaryUsage counts, for every policy ARN, the roles and users using it
 // as their permissions boundary.
-func boundaryUsage(tx store.Tx) (map[string]int, error) {
+func boundaryUsage(tx store.Tx, account string) (map[string]int, error) {
 	out := map[string]int{}
-	roles, err := tx.ListRoles("/", store.Page{})
+	roles, err := tx.ListRoles(account, "/", store.Page{})
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +181,7 @@ func boundaryUsage(tx store.Tx) (map[string]int, error) {
 			out[r.PermissionsBoundary]++
 		}
 	}
-	users, err := tx.ListUsers("/", store.Page{})
+	users, err := tx.ListUsers(account, "/", store.Page{})
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +204,7 @@ func withCounts(tx store.Tx, p *store.ManagedPolicy, usage map[string]int) (*Pol
 
 // CreatePolicy creates a customer managed policy with version v1 as its default.
 func (s *Service) CreatePolicy(ctx context.Context, in *CreatePolicyInput) (*PolicyOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	v.name(in.PolicyName, "policyName", maxPolicyNameLen)
 	v.policyPath(in.Path, "path")
@@ -231,6 +232,7 @@ func (s *Service) CreatePolicy(ctx context.Context, in *CreatePolicyInput) (*Pol
 	}
 	now := s.clock()
 	p := &store.ManagedPolicy{
+		Account:          s.account,
 		ID:               ids.NewPolicyID(),
 		Name:             in.PolicyName,
 		Path:             path,
@@ -244,7 +246,7 @@ func (s *Service) CreatePolicy(ctx context.Context, in *CreatePolicyInput) (*Pol
 	exists := alreadyExists("A policy called %s already exists. Duplicate names are not allowed.", in.PolicyName)
 	err := s.update(ctx, func(tx store.Tx) error {
 		// Names are unique in the account whatever the path.
-		all, err := tx.ListPolicies("/", store.Page{})
+		all, err := tx.ListPolicies(s.account, "/", store.Page{})
 		if err != nil {
 			return err
 		}
@@ -270,6 +272,7 @@ func (s *Service) CreatePolicy(ctx context.Context, in *CreatePolicyInput) (*Pol
 
 // GetPolicy returns a managed policy's metadata (not its document).
 func (s *Service) GetPolicy(ctx context.Context, in *GetPolicyInput) (*PolicyOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	v.arn(in.PolicyARN, "policyArn", true)
 	if err := v.err(); err != nil {
@@ -284,7 +287,7 @@ func (s *Service) GetPolicy(ctx context.Context, in *GetPolicyInput) (*PolicyOut
 		if err != nil {
 			return err
 		}
-		usage, err := boundaryUsage(tx)
+		usage, err := boundaryUsage(tx, s.account)
 		if err != nil {
 			return err
 		}
@@ -300,6 +303,7 @@ func (s *Service) GetPolicy(ctx context.Context, in *GetPolicyInput) (*PolicyOut
 // ListPolicies lists managed policies. podid holds no AWS managed
 // policies, so Scope=AWS lists nothing and Local equals All.
 func (s *Service) ListPolicies(ctx context.Context, in *ListPoliciesInput) (*ListPoliciesOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	if in.Scope != "" && in.Scope != ScopeAll && in.Scope != ScopeAWS && in.Scope != ScopeLocal {
 		v.add(in.Scope, "scope", "Member must satisfy enum value set: [All, AWS, Local]")
@@ -321,7 +325,7 @@ func (s *Service) ListPolicies(ctx context.Context, in *ListPoliciesInput) (*Lis
 		return out, nil
 	}
 	err := s.view(ctx, func(tx store.Tx) error {
-		usage, err := boundaryUsage(tx)
+		usage, err := boundaryUsage(tx, s.account)
 		if err != nil {
 			return err
 		}
@@ -345,7 +349,7 @@ func (s *Service) ListPolicies(ctx context.Context, in *ListPoliciesInput) (*Lis
 		}
 		ps, next, err := collect(in.Marker, pageSize(in.MaxItems),
 			func(after string, n int) ([]*store.ManagedPolicy, error) {
-				return tx.ListPolicies(prefix, store.Page{After: after, Limit: n})
+				return tx.ListPolicies(s.account, prefix, store.Page{After: after, Limit: n})
 			},
 			func(p *store.ManagedPolicy) string { return p.ARN }, keep)
 		if err != nil {
@@ -366,6 +370,7 @@ func (s *Service) ListPolicies(ctx context.Context, in *ListPoliciesInput) (*Lis
 // DeletePolicy deletes a managed policy that is attached nowhere, is no
 // entity's permissions boundary and has only its default version left.
 func (s *Service) DeletePolicy(ctx context.Context, in *DeletePolicyInput) error {
+	s = s.forCaller(ctx)
 	var v violations
 	v.arn(in.PolicyARN, "policyArn", true)
 	if err := v.err(); err != nil {
@@ -383,7 +388,7 @@ func (s *Service) DeletePolicy(ctx context.Context, in *DeletePolicyInput) error
 		if err != nil {
 			return err
 		}
-		usage, err := boundaryUsage(tx)
+		usage, err := boundaryUsage(tx, s.account)
 		if err != nil {
 			return err
 		}
@@ -418,6 +423,7 @@ func versionNumber(id string) int {
 // CreatePolicyVersion adds a version to a managed policy (at most five),
 // optionally making it the default.
 func (s *Service) CreatePolicyVersion(ctx context.Context, in *CreatePolicyVersionInput) (*PolicyVersionOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	v.arn(in.PolicyARN, "policyArn", true)
 	v.document(in.PolicyDocument, "policyDocument")
@@ -490,6 +496,7 @@ func setDefault(tx store.Tx, p *store.ManagedPolicy, versions []*store.PolicyVer
 
 // GetPolicyVersion returns one version of a managed policy with its document.
 func (s *Service) GetPolicyVersion(ctx context.Context, in *GetPolicyVersionInput) (*PolicyVersionOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	v.arn(in.PolicyARN, "policyArn", true)
 	v.versionID(in.VersionID, "versionId")
@@ -519,6 +526,7 @@ func (s *Service) GetPolicyVersion(ctx context.Context, in *GetPolicyVersionInpu
 
 // ListPolicyVersions lists a managed policy's versions, newest first.
 func (s *Service) ListPolicyVersions(ctx context.Context, in *ListPolicyVersionsInput) (*ListPolicyVersionsOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	v.arn(in.PolicyARN, "policyArn", true)
 	v.paging(in.Marker, in.MaxItems)
@@ -549,6 +557,7 @@ func (s *Service) ListPolicyVersions(ctx context.Context, in *ListPolicyVersions
 
 // SetDefaultPolicyVersion makes an existing version the policy's default.
 func (s *Service) SetDefaultPolicyVersion(ctx context.Context, in *SetDefaultPolicyVersionInput) error {
+	s = s.forCaller(ctx)
 	var v violations
 	v.arn(in.PolicyARN, "policyArn", true)
 	v.versionID(in.VersionID, "versionId")
@@ -579,6 +588,7 @@ func (s *Service) SetDefaultPolicyVersion(ctx context.Context, in *SetDefaultPol
 
 // DeletePolicyVersion deletes a version that is not the default.
 func (s *Service) DeletePolicyVersion(ctx context.Context, in *DeletePolicyVersionInput) error {
+	s = s.forCaller(ctx)
 	var v violations
 	v.arn(in.PolicyARN, "policyArn", true)
 	v.versionID(in.VersionID, "versionId")

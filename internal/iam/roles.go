@@ -122,8 +122,8 @@ func withKey(extra map[string][]string, key string, values ...string) map[string
 
 // getRoleTx reads a role inside a transaction; a missing role is IAM's
 // NoSuchEntity.
-func getRoleTx(tx store.Tx, name string) (*store.Role, error) {
-	r, err := tx.GetRole(name)
+func getRoleTx(tx store.Tx, account, name string) (*store.Role, error) {
+	r, err := tx.GetRole(account, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, noSuchRole(name)
 	}
@@ -136,7 +136,7 @@ func getRoleTx(tx store.Tx, name string) (*store.Role, error) {
 func (s *Service) lookupRole(ctx context.Context, name string) (r *store.Role, arn string, extra map[string][]string, err error) {
 	err = s.view(ctx, func(tx store.Tx) error {
 		var gerr error
-		r, gerr = tx.GetRole(name)
+		r, gerr = tx.GetRole(s.account, name)
 		if errors.Is(gerr, store.ErrNotFound) {
 			r = nil
 			return nil
@@ -189,6 +189,7 @@ func (s *Service) requireBoundary(tx store.Tx, arn string) error {
 
 // CreateRole creates a role with its trust policy.
 func (s *Service) CreateRole(ctx context.Context, in *CreateRoleInput) (*CreateRoleOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	v.name(in.RoleName, "roleName", maxNameLen)
 	v.path(in.Path, "path")
@@ -225,6 +226,7 @@ func (s *Service) CreateRole(ctx context.Context, in *CreateRoleInput) (*CreateR
 		msd = *in.MaxSessionDuration
 	}
 	r := &store.Role{
+		Account:             s.account,
 		ID:                  ids.NewRoleID(),
 		Name:                in.RoleName,
 		Path:                path,
@@ -242,7 +244,7 @@ func (s *Service) CreateRole(ctx context.Context, in *CreateRoleInput) (*CreateR
 				return err
 			}
 		}
-		if _, err := tx.GetRole(in.RoleName); err == nil {
+		if _, err := tx.GetRole(s.account, in.RoleName); err == nil {
 			return alreadyExists("Role with name %s already exists.", in.RoleName)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -262,6 +264,7 @@ func (s *Service) CreateRole(ctx context.Context, in *CreateRoleInput) (*CreateR
 
 // GetRole returns a role, its trust policy and its last use.
 func (s *Service) GetRole(ctx context.Context, in *GetRoleInput) (*GetRoleOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	v.name(in.RoleName, "roleName", maxNameLen)
 	if err := v.err(); err != nil {
@@ -279,6 +282,7 @@ func (s *Service) GetRole(ctx context.Context, in *GetRoleInput) (*GetRoleOutput
 
 // ListRoles lists roles by name, optionally under a path prefix.
 func (s *Service) ListRoles(ctx context.Context, in *ListRolesInput) (*ListRolesOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	v.pathPrefix(in.PathPrefix, "pathPrefix")
 	v.paging(in.Marker, in.MaxItems)
@@ -293,7 +297,7 @@ func (s *Service) ListRoles(ctx context.Context, in *ListRolesInput) (*ListRoles
 	err := s.view(ctx, func(tx store.Tx) error {
 		roles, next, err := collect(in.Marker, pageSize(in.MaxItems),
 			func(after string, n int) ([]*store.Role, error) {
-				return tx.ListRoles(prefix, store.Page{After: after, Limit: n})
+				return tx.ListRoles(s.account, prefix, store.Page{After: after, Limit: n})
 			},
 			func(r *store.Role) string { return r.Name }, nil)
 		out.Roles, out.Marker, out.IsTruncated = roles, next, next != ""
@@ -307,6 +311,7 @@ func (s *Service) ListRoles(ctx context.Context, in *ListRolesInput) (*ListRoles
 
 // UpdateRole changes a role's description or maximum session duration.
 func (s *Service) UpdateRole(ctx context.Context, in *UpdateRoleInput) error {
+	s = s.forCaller(ctx)
 	var v violations
 	v.name(in.RoleName, "roleName", maxNameLen)
 	if in.Description != nil {
@@ -320,7 +325,7 @@ func (s *Service) UpdateRole(ctx context.Context, in *UpdateRoleInput) error {
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		r, err := getRoleTx(tx, in.RoleName)
+		r, err := getRoleTx(tx, s.account, in.RoleName)
 		if err != nil {
 			return err
 		}
@@ -336,6 +341,7 @@ func (s *Service) UpdateRole(ctx context.Context, in *UpdateRoleInput) error {
 
 // UpdateAssumeRolePolicy replaces a role's trust policy.
 func (s *Service) UpdateAssumeRolePolicy(ctx context.Context, in *UpdateAssumeRolePolicyInput) error {
+	s = s.forCaller(ctx)
 	var v violations
 	v.name(in.RoleName, "roleName", maxNameLen)
 	v.document(in.PolicyDocument, "policyDocument")
@@ -349,7 +355,7 @@ func (s *Service) UpdateAssumeRolePolicy(ctx context.Context, in *UpdateAssumeRo
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		r, err := getRoleTx(tx, in.RoleName)
+		r, err := getRoleTx(tx, s.account, in.RoleName)
 		if err != nil {
 			return err
 		}
@@ -360,6 +366,7 @@ func (s *Service) UpdateAssumeRolePolicy(ctx context.Context, in *UpdateAssumeRo
 
 // DeleteRole deletes a role that has no attached or inline policies left.
 func (s *Service) DeleteRole(ctx context.Context, in *DeleteRoleInput) error {
+	s = s.forCaller(ctx)
 	var v violations
 	v.name(in.RoleName, "roleName", maxNameLen)
 	if err := v.err(); err != nil {
@@ -369,48 +376,53 @@ func (s *Service) DeleteRole(ctx context.Context, in *DeleteRoleInput) error {
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		if _, err := getRoleTx(tx, in.RoleName); err != nil {
+		if _, err := getRoleTx(tx, s.account, in.RoleName); err != nil {
 			return err
 		}
-		attached, err := tx.ListAttachedPolicies(store.KindRole, in.RoleName, store.Page{Limit: 1})
+		attached, err := tx.ListAttachedPolicies(store.KindRole, s.account, in.RoleName, store.Page{Limit: 1})
 		if err != nil {
 			return err
 		}
 		if len(attached) > 0 {
 			return deleteConflict("Cannot delete entity, must detach all policies first.")
 		}
-		inline, err := tx.ListInlinePolicies(store.KindRole, in.RoleName, store.Page{Limit: 1})
+		inline, err := tx.ListInlinePolicies(store.KindRole, s.account, in.RoleName, store.Page{Limit: 1})
 		if err != nil {
 			return err
 		}
 		if len(inline) > 0 {
 			return deleteConflict("Cannot delete entity, must delete policies first.")
 		}
-		return tx.DeleteRole(in.RoleName)
+		return tx.DeleteRole(s.account, in.RoleName)
 	})
 }
 
 // TagRole adds tags to a role or replaces the values of existing keys.
 func (s *Service) TagRole(ctx context.Context, in *TagRoleInput) error {
+	s = s.forCaller(ctx)
 	return s.tagHolder(ctx, roleHolder, in.RoleName, in.Tags)
 }
 
 // UntagRole removes tags from a role; absent keys are ignored.
 func (s *Service) UntagRole(ctx context.Context, in *UntagRoleInput) error {
+	s = s.forCaller(ctx)
 	return s.untagHolder(ctx, roleHolder, in.RoleName, in.TagKeys)
 }
 
 // ListRoleTags lists a role's tags.
 func (s *Service) ListRoleTags(ctx context.Context, in *ListRoleTagsInput) (*ListTagsOutput, error) {
+	s = s.forCaller(ctx)
 	return s.listHolderTags(ctx, roleHolder, in.RoleName, in.Marker, in.MaxItems)
 }
 
 // PutRolePermissionsBoundary sets a managed policy as a role's permissions boundary.
 func (s *Service) PutRolePermissionsBoundary(ctx context.Context, in *PutRolePermissionsBoundaryInput) error {
+	s = s.forCaller(ctx)
 	return s.putHolderBoundary(ctx, roleHolder, maxNameLen, in.RoleName, in.PermissionsBoundary)
 }
 
 // DeleteRolePermissionsBoundary removes a role's permissions boundary.
 func (s *Service) DeleteRolePermissionsBoundary(ctx context.Context, in *DeleteRolePermissionsBoundaryInput) error {
+	s = s.forCaller(ctx)
 	return s.deleteHolderBoundary(ctx, roleHolder, maxNameLen, in.RoleName)
 }

@@ -206,6 +206,7 @@ func (s *Service) validateSim(in *SimulateInput, custom bool) error {
 // SimulateCustomPolicy decides each action on each resource against the
 // given documents, as IAM's SimulateCustomPolicy does.
 func (s *Service) SimulateCustomPolicy(ctx context.Context, in *SimulateInput) (*SimulateOutput, error) {
+	s = s.forCaller(ctx)
 	if err := s.validateSim(in, true); err != nil {
 		return nil, err
 	}
@@ -229,6 +230,7 @@ func (s *Service) SimulateCustomPolicy(ctx context.Context, in *SimulateInput) (
 // SimulatePrincipalPolicy decides each action on each resource against a
 // user's or role's stored policies (plus any given ones).
 func (s *Service) SimulatePrincipalPolicy(ctx context.Context, in *SimulateInput) (*SimulateOutput, error) {
+	s = s.forCaller(ctx)
 	if err := s.validateSim(in, false); err != nil {
 		return nil, err
 	}
@@ -274,13 +276,13 @@ func (s *Service) principalSet(ctx context.Context, source string) (*simSet, pol
 	err := s.view(ctx, func(tx store.Tx) error {
 		var bound, arn string
 		if kind == store.KindUser {
-			u, err := tx.GetUser(a.name)
+			u, err := tx.GetUser(s.account, a.name)
 			if err != nil {
 				return notFoundAs(err, noSuchUser(a.name))
 			}
 			bound, arn = u.PermissionsBoundary, u.ARN
 		} else {
-			r, err := tx.GetRole(a.name)
+			r, err := tx.GetRole(s.account, a.name)
 			if err != nil {
 				return notFoundAs(err, noSuchRole(a.name))
 			}
@@ -289,7 +291,7 @@ func (s *Service) principalSet(ctx context.Context, source string) (*simSet, pol
 		if arn != source {
 			return noSuchEntity("The entity %s does not exist in this account.", source)
 		}
-		attached, err := tx.ListAttachedPolicies(kind, a.name, store.Page{})
+		attached, err := tx.ListAttachedPolicies(kind, s.account, a.name, store.Page{})
 		if err != nil {
 			return err
 		}
@@ -303,7 +305,7 @@ func (s *Service) principalSet(ctx context.Context, source string) (*simSet, pol
 			}
 			docs = append(docs, doc{name, "user-managed", text})
 		}
-		inline, err := tx.ListInlinePolicies(kind, a.name, store.Page{})
+		inline, err := tx.ListInlinePolicies(kind, s.account, a.name, store.Page{})
 		if err != nil {
 			return err
 		}
@@ -414,7 +416,7 @@ func (s *Service) parseCaller(ctx context.Context, c string) (policy.Principal, 
 		if acct == s.account && part == s.partition {
 			// The role's path comes from the store when the role is ours.
 			_ = s.view(ctx, func(tx store.Tx) error {
-				if r, err := tx.GetRole(role); err == nil {
+				if r, err := tx.GetRole(s.account, role); err == nil {
 					roleARN = r.ARN
 				}
 				return nil
@@ -588,6 +590,7 @@ func (s *Service) decide(set *simSet, caller policy.Principal, pc *policy.Contex
 // GetContextKeysForCustomPolicy lists the condition keys the documents
 // use (in conditions and in policy variables).
 func (s *Service) GetContextKeysForCustomPolicy(ctx context.Context, in *ContextKeysInput) (*ContextKeysOutput, error) {
+	s = s.forCaller(ctx)
 	if in.PolicyInputList == nil {
 		var v violations
 		v.null("policyInputList")
@@ -606,6 +609,7 @@ func (s *Service) GetContextKeysForCustomPolicy(ctx context.Context, in *Context
 // GetContextKeysForPrincipalPolicy lists the condition keys of a user's or
 // role's policies and of the documents given.
 func (s *Service) GetContextKeysForPrincipalPolicy(ctx context.Context, in *ContextKeysInput) (*ContextKeysOutput, error) {
+	s = s.forCaller(ctx)
 	if in.PolicySourceARN == "" {
 		var v violations
 		v.null("policySourceArn")

@@ -193,14 +193,16 @@ func TestSimulatePrincipalPolicy(t *testing.T) {
 	// A stored document that no longer compiles denies everything, and
 	// the simulation names it (never a server fault).
 	must(t, env.store.Update(ctx, func(tx store.Tx) error {
-		return tx.PutInlinePolicy(&store.InlinePolicy{Kind: store.KindRole, PrincipalName: "carts", PolicyName: "broken", Document: "{}"})
+		return tx.PutInlinePolicy(&store.InlinePolicy{Account: "123456789012", Kind: store.KindRole, PrincipalName: "carts", PolicyName: "broken", Document: "{}"})
 	}))
 	out, err = c.SimulatePrincipalPolicy(ctx, &awsiam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String(role.ARN), ActionNames: []string{"logs:PutLogEvents"}})
 	must(t, err)
 	if r := out.EvaluationResults[0]; r.EvalDecision != types.PolicyEvaluationDecisionTypeExplicitDeny || len(r.MatchedStatements) != 1 || aws.ToString(r.MatchedStatements[0].SourcePolicyId) != "broken" {
 		t.Errorf("with a broken stored policy: %s %+v", r.EvalDecision, r.MatchedStatements)
 	}
-	must(t, env.store.Update(ctx, func(tx store.Tx) error { return tx.DeleteInlinePolicy(store.KindRole, "carts", "broken") }))
+	must(t, env.store.Update(ctx, func(tx store.Tx) error {
+		return tx.DeleteInlinePolicy(store.KindRole, "123456789012", "carts", "broken")
+	}))
 
 	keys, err := c.GetContextKeysForPrincipalPolicy(ctx, &awsiam.GetContextKeysForPrincipalPolicyInput{PolicySourceArn: aws.String(role.ARN),
 		PolicyInputList: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:PrincipalTag/team}/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}`}})

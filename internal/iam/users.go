@@ -124,8 +124,8 @@ const (
 	StatusInactive = "Inactive"
 )
 
-func getUserTx(tx store.Tx, name string) (*store.User, error) {
-	u, err := tx.GetUser(name)
+func getUserTx(tx store.Tx, account, name string) (*store.User, error) {
+	u, err := tx.GetUser(account, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, noSuchUser(name)
 	}
@@ -138,7 +138,7 @@ func (s *Service) authorizeUser(ctx context.Context, action, name string, extra 
 	var u *store.User
 	err := s.view(ctx, func(tx store.Tx) error {
 		var gerr error
-		u, gerr = tx.GetUser(name)
+		u, gerr = tx.GetUser(s.account, name)
 		if errors.Is(gerr, store.ErrNotFound) {
 			u = nil
 			return nil
@@ -182,6 +182,7 @@ func callerUserName(ctx context.Context) (name string, root bool, err error) {
 
 // CreateUser creates an IAM user.
 func (s *Service) CreateUser(ctx context.Context, in *CreateUserInput) (*UserOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	v.name(in.UserName, "userName", maxNameLen)
 	v.path(in.Path, "path")
@@ -208,6 +209,7 @@ func (s *Service) CreateUser(ctx context.Context, in *CreateUserInput) (*UserOut
 		}
 	}
 	u := &store.User{
+		Account:             s.account,
 		ID:                  ids.NewUserID(),
 		Name:                in.UserName,
 		Path:                path,
@@ -223,7 +225,7 @@ func (s *Service) CreateUser(ctx context.Context, in *CreateUserInput) (*UserOut
 			}
 		}
 		exists := alreadyExists("User with name %s already exists.", in.UserName)
-		if _, err := tx.GetUser(in.UserName); err == nil {
+		if _, err := tx.GetUser(s.account, in.UserName); err == nil {
 			return exists
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -243,6 +245,7 @@ func (s *Service) CreateUser(ctx context.Context, in *CreateUserInput) (*UserOut
 
 // GetUser returns a user, or the caller when UserName is empty.
 func (s *Service) GetUser(ctx context.Context, in *GetUserInput) (*UserOutput, error) {
+	s = s.forCaller(ctx)
 	name := in.UserName
 	if name == "" {
 		caller, root, err := callerUserName(ctx)
@@ -274,6 +277,7 @@ func (s *Service) GetUser(ctx context.Context, in *GetUserInput) (*UserOutput, e
 
 // ListUsers lists users by name, optionally under a path prefix.
 func (s *Service) ListUsers(ctx context.Context, in *ListUsersInput) (*ListUsersOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	v.pathPrefix(in.PathPrefix, "pathPrefix")
 	v.paging(in.Marker, in.MaxItems)
@@ -288,7 +292,7 @@ func (s *Service) ListUsers(ctx context.Context, in *ListUsersInput) (*ListUsers
 	err := s.view(ctx, func(tx store.Tx) error {
 		users, next, err := collect(in.Marker, pageSize(in.MaxItems),
 			func(after string, n int) ([]*store.User, error) {
-				return tx.ListUsers(prefix, store.Page{After: after, Limit: n})
+				return tx.ListUsers(s.account, prefix, store.Page{After: after, Limit: n})
 			},
 			func(u *store.User) string { return u.Name }, nil)
 		out.Users, out.Marker, out.IsTruncated = users, next, next != ""
@@ -300,8 +304,10 @@ func (s *Service) ListUsers(ctx context.Context, in *ListUsersInput) (*ListUsers
 	return out, nil
 }
 
-// DeleteUser deletes a user that has no policies or access keys left.
+// DeleteUser deletes a user that has no login profile, policies or access
+// keys left.
 func (s *Service) DeleteUser(ctx context.Context, in *DeleteUserInput) error {
+	s = s.forCaller(ctx)
 	var v violations
 	v.name(in.UserName, "userName", maxExistingUserLen)
 	if err := v.err(); err != nil {
@@ -311,31 +317,35 @@ func (s *Service) DeleteUser(ctx context.Context, in *DeleteUserInput) error {
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		if _, err := getUserTx(tx, in.UserName); err != nil {
+		u, err := getUserTx(tx, s.account, in.UserName)
+		if err != nil {
 			return err
 		}
-		attached, err := tx.ListAttachedPolicies(store.KindUser, in.UserName, store.Page{Limit: 1})
+		if u.LoginProfile != nil {
+			return deleteConflict("Cannot delete entity, must delete login profile first.")
+		}
+		attached, err := tx.ListAttachedPolicies(store.KindUser, s.account, in.UserName, store.Page{Limit: 1})
 		if err != nil {
 			return err
 		}
 		if len(attached) > 0 {
 			return deleteConflict("Cannot delete entity, must detach all policies first.")
 		}
-		inline, err := tx.ListInlinePolicies(store.KindUser, in.UserName, store.Page{Limit: 1})
+		inline, err := tx.ListInlinePolicies(store.KindUser, s.account, in.UserName, store.Page{Limit: 1})
 		if err != nil {
 			return err
 		}
 		if len(inline) > 0 {
 			return deleteConflict("Cannot delete entity, must delete policies first.")
 		}
-		keys, err := tx.ListAccessKeys(in.UserName)
+		keys, err := tx.ListAccessKeys(s.account, in.UserName)
 		if err != nil {
 			return err
 		}
 		if len(keys) > 0 {
 			return deleteConflict("Cannot delete entity, must delete access keys first.")
 		}
-		return tx.DeleteUser(in.UserName)
+		return tx.DeleteUser(s.account, in.UserName)
 	})
 }
 
@@ -367,6 +377,7 @@ func (s *Service) keyOwner(ctx context.Context, action, userName string) (string
 // CreateAccessKey creates a long-term access key. The secret is sealed
 // with the keyring (associated data: the key ID) and returned only here.
 func (s *Service) CreateAccessKey(ctx context.Context, in *CreateAccessKeyInput) (*CreateAccessKeyOutput, error) {
+	s = s.forCaller(ctx)
 	owner, err := s.keyOwner(ctx, "iam:CreateAccessKey", in.UserName)
 	if err != nil {
 		return nil, err
@@ -377,14 +388,14 @@ func (s *Service) CreateAccessKey(ctx context.Context, in *CreateAccessKeyInput)
 	if err != nil {
 		return nil, serviceFailure(errors.New("iam: seal access key secret failed"))
 	}
-	k := &store.AccessKey{ID: id, UserName: owner, SealedSecret: sealed, Status: StatusActive, CreatedAt: s.clock()}
+	k := &store.AccessKey{Account: s.account, ID: id, UserName: owner, SealedSecret: sealed, Status: StatusActive, CreatedAt: s.clock()}
 	err = s.update(ctx, func(tx store.Tx) error {
 		if owner != "" {
-			if _, err := getUserTx(tx, owner); err != nil {
+			if _, err := getUserTx(tx, s.account, owner); err != nil {
 				return err
 			}
 		}
-		keys, err := tx.ListAccessKeys(owner)
+		keys, err := tx.ListAccessKeys(s.account, owner)
 		if err != nil {
 			return err
 		}
@@ -403,6 +414,7 @@ func (s *Service) CreateAccessKey(ctx context.Context, in *CreateAccessKeyInput)
 
 // ListAccessKeys lists a user's (or the caller's) access keys without secrets.
 func (s *Service) ListAccessKeys(ctx context.Context, in *ListAccessKeysInput) (*ListAccessKeysOutput, error) {
+	s = s.forCaller(ctx)
 	var v violations
 	v.paging(in.Marker, in.MaxItems)
 	if err := v.err(); err != nil {
@@ -415,12 +427,12 @@ func (s *Service) ListAccessKeys(ctx context.Context, in *ListAccessKeysInput) (
 	var keys []*store.AccessKey
 	err = s.view(ctx, func(tx store.Tx) error {
 		if owner != "" {
-			if _, err := getUserTx(tx, owner); err != nil {
+			if _, err := getUserTx(tx, s.account, owner); err != nil {
 				return err
 			}
 		}
 		var lerr error
-		keys, lerr = tx.ListAccessKeys(owner)
+		keys, lerr = tx.ListAccessKeys(s.account, owner)
 		return lerr
 	})
 	if err != nil {
@@ -440,14 +452,14 @@ func (s *Service) ListAccessKeys(ctx context.Context, in *ListAccessKeysInput) (
 }
 
 // ownedKeyTx reads an access key that must belong to owner.
-func ownedKeyTx(tx store.Tx, owner, id string) (*store.AccessKey, error) {
+func (s *Service) ownedKeyTx(tx store.Tx, owner, id string) (*store.AccessKey, error) {
 	if owner != "" {
-		if _, err := getUserTx(tx, owner); err != nil {
+		if _, err := getUserTx(tx, s.account, owner); err != nil {
 			return nil, err
 		}
 	}
 	k, err := tx.GetAccessKey(id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && k.UserName != owner {
+	if errors.Is(err, store.ErrNotFound) || err == nil && (k.UserName != owner || k.Account != s.account) {
 		return nil, noSuchAccessKey(id)
 	}
 	return k, err
@@ -459,6 +471,7 @@ func (v *violations) accessKeyID(id string) {
 
 // UpdateAccessKey activates or deactivates an access key.
 func (s *Service) UpdateAccessKey(ctx context.Context, in *UpdateAccessKeyInput) error {
+	s = s.forCaller(ctx)
 	var v violations
 	v.accessKeyID(in.AccessKeyID)
 	switch in.Status {
@@ -476,7 +489,7 @@ func (s *Service) UpdateAccessKey(ctx context.Context, in *UpdateAccessKeyInput)
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		k, err := ownedKeyTx(tx, owner, in.AccessKeyID)
+		k, err := s.ownedKeyTx(tx, owner, in.AccessKeyID)
 		if err != nil {
 			return err
 		}
@@ -487,6 +500,7 @@ func (s *Service) UpdateAccessKey(ctx context.Context, in *UpdateAccessKeyInput)
 
 // DeleteAccessKey deletes an access key of a user (or of the caller).
 func (s *Service) DeleteAccessKey(ctx context.Context, in *DeleteAccessKeyInput) error {
+	s = s.forCaller(ctx)
 	var v violations
 	v.accessKeyID(in.AccessKeyID)
 	if err := v.err(); err != nil {
@@ -497,7 +511,7 @@ func (s *Service) DeleteAccessKey(ctx context.Context, in *DeleteAccessKeyInput)
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		if _, err := ownedKeyTx(tx, owner, in.AccessKeyID); err != nil {
+		if _, err := s.ownedKeyTx(tx, owner, in.AccessKeyID); err != nil {
 			return err
 		}
 		return tx.DeleteAccessKey(in.AccessKeyID)
@@ -506,11 +520,13 @@ func (s *Service) DeleteAccessKey(ctx context.Context, in *DeleteAccessKeyInput)
 
 // PutUserPermissionsBoundary sets a managed policy as a user's permissions boundary.
 func (s *Service) PutUserPermissionsBoundary(ctx context.Context, in *PutUserPermissionsBoundaryInput) error {
+	s = s.forCaller(ctx)
 	return s.putHolderBoundary(ctx, userHolder, maxNameLen, in.UserName, in.PermissionsBoundary)
 }
 
 // DeleteUserPermissionsBoundary removes a user's permissions boundary.
 func (s *Service) DeleteUserPermissionsBoundary(ctx context.Context, in *DeleteUserPermissionsBoundaryInput) error {
+	s = s.forCaller(ctx)
 	return s.deleteHolderBoundary(ctx, userHolder, maxNameLen, in.UserName)
 }
 
@@ -535,15 +551,18 @@ type ListUserTagsInput struct {
 
 // TagUser adds tags to a user or replaces the values of existing keys.
 func (s *Service) TagUser(ctx context.Context, in *TagUserInput) error {
+	s = s.forCaller(ctx)
 	return s.tagHolder(ctx, userHolder, in.UserName, in.Tags)
 }
 
 // UntagUser removes tags from a user; absent keys are ignored.
 func (s *Service) UntagUser(ctx context.Context, in *UntagUserInput) error {
+	s = s.forCaller(ctx)
 	return s.untagHolder(ctx, userHolder, in.UserName, in.TagKeys)
 }
 
 // ListUserTags lists a user's tags.
 func (s *Service) ListUserTags(ctx context.Context, in *ListUserTagsInput) (*ListTagsOutput, error) {
+	s = s.forCaller(ctx)
 	return s.listHolderTags(ctx, userHolder, in.UserName, in.Marker, in.MaxItems)
 }

@@ -273,7 +273,20 @@ func explainSecondHop(e *AgentError, pod Pod, iss CredentialIssuer, a Associatio
 	}
 	fmt.Fprintf(&b, ", with no Deny for them:\n")
 	fmt.Fprintf(&b, "  aws iam update-assume-role-policy --role-name %s --policy-document %s", ShellQuote(roleName(target)), ShellQuote(compactJSON(doc)))
+	if acct := accountOf(target); acct != "" && acct != accountOf(first) {
+		// The target role lives in another account: only that account's
+		// principals can change it.
+		fmt.Fprintf(&b, "   # with account %s's credentials", acct)
+	}
 	return b.String()
+}
+
+// accountOf is the account in an ARN ("" when it has none).
+func accountOf(s string) string {
+	if a, err := arn.Parse(s); err == nil {
+		return a.AccountID
+	}
+	return ""
 }
 
 // policyDoc and policyStatement print a policy in the usual key order.

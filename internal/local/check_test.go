@@ -279,6 +279,15 @@ The target role's trust policy in AWS must allow the association's role arn:aws:
   aws iam update-assume-role-policy --role-name carts-target --policy-document file://trust.json   # with your AWS credentials`,
 		},
 		{
+			name: "target role in another hosted account", iss: local,
+			assoc: Association{ID: "a-abcdefghijklmnopq", RoleARN: first, TargetRoleARN: "arn:aws:iam::210987654321:role/carts-target", ExternalID: ext},
+			err:   AgentError{400, "AccessDeniedException", "User: " + sess + " is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::210987654321:role/carts-target"},
+			want: `EKS Auth refused to issue credentials for service account carts/carts of cluster eks-workshop: the target role arn:aws:iam::210987654321:role/carts-target refused the second hop (sts:AssumeRole by arn:aws:iam::123456789012:role/carts-pod).
+EKS Auth answered AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/carts-pod/eks-eks-workshop-carts-x2x4q-1f2e is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::210987654321:role/carts-target
+The target role's trust policy must allow the association's role arn:aws:iam::123456789012:role/carts-pod the actions sts:AssumeRole and sts:TagSession on condition sts:ExternalId = us-west-2/123456789012/eks-workshop/carts/carts, with no Deny for them:
+  aws iam update-assume-role-policy --role-name carts-target --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/carts-pod"},"Action":["sts:AssumeRole","sts:TagSession"],"Condition":{"StringEquals":{"sts:ExternalId":"us-west-2/123456789012/eks-workshop/carts/carts"}}}]}'   # with account 210987654321's credentials`,
+		},
+		{
 			name: "first hop with a target set: the association's role", iss: local, assoc: full,
 			err: AgentError{400, "AccessDeniedException", "User: pods.eks.amazonaws.com is not authorized to perform: sts:TagSession on resource: " + first},
 			want: `EKS Auth refused to issue credentials for service account carts/carts of cluster eks-workshop: role arn:aws:iam::123456789012:role/carts-pod may not be assumed by pods.

@@ -40,13 +40,19 @@ const (
 	fSourceARN      = 0x0e
 
 	criticalBit = 0x80
+
+	// fAccount is the session's account when it is not the server's
+	// primary one (a further hosted account). It is critical: a replica
+	// that does not know it would take the session for the primary
+	// account's.
+	fAccount = criticalBit | 0x0f
 )
 
 var errPayload = errors.New("sessiontoken: malformed session payload")
 
 // sizeHint estimates the encoded size of s, to allocate once.
 func sizeHint(s *auth.Session) int {
-	n := 64 + len(s.RoleARN) + len(s.RoleID) + len(s.RoleName) + len(s.UserName) +
+	n := 64 + len(s.Account) + len(s.RoleARN) + len(s.RoleID) + len(s.RoleName) + len(s.UserName) +
 		len(s.Type) + len(s.SessionName) + len(s.SourceIdentity) + len(s.SourceARN)
 	for k, v := range s.Tags {
 		n += len(k) + len(v) + 4
@@ -86,6 +92,7 @@ func appendSession(b []byte, s *auth.Session) []byte {
 		b = append(b, fChained, 0)
 	}
 	b = appendString(b, fSourceARN, s.SourceARN)
+	b = appendString(b, fAccount, s.Account)
 	return b
 }
 
@@ -209,6 +216,11 @@ func decodeSession(p []byte) (*auth.Session, error) {
 			s.Chained = true
 		case fSourceARN:
 			s.SourceARN = v
+		case fAccount:
+			if s.Account != "" {
+				err = errPayload // repeated
+			}
+			s.Account = v
 		default:
 			if tag&criticalBit != 0 {
 				err = errPayload

@@ -74,6 +74,7 @@ func TestMintOpenRoundTrip(t *testing.T) {
 		{"expiry only", &auth.Session{Expires: t0.Add(time.Hour)}},
 		{"user session", &auth.Session{Type: auth.User, UserName: "alice", Issued: t0, Expires: t0.Add(12 * time.Hour)}},
 		{"root session", &auth.Session{Type: auth.Root, Issued: t0, Expires: t0.Add(time.Hour)}},
+		{"root session of a further account", &auth.Session{Account: "210987654321", Type: auth.Root, Issued: t0, Expires: t0.Add(time.Hour)}},
 		{"chained with policies", &auth.Session{
 			RoleARN: "arn:aws:iam::123456789000:role/target", RoleID: "AROAAAAAAAAAAAAAAAAAA", RoleName: "target",
 			Type: auth.AssumedRole, SessionName: "s", Chained: true,
@@ -341,6 +342,9 @@ func TestUnknownCriticalField(t *testing.T) {
 		reason string
 	}{
 		{[]byte{0x81, 1, 'x'}, false, "critical"},
+		// The account: critical, known; given twice it is refused.
+		{append([]byte{fAccount, 12}, "210987654321"...), true, "account once"},
+		{append(append([]byte{fAccount, 12}, "210987654321"...), append([]byte{fAccount, 12}, "210987654321"...)...), false, "account twice"},
 		{[]byte{0x41, 1, 'x'}, true, "skippable"},
 	} {
 		payload := appendSession(nil, podIdentitySession())

@@ -55,57 +55,82 @@ type Page struct {
 // methods return items in ascending order of their documented sort key and
 // never more than Page.Limit.
 type Tx interface {
-	// Roles, sorted by Name. Names are unique case-insensitively as in IAM.
-	CreateRole(r *Role) error
-	GetRole(name string) (*Role, error)
-	GetRoleByID(id string) (*Role, error)
-	UpdateRole(r *Role) error // replaces every mutable field, matched by Name
-	DeleteRole(name string) error
-	ListRoles(pathPrefix string, p Page) ([]*Role, error)
+	// IAM records belong to one account each (their Account field): the
+	// IAM namespace of that account. Lookups by name take the account;
+	// lookups by ARN or unique ID need none (both name one account).
 
-	// Managed policies, sorted by ARN.
+	// Roles, sorted by Name within an account. Names are unique per
+	// account case-insensitively as in IAM; the same name may exist in
+	// two accounts.
+	CreateRole(r *Role) error
+	GetRole(account, name string) (*Role, error)
+	GetRoleByID(id string) (*Role, error)
+	UpdateRole(r *Role) error // replaces every mutable field, matched by (Account, Name)
+	DeleteRole(account, name string) error
+	ListRoles(account, pathPrefix string, p Page) ([]*Role, error)
+
+	// Managed policies, sorted by ARN within an account; names are unique
+	// per account. AWS managed policies (account "aws" in their ARN) are
+	// never stored.
 	CreatePolicy(p *ManagedPolicy) error
 	GetPolicy(arn string) (*ManagedPolicy, error)
 	UpdatePolicy(p *ManagedPolicy) error
 	DeletePolicy(arn string) error
-	ListPolicies(pathPrefix string, p Page) ([]*ManagedPolicy, error)
+	ListPolicies(account, pathPrefix string, p Page) ([]*ManagedPolicy, error)
 	PutPolicyVersion(v *PolicyVersion) error // insert or replace by (PolicyARN, VersionID)
 	GetPolicyVersion(policyARN, versionID string) (*PolicyVersion, error)
 	ListPolicyVersions(policyARN string) ([]*PolicyVersion, error) // sorted by CreatedAt descending (newest first)
 	DeletePolicyVersion(policyARN, versionID string) error
 
-	// Attachments of managed policies to roles and users, sorted by PolicyARN.
-	AttachPolicy(kind PrincipalKind, principalName, policyARN string) error // ErrConflict if already attached
-	DetachPolicy(kind PrincipalKind, principalName, policyARN string) error // ErrNotFound if not attached
-	ListAttachedPolicies(kind PrincipalKind, principalName string, p Page) ([]string, error)
+	// Attachments of managed policies to roles and users (named within
+	// account), sorted by PolicyARN.
+	AttachPolicy(kind PrincipalKind, account, principalName, policyARN string) error // ErrConflict if already attached
+	DetachPolicy(kind PrincipalKind, account, principalName, policyARN string) error // ErrNotFound if not attached
+	ListAttachedPolicies(kind PrincipalKind, account, principalName string, p Page) ([]string, error)
 	CountPolicyAttachments(policyARN string) (int, error)
 
-	// Inline policies, sorted by PolicyName.
+	// Inline policies, sorted by PolicyName. PutInlinePolicy finds the
+	// principal by (ip.Account, ip.Kind, ip.PrincipalName).
 	PutInlinePolicy(ip *InlinePolicy) error // insert or replace
-	GetInlinePolicy(kind PrincipalKind, principalName, policyName string) (*InlinePolicy, error)
-	ListInlinePolicies(kind PrincipalKind, principalName string, p Page) ([]*InlinePolicy, error)
-	DeleteInlinePolicy(kind PrincipalKind, principalName, policyName string) error
+	GetInlinePolicy(kind PrincipalKind, account, principalName, policyName string) (*InlinePolicy, error)
+	ListInlinePolicies(kind PrincipalKind, account, principalName string, p Page) ([]*InlinePolicy, error)
+	DeleteInlinePolicy(kind PrincipalKind, account, principalName, policyName string) error
 
-	// Users, sorted by Name.
+	// Users, sorted by Name within an account; names unique per account.
 	CreateUser(u *User) error
-	GetUser(name string) (*User, error)
+	GetUser(account, name string) (*User, error)
 	UpdateUser(u *User) error
-	DeleteUser(name string) error
-	ListUsers(pathPrefix string, p Page) ([]*User, error)
+	DeleteUser(account, name string) error
+	ListUsers(account, pathPrefix string, p Page) ([]*User, error)
 
-	// Access keys, sorted by ID. UserName is empty for the account root.
+	// Account password policies (UpdateAccountPasswordPolicy), one per
+	// account ID. PutPasswordPolicy inserts or replaces by AccountID;
+	// Get and Delete return ErrNotFound when the account has none.
+	GetPasswordPolicy(accountID string) (*PasswordPolicy, error)
+	PutPasswordPolicy(p *PasswordPolicy) error
+	DeletePasswordPolicy(accountID string) error
+
+	// Access keys, sorted by ID (IDs are unique across accounts). UserName
+	// is empty for the account root; a user's key has its user's account.
+	// ListAccessKeys lists the keys of account's user userName (of the
+	// account's root when userName is empty).
 	CreateAccessKey(k *AccessKey) error
 	GetAccessKey(id string) (*AccessKey, error)
 	UpdateAccessKey(k *AccessKey) error
 	DeleteAccessKey(id string) error
-	ListAccessKeys(userName string) ([]*AccessKey, error)
+	ListAccessKeys(account, userName string) ([]*AccessKey, error)
 
-	// OpenID Connect providers, sorted by ARN.
+	// OpenID Connect providers, sorted by ARN; ListOIDCProviders lists
+	// one account's.
 	CreateOIDCProvider(o *OIDCProvider) error
 	GetOIDCProvider(arn string) (*OIDCProvider, error)
 	UpdateOIDCProvider(o *OIDCProvider) error
 	DeleteOIDCProvider(arn string) error
-	ListOIDCProviders() ([]*OIDCProvider, error)
+	ListOIDCProviders(account string) ([]*OIDCProvider, error)
+	// IAMAccounts lists, sorted, the accounts that have roles, users or
+	// access keys ("" included for root keys of a store migrated without
+	// a known account).
+	IAMAccounts() ([]string, error)
 
 	// Server keys (session-token sealing keys, cluster signing keys), sorted by ID.
 	PutServerKey(k *ServerKey) error // insert or replace by ID
@@ -187,6 +212,7 @@ type Tag struct {
 
 // Role is an IAM role.
 type Role struct {
+	Account             string // the 12-digit account the role belongs to
 	ID                  string // AROA…
 	Name                string
 	Path                string
@@ -203,6 +229,7 @@ type Role struct {
 
 // ManagedPolicy is a customer managed policy.
 type ManagedPolicy struct {
+	Account          string // the account whose namespace holds the policy
 	ID               string // ANPA…
 	Name             string
 	Path             string
@@ -225,6 +252,7 @@ type PolicyVersion struct {
 
 // InlinePolicy is a policy embedded in a role or user.
 type InlinePolicy struct {
+	Account       string // the principal's account
 	Kind          PrincipalKind
 	PrincipalName string
 	PolicyName    string
@@ -233,6 +261,7 @@ type InlinePolicy struct {
 
 // User is an IAM user.
 type User struct {
+	Account             string // the account the user belongs to
 	ID                  string // AIDA…
 	Name                string
 	Path                string
@@ -240,11 +269,55 @@ type User struct {
 	PermissionsBoundary string
 	Tags                []Tag
 	CreatedAt           time.Time
+	// LoginProfile is the user's console password (CreateLoginProfile);
+	// nil when the user has none. CreateUser and UpdateUser store it with
+	// the user, so it moves with the user.
+	LoginProfile *LoginProfile
+	// PasswordLastUsed is the user's last console sign-in (zero when
+	// never); it outlives the login profile, as GetUser shows it.
+	PasswordLastUsed time.Time
+}
+
+// LoginProfile is an IAM user's console password. The password itself is
+// never stored: PasswordHash is its memory-hard hash as package password
+// encodes it (algorithm, parameters and salt included).
+type LoginProfile struct {
+	PasswordHash string `json:"h"`
+	// CreatedAt is when the profile was created (GetLoginProfile's
+	// CreateDate); PasswordSetAt when the current password was set (the
+	// password policy's MaxPasswordAge counts from it).
+	CreatedAt     time.Time `json:"c"`
+	PasswordSetAt time.Time `json:"s"`
+	// ResetRequired makes the user set a new password at the next sign-in.
+	ResetRequired bool `json:"r,omitempty"`
+	// PreviousHashes are the hashes of earlier passwords, newest first
+	// (PasswordReusePrevention), at most MaxPasswordHistory of them.
+	PreviousHashes []string `json:"p,omitempty"`
+}
+
+// MaxPasswordHistory is how many earlier password hashes a LoginProfile
+// keeps: IAM's largest PasswordReusePrevention (24) less the current one.
+const MaxPasswordHistory = 23
+
+// PasswordPolicy is an account's password policy for IAM users' console
+// passwords, field for field as UpdateAccountPasswordPolicy sets it.
+type PasswordPolicy struct {
+	AccountID                  string
+	MinimumPasswordLength      int
+	RequireSymbols             bool
+	RequireNumbers             bool
+	RequireUppercaseCharacters bool
+	RequireLowercaseCharacters bool
+	AllowUsersToChangePassword bool
+	MaxPasswordAge             int   // days; 0: passwords never expire
+	PasswordReusePrevention    int   // 0: reuse allowed
+	HardExpiry                 *bool // nil when the request left it out
 }
 
 // AccessKey is a long-term access key. SealedSecret is the secret access key
 // sealed by package secrets.
 type AccessKey struct {
+	Account      string // the account of the root or user owning the key
 	ID           string // AKIA…
 	UserName     string // empty for the account root
 	SealedSecret []byte
@@ -254,6 +327,7 @@ type AccessKey struct {
 
 // OIDCProvider is an IAM OpenID Connect identity provider.
 type OIDCProvider struct {
+	Account     string // the account whose IAM holds the provider
 	ARN         string
 	URL         string // without scheme, as IAM shows it
 	ClientIDs   []string

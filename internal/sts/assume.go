@@ -167,14 +167,41 @@ func (r *assumeRequest) denied(action string) *awsproto.Error {
 	return accessDenied(fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", r.principalName(), action, r.roleARN))
 }
 
-// roleNameFromARN returns the role name of a role ARN in this partition and
-// account. ok is false for any other ARN.
-func (s *Service) roleNameFromARN(a string) (name string, ok bool) {
+// roleFromARN returns the account and role name of a role ARN in this
+// partition. ok is false for any other ARN; hosted is false for a role
+// ARN of an account this server does not host.
+func (s *Service) roleFromARN(a string) (account, name string, hosted, ok bool) {
 	p, err := arn.Parse(a)
-	if err != nil || p.Partition != s.partition || p.Region != "" || p.AccountID != s.account {
-		return "", false
+	if err != nil || p.Partition != s.partition || p.Region != "" || p.Service != "iam" {
+		return "", "", false, false
 	}
-	return p.RoleName()
+	name, ok = p.RoleName()
+	if !ok {
+		return "", "", false, false
+	}
+	return p.AccountID, name, s.hosted[p.AccountID], true
+}
+
+// sessionAccount is what a session records as its account: nothing for
+// the primary account (the default, so that replicas of a version without
+// accounts keep accepting its sessions), else the account, which such
+// replicas refuse (a critical field of the session token).
+func (s *Service) sessionAccount(account string) string {
+	if account == s.account {
+		return ""
+	}
+	return account
+}
+
+// notHosted is the refusal of a role in an account this podid does not
+// host: AWS's AccessDenied sentence for a role that does not exist, and
+// why.
+func (r *assumeRequest) notHosted(account string) *awsproto.Error {
+	e := r.denied(r.action)
+	if r.deniedMessage == "" {
+		e.Message += " (account " + account + " is not hosted by this podid: start the server with --account " + account + " to host it)"
+	}
+	return e
 }
 
 // assume runs the checks common to every assumption and mints the session.
@@ -187,9 +214,12 @@ func (s *Service) assume(ctx context.Context, r *assumeRequest) (res *assumeResu
 	if !strings.HasPrefix(r.roleARN, "arn:") {
 		return nil, validationError("Request ARN is invalid")
 	}
-	name, ok := s.roleNameFromARN(r.roleARN)
+	account, name, hosted, ok := s.roleFromARN(r.roleARN)
 	if !ok {
 		return nil, r.denied(r.action)
+	}
+	if !hosted {
+		return nil, r.notHosted(account)
 	}
 
 	// Inherited from a role-chaining caller.
@@ -222,9 +252,9 @@ func (s *Service) assume(ctx context.Context, r *assumeRequest) (res *assumeResu
 	)
 	if len(r.policyArns) == 0 && s.roles != nil {
 		// The credential exchange's path: the role alone, from the cache.
-		role, err = s.roles.get(ctx, s.store, name)
+		role, err = s.roles.get(ctx, s.store, account, name)
 	} else {
-		err = s.viewRoleAndPolicies(ctx, name, r.policyArns, &role, &managed, &notFound)
+		err = s.viewRoleAndPolicies(ctx, account, name, r.policyArns, &role, &managed, &notFound)
 	}
 	if err != nil {
 		return nil, storeErr(err)
@@ -250,8 +280,7 @@ func (s *Service) assume(ctx context.Context, r *assumeRequest) (res *assumeResu
 	if si != "" {
 		actions = append(actions, "sts:SetSourceIdentity")
 	}
-	keys := s.trustContext(ctx, r, tags, si)
-	if err := s.checkTrust(ctx, r, role, actions, keys); err != nil {
+	if err := s.checkTrust(ctx, r, role, actions, tags, si); err != nil {
 		return nil, err
 	}
 
@@ -284,6 +313,7 @@ func (s *Service) assume(ctx context.Context, r *assumeRequest) (res *assumeResu
 
 	now := s.clock()
 	sess := &auth.Session{
+		Account:           s.sessionAccount(role.Account),
 		RoleARN:           role.ARN,
 		RoleID:            role.ID,
 		RoleName:          role.Name,
@@ -306,7 +336,7 @@ func (s *Service) assume(ctx context.Context, r *assumeRequest) (res *assumeResu
 	res = &assumeResult{
 		creds: creds,
 		user: AssumedRoleUser{
-			Arn:           auth.AssumedRoleARN(s.partition, s.account, role.Name, r.sessionName),
+			Arn:           auth.AssumedRoleARN(s.partition, role.Account, role.Name, r.sessionName),
 			AssumedRoleID: auth.AssumedRoleID(role.ID, r.sessionName),
 		},
 		packed:         packed,
@@ -339,7 +369,7 @@ func (s *Service) touchRole(ctx context.Context, role *store.Role, now time.Time
 	}
 	// Best effort: a failure to record last use never fails the request.
 	_ = s.store.Update(ctx, func(tx store.Tx) error {
-		cur, err := tx.GetRole(role.Name)
+		cur, err := tx.GetRole(role.Account, role.Name)
 		if err != nil {
 			return err
 		}
@@ -354,7 +384,7 @@ func (s *Service) touchRole(ctx context.Context, role *store.Role, now time.Time
 	})
 	if s.roles != nil {
 		// The cached copy's last use is now behind the store's.
-		s.roles.forget(role.Name)
+		s.roles.forget(role.Account, role.Name)
 	}
 }
 
@@ -398,12 +428,13 @@ func auditFields(m map[string]any) string {
 	return string(b)
 }
 
-// viewRoleAndPolicies reads a role and the managed session policies named
-// by arns in one transaction; a missing policy's ARN goes to notFound.
-func (s *Service) viewRoleAndPolicies(ctx context.Context, name string, arns []string, role **store.Role, managed *[]string, notFound *string) error {
+// viewRoleAndPolicies reads account's role and the managed session
+// policies named by arns in one transaction; a missing policy's ARN goes to
+// notFound.
+func (s *Service) viewRoleAndPolicies(ctx context.Context, account, name string, arns []string, role **store.Role, managed *[]string, notFound *string) error {
 	return s.store.View(ctx, func(tx store.Tx) error {
 		var err error
-		*role, err = tx.GetRole(name)
+		*role, err = tx.GetRole(account, name)
 		if errors.Is(err, store.ErrNotFound) {
 			*role = nil
 			return nil

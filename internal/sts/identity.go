@@ -80,7 +80,7 @@ func (s *Service) GetSessionToken(ctx context.Context, in *GetSessionTokenInput)
 		d = time.Duration(in.DurationSeconds) * time.Second
 	}
 	now := s.clock()
-	sess := &auth.Session{Issued: now, SourceARN: p.ARN}
+	sess := &auth.Session{Account: s.sessionAccount(p.AccountID), Issued: now, SourceARN: p.ARN}
 	switch p.Type {
 	case auth.Root:
 		sess.Type = auth.Root

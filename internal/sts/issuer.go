@@ -160,7 +160,7 @@ func (s *Service) ChainAssume(ctx context.Context, in *ChainAssumeInput) (*Issue
 	if sess.Type != auth.AssumedRole {
 		return nil, validationError("ChainAssume needs the credentials of a role session.")
 	}
-	p := auth.RoleSessionPrincipal(s.partition, s.account, in.From.AccessKeyID, sess)
+	p := auth.RoleSessionPrincipal(s.partition, sess.AccountOr(s.account), in.From.AccessKeyID, sess)
 	out, err := s.AssumeRole(auth.WithPrincipal(ctx, p), &AssumeRoleInput{
 		RoleArn:           in.RoleARN,
 		RoleSessionName:   in.SessionName,

@@ -57,20 +57,24 @@ func (rc *RoleCache) Invalidate() {
 	rc.mu.Unlock()
 }
 
+// roleKey is a role's cache key: its account and name.
+func roleKey(account, name string) string { return account + "/" + name }
+
 // forget drops one role.
-func (rc *RoleCache) forget(name string) {
+func (rc *RoleCache) forget(account, name string) {
 	rc.mu.Lock()
-	delete(rc.m, name)
+	delete(rc.m, roleKey(account, name))
 	rc.mu.Unlock()
 }
 
-// get returns the role named name, nil if there is none. The role is
+// get returns account's role named name, nil if there is none. The role is
 // shared: callers must not modify it.
-func (rc *RoleCache) get(ctx context.Context, st store.Store, name string) (*store.Role, error) {
+func (rc *RoleCache) get(ctx context.Context, st store.Store, account, name string) (*store.Role, error) {
 	now := rc.now()
 	gen := rc.gen.Load()
+	key := roleKey(account, name)
 	rc.mu.Lock()
-	e, ok := rc.m[name]
+	e, ok := rc.m[key]
 	rc.mu.Unlock()
 	if ok && e.gen == gen && now.Sub(e.fetched) < rc.ttl && now.Sub(e.fetched) >= 0 {
 		return e.role, nil
@@ -78,7 +82,7 @@ func (rc *RoleCache) get(ctx context.Context, st store.Store, name string) (*sto
 	var role *store.Role
 	err := st.View(ctx, func(tx store.Tx) error {
 		var err error
-		role, err = tx.GetRole(name)
+		role, err = tx.GetRole(account, name)
 		if errors.Is(err, store.ErrNotFound) {
 			role, err = nil, nil
 		}
@@ -94,7 +98,7 @@ func (rc *RoleCache) get(ctx context.Context, st store.Store, name string) (*sto
 		if len(rc.m) >= maxCachedRoles {
 			clear(rc.m)
 		}
-		rc.m[name] = roleEntry{role: role, gen: gen, fetched: now}
+		rc.m[key] = roleEntry{role: role, gen: gen, fetched: now}
 	}
 	rc.mu.Unlock()
 	return role, nil

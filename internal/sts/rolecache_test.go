@@ -41,7 +41,7 @@ func TestRoleCache(t *testing.T) {
 	setMax := func(st store.Store, max int) {
 		t.Helper()
 		err := st.Update(ctx, func(tx store.Tx) error {
-			r, err := tx.GetRole("app")
+			r, err := tx.GetRole(authtest.Account, "app")
 			if err != nil {
 				return err
 			}
@@ -54,7 +54,7 @@ func TestRoleCache(t *testing.T) {
 	}
 	get := func(name string) *store.Role {
 		t.Helper()
-		r, err := rc.get(ctx, reads, name)
+		r, err := rc.get(ctx, reads, authtest.Account, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +82,7 @@ func TestRoleCache(t *testing.T) {
 		{"another replica's write: seen after the TTL", func() { env.Clock.Advance(time.Second) }, "app", 7200, 3},
 		{"this process's write: seen at once", func() { setMax(local, 10800) }, "app", 10800, 4},
 		{"this process's delete: seen at once", func() {
-			if err := local.Update(ctx, func(tx store.Tx) error { return tx.DeleteRole("app") }); err != nil {
+			if err := local.Update(ctx, func(tx store.Tx) error { return tx.DeleteRole(authtest.Account, "app") }); err != nil {
 				t.Fatal(err)
 			}
 		}, "app", -1, 5},
@@ -126,7 +126,7 @@ func TestAssumeSeesLocalTrustChangeAtOnce(t *testing.T) {
 	setTrust := func(st store.Store, trust string) {
 		t.Helper()
 		err := st.Update(ctx, func(tx store.Tx) error {
-			r, err := tx.GetRole("pod")
+			r, err := tx.GetRole(authtest.Account, "pod")
 			if err != nil {
 				return err
 			}

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/podid/podid/internal/arn"
@@ -54,8 +55,14 @@ type Config struct {
 	// write roles must then use Roles.InvalidatingStore. Nil reads the
 	// store on every assume.
 	Roles *RoleCache
-	// AccountID is the account of every role and principal. Required.
+	// AccountID is the server's primary account. Required.
 	AccountID string
+	// Accounts are the further accounts this server hosts: roles of the
+	// primary account and of these may be assumed (each role in its own
+	// account's IAM namespace). A role ARN of any other account is
+	// refused as AWS refuses a role that does not exist, with the refusal
+	// saying that this podid does not host the account.
+	Accounts []string
 	// Partition is the ARN partition ("aws" when empty).
 	Partition string
 	// Now is the clock (time.Now when nil).
@@ -94,6 +101,7 @@ type Service struct {
 	store     store.Store
 	roles     *RoleCache
 	account   string
+	hosted    map[string]bool
 	partition string
 	now       func() time.Time
 	authz     *auth.Authorizer
@@ -103,6 +111,7 @@ type Service struct {
 	audit     AuditFunc
 	keys      *keyFetcher
 	handlers  map[string]queryHandler
+	ctxPool   sync.Pool // *policy.Context, Reset, for trust checks
 }
 
 // New returns the STS service.
@@ -123,6 +132,7 @@ func New(cfg Config) (*Service, error) {
 		store:     cfg.Store,
 		roles:     cfg.Roles,
 		account:   cfg.AccountID,
+		hosted:    map[string]bool{cfg.AccountID: true},
 		partition: cfg.Partition,
 		now:       cfg.Now,
 		authz:     cfg.Authorizer,
@@ -130,6 +140,12 @@ func New(cfg Config) (*Service, error) {
 		minter:    cfg.Minter,
 		sessions:  cfg.Sessions,
 		audit:     cfg.Audit,
+	}
+	for _, a := range cfg.Accounts {
+		if !arn.IsValidAccountID(a) {
+			return nil, fmt.Errorf("sts: Config.Accounts: %q is not a 12-digit account ID", a)
+		}
+		s.hosted[a] = true
 	}
 	if s.partition == "" {
 		s.partition = "aws"

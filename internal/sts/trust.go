@@ -14,42 +14,45 @@ import (
 	"github.com/podid/podid/internal/store"
 )
 
-// trustContext builds the condition keys of a role assumption: the
-// caller's global keys, the request's tags (aws:RequestTag/*, aws:TagKeys,
-// sts:TransitiveTagKeys), sts:ExternalId, sts:RoleSessionName,
-// sts:SourceIdentity and the request's extra keys.
-func (s *Service) trustContext(ctx context.Context, r *assumeRequest, tags *sessionTags, si string) map[string][]string {
-	keys := map[string][]string{
-		"sts:RoleSessionName": {r.sessionName},
+// setTrustKeys sets the condition keys of a role assumption on pc, over
+// the caller's global keys: the request's tags (aws:RequestTag/*,
+// aws:TagKeys, sts:TransitiveTagKeys), sts:ExternalId,
+// sts:RoleSessionName, sts:SourceIdentity and the request's extra keys,
+// which win. Each key replaces what pc held for it.
+func setTrustKeys(pc *policy.Context, r *assumeRequest, tags *sessionTags, si string) {
+	pc.Set("sts:RoleSessionName", r.sessionName)
+	if len(tags.Request) > 0 {
+		pc.Delete("aws:TagKeys")
 	}
 	for _, t := range tags.Request {
-		keys["aws:RequestTag/"+t.Key] = []string{t.Value}
-		keys["aws:TagKeys"] = append(keys["aws:TagKeys"], t.Key)
+		pc.Set("aws:RequestTag/"+t.Key, t.Value)
+		pc.Add("aws:TagKeys", t.Key)
 	}
 	if len(r.transitive) > 0 {
-		keys["sts:TransitiveTagKeys"] = append([]string(nil), r.transitive...)
+		pc.Set("sts:TransitiveTagKeys", r.transitive...)
 	}
 	if r.externalID != "" {
-		keys["sts:ExternalId"] = []string{r.externalID}
+		pc.Set("sts:ExternalId", r.externalID)
 	}
 	if si != "" {
-		keys["sts:SourceIdentity"] = []string{si}
+		pc.Set("sts:SourceIdentity", si)
 	}
 	for k, v := range r.extra {
-		keys[k] = v
+		pc.Set(k, v...)
 	}
-	return keys
 }
 
 // checkTrust evaluates each of actions on the role: against the role's
 // trust policy and, for IAM callers, the caller's identity policies,
 // permissions boundary and session policies, with AWS's rule that a trust
 // policy must allow the caller explicitly (naming the account alone
-// delegates to the caller's identity policies). The first action denied
+// delegates to the caller's identity policies), and that a caller of
+// another account than the role's also needs its identity policies'
+// Allow. The first action denied
 // gives AccessDenied: for IAM callers with the policy engine's sentence
 // (bare for a trust-policy refusal, with the reason for an identity,
 // boundary or session policy), otherwise the request's own.
-func (s *Service) checkTrust(ctx context.Context, r *assumeRequest, role *store.Role, actions []string, keys map[string][]string) error {
+func (s *Service) checkTrust(ctx context.Context, r *assumeRequest, role *store.Role, actions []string, tags *sessionTags, si string) error {
 	if r.caller != nil && r.caller.IsRoot() {
 		return accessDenied("Roles may not be assumed by root accounts.")
 	}
@@ -59,7 +62,14 @@ func (s *Service) checkTrust(ctx context.Context, r *assumeRequest, role *store.
 		return r.denied(actions[0])
 	}
 	set := &policy.Set{Resource: trust, ResourceIsTrust: true}
-	pc := policy.NewContext()
+	pc, _ := s.ctxPool.Get().(*policy.Context)
+	if pc == nil {
+		pc = policy.NewContext()
+	}
+	defer func() {
+		pc.Reset()
+		s.ctxPool.Put(pc)
+	}()
 	var principal policy.Principal
 	switch {
 	case r.caller != nil:
@@ -77,11 +87,16 @@ func (s *Service) checkTrust(ctx context.Context, r *assumeRequest, role *store.
 		principal = policy.Principal{Type: policy.PrincipalWebIdentity, ARN: r.federated}
 		s.serviceContext(pc, "")
 	}
-	for k, v := range keys {
-		pc.Set(k, v...)
-	}
+	setTrustKeys(pc, r, tags, si)
 	for _, action := range actions {
+		// The role's account owns the resource: a caller of another
+		// account needs both the trust policy's Allow and its own
+		// identity policies' (AWS's cross-account evaluation), whatever
+		// the trust policy names.
 		req := &policy.Request{Principal: principal, Action: action, Resource: role.ARN, Context: pc}
+		if r.caller != nil {
+			req.ResourceAccount = role.Account
+		}
 		if policy.Evaluate(set, req).Allowed() {
 			continue
 		}

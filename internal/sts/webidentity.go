@@ -130,7 +130,12 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 		return nil, invalidIdentityToken(fmt.Sprintf("No OpenIDConnect provider found in your account for %s", iss))
 	}
 	providerURL := strings.TrimSuffix(iu.Host+iu.EscapedPath(), "/")
-	providerARN := arn.OIDCProvider(s.partition, s.account, providerURL).String()
+	// The provider is in the IAM of the role's account.
+	providerAccount := s.account
+	if acct, _, hosted, ok := s.roleFromARN(in.RoleArn); ok && hosted {
+		providerAccount = acct
+	}
+	providerARN := arn.OIDCProvider(s.partition, providerAccount, providerURL).String()
 	var prov *store.OIDCProvider
 	err = s.store.View(ctx, func(tx store.Tx) error {
 		var err error

@@ -278,6 +278,22 @@ func TestBrokerModeIsOneValue(t *testing.T) {
 	}
 }
 
+// TestHostedAccounts: each of accounts becomes an --account flag of the
+// server.
+func TestHostedAccounts(t *testing.T) {
+	objs, _ := render(t, map[string]any{"accounts": []any{"210987654321", "111122223333"}})
+	args := dig(objs["Deployment/podid/podid-server"], "spec", "template", "spec", "containers").([]any)[0].(map[string]any)["args"].([]any)
+	var got []string
+	for _, a := range args {
+		if s, ok := a.(string); ok && strings.HasPrefix(s, "--account=") {
+			got = append(got, s)
+		}
+	}
+	if strings.Join(got, " ") != "--account=210987654321 --account=111122223333" {
+		t.Errorf("server args %v: account flags %v", args, got)
+	}
+}
+
 // TestPlainManifests keeps deploy/manifests/podid.yaml equal to the chart
 // rendered with defaults (random secrets excluded). Set
 // PODID_UPDATE_GOLDEN=1 to regenerate it.

@@ -58,6 +58,7 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		"string for a number":    {map[string]any{"webhook": map[string]any{"replicas": "two"}}, "/webhook/replicas"},
 		"number for a string":    {map[string]any{"accountId": 123456789012}, "/accountId"},
 		"bad account":            {map[string]any{"accountId": "12345"}, "/accountId"},
+		"bad hosted account":     {map[string]any{"accounts": []any{"12345"}}, "/accounts/0"},
 		"bad issuer":             {map[string]any{"credentialIssuer": "sts"}, "/credentialIssuer"},
 		"bad digest":             {map[string]any{"image": map[string]any{"digest": "latest"}}, "/image/digest"},
 		"bad port":               {map[string]any{"server": map[string]any{"port": 70000}}, "/server/port"},

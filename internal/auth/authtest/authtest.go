@@ -23,8 +23,13 @@ import (
 	"github.com/podid/podid/internal/testclock"
 )
 
-// Account is the account ID of every Env.
-const Account = "123456789012"
+// Account is the account ID of every Env's records unless a helper's
+// In variant names another; OtherAccount is a second account in the same
+// store (cross-account tests).
+const (
+	Account      = "123456789012"
+	OtherAccount = "210987654321"
+)
 
 // Start is the initial time of an Env's clock.
 var Start = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -66,7 +71,7 @@ func New(t testing.TB) *Env {
 	clk := testclock.New(Start)
 	eng := policy.NewEngine(0)
 	e := &Env{Engine: eng, Keyring: kr, Minter: m, Clock: clk}
-	e.Authorizer = auth.NewAuthorizer(auth.AuthorizerConfig{Store: st, Engine: eng, AccountID: Account, Now: clk.Now, CacheTTL: auth.DefaultPolicyCacheTTL})
+	e.Authorizer = auth.NewAuthorizer(auth.AuthorizerConfig{Store: st, Engine: eng, AccountID: Account, Accounts: []string{OtherAccount}, Now: clk.Now, CacheTTL: auth.DefaultPolicyCacheTTL})
 	// Writes through Env.Store (by the helpers or by a service under test)
 	// invalidate the Authorizer's cache, as in the server.
 	e.Store = e.Authorizer.InvalidatingStore(st)
@@ -96,7 +101,13 @@ func PolicyARN(name string) string { return arn.Policy("aws", Account, "/", name
 // AddUser creates an IAM user at path "/" with tags.
 func (e *Env) AddUser(t testing.TB, name string, tags ...store.Tag) *store.User {
 	t.Helper()
-	u := &store.User{ID: ids.NewUserID(), Name: name, Path: "/", ARN: UserARN(name), Tags: tags, CreatedAt: e.Clock.Now()}
+	return e.AddUserIn(t, Account, name, tags...)
+}
+
+// AddUserIn creates an IAM user of account at path "/" with tags.
+func (e *Env) AddUserIn(t testing.TB, account, name string, tags ...store.Tag) *store.User {
+	t.Helper()
+	u := &store.User{Account: account, ID: ids.NewUserID(), Name: name, Path: "/", ARN: arn.User("aws", account, "/", name).String(), Tags: tags, CreatedAt: e.Clock.Now()}
 	e.update(t, func(tx store.Tx) error { return tx.CreateUser(u) })
 	return u
 }
@@ -105,6 +116,12 @@ func (e *Env) AddUser(t testing.TB, name string, tags ...store.Tag) *store.User 
 // policy and MaxSessionDuration (3600 when 0).
 func (e *Env) AddRole(t testing.TB, name, path, trust string, maxSession int, tags ...store.Tag) *store.Role {
 	t.Helper()
+	return e.AddRoleIn(t, Account, name, path, trust, maxSession, tags...)
+}
+
+// AddRoleIn is AddRole in account.
+func (e *Env) AddRoleIn(t testing.TB, account, name, path, trust string, maxSession int, tags ...store.Tag) *store.Role {
+	t.Helper()
 	if path == "" {
 		path = "/"
 	}
@@ -112,8 +129,8 @@ func (e *Env) AddRole(t testing.TB, name, path, trust string, maxSession int, ta
 		maxSession = 3600
 	}
 	r := &store.Role{
-		ID: ids.NewRoleID(), Name: name, Path: path,
-		ARN:              arn.Role("aws", Account, path, name).String(),
+		Account: account, ID: ids.NewRoleID(), Name: name, Path: path,
+		ARN:              arn.Role("aws", account, path, name).String(),
 		AssumeRolePolicy: trust, MaxSessionDuration: maxSession, Tags: tags, CreatedAt: e.Clock.Now(),
 	}
 	e.update(t, func(tx store.Tx) error { return tx.CreateRole(r) })
@@ -125,14 +142,14 @@ func (e *Env) SetBoundary(t testing.TB, kind store.PrincipalKind, name, policyAR
 	t.Helper()
 	e.update(t, func(tx store.Tx) error {
 		if kind == store.KindUser {
-			u, err := tx.GetUser(name)
+			u, err := tx.GetUser(Account, name)
 			if err != nil {
 				return err
 			}
 			u.PermissionsBoundary = policyARN
 			return tx.UpdateUser(u)
 		}
-		r, err := tx.GetRole(name)
+		r, err := tx.GetRole(Account, name)
 		if err != nil {
 			return err
 		}
@@ -145,10 +162,16 @@ func (e *Env) SetBoundary(t testing.TB, kind store.PrincipalKind, name, policyAR
 // version v1 is doc, and returns its ARN.
 func (e *Env) AddPolicy(t testing.TB, name, doc string) string {
 	t.Helper()
-	arn := PolicyARN(name)
+	return e.AddPolicyIn(t, Account, name, doc)
+}
+
+// AddPolicyIn is AddPolicy in account.
+func (e *Env) AddPolicyIn(t testing.TB, account, name, doc string) string {
+	t.Helper()
+	arn := arn.Policy("aws", account, "/", name).String()
 	now := e.Clock.Now()
 	e.update(t, func(tx store.Tx) error {
-		if err := tx.CreatePolicy(&store.ManagedPolicy{ID: ids.NewPolicyID(), Name: name, Path: "/", ARN: arn, DefaultVersionID: "v1", CreatedAt: now, UpdatedAt: now}); err != nil {
+		if err := tx.CreatePolicy(&store.ManagedPolicy{Account: account, ID: ids.NewPolicyID(), Name: name, Path: "/", ARN: arn, DefaultVersionID: "v1", CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
 		return tx.PutPolicyVersion(&store.PolicyVersion{PolicyARN: arn, VersionID: "v1", Document: doc, IsDefault: true, CreatedAt: now})
@@ -159,14 +182,26 @@ func (e *Env) AddPolicy(t testing.TB, name, doc string) string {
 // Attach attaches a managed policy to a user or role.
 func (e *Env) Attach(t testing.TB, kind store.PrincipalKind, name, policyARN string) {
 	t.Helper()
-	e.update(t, func(tx store.Tx) error { return tx.AttachPolicy(kind, name, policyARN) })
+	e.AttachIn(t, kind, Account, name, policyARN)
+}
+
+// AttachIn attaches a managed policy to account's user or role.
+func (e *Env) AttachIn(t testing.TB, kind store.PrincipalKind, account, name, policyARN string) {
+	t.Helper()
+	e.update(t, func(tx store.Tx) error { return tx.AttachPolicy(kind, account, name, policyARN) })
 }
 
 // PutInline sets an inline policy of a user or role.
 func (e *Env) PutInline(t testing.TB, kind store.PrincipalKind, name, policyName, doc string) {
 	t.Helper()
+	e.PutInlineIn(t, kind, Account, name, policyName, doc)
+}
+
+// PutInlineIn sets an inline policy of account's user or role.
+func (e *Env) PutInlineIn(t testing.TB, kind store.PrincipalKind, account, name, policyName, doc string) {
+	t.Helper()
 	e.update(t, func(tx store.Tx) error {
-		return tx.PutInlinePolicy(&store.InlinePolicy{Kind: kind, PrincipalName: name, PolicyName: policyName, Document: doc})
+		return tx.PutInlinePolicy(&store.InlinePolicy{Account: account, Kind: kind, PrincipalName: name, PolicyName: policyName, Document: doc})
 	})
 }
 
@@ -174,13 +209,20 @@ func (e *Env) PutInline(t testing.TB, kind store.PrincipalKind, name, policyName
 // user is "") and returns its ID and secret.
 func (e *Env) AddAccessKey(t testing.TB, user string) (id, secret string) {
 	t.Helper()
+	return e.AddAccessKeyIn(t, Account, user)
+}
+
+// AddAccessKeyIn creates an active access key for account's user (its
+// root when user is "") and returns its ID and secret.
+func (e *Env) AddAccessKeyIn(t testing.TB, account, user string) (id, secret string) {
+	t.Helper()
 	id, secret = ids.NewAccessKeyID(), ids.NewSecretAccessKey()
 	sealed, err := e.Keyring.Seal([]byte(secret), []byte(id))
 	if err != nil {
 		t.Fatalf("seal: %v", err)
 	}
 	e.update(t, func(tx store.Tx) error {
-		return tx.CreateAccessKey(&store.AccessKey{ID: id, UserName: user, SealedSecret: sealed, Status: "Active", CreatedAt: e.Clock.Now()})
+		return tx.CreateAccessKey(&store.AccessKey{Account: account, ID: id, UserName: user, SealedSecret: sealed, Status: "Active", CreatedAt: e.Clock.Now()})
 	})
 	return id, secret
 }

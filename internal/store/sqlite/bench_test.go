@@ -185,7 +185,7 @@ func BenchmarkGetRole(b *testing.B) {
 	err := s.Update(b.Context(), func(tx store.Tx) error {
 		for i := range n {
 			name := fmt.Sprintf("Role-%04d", i)
-			if err := tx.CreateRole(&store.Role{
+			if err := tx.CreateRole(&store.Role{Account: "123456789012",
 				ID: fmt.Sprintf("AROA%016d", i), Name: name, Path: "/", ARN: "arn:aws:iam::111122223333:role/" + name,
 				AssumeRolePolicy:   `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`,
 				MaxSessionDuration: 3600, Tags: []store.Tag{{Key: "team", Value: "a"}}, CreatedAt: time.Unix(1_750_000_000, 0),
@@ -204,7 +204,7 @@ func BenchmarkGetRole(b *testing.B) {
 	for b.Loop() {
 		name := fmt.Sprintf("role-%04d", (i*31)%n)
 		i++
-		if err := s.View(b.Context(), func(tx store.Tx) error { _, err := tx.GetRole(name); return err }); err != nil {
+		if err := s.View(b.Context(), func(tx store.Tx) error { _, err := tx.GetRole("123456789012", name); return err }); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,25 +9,25 @@ import (
 
 // ---- Roles ----
 
-const roleCols = `id, name, path, arn, assume_role_policy, description, max_session_duration,
+const roleCols = `account, id, name, path, arn, assume_role_policy, description, max_session_duration,
 	permissions_boundary, tags, created_at, last_used_at, last_used_region`
 
 const (
-	sqlRoleInsert = `INSERT INTO roles (` + roleCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlRoleGet    = `SELECT ` + roleCols + ` FROM roles WHERE name = ? COLLATE NOCASE`
+	sqlRoleInsert = `INSERT INTO roles (` + roleCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlRoleGet    = `SELECT ` + roleCols + ` FROM roles WHERE account = ? AND name = ? COLLATE NOCASE`
 	sqlRoleGetID  = `SELECT ` + roleCols + ` FROM roles WHERE id = ?`
 	sqlRoleUpdate = `UPDATE roles SET assume_role_policy = ?, description = ?, max_session_duration = ?,
-	permissions_boundary = ?, tags = ?, last_used_at = ?, last_used_region = ? WHERE name = ? COLLATE NOCASE`
-	sqlRoleDelete = `DELETE FROM roles WHERE name = ? COLLATE NOCASE`
+	permissions_boundary = ?, tags = ?, last_used_at = ?, last_used_region = ? WHERE account = ? AND name = ? COLLATE NOCASE`
+	sqlRoleDelete = `DELETE FROM roles WHERE account = ? AND name = ? COLLATE NOCASE`
 	sqlRoleList   = `SELECT ` + roleCols + ` FROM roles
-	WHERE substr(path, 1, length(?)) = ? AND name > ? ORDER BY name LIMIT ?`
+	WHERE account = ? AND substr(path, 1, length(?)) = ? AND name > ? ORDER BY name LIMIT ?`
 )
 
 func scanRole(sc scanner) (*store.Role, error) {
 	var r store.Role
 	var tags sql.NullString
 	var created, lastUsed sql.NullInt64
-	if err := sc.Scan(&r.ID, &r.Name, &r.Path, &r.ARN, &r.AssumeRolePolicy, &r.Description, &r.MaxSessionDuration,
+	if err := sc.Scan(&r.Account, &r.ID, &r.Name, &r.Path, &r.ARN, &r.AssumeRolePolicy, &r.Description, &r.MaxSessionDuration,
 		&r.PermissionsBoundary, &tags, &created, &lastUsed, &r.LastUsedRegion); err != nil {
 		return nil, err
 	}
@@ -48,14 +48,14 @@ func (t *tx) CreateRole(r *store.Role) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create role %q: %w", r.Name, err)
 	}
-	_, err = t.exec(sqlRoleInsert, r.ID, r.Name, r.Path, r.ARN, r.AssumeRolePolicy, r.Description, r.MaxSessionDuration,
+	_, err = t.exec(sqlRoleInsert, r.Account, r.ID, r.Name, r.Path, r.ARN, r.AssumeRolePolicy, r.Description, r.MaxSessionDuration,
 		r.PermissionsBoundary, tags, encTime(r.CreatedAt), encTime(r.LastUsedAt), r.LastUsedRegion)
 	return mapErr(err, "sqlite: create role %q", r.Name)
 }
 
-// GetRole finds a role by name, case-insensitively.
-func (t *tx) GetRole(name string) (*store.Role, error) {
-	r, err := one(t, scanRole, sqlRoleGet, name)
+// GetRole finds a role of account by name, case-insensitively.
+func (t *tx) GetRole(account, name string) (*store.Role, error) {
+	r, err := one(t, scanRole, sqlRoleGet, account, name)
 	return r, mapErr(err, "sqlite: get role %q", name)
 }
 
@@ -78,47 +78,50 @@ func (t *tx) UpdateRole(r *store.Role) error {
 	}
 	return t.execOne(fmt.Sprintf("sqlite: update role %q", r.Name), sqlRoleUpdate,
 		r.AssumeRolePolicy, r.Description, r.MaxSessionDuration, r.PermissionsBoundary, tags,
-		encTime(r.LastUsedAt), r.LastUsedRegion, r.Name)
+		encTime(r.LastUsedAt), r.LastUsedRegion, r.Account, r.Name)
 }
 
 // DeleteRole deletes a role; ErrConflict while policies are attached to it
 // or embedded in it.
-func (t *tx) DeleteRole(name string) error {
-	return t.execOne(fmt.Sprintf("sqlite: delete role %q", name), sqlRoleDelete, name)
+func (t *tx) DeleteRole(account, name string) error {
+	return t.execOne(fmt.Sprintf("sqlite: delete role %q", name), sqlRoleDelete, account, name)
 }
 
-// ListRoles lists roles whose path starts with pathPrefix, by name.
-func (t *tx) ListRoles(pathPrefix string, p store.Page) ([]*store.Role, error) {
-	rs, err := list(t, scanRole, sqlRoleList, pathPrefix, pathPrefix, p.After, limit(p.Limit))
+// ListRoles lists account's roles whose path starts with pathPrefix, by name.
+func (t *tx) ListRoles(account, pathPrefix string, p store.Page) ([]*store.Role, error) {
+	rs, err := list(t, scanRole, sqlRoleList, account, pathPrefix, pathPrefix, p.After, limit(p.Limit))
 	return rs, mapErr(err, "sqlite: list roles")
 }
 
 // ---- Users ----
 
-const userCols = `id, name, path, arn, permissions_boundary, tags, created_at`
+const userCols = `account, id, name, path, arn, permissions_boundary, tags, created_at, login_profile, password_last_used`
 
 const (
-	sqlUserInsert = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
-	sqlUserGet    = `SELECT ` + userCols + ` FROM users WHERE name = ? COLLATE NOCASE`
-	sqlUserUpdate = `UPDATE users SET name = ?, path = ?, arn = ?, permissions_boundary = ?, tags = ? WHERE id = ?`
-	sqlUserIDOf   = `SELECT id FROM users WHERE name = ? COLLATE NOCASE`
-	sqlUserDelete = `DELETE FROM users WHERE name = ? COLLATE NOCASE`
+	sqlUserInsert = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlUserGet    = `SELECT ` + userCols + ` FROM users WHERE account = ? AND name = ? COLLATE NOCASE`
+	sqlUserUpdate = `UPDATE users SET name = ?, path = ?, arn = ?, permissions_boundary = ?, tags = ?, login_profile = ?, password_last_used = ? WHERE id = ?`
+	sqlUserIDOf   = `SELECT id FROM users WHERE account = ? AND name = ? COLLATE NOCASE`
+	sqlUserDelete = `DELETE FROM users WHERE account = ? AND name = ? COLLATE NOCASE`
 	sqlUserList   = `SELECT ` + userCols + ` FROM users
-	WHERE substr(path, 1, length(?)) = ? AND name > ? ORDER BY name LIMIT ?`
+	WHERE account = ? AND substr(path, 1, length(?)) = ? AND name > ? ORDER BY name LIMIT ?`
 )
 
 func scanUser(sc scanner) (*store.User, error) {
 	var u store.User
-	var tags sql.NullString
-	var created sql.NullInt64
-	if err := sc.Scan(&u.ID, &u.Name, &u.Path, &u.ARN, &u.PermissionsBoundary, &tags, &created); err != nil {
+	var tags, login sql.NullString
+	var created, lastUsed sql.NullInt64
+	if err := sc.Scan(&u.Account, &u.ID, &u.Name, &u.Path, &u.ARN, &u.PermissionsBoundary, &tags, &created, &login, &lastUsed); err != nil {
 		return nil, err
 	}
 	var err error
 	if u.Tags, err = decTags(tags); err != nil {
 		return nil, err
 	}
-	u.CreatedAt = decTime(created)
+	if u.LoginProfile, err = decLoginProfile(login); err != nil {
+		return nil, err
+	}
+	u.CreatedAt, u.PasswordLastUsed = decTime(created), decTime(lastUsed)
 	return &u, nil
 }
 
@@ -131,18 +134,22 @@ func (t *tx) CreateUser(u *store.User) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create user %q: %w", u.Name, err)
 	}
-	_, err = t.exec(sqlUserInsert, u.ID, u.Name, u.Path, u.ARN, u.PermissionsBoundary, tags, encTime(u.CreatedAt))
+	login, err := encLoginProfile(u.LoginProfile)
+	if err != nil {
+		return fmt.Errorf("sqlite: create user %q: %w", u.Name, err)
+	}
+	_, err = t.exec(sqlUserInsert, u.Account, u.ID, u.Name, u.Path, u.ARN, u.PermissionsBoundary, tags, encTime(u.CreatedAt), login, encTime(u.PasswordLastUsed))
 	return mapErr(err, "sqlite: create user %q", u.Name)
 }
 
-// GetUser finds a user by name, case-insensitively.
-func (t *tx) GetUser(name string) (*store.User, error) {
-	u, err := one(t, scanUser, sqlUserGet, name)
+// GetUser finds a user of account by name, case-insensitively.
+func (t *tx) GetUser(account, name string) (*store.User, error) {
+	u, err := one(t, scanUser, sqlUserGet, account, name)
 	return u, mapErr(err, "sqlite: get user %q", name)
 }
 
 // UpdateUser matches the user by ID (by Name when ID is empty) and replaces
-// Name, Path, ARN, PermissionsBoundary and Tags, so IAM's UpdateUser can
+// Name, Path, ARN, PermissionsBoundary, Tags, LoginProfile and PasswordLastUsed, so IAM's UpdateUser can
 // rename and move a user; access keys and policies follow. ID and CreatedAt
 // never change. Renaming onto a taken name is ErrConflict.
 func (t *tx) UpdateUser(u *store.User) error {
@@ -152,7 +159,7 @@ func (t *tx) UpdateUser(u *store.User) error {
 	what := fmt.Sprintf("sqlite: update user %q", u.Name)
 	id := u.ID
 	if id == "" {
-		r, err := t.row(sqlUserIDOf, u.Name)
+		r, err := t.row(sqlUserIDOf, u.Account, u.Name)
 		if err == nil {
 			err = r.Scan(&id)
 		}
@@ -164,33 +171,37 @@ func (t *tx) UpdateUser(u *store.User) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	return t.execOne(what, sqlUserUpdate, u.Name, u.Path, u.ARN, u.PermissionsBoundary, tags, id)
+	login, err := encLoginProfile(u.LoginProfile)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return t.execOne(what, sqlUserUpdate, u.Name, u.Path, u.ARN, u.PermissionsBoundary, tags, login, encTime(u.PasswordLastUsed), id)
 }
 
 // DeleteUser deletes a user; ErrConflict while it has access keys or
 // policies.
-func (t *tx) DeleteUser(name string) error {
-	return t.execOne(fmt.Sprintf("sqlite: delete user %q", name), sqlUserDelete, name)
+func (t *tx) DeleteUser(account, name string) error {
+	return t.execOne(fmt.Sprintf("sqlite: delete user %q", name), sqlUserDelete, account, name)
 }
 
-// ListUsers lists users whose path starts with pathPrefix, by name.
-func (t *tx) ListUsers(pathPrefix string, p store.Page) ([]*store.User, error) {
-	us, err := list(t, scanUser, sqlUserList, pathPrefix, pathPrefix, p.After, limit(p.Limit))
+// ListUsers lists account's users whose path starts with pathPrefix, by name.
+func (t *tx) ListUsers(account, pathPrefix string, p store.Page) ([]*store.User, error) {
+	us, err := list(t, scanUser, sqlUserList, account, pathPrefix, pathPrefix, p.After, limit(p.Limit))
 	return us, mapErr(err, "sqlite: list users")
 }
 
 // ---- Managed policies and versions ----
 
-const policyCols = `id, arn, name, path, default_version_id, description, tags, created_at, updated_at`
+const policyCols = `account, id, arn, name, path, default_version_id, description, tags, created_at, updated_at`
 
 const (
-	sqlPolicyInsert = `INSERT INTO policies (` + policyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlPolicyInsert = `INSERT INTO policies (` + policyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlPolicyGet    = `SELECT ` + policyCols + ` FROM policies WHERE arn = ?`
 	sqlPolicyPK     = `SELECT pk FROM policies WHERE arn = ?`
 	sqlPolicyUpdate = `UPDATE policies SET default_version_id = ?, description = ?, tags = ?, updated_at = ? WHERE arn = ?`
 	sqlPolicyDelete = `DELETE FROM policies WHERE arn = ?`
 	sqlPolicyList   = `SELECT ` + policyCols + ` FROM policies
-	WHERE substr(path, 1, length(?)) = ? AND arn > ? ORDER BY arn LIMIT ?`
+	WHERE account = ? AND substr(path, 1, length(?)) = ? AND arn > ? ORDER BY arn LIMIT ?`
 
 	sqlVersionPut = `INSERT INTO policy_versions (policy_pk, version_id, document, is_default, created_at)
 	SELECT pk, ?, ?, ?, ? FROM policies WHERE arn = ?
@@ -208,7 +219,7 @@ func scanPolicy(sc scanner) (*store.ManagedPolicy, error) {
 	var p store.ManagedPolicy
 	var tags sql.NullString
 	var created, updated sql.NullInt64
-	if err := sc.Scan(&p.ID, &p.ARN, &p.Name, &p.Path, &p.DefaultVersionID, &p.Description, &tags, &created, &updated); err != nil {
+	if err := sc.Scan(&p.Account, &p.ID, &p.ARN, &p.Name, &p.Path, &p.DefaultVersionID, &p.Description, &tags, &created, &updated); err != nil {
 		return nil, err
 	}
 	var err error
@@ -239,7 +250,7 @@ func (t *tx) CreatePolicy(p *store.ManagedPolicy) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create policy %q: %w", p.ARN, err)
 	}
-	_, err = t.exec(sqlPolicyInsert, p.ID, p.ARN, p.Name, p.Path, p.DefaultVersionID, p.Description, tags,
+	_, err = t.exec(sqlPolicyInsert, p.Account, p.ID, p.ARN, p.Name, p.Path, p.DefaultVersionID, p.Description, tags,
 		encTime(p.CreatedAt), encTime(p.UpdatedAt))
 	return mapErr(err, "sqlite: create policy %q", p.ARN)
 }
@@ -269,9 +280,10 @@ func (t *tx) DeletePolicy(arn string) error {
 	return t.execOne(fmt.Sprintf("sqlite: delete policy %q", arn), sqlPolicyDelete, arn)
 }
 
-// ListPolicies lists managed policies whose path starts with pathPrefix, by ARN.
-func (t *tx) ListPolicies(pathPrefix string, p store.Page) ([]*store.ManagedPolicy, error) {
-	ps, err := list(t, scanPolicy, sqlPolicyList, pathPrefix, pathPrefix, p.After, limit(p.Limit))
+// ListPolicies lists account's managed policies whose path starts with
+// pathPrefix, by ARN.
+func (t *tx) ListPolicies(account, pathPrefix string, p store.Page) ([]*store.ManagedPolicy, error) {
+	ps, err := list(t, scanPolicy, sqlPolicyList, account, pathPrefix, pathPrefix, p.After, limit(p.Limit))
 	return ps, mapErr(err, "sqlite: list policies")
 }
 
@@ -331,7 +343,7 @@ func principalKinds() map[store.PrincipalKind]*kindSQL {
 	mk := func(what, table, attachments, inline, col string) *kindSQL {
 		return &kindSQL{
 			what:      what,
-			principal: `SELECT pk, name FROM ` + table + ` WHERE name = ? COLLATE NOCASE`,
+			principal: `SELECT pk, name FROM ` + table + ` WHERE account = ? AND name = ? COLLATE NOCASE`,
 			attach:    `INSERT INTO ` + attachments + ` (` + col + `, policy_arn) VALUES (?, ?)`,
 			detach:    `DELETE FROM ` + attachments + ` WHERE ` + col + ` = ? AND policy_arn = ?`,
 			listAttached: `SELECT policy_arn FROM ` + attachments + ` WHERE ` + col + ` = ? AND policy_arn > ?
@@ -349,16 +361,16 @@ func principalKinds() map[store.PrincipalKind]*kindSQL {
 	}
 }
 
-// principal resolves a role or user name (case-insensitively) to its
-// surrogate key and stored name.
-func (t *tx) principal(kind store.PrincipalKind, name string) (*kindSQL, int64, string, error) {
+// principal resolves a role or user name of account (case-insensitively)
+// to its surrogate key and stored name.
+func (t *tx) principal(kind store.PrincipalKind, account, name string) (*kindSQL, int64, string, error) {
 	k, ok := t.s.kinds[kind]
 	if !ok {
 		return nil, 0, "", fmt.Errorf("sqlite: unknown principal kind %q", kind)
 	}
 	var pk int64
 	var stored string
-	r, err := t.row(k.principal, name)
+	r, err := t.row(k.principal, account, name)
 	if err == nil {
 		err = r.Scan(&pk, &stored)
 	}
@@ -370,8 +382,8 @@ func (t *tx) principal(kind store.PrincipalKind, name string) (*kindSQL, int64, 
 
 // AttachPolicy attaches a managed policy (stored or AWS managed) to a role or
 // user; ErrNotFound if the principal does not exist, ErrConflict if attached.
-func (t *tx) AttachPolicy(kind store.PrincipalKind, principalName, policyARN string) error {
-	k, pk, _, err := t.principal(kind, principalName)
+func (t *tx) AttachPolicy(kind store.PrincipalKind, account, principalName, policyARN string) error {
+	k, pk, _, err := t.principal(kind, account, principalName)
 	if err != nil {
 		return err
 	}
@@ -380,8 +392,8 @@ func (t *tx) AttachPolicy(kind store.PrincipalKind, principalName, policyARN str
 }
 
 // DetachPolicy removes an attachment; ErrNotFound if it does not exist.
-func (t *tx) DetachPolicy(kind store.PrincipalKind, principalName, policyARN string) error {
-	k, pk, _, err := t.principal(kind, principalName)
+func (t *tx) DetachPolicy(kind store.PrincipalKind, account, principalName, policyARN string) error {
+	k, pk, _, err := t.principal(kind, account, principalName)
 	if err != nil {
 		return err
 	}
@@ -390,8 +402,8 @@ func (t *tx) DetachPolicy(kind store.PrincipalKind, principalName, policyARN str
 
 // ListAttachedPolicies lists the ARNs attached to a principal, by ARN;
 // ErrNotFound if the principal does not exist.
-func (t *tx) ListAttachedPolicies(kind store.PrincipalKind, principalName string, p store.Page) ([]string, error) {
-	k, pk, _, err := t.principal(kind, principalName)
+func (t *tx) ListAttachedPolicies(kind store.PrincipalKind, account, principalName string, p store.Page) ([]string, error) {
+	k, pk, _, err := t.principal(kind, account, principalName)
 	if err != nil {
 		return nil, err
 	}
@@ -425,7 +437,7 @@ func (t *tx) PutInlinePolicy(ip *store.InlinePolicy) error {
 	if ip == nil {
 		return errNil("put inline policy")
 	}
-	k, pk, _, err := t.principal(ip.Kind, ip.PrincipalName)
+	k, pk, _, err := t.principal(ip.Kind, ip.Account, ip.PrincipalName)
 	if err != nil {
 		return err
 	}
@@ -435,29 +447,29 @@ func (t *tx) PutInlinePolicy(ip *store.InlinePolicy) error {
 
 // GetInlinePolicy finds an inline policy. PrincipalName in the result is the
 // principal's stored name.
-func (t *tx) GetInlinePolicy(kind store.PrincipalKind, principalName, policyName string) (*store.InlinePolicy, error) {
-	k, pk, stored, err := t.principal(kind, principalName)
+func (t *tx) GetInlinePolicy(kind store.PrincipalKind, account, principalName, policyName string) (*store.InlinePolicy, error) {
+	k, pk, stored, err := t.principal(kind, account, principalName)
 	if err != nil {
 		return nil, err
 	}
-	ip, err := one(t, inlineScanner(kind, stored), k.getInline, pk, policyName)
+	ip, err := one(t, inlineScanner(kind, account, stored), k.getInline, pk, policyName)
 	return ip, mapErr(err, "sqlite: get inline policy %q of %s %q", policyName, k.what, principalName)
 }
 
 // ListInlinePolicies lists a principal's inline policies by name;
 // ErrNotFound if the principal does not exist.
-func (t *tx) ListInlinePolicies(kind store.PrincipalKind, principalName string, p store.Page) ([]*store.InlinePolicy, error) {
-	k, pk, stored, err := t.principal(kind, principalName)
+func (t *tx) ListInlinePolicies(kind store.PrincipalKind, account, principalName string, p store.Page) ([]*store.InlinePolicy, error) {
+	k, pk, stored, err := t.principal(kind, account, principalName)
 	if err != nil {
 		return nil, err
 	}
-	ips, err := list(t, inlineScanner(kind, stored), k.listInline, pk, p.After, limit(p.Limit))
+	ips, err := list(t, inlineScanner(kind, account, stored), k.listInline, pk, p.After, limit(p.Limit))
 	return ips, mapErr(err, "sqlite: list inline policies of %s %q", k.what, principalName)
 }
 
-func inlineScanner(kind store.PrincipalKind, principal string) func(scanner) (*store.InlinePolicy, error) {
+func inlineScanner(kind store.PrincipalKind, account, principal string) func(scanner) (*store.InlinePolicy, error) {
 	return func(sc scanner) (*store.InlinePolicy, error) {
-		ip := &store.InlinePolicy{Kind: kind, PrincipalName: principal}
+		ip := &store.InlinePolicy{Account: account, Kind: kind, PrincipalName: principal}
 		if err := sc.Scan(&ip.PolicyName, &ip.Document); err != nil {
 			return nil, err
 		}
@@ -466,8 +478,8 @@ func inlineScanner(kind store.PrincipalKind, principal string) func(scanner) (*s
 }
 
 // DeleteInlinePolicy deletes an inline policy.
-func (t *tx) DeleteInlinePolicy(kind store.PrincipalKind, principalName, policyName string) error {
-	k, pk, _, err := t.principal(kind, principalName)
+func (t *tx) DeleteInlinePolicy(kind store.PrincipalKind, account, principalName, policyName string) error {
+	k, pk, _, err := t.principal(kind, account, principalName)
 	if err != nil {
 		return err
 	}
@@ -477,22 +489,22 @@ func (t *tx) DeleteInlinePolicy(kind store.PrincipalKind, principalName, policyN
 
 // ---- Access keys ----
 
-const accessKeySelect = `SELECT k.id, COALESCE(u.name, ''), k.sealed_secret, k.status, k.created_at
+const accessKeySelect = `SELECT k.account, k.id, COALESCE(u.name, ''), k.sealed_secret, k.status, k.created_at
 	FROM access_keys k LEFT JOIN users u ON u.pk = k.user_pk`
 
 const (
-	sqlKeyInsert   = `INSERT INTO access_keys (id, user_pk, sealed_secret, status, created_at) VALUES (?, ?, ?, ?, ?)`
+	sqlKeyInsert   = `INSERT INTO access_keys (account, id, user_pk, sealed_secret, status, created_at) VALUES (?, ?, ?, ?, ?, ?)`
 	sqlKeyGet      = accessKeySelect + ` WHERE k.id = ?`
 	sqlKeyUpdate   = `UPDATE access_keys SET sealed_secret = ?, status = ? WHERE id = ?`
 	sqlKeyDelete   = `DELETE FROM access_keys WHERE id = ?`
-	sqlKeyListRoot = accessKeySelect + ` WHERE k.user_pk IS NULL ORDER BY k.id`
+	sqlKeyListRoot = accessKeySelect + ` WHERE k.account = ? AND k.user_pk IS NULL ORDER BY k.id`
 	sqlKeyListUser = accessKeySelect + ` WHERE k.user_pk = ? ORDER BY k.id`
 )
 
 func scanKey(sc scanner) (*store.AccessKey, error) {
 	var k store.AccessKey
 	var created sql.NullInt64
-	if err := sc.Scan(&k.ID, &k.UserName, &k.SealedSecret, &k.Status, &created); err != nil {
+	if err := sc.Scan(&k.Account, &k.ID, &k.UserName, &k.SealedSecret, &k.Status, &created); err != nil {
 		return nil, err
 	}
 	k.CreatedAt = decTime(created)
@@ -507,13 +519,13 @@ func (t *tx) CreateAccessKey(k *store.AccessKey) error {
 	}
 	var user any // NULL for the account root
 	if k.UserName != "" {
-		_, pk, _, err := t.principal(store.KindUser, k.UserName)
+		_, pk, _, err := t.principal(store.KindUser, k.Account, k.UserName)
 		if err != nil {
 			return err
 		}
 		user = pk
 	}
-	_, err := t.exec(sqlKeyInsert, k.ID, user, blob(k.SealedSecret), k.Status, encTime(k.CreatedAt))
+	_, err := t.exec(sqlKeyInsert, k.Account, k.ID, user, blob(k.SealedSecret), k.Status, encTime(k.CreatedAt))
 	return mapErr(err, "sqlite: create access key %q", k.ID)
 }
 
@@ -537,14 +549,15 @@ func (t *tx) DeleteAccessKey(id string) error {
 	return t.execOne(fmt.Sprintf("sqlite: delete access key %q", id), sqlKeyDelete, id)
 }
 
-// ListAccessKeys lists a user's keys (the account root's when userName is
-// empty) by ID; ErrNotFound if the user does not exist.
-func (t *tx) ListAccessKeys(userName string) ([]*store.AccessKey, error) {
+// ListAccessKeys lists the keys of account's user userName (the account
+// root's when userName is empty) by ID; ErrNotFound if the user does not
+// exist.
+func (t *tx) ListAccessKeys(account, userName string) ([]*store.AccessKey, error) {
 	if userName == "" {
-		ks, err := list(t, scanKey, sqlKeyListRoot)
+		ks, err := list(t, scanKey, sqlKeyListRoot, account)
 		return ks, mapErr(err, "sqlite: list root access keys")
 	}
-	_, pk, _, err := t.principal(store.KindUser, userName)
+	_, pk, _, err := t.principal(store.KindUser, account, userName)
 	if err != nil {
 		return nil, err
 	}
@@ -554,21 +567,21 @@ func (t *tx) ListAccessKeys(userName string) ([]*store.AccessKey, error) {
 
 // ---- OpenID Connect providers ----
 
-const oidcCols = `arn, url, client_ids, thumbprints, tags, created_at`
+const oidcCols = `account, arn, url, client_ids, thumbprints, tags, created_at`
 
 const (
-	sqlOIDCInsert = `INSERT INTO oidc_providers (` + oidcCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlOIDCInsert = `INSERT INTO oidc_providers (` + oidcCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	sqlOIDCGet    = `SELECT ` + oidcCols + ` FROM oidc_providers WHERE arn = ?`
 	sqlOIDCUpdate = `UPDATE oidc_providers SET client_ids = ?, thumbprints = ?, tags = ? WHERE arn = ?`
 	sqlOIDCDelete = `DELETE FROM oidc_providers WHERE arn = ?`
-	sqlOIDCList   = `SELECT ` + oidcCols + ` FROM oidc_providers ORDER BY arn`
+	sqlOIDCList   = `SELECT ` + oidcCols + ` FROM oidc_providers WHERE account = ? ORDER BY arn`
 )
 
 func scanOIDC(sc scanner) (*store.OIDCProvider, error) {
 	var o store.OIDCProvider
 	var clients, thumbs, tags sql.NullString
 	var created sql.NullInt64
-	if err := sc.Scan(&o.ARN, &o.URL, &clients, &thumbs, &tags, &created); err != nil {
+	if err := sc.Scan(&o.Account, &o.ARN, &o.URL, &clients, &thumbs, &tags, &created); err != nil {
 		return nil, err
 	}
 	var err error
@@ -605,7 +618,7 @@ func (t *tx) CreateOIDCProvider(o *store.OIDCProvider) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create OIDC provider %q: %w", o.ARN, err)
 	}
-	_, err = t.exec(sqlOIDCInsert, o.ARN, o.URL, clients, thumbs, tags, encTime(o.CreatedAt))
+	_, err = t.exec(sqlOIDCInsert, o.Account, o.ARN, o.URL, clients, thumbs, tags, encTime(o.CreatedAt))
 	return mapErr(err, "sqlite: create OIDC provider %q", o.ARN)
 }
 
@@ -633,10 +646,19 @@ func (t *tx) DeleteOIDCProvider(arn string) error {
 	return t.execOne(fmt.Sprintf("sqlite: delete OIDC provider %q", arn), sqlOIDCDelete, arn)
 }
 
-// ListOIDCProviders lists every provider by ARN.
-func (t *tx) ListOIDCProviders() ([]*store.OIDCProvider, error) {
-	ps, err := list(t, scanOIDC, sqlOIDCList)
+// ListOIDCProviders lists account's providers by ARN.
+func (t *tx) ListOIDCProviders(account string) ([]*store.OIDCProvider, error) {
+	ps, err := list(t, scanOIDC, sqlOIDCList, account)
 	return ps, mapErr(err, "sqlite: list OIDC providers")
+}
+
+const sqlIAMAccounts = `SELECT account FROM roles UNION SELECT account FROM users
+	UNION SELECT account FROM access_keys ORDER BY 1`
+
+// IAMAccounts lists the accounts that have roles, users or access keys.
+func (t *tx) IAMAccounts() ([]string, error) {
+	as, err := list(t, scanString, sqlIAMAccounts)
+	return as, mapErr(err, "sqlite: list IAM accounts")
 }
 
 // ---- Server keys ----

@@ -335,7 +335,7 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 	for range readers {
 		wg.Go(func() {
 			errs <- s.View(t.Context(), func(tx store.Tx) error {
-				_, err := tx.ListRoles("", store.Page{})
+				_, err := tx.ListRoles(acct, "", store.Page{})
 				return err
 			})
 		})
@@ -347,7 +347,7 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 			t.Errorf("concurrent call: %v", err)
 		}
 	}
-	roles := mustGet(t, s, func(tx store.Tx) ([]*store.Role, error) { return tx.ListRoles("", store.Page{}) })
+	roles := mustGet(t, s, func(tx store.Tx) ([]*store.Role, error) { return tx.ListRoles(acct, "", store.Page{}) })
 	if len(roles) != writers {
 		t.Errorf("stored %d roles, want %d", len(roles), writers)
 	}

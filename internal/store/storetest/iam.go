@@ -11,6 +11,7 @@ const acct = "111122223333"
 
 func newRole(name, path string) *store.Role {
 	return &store.Role{
+		Account:            acct,
 		ID:                 "AROA" + strings.ToUpper(name) + "X",
 		Name:               name,
 		Path:               path,
@@ -25,6 +26,7 @@ func newRole(name, path string) *store.Role {
 
 func newUser(name, path string) *store.User {
 	return &store.User{
+		Account:   acct,
 		ID:        "AIDA" + strings.ToUpper(name) + "X",
 		Name:      name,
 		Path:      path,
@@ -36,6 +38,7 @@ func newUser(name, path string) *store.User {
 
 func newPolicy(name, path string) *store.ManagedPolicy {
 	return &store.ManagedPolicy{
+		Account:          acct,
 		ID:               "ANPA" + strings.ToUpper(name) + "X",
 		Name:             name,
 		Path:             path,
@@ -57,14 +60,14 @@ func testRoles(t *testing.T, s store.Store) {
 	update(t, s, func(tx store.Tx) error { return tx.CreateRole(r) })
 
 	for _, name := range []string{"Deployer", "deployer", "DEPLOYER"} {
-		got, err := get(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRole(name) })
+		got, err := get(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRole(acct, name) })
 		wantErr(t, "GetRole "+name, err, nil)
 		checkEqual(t, "GetRole "+name, got, r)
 	}
 	got := mustGet(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRoleByID(r.ID) })
 	checkEqual(t, "GetRoleByID", got, r)
 
-	_, err := get(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRole("nobody") })
+	_, err := get(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRole(acct, "nobody") })
 	wantErr(t, "GetRole missing", err, store.ErrNotFound)
 	_, err = get(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRoleByID("AROAMISSING") })
 	wantErr(t, "GetRoleByID missing", err, store.ErrNotFound)
@@ -100,16 +103,16 @@ func testRoles(t *testing.T, s store.Store) {
 	want.AssumeRolePolicy, want.Description, want.MaxSessionDuration = upd.AssumeRolePolicy, "", 43200
 	want.PermissionsBoundary, want.Tags = "", upd.Tags
 	want.LastUsedAt, want.LastUsedRegion = at(30), "eu-west-1"
-	got = mustGet(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRole("Deployer") })
+	got = mustGet(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRole(acct, "Deployer") })
 	checkEqual(t, "after UpdateRole", got, &want)
 
 	err = write(t, s, func(tx store.Tx) error { return tx.UpdateRole(newRole("Ghost", "/")) })
 	wantErr(t, "UpdateRole missing", err, store.ErrNotFound)
 
-	update(t, s, func(tx store.Tx) error { return tx.DeleteRole("DEPLOYER") })
-	_, err = get(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRole("Deployer") })
+	update(t, s, func(tx store.Tx) error { return tx.DeleteRole(acct, "DEPLOYER") })
+	_, err = get(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRole(acct, "Deployer") })
 	wantErr(t, "GetRole after delete", err, store.ErrNotFound)
-	err = write(t, s, func(tx store.Tx) error { return tx.DeleteRole("Deployer") })
+	err = write(t, s, func(tx store.Tx) error { return tx.DeleteRole(acct, "Deployer") })
 	wantErr(t, "DeleteRole missing", err, store.ErrNotFound)
 
 	// The name is free again.
@@ -146,19 +149,19 @@ func testRoleListing(t *testing.T, s store.Store) {
 		{"/_eam/", nil},
 	}
 	for _, c := range cases {
-		all := mustGet(t, s, func(tx store.Tx) ([]*store.Role, error) { return tx.ListRoles(c.prefix, store.Page{}) })
+		all := mustGet(t, s, func(tx store.Tx) ([]*store.Role, error) { return tx.ListRoles(acct, c.prefix, store.Page{}) })
 		checkEqual(t, "ListRoles "+c.prefix, keysOf(all, name), c.want)
 		for _, n := range []int{1, 2, 5} {
-			paged := pageThrough(t, s, n, func(tx store.Tx, p store.Page) ([]*store.Role, error) { return tx.ListRoles(c.prefix, p) }, name)
+			paged := pageThrough(t, s, n, func(tx store.Tx, p store.Page) ([]*store.Role, error) { return tx.ListRoles(acct, c.prefix, p) }, name)
 			checkEqual(t, "paged ListRoles "+c.prefix, keysOf(paged, name), c.want)
 		}
 	}
-	full := mustGet(t, s, func(tx store.Tx) ([]*store.Role, error) { return tx.ListRoles("/team/", store.Page{}) })
+	full := mustGet(t, s, func(tx store.Tx) ([]*store.Role, error) { return tx.ListRoles(acct, "/team/", store.Page{}) })
 	checkEqual(t, "ListRoles records", full, []*store.Role{roles[3], roles[2]})
-	after := mustGet(t, s, func(tx store.Tx) ([]*store.Role, error) { return tx.ListRoles("", store.Page{After: "d-role"}) })
+	after := mustGet(t, s, func(tx store.Tx) ([]*store.Role, error) { return tx.ListRoles(acct, "", store.Page{After: "d-role"}) })
 	checkEqual(t, "ListRoles after the last", after, []*store.Role(nil))
 	mid := mustGet(t, s, func(tx store.Tx) ([]*store.Role, error) {
-		return tx.ListRoles("", store.Page{After: "a", Limit: 2})
+		return tx.ListRoles(acct, "", store.Page{After: "a", Limit: 2})
 	})
 	checkEqual(t, "ListRoles after a non-existent key", keysOf(mid, name), []string{"a-role2", "b-role"})
 }
@@ -167,11 +170,11 @@ func testUsers(t *testing.T, s store.Store) {
 	u := newUser("Alice", "/people/")
 	update(t, s, func(tx store.Tx) error { return tx.CreateUser(u) })
 	for _, name := range []string{"Alice", "alice"} {
-		got, err := get(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser(name) })
+		got, err := get(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser(acct, name) })
 		wantErr(t, "GetUser "+name, err, nil)
 		checkEqual(t, "GetUser "+name, got, u)
 	}
-	_, err := get(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser("bob") })
+	_, err := get(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser(acct, "bob") })
 	wantErr(t, "GetUser missing", err, store.ErrNotFound)
 
 	dupName := newUser("ALICE", "/")
@@ -182,15 +185,15 @@ func testUsers(t *testing.T, s store.Store) {
 	wantErr(t, "CreateUser same ID", write(t, s, func(tx store.Tx) error { return tx.CreateUser(dupID) }), store.ErrConflict)
 
 	// A user's access key and policies follow a rename (IAM UpdateUser).
-	key := &store.AccessKey{ID: "AKIAALICE", UserName: "alice", SealedSecret: []byte{1, 2, 3}, Status: "Active", CreatedAt: at(3)}
+	key := &store.AccessKey{Account: acct, ID: "AKIAALICE", UserName: "alice", SealedSecret: []byte{1, 2, 3}, Status: "Active", CreatedAt: at(3)}
 	update(t, s, func(tx store.Tx) error {
 		if err := tx.CreateAccessKey(key); err != nil {
 			return err
 		}
-		if err := tx.AttachPolicy(store.KindUser, "Alice", policyARN("ReadOnly", "/")); err != nil {
+		if err := tx.AttachPolicy(store.KindUser, acct, "Alice", policyARN("ReadOnly", "/")); err != nil {
 			return err
 		}
-		return tx.PutInlinePolicy(&store.InlinePolicy{Kind: store.KindUser, PrincipalName: "Alice", PolicyName: "p", Document: "{}"})
+		return tx.PutInlinePolicy(&store.InlinePolicy{Account: acct, Kind: store.KindUser, PrincipalName: "Alice", PolicyName: "p", Document: "{}"})
 	})
 	renamed := *u
 	renamed.Name, renamed.Path = "Alicia", "/moved/"
@@ -201,22 +204,22 @@ func testUsers(t *testing.T, s store.Store) {
 	update(t, s, func(tx store.Tx) error { return tx.UpdateUser(&renamed) })
 	want := renamed
 	want.CreatedAt = u.CreatedAt
-	got := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser("alicia") })
+	got := mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser(acct, "alicia") })
 	checkEqual(t, "after rename", got, &want)
-	_, err = get(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser("Alice") })
+	_, err = get(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser(acct, "Alice") })
 	wantErr(t, "old name after rename", err, store.ErrNotFound)
 	gotKey := mustGet(t, s, func(tx store.Tx) (*store.AccessKey, error) { return tx.GetAccessKey("AKIAALICE") })
 	if gotKey.UserName != "Alicia" {
 		t.Errorf("access key user after rename = %q, want Alicia", gotKey.UserName)
 	}
 	arns := mustGet(t, s, func(tx store.Tx) ([]string, error) {
-		return tx.ListAttachedPolicies(store.KindUser, "Alicia", store.Page{})
+		return tx.ListAttachedPolicies(store.KindUser, acct, "Alicia", store.Page{})
 	})
 	checkEqual(t, "attachments after rename", arns, []string{policyARN("ReadOnly", "/")})
 	ip := mustGet(t, s, func(tx store.Tx) (*store.InlinePolicy, error) {
-		return tx.GetInlinePolicy(store.KindUser, "alicia", "p")
+		return tx.GetInlinePolicy(store.KindUser, acct, "alicia", "p")
 	})
-	checkEqual(t, "inline policy after rename", ip, &store.InlinePolicy{Kind: store.KindUser, PrincipalName: "Alicia", PolicyName: "p", Document: "{}"})
+	checkEqual(t, "inline policy after rename", ip, &store.InlinePolicy{Account: acct, Kind: store.KindUser, PrincipalName: "Alicia", PolicyName: "p", Document: "{}"})
 
 	// Without an ID, UpdateUser matches by name (case-insensitively).
 	byName := want
@@ -224,7 +227,7 @@ func testUsers(t *testing.T, s store.Store) {
 	byName.Name = "ALICIA"
 	byName.Tags = []store.Tag{{Key: "x", Value: "y"}}
 	update(t, s, func(tx store.Tx) error { return tx.UpdateUser(&byName) })
-	got = mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser("alicia") })
+	got = mustGet(t, s, func(tx store.Tx) (*store.User, error) { return tx.GetUser(acct, "alicia") })
 	if got.ID != u.ID || len(got.Tags) != 1 {
 		t.Errorf("UpdateUser by name: got %+v", got)
 	}
@@ -238,8 +241,8 @@ func testUsers(t *testing.T, s store.Store) {
 	ghost.ID = ""
 	wantErr(t, "UpdateUser missing by name", write(t, s, func(tx store.Tx) error { return tx.UpdateUser(ghost) }), store.ErrNotFound)
 
-	update(t, s, func(tx store.Tx) error { return tx.DeleteUser("BOB") })
-	wantErr(t, "DeleteUser missing", write(t, s, func(tx store.Tx) error { return tx.DeleteUser("bob") }), store.ErrNotFound)
+	update(t, s, func(tx store.Tx) error { return tx.DeleteUser(acct, "BOB") })
+	wantErr(t, "DeleteUser missing", write(t, s, func(tx store.Tx) error { return tx.DeleteUser(acct, "bob") }), store.ErrNotFound)
 }
 
 func testUserListing(t *testing.T, s store.Store) {
@@ -261,7 +264,7 @@ func testUserListing(t *testing.T, s store.Store) {
 		{"/a", []string{"Bob", "carol", "dave"}},
 		{"/A/", nil},
 	} {
-		paged := pageThrough(t, s, 1, func(tx store.Tx, p store.Page) ([]*store.User, error) { return tx.ListUsers(c.prefix, p) }, name)
+		paged := pageThrough(t, s, 1, func(tx store.Tx, p store.Page) ([]*store.User, error) { return tx.ListUsers(acct, c.prefix, p) }, name)
 		checkEqual(t, "ListUsers "+c.prefix, keysOf(paged, name), c.want)
 	}
 }
@@ -317,7 +320,7 @@ func testPolicies(t *testing.T, s store.Store) {
 		{"/app/sub/", []string{policyARN("Beta", "/app/sub/")}},
 	} {
 		paged := pageThrough(t, s, 2, func(tx store.Tx, pg store.Page) ([]*store.ManagedPolicy, error) {
-			return tx.ListPolicies(c.prefix, pg)
+			return tx.ListPolicies(acct, c.prefix, pg)
 		}, arn)
 		checkEqual(t, "ListPolicies "+c.prefix, keysOf(paged, arn), c.want)
 	}
@@ -387,27 +390,27 @@ func testAttachments(t *testing.T, s store.Store) {
 	arns := []string{policyARN("p2", "/"), awsManaged, policyARN("p1", "/"), policyARN("p3", "/x/")}
 	update(t, s, func(tx store.Tx) error {
 		for _, a := range arns {
-			if err := tx.AttachPolicy(store.KindRole, "runner", a); err != nil {
+			if err := tx.AttachPolicy(store.KindRole, acct, "runner", a); err != nil {
 				return err
 			}
 		}
-		return tx.AttachPolicy(store.KindUser, "Dana", policyARN("p1", "/"))
+		return tx.AttachPolicy(store.KindUser, acct, "Dana", policyARN("p1", "/"))
 	})
-	wantErr(t, "attach twice", write(t, s, func(tx store.Tx) error { return tx.AttachPolicy(store.KindRole, "RUNNER", awsManaged) }), store.ErrConflict)
-	wantErr(t, "attach to a missing role", write(t, s, func(tx store.Tx) error { return tx.AttachPolicy(store.KindRole, "ghost", awsManaged) }), store.ErrNotFound)
-	wantErr(t, "attach to a missing user", write(t, s, func(tx store.Tx) error { return tx.AttachPolicy(store.KindUser, "Runner", awsManaged) }), store.ErrNotFound)
+	wantErr(t, "attach twice", write(t, s, func(tx store.Tx) error { return tx.AttachPolicy(store.KindRole, acct, "RUNNER", awsManaged) }), store.ErrConflict)
+	wantErr(t, "attach to a missing role", write(t, s, func(tx store.Tx) error { return tx.AttachPolicy(store.KindRole, acct, "ghost", awsManaged) }), store.ErrNotFound)
+	wantErr(t, "attach to a missing user", write(t, s, func(tx store.Tx) error { return tx.AttachPolicy(store.KindUser, acct, "Runner", awsManaged) }), store.ErrNotFound)
 
 	want := sorted(arns)
 	got := mustGet(t, s, func(tx store.Tx) ([]string, error) {
-		return tx.ListAttachedPolicies(store.KindRole, "Runner", store.Page{})
+		return tx.ListAttachedPolicies(store.KindRole, acct, "Runner", store.Page{})
 	})
 	checkEqual(t, "ListAttachedPolicies", got, want)
 	paged := pageThrough(t, s, 3, func(tx store.Tx, p store.Page) ([]string, error) {
-		return tx.ListAttachedPolicies(store.KindRole, "Runner", p)
+		return tx.ListAttachedPolicies(store.KindRole, acct, "Runner", p)
 	}, func(s string) string { return s })
 	checkEqual(t, "paged ListAttachedPolicies", paged, want)
 	_, err := get(t, s, func(tx store.Tx) ([]string, error) {
-		return tx.ListAttachedPolicies(store.KindRole, "ghost", store.Page{})
+		return tx.ListAttachedPolicies(store.KindRole, acct, "ghost", store.Page{})
 	})
 	wantErr(t, "ListAttachedPolicies of a missing role", err, store.ErrNotFound)
 
@@ -421,18 +424,18 @@ func testAttachments(t *testing.T, s store.Store) {
 		}
 	}
 
-	update(t, s, func(tx store.Tx) error { return tx.DetachPolicy(store.KindUser, "dana", policyARN("p1", "/")) })
-	wantErr(t, "detach again", write(t, s, func(tx store.Tx) error { return tx.DetachPolicy(store.KindUser, "dana", policyARN("p1", "/")) }), store.ErrNotFound)
-	wantErr(t, "detach from a missing role", write(t, s, func(tx store.Tx) error { return tx.DetachPolicy(store.KindRole, "ghost", awsManaged) }), store.ErrNotFound)
+	update(t, s, func(tx store.Tx) error { return tx.DetachPolicy(store.KindUser, acct, "dana", policyARN("p1", "/")) })
+	wantErr(t, "detach again", write(t, s, func(tx store.Tx) error { return tx.DetachPolicy(store.KindUser, acct, "dana", policyARN("p1", "/")) }), store.ErrNotFound)
+	wantErr(t, "detach from a missing role", write(t, s, func(tx store.Tx) error { return tx.DetachPolicy(store.KindRole, acct, "ghost", awsManaged) }), store.ErrNotFound)
 	got = mustGet(t, s, func(tx store.Tx) ([]string, error) {
-		return tx.ListAttachedPolicies(store.KindUser, "Dana", store.Page{})
+		return tx.ListAttachedPolicies(store.KindUser, acct, "Dana", store.Page{})
 	})
 	checkEqual(t, "user attachments after detach", got, []string(nil))
 	n := mustGet(t, s, func(tx store.Tx) (int, error) { return tx.CountPolicyAttachments(policyARN("p1", "/")) })
 	if n != 1 {
 		t.Errorf("CountPolicyAttachments after detach = %d, want 1", n)
 	}
-	err = write(t, s, func(tx store.Tx) error { return tx.AttachPolicy("group", "x", awsManaged) })
+	err = write(t, s, func(tx store.Tx) error { return tx.AttachPolicy("group", acct, "x", awsManaged) })
 	if err == nil || isSentinel(err) {
 		t.Errorf("AttachPolicy with an unknown kind: error = %v, want a non-sentinel error", err)
 	}
@@ -441,9 +444,9 @@ func testAttachments(t *testing.T, s store.Store) {
 func testInlinePolicies(t *testing.T, s store.Store) {
 	update(t, s, func(tx store.Tx) error { return tx.CreateRole(newRole("Builder", "/")) })
 	ips := []*store.InlinePolicy{
-		{Kind: store.KindRole, PrincipalName: "Builder", PolicyName: "s3", Document: `{"s3":1}`},
-		{Kind: store.KindRole, PrincipalName: "Builder", PolicyName: "Logs", Document: `{"logs":1}`},
-		{Kind: store.KindRole, PrincipalName: "Builder", PolicyName: "ecr", Document: `{"ecr":1}`},
+		{Account: acct, Kind: store.KindRole, PrincipalName: "Builder", PolicyName: "s3", Document: `{"s3":1}`},
+		{Account: acct, Kind: store.KindRole, PrincipalName: "Builder", PolicyName: "Logs", Document: `{"logs":1}`},
+		{Account: acct, Kind: store.KindRole, PrincipalName: "Builder", PolicyName: "ecr", Document: `{"ecr":1}`},
 	}
 	update(t, s, func(tx store.Tx) error {
 		for _, ip := range ips {
@@ -456,42 +459,42 @@ func testInlinePolicies(t *testing.T, s store.Store) {
 		return nil
 	})
 	got := mustGet(t, s, func(tx store.Tx) (*store.InlinePolicy, error) {
-		return tx.GetInlinePolicy(store.KindRole, "BUILDER", "s3")
+		return tx.GetInlinePolicy(store.KindRole, acct, "BUILDER", "s3")
 	})
 	checkEqual(t, "GetInlinePolicy", got, ips[0])
 	_, err := get(t, s, func(tx store.Tx) (*store.InlinePolicy, error) {
-		return tx.GetInlinePolicy(store.KindRole, "Builder", "S3")
+		return tx.GetInlinePolicy(store.KindRole, acct, "Builder", "S3")
 	})
 	wantErr(t, "inline policy names are exact", err, store.ErrNotFound)
 	_, err = get(t, s, func(tx store.Tx) (*store.InlinePolicy, error) {
-		return tx.GetInlinePolicy(store.KindUser, "Builder", "s3")
+		return tx.GetInlinePolicy(store.KindUser, acct, "Builder", "s3")
 	})
 	wantErr(t, "GetInlinePolicy of a missing user", err, store.ErrNotFound)
 
 	name := func(ip *store.InlinePolicy) string { return ip.PolicyName }
 	all := pageThrough(t, s, 2, func(tx store.Tx, p store.Page) ([]*store.InlinePolicy, error) {
-		return tx.ListInlinePolicies(store.KindRole, "Builder", p)
+		return tx.ListInlinePolicies(store.KindRole, acct, "Builder", p)
 	}, name)
 	checkEqual(t, "ListInlinePolicies", all, []*store.InlinePolicy{ips[1], ips[2], ips[0]})
 
-	repl := &store.InlinePolicy{Kind: store.KindRole, PrincipalName: "Builder", PolicyName: "s3", Document: `{"s3":2}`}
+	repl := &store.InlinePolicy{Account: acct, Kind: store.KindRole, PrincipalName: "Builder", PolicyName: "s3", Document: `{"s3":2}`}
 	update(t, s, func(tx store.Tx) error { return tx.PutInlinePolicy(repl) })
 	got = mustGet(t, s, func(tx store.Tx) (*store.InlinePolicy, error) {
-		return tx.GetInlinePolicy(store.KindRole, "Builder", "s3")
+		return tx.GetInlinePolicy(store.KindRole, acct, "Builder", "s3")
 	})
 	checkEqual(t, "replaced inline policy", got, repl)
 
-	ghost := &store.InlinePolicy{Kind: store.KindUser, PrincipalName: "nobody", PolicyName: "x", Document: "{}"}
+	ghost := &store.InlinePolicy{Account: acct, Kind: store.KindUser, PrincipalName: "nobody", PolicyName: "x", Document: "{}"}
 	wantErr(t, "PutInlinePolicy for a missing user", write(t, s, func(tx store.Tx) error { return tx.PutInlinePolicy(ghost) }), store.ErrNotFound)
 	_, err = get(t, s, func(tx store.Tx) ([]*store.InlinePolicy, error) {
-		return tx.ListInlinePolicies(store.KindUser, "nobody", store.Page{})
+		return tx.ListInlinePolicies(store.KindUser, acct, "nobody", store.Page{})
 	})
 	wantErr(t, "ListInlinePolicies of a missing user", err, store.ErrNotFound)
 
-	update(t, s, func(tx store.Tx) error { return tx.DeleteInlinePolicy(store.KindRole, "Builder", "s3") })
-	wantErr(t, "DeleteInlinePolicy again", write(t, s, func(tx store.Tx) error { return tx.DeleteInlinePolicy(store.KindRole, "Builder", "s3") }), store.ErrNotFound)
+	update(t, s, func(tx store.Tx) error { return tx.DeleteInlinePolicy(store.KindRole, acct, "Builder", "s3") })
+	wantErr(t, "DeleteInlinePolicy again", write(t, s, func(tx store.Tx) error { return tx.DeleteInlinePolicy(store.KindRole, acct, "Builder", "s3") }), store.ErrNotFound)
 	all = mustGet(t, s, func(tx store.Tx) ([]*store.InlinePolicy, error) {
-		return tx.ListInlinePolicies(store.KindRole, "Builder", store.Page{})
+		return tx.ListInlinePolicies(store.KindRole, acct, "Builder", store.Page{})
 	})
 	checkEqual(t, "inline policies after delete", keysOf(all, name), []string{"Logs", "ecr"})
 }
@@ -508,38 +511,38 @@ func testPrincipalDeleteConflicts(t *testing.T, s store.Store) {
 	}{
 		{
 			"role with an attached policy",
-			func(tx store.Tx) error { return tx.AttachPolicy(store.KindRole, "r1", policyARN("p", "/")) },
-			func(tx store.Tx) error { return tx.DeleteRole("r1") },
-			func(tx store.Tx) error { return tx.DetachPolicy(store.KindRole, "r1", policyARN("p", "/")) },
+			func(tx store.Tx) error { return tx.AttachPolicy(store.KindRole, acct, "r1", policyARN("p", "/")) },
+			func(tx store.Tx) error { return tx.DeleteRole(acct, "r1") },
+			func(tx store.Tx) error { return tx.DetachPolicy(store.KindRole, acct, "r1", policyARN("p", "/")) },
 		},
 		{
 			"role with an inline policy",
 			func(tx store.Tx) error {
-				return tx.PutInlinePolicy(&store.InlinePolicy{Kind: store.KindRole, PrincipalName: "r2", PolicyName: "i", Document: "{}"})
+				return tx.PutInlinePolicy(&store.InlinePolicy{Account: acct, Kind: store.KindRole, PrincipalName: "r2", PolicyName: "i", Document: "{}"})
 			},
-			func(tx store.Tx) error { return tx.DeleteRole("r2") },
-			func(tx store.Tx) error { return tx.DeleteInlinePolicy(store.KindRole, "r2", "i") },
+			func(tx store.Tx) error { return tx.DeleteRole(acct, "r2") },
+			func(tx store.Tx) error { return tx.DeleteInlinePolicy(store.KindRole, acct, "r2", "i") },
 		},
 		{
 			"user with an attached policy",
-			func(tx store.Tx) error { return tx.AttachPolicy(store.KindUser, "u1", policyARN("p", "/")) },
-			func(tx store.Tx) error { return tx.DeleteUser("u1") },
-			func(tx store.Tx) error { return tx.DetachPolicy(store.KindUser, "u1", policyARN("p", "/")) },
+			func(tx store.Tx) error { return tx.AttachPolicy(store.KindUser, acct, "u1", policyARN("p", "/")) },
+			func(tx store.Tx) error { return tx.DeleteUser(acct, "u1") },
+			func(tx store.Tx) error { return tx.DetachPolicy(store.KindUser, acct, "u1", policyARN("p", "/")) },
 		},
 		{
 			"user with an inline policy",
 			func(tx store.Tx) error {
-				return tx.PutInlinePolicy(&store.InlinePolicy{Kind: store.KindUser, PrincipalName: "u2", PolicyName: "i", Document: "{}"})
+				return tx.PutInlinePolicy(&store.InlinePolicy{Account: acct, Kind: store.KindUser, PrincipalName: "u2", PolicyName: "i", Document: "{}"})
 			},
-			func(tx store.Tx) error { return tx.DeleteUser("u2") },
-			func(tx store.Tx) error { return tx.DeleteInlinePolicy(store.KindUser, "u2", "i") },
+			func(tx store.Tx) error { return tx.DeleteUser(acct, "u2") },
+			func(tx store.Tx) error { return tx.DeleteInlinePolicy(store.KindUser, acct, "u2", "i") },
 		},
 		{
 			"user with an access key",
 			func(tx store.Tx) error {
-				return tx.CreateAccessKey(&store.AccessKey{ID: "AKIAU3", UserName: "u3", SealedSecret: []byte("x"), Status: "Active"})
+				return tx.CreateAccessKey(&store.AccessKey{Account: acct, ID: "AKIAU3", UserName: "u3", SealedSecret: []byte("x"), Status: "Active"})
 			},
-			func(tx store.Tx) error { return tx.DeleteUser("u3") },
+			func(tx store.Tx) error { return tx.DeleteUser(acct, "u3") },
 			func(tx store.Tx) error { return tx.DeleteAccessKey("AKIAU3") },
 		},
 	}
@@ -567,10 +570,10 @@ func testPrincipalDeleteConflicts(t *testing.T, s store.Store) {
 func testAccessKeys(t *testing.T, s store.Store) {
 	update(t, s, func(tx store.Tx) error { return tx.CreateUser(newUser("Erin", "/")) })
 	keys := []*store.AccessKey{
-		{ID: "AKIAB", UserName: "Erin", SealedSecret: []byte{0, 1, 2, 255}, Status: "Active", CreatedAt: at(1)},
-		{ID: "AKIAA", UserName: "Erin", SealedSecret: []byte("sealed-a"), Status: "Inactive", CreatedAt: at(2)},
-		{ID: "AKIAROOT2", SealedSecret: []byte("root2"), Status: "Active", CreatedAt: at(3)},
-		{ID: "AKIAROOT1", SealedSecret: []byte("root1"), Status: "Active", CreatedAt: at(4)},
+		{Account: acct, ID: "AKIAB", UserName: "Erin", SealedSecret: []byte{0, 1, 2, 255}, Status: "Active", CreatedAt: at(1)},
+		{Account: acct, ID: "AKIAA", UserName: "Erin", SealedSecret: []byte("sealed-a"), Status: "Inactive", CreatedAt: at(2)},
+		{Account: acct, ID: "AKIAROOT2", SealedSecret: []byte("root2"), Status: "Active", CreatedAt: at(3)},
+		{Account: acct, ID: "AKIAROOT1", SealedSecret: []byte("root1"), Status: "Active", CreatedAt: at(4)},
 	}
 	update(t, s, func(tx store.Tx) error {
 		for _, k := range keys {
@@ -591,16 +594,16 @@ func testAccessKeys(t *testing.T, s store.Store) {
 	_, err := get(t, s, func(tx store.Tx) (*store.AccessKey, error) { return tx.GetAccessKey("AKIAMISSING") })
 	wantErr(t, "GetAccessKey missing", err, store.ErrNotFound)
 
-	dup := &store.AccessKey{ID: "AKIAA", SealedSecret: []byte("x"), Status: "Active"}
+	dup := &store.AccessKey{Account: acct, ID: "AKIAA", SealedSecret: []byte("x"), Status: "Active"}
 	wantErr(t, "CreateAccessKey same ID", write(t, s, func(tx store.Tx) error { return tx.CreateAccessKey(dup) }), store.ErrConflict)
-	orphan := &store.AccessKey{ID: "AKIAORPHAN", UserName: "nobody", SealedSecret: []byte("x"), Status: "Active"}
+	orphan := &store.AccessKey{Account: acct, ID: "AKIAORPHAN", UserName: "nobody", SealedSecret: []byte("x"), Status: "Active"}
 	wantErr(t, "CreateAccessKey for a missing user", write(t, s, func(tx store.Tx) error { return tx.CreateAccessKey(orphan) }), store.ErrNotFound)
 
-	list := mustGet(t, s, func(tx store.Tx) ([]*store.AccessKey, error) { return tx.ListAccessKeys("ERIN") })
+	list := mustGet(t, s, func(tx store.Tx) ([]*store.AccessKey, error) { return tx.ListAccessKeys(acct, "ERIN") })
 	checkEqual(t, "ListAccessKeys user", list, []*store.AccessKey{keys[1], keys[0]})
-	list = mustGet(t, s, func(tx store.Tx) ([]*store.AccessKey, error) { return tx.ListAccessKeys("") })
+	list = mustGet(t, s, func(tx store.Tx) ([]*store.AccessKey, error) { return tx.ListAccessKeys(acct, "") })
 	checkEqual(t, "ListAccessKeys root", list, []*store.AccessKey{keys[3], keys[2]})
-	_, err = get(t, s, func(tx store.Tx) ([]*store.AccessKey, error) { return tx.ListAccessKeys("nobody") })
+	_, err = get(t, s, func(tx store.Tx) ([]*store.AccessKey, error) { return tx.ListAccessKeys(acct, "nobody") })
 	wantErr(t, "ListAccessKeys of a missing user", err, store.ErrNotFound)
 
 	// Update changes Status and SealedSecret (re-sealing), nothing else.
@@ -618,13 +621,14 @@ func testAccessKeys(t *testing.T, s store.Store) {
 
 	update(t, s, func(tx store.Tx) error { return tx.DeleteAccessKey("AKIAB") })
 	wantErr(t, "DeleteAccessKey again", write(t, s, func(tx store.Tx) error { return tx.DeleteAccessKey("AKIAB") }), store.ErrNotFound)
-	list = mustGet(t, s, func(tx store.Tx) ([]*store.AccessKey, error) { return tx.ListAccessKeys("Erin") })
+	list = mustGet(t, s, func(tx store.Tx) ([]*store.AccessKey, error) { return tx.ListAccessKeys(acct, "Erin") })
 	checkEqual(t, "keys after delete", keysOf(list, func(k *store.AccessKey) string { return k.ID }), []string{"AKIAA"})
 }
 
 func testOIDCProviders(t *testing.T, s store.Store) {
 	mk := func(host string) *store.OIDCProvider {
 		return &store.OIDCProvider{
+			Account:     acct,
 			ARN:         "arn:aws:iam::" + acct + ":oidc-provider/" + host,
 			URL:         host,
 			ClientIDs:   []string{"sts.amazonaws.com", "another"},
@@ -648,7 +652,7 @@ func testOIDCProviders(t *testing.T, s store.Store) {
 	_, err := get(t, s, func(tx store.Tx) (*store.OIDCProvider, error) { return tx.GetOIDCProvider(ps[0].ARN + "x") })
 	wantErr(t, "GetOIDCProvider missing", err, store.ErrNotFound)
 
-	all := mustGet(t, s, func(tx store.Tx) ([]*store.OIDCProvider, error) { return tx.ListOIDCProviders() })
+	all := mustGet(t, s, func(tx store.Tx) ([]*store.OIDCProvider, error) { return tx.ListOIDCProviders(acct) })
 	checkEqual(t, "ListOIDCProviders", all, []*store.OIDCProvider{ps[2], ps[1], ps[0]})
 
 	upd := *ps[0]
@@ -666,7 +670,7 @@ func testOIDCProviders(t *testing.T, s store.Store) {
 
 	update(t, s, func(tx store.Tx) error { return tx.DeleteOIDCProvider(ps[0].ARN) })
 	wantErr(t, "DeleteOIDCProvider again", write(t, s, func(tx store.Tx) error { return tx.DeleteOIDCProvider(ps[0].ARN) }), store.ErrNotFound)
-	all = mustGet(t, s, func(tx store.Tx) ([]*store.OIDCProvider, error) { return tx.ListOIDCProviders() })
+	all = mustGet(t, s, func(tx store.Tx) ([]*store.OIDCProvider, error) { return tx.ListOIDCProviders(acct) })
 	checkEqual(t, "providers after delete", all, []*store.OIDCProvider{ps[2], ps[1]})
 }
 

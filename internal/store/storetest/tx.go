@@ -30,7 +30,7 @@ func testRollback(t *testing.T, s store.Store) {
 				tx.CreatePolicy(newPolicy("Temp", "/")),
 				tx.CreateCluster(newCluster("temp")),
 				tx.CreateAssociation(newAssociation("kept", 1, "ns", "sa")),
-				tx.CreateAccessKey(&store.AccessKey{ID: "AKIATEMP", SealedSecret: []byte("x"), Status: "Active"}),
+				tx.CreateAccessKey(&store.AccessKey{Account: acct, ID: "AKIATEMP", SealedSecret: []byte("x"), Status: "Active"}),
 				tx.PutIdempotencyToken("scope", "tok", "res"),
 				tx.AppendAudit(&store.AuditRecord{ID: "a1", Time: at(0), Kind: "k", Decision: "issued", Fields: "{}"}),
 				tx.DeleteCluster("kept"),
@@ -48,8 +48,8 @@ func testRollback(t *testing.T, s store.Store) {
 				what string
 				err  error
 			}{
-				{"role", second(tx.GetRole("Temp"))},
-				{"user", second(tx.GetUser("temp"))},
+				{"role", second(tx.GetRole(acct, "Temp"))},
+				{"user", second(tx.GetUser(acct, "temp"))},
 				{"policy", second(tx.GetPolicy(policyARN("Temp", "/")))},
 				{"cluster", second(tx.GetCluster("temp"))},
 				{"association", second(tx.FindAssociation("kept", "ns", "sa"))},
@@ -95,7 +95,7 @@ func testTxUsableAfterSentinel(t *testing.T, s store.Store) {
 		if err != nil || id != "a-1" {
 			return fmt.Errorf("token after conflict: %q, %v", id, err)
 		}
-		if _, err := tx.GetRole("missing"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := tx.GetRole(acct, "missing"); !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("GetRole missing: %v, want ErrNotFound", err)
 		}
 		if err := tx.CreateCluster(newCluster("c")); !errors.Is(err, store.ErrConflict) {
@@ -122,7 +122,7 @@ func testViewIsReadOnly(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = get(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRole("Sneaky") })
+	_, err = get(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRole(acct, "Sneaky") })
 	wantErr(t, "role written in View", err, store.ErrNotFound)
 
 	// View returns fn's error unchanged.
@@ -148,13 +148,13 @@ func testContext(t *testing.T, s store.Store) {
 		t.Errorf("Update with a cancelled context = %v, want context.Canceled", err)
 	}
 	err = s.View(ctx, func(tx store.Tx) error {
-		_, err := tx.ListRoles("", store.Page{})
+		_, err := tx.ListRoles(acct, "", store.Page{})
 		return err
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("View with a cancelled context = %v, want context.Canceled", err)
 	}
-	_, err = get(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRole("Late") })
+	_, err = get(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRole(acct, "Late") })
 	wantErr(t, "role after cancelled Update", err, store.ErrNotFound)
 
 	// Cancelling during fn aborts the transaction.
@@ -169,7 +169,7 @@ func testContext(t *testing.T, s store.Store) {
 	if err == nil {
 		t.Errorf("Update cancelled inside fn committed")
 	}
-	_, err = get(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRole("Mid") })
+	_, err = get(t, s, func(tx store.Tx) (*store.Role, error) { return tx.GetRole(acct, "Mid") })
 	wantErr(t, "role after Update cancelled inside fn", err, store.ErrNotFound)
 }
 
@@ -197,6 +197,7 @@ func testNilRecords(t *testing.T, s store.Store) {
 		"UpdateAssociation":  func(tx store.Tx) error { return tx.UpdateAssociation(nil) },
 		"AppendAudit":        func(tx store.Tx) error { return tx.AppendAudit(nil) },
 		"PutUpdate":          func(tx store.Tx) error { return tx.PutUpdate(nil) },
+		"PutPasswordPolicy":  func(tx store.Tx) error { return tx.PutPasswordPolicy(nil) },
 	}
 	for name, call := range calls {
 		if err := write(t, s, call); err == nil {
