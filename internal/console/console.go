@@ -50,6 +50,9 @@ type Config struct {
 	// Passwords checks IAM users' console passwords; nil offers the root
 	// key sign-in only.
 	Passwords PasswordChecker
+	// PasswordChanger changes a signed-in user's password (IAM's
+	// ChangePassword); nil leaves out the change-password page.
+	PasswordChanger PasswordChanger
 	// Sealer seals session cookies (the master keyring). Required.
 	Sealer Sealer
 	// Revocations records sign-outs in the shared store. Required.
@@ -155,6 +158,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/clusters/{cluster}/associations/{id}", c.signed(c.association))
 	m.HandleFunc("POST /console/clusters/{cluster}/associations/{id}", c.signed(c.updateAssociation))
 	m.HandleFunc("POST /console/clusters/{cluster}/associations/{id}/delete", c.signed(c.deleteAssociation))
+	m.HandleFunc("GET /console/password", c.signed(c.passwordPage))
+	m.HandleFunc("POST /console/password", c.signed(c.changePassword))
 	m.HandleFunc("GET /console/roles", c.signed(c.roles))
 	m.HandleFunc("GET /console/roles/{role}", c.signed(c.role))
 	m.HandleFunc("GET /console/simulate", c.signed(c.simulate))
@@ -240,6 +245,15 @@ func (c *Console) signed(h func(http.ResponseWriter, *request)) http.HandlerFunc
 		}
 		if r.Method == http.MethodPost && !csrfOK(r, secure, sess.CSRF) {
 			c.refuseCSRF(w, r)
+			return
+		}
+		if sess.Change && r.URL.Path != Prefix+"password" && r.URL.Path != Prefix+"signout" {
+			// A password that must change first: nothing else.
+			if r.Method != http.MethodGet {
+				c.refuseCSRF(w, r)
+				return
+			}
+			http.Redirect(w, r, Prefix+"password", http.StatusSeeOther)
 			return
 		}
 		p := sess.Principal.principal()

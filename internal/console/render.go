@@ -10,6 +10,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/podid/podid/internal/auth"
 )
 
 // page is what every template gets.
@@ -17,8 +19,10 @@ type page struct {
 	Title string
 	// Nav is the active section (clusters, roles, simulate, feed).
 	Nav string
-	// Who is the signed-in caller ("" on the sign-in page).
+	// Who is the signed-in caller ("" on the sign-in page); User says
+	// it is an IAM user (who has a password to change).
 	Who  string
+	User bool
 	CSRF string
 	// Error is a failed API call's code and message.
 	Error *apiError
@@ -102,5 +106,5 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 
 // signedPage fills a page's common fields for a signed-in request.
 func signedPage(r *request, nav, title string, data any) *page {
-	return &page{Title: title, Nav: nav, Who: r.p.ARN, CSRF: r.sess.CSRF, Data: data}
+	return &page{Title: title, Nav: nav, Who: r.p.ARN, User: r.p.Type == auth.User, CSRF: r.sess.CSRF, Data: data}
 }

@@ -62,6 +62,10 @@ type session struct {
 	Issued    int64          `json:"iat"`
 	Seen      int64          `json:"seen"`
 	CSRF      string         `json:"csrf"`
+	// Change marks a user who must change the password first (IAM's
+	// PasswordResetRequired, or an expired password): such a session
+	// reaches the change-password page and sign-out only.
+	Change bool `json:"chg,omitempty"`
 }
 
 // principalClaim is the signed-in caller.
@@ -152,9 +156,9 @@ func (s *sessions) cookieName(secure bool) string {
 }
 
 // issue starts a session for p and sets its cookie.
-func (s *sessions) issue(w http.ResponseWriter, secure bool, p *auth.Principal) (*session, error) {
+func (s *sessions) issue(w http.ResponseWriter, secure bool, p *auth.Principal, change bool) (*session, error) {
 	now := s.now().Unix()
-	sess := &session{ID: randomToken(18), Principal: claimOf(p), Issued: now, Seen: now, CSRF: randomToken(32)}
+	sess := &session{ID: randomToken(18), Principal: claimOf(p), Issued: now, Seen: now, CSRF: randomToken(32), Change: change}
 	return sess, s.write(w, secure, sess)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
+	"github.com/podid/podid/internal/iam"
 	"github.com/podid/podid/internal/ids"
 )
 
@@ -66,10 +67,12 @@ func (c *Console) showSignin(w http.ResponseWriter, r *http.Request, status int,
 }
 
 var (
-	errPlainHTTP = &apiError{Code: "InsecureTransport", Message: "The console signs in only over HTTPS (serve podid behind TLS and set --public-url to its https:// address) or from this machine's loopback address."}
-	errBadKey    = &apiError{Code: "SignInFailed", Message: "The access key ID or secret access key is not valid for this account's root user."}
-	errBadPass   = &apiError{Code: "SignInFailed", Message: "The account, user name or password is not valid."}
-	errFormCSRF  = &apiError{Code: "InvalidRequest", Message: "The sign-in form expired or came from another site; try again."}
+	errPlainHTTP   = &apiError{Code: "InsecureTransport", Message: "The console signs in only over HTTPS (serve podid behind TLS and set --public-url to its https:// address) or from this machine's loopback address."}
+	errBadKey      = &apiError{Code: "SignInFailed", Message: "The access key ID or secret access key is not valid for this account's root user."}
+	errBadPass     = &apiError{Code: "SignInFailed", Message: "The account, user name or password is not valid."}
+	errFormCSRF    = &apiError{Code: "InvalidRequest", Message: "The sign-in form expired or came from another site; try again."}
+	errMustChange  = &apiError{Code: "PasswordResetRequired", Message: "The password must be changed before signing in; change it with aws iam change-password."}
+	errHardExpired = &apiError{Code: "PasswordExpired", Message: "The password has expired; an administrator must reset it."}
 )
 
 func tooMany(wait time.Duration) *apiError {
@@ -110,8 +113,9 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var (
-		p   *auth.Principal
-		bad *apiError
+		p      *auth.Principal
+		bad    *apiError
+		change bool
 	)
 	switch d.Method {
 	case "root":
@@ -119,8 +123,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 			c.throttled(w, r, d, wait, "user")
 			return
 		}
-		p = c.checkRootKey(r.Context(), d.AccessKeyID, f.Get("secretAccessKey"))
-		bad = errBadKey
+		p, bad = c.checkRootKey(r.Context(), d.AccessKeyID, f.Get("secretAccessKey")), errBadKey
 	case "user":
 		if c.cfg.Passwords == nil {
 			c.showSignin(w, r, http.StatusBadRequest, d, errBadPass)
@@ -130,20 +133,27 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 			c.throttled(w, r, d, wait, "user")
 			return
 		}
-		p = c.checkPassword(r, d.AccountID, d.UserName, f.Get("password"))
-		bad = errBadPass
+		p, change, bad = c.checkPassword(r, d.AccountID, d.UserName, f.Get("password"))
 	}
 	if p == nil {
 		c.cfg.Logger.InfoContext(r.Context(), "console sign-in failed", "method", d.Method, "source", sourceIP(r))
 		c.showSignin(w, r, http.StatusUnauthorized, d, bad)
 		return
 	}
-	if _, err := c.sessions.issue(w, secure, p); err != nil {
+	if change && c.cfg.PasswordChanger == nil {
+		c.showSignin(w, r, http.StatusUnauthorized, d, errMustChange)
+		return
+	}
+	if _, err := c.sessions.issue(w, secure, p, change); err != nil {
 		c.cfg.Logger.ErrorContext(r.Context(), "console sign-in: session", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	c.cfg.Logger.InfoContext(r.Context(), "console sign-in", "caller", p.ARN, "source", sourceIP(r))
+	c.cfg.Logger.InfoContext(r.Context(), "console sign-in", "caller", p.ARN, "source", sourceIP(r), "mustChangePassword", change)
+	if change {
+		http.Redirect(w, r, Prefix+"password", http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)
 }
 
@@ -176,22 +186,28 @@ func (c *Console) checkRootKey(ctx context.Context, id, secret string) *auth.Pri
 	return p
 }
 
-// checkPassword asks IAM to verify a user's console password.
-func (c *Console) checkPassword(r *http.Request, account, user, password string) *auth.Principal {
+// checkPassword asks IAM to verify a user's console password. A right
+// password that must be changed (IAM's PasswordResetRequired or an
+// expired password) signs in with change set: that session may only
+// change the password. Any other refusal is one sentence.
+func (c *Console) checkPassword(r *http.Request, account, user, password string) (p *auth.Principal, change bool, bad *apiError) {
 	if !arn.IsValidAccountID(account) || user == "" || len(user) > 64 || password == "" || len(password) > 128 {
-		return nil
+		return nil, false, errBadPass
 	}
 	ctx := auth.WithRequestInfo(r.Context(), auth.RequestInfo{Region: c.cfg.Region, SecureTransport: c.secure(r), SourceIP: sourceIP(r), UserAgent: r.UserAgent()})
 	p, err := c.cfg.Passwords.CheckConsolePassword(ctx, account, user, password)
-	if err != nil || p == nil || p.Type != auth.User {
-		// A wrong password and a missing user or profile look the same
-		// to the browser; the log keeps IAM's reason (never the password).
-		if err != nil && !isClientError(err) {
-			c.cfg.Logger.WarnContext(r.Context(), "console password check refused", "user", clip(user), "err", err)
-		}
-		return nil
+	switch {
+	case err == nil && p != nil && p.Type == auth.User:
+		return p, false, nil
+	case p != nil && p.Type == auth.User && (errors.Is(err, iam.ErrPasswordResetRequired) || errors.Is(err, iam.ErrPasswordExpired)):
+		return p, true, nil
+	case errors.Is(err, iam.ErrPasswordHardExpired):
+		return nil, false, errHardExpired
+	case err != nil && !errors.Is(err, iam.ErrBadCredentials) && !isClientError(err):
+		// The log keeps IAM's reason (never the password).
+		c.cfg.Logger.ErrorContext(r.Context(), "console password check failed", "user", clip(user), "err", err)
 	}
-	return p
+	return nil, false, errBadPass
 }
 
 func isClientError(err error) bool {
