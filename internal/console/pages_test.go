@@ -81,6 +81,19 @@ func TestAssociationPages(t *testing.T) {
 	if got := rowRE.FindAllStringSubmatch(body, -1); len(got) != 1 || got[0][1] != "ns-007" {
 		t.Fatalf("filtered rows: %v", got)
 	}
+	// The role page finds its associations among all of them.
+	ctx := e.rootCtx()
+	other, err := e.app.IAM.CreateRole(ctx, &iam.CreateRoleInput{RoleName: "r2", AssumeRolePolicyDocument: trustPods})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.EKS.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: "c1", Namespace: "only", ServiceAccount: "sa", RoleArn: other.Role.ARN}); err != nil {
+		t.Fatal(err)
+	}
+	_, body = b.get("/console/roles/r2")
+	if strings.Count(body, "<tr><td>c1</td>") != 1 || !strings.Contains(body, "<tr><td>c1</td><td>only</td>") || !strings.Contains(body, "121 associations read") {
+		t.Fatalf("role page of r2:\n%s", body)
+	}
 }
 
 // TestCreateShowsTheAPIsError: the console's create answers the API's

@@ -14,20 +14,16 @@ import (
 )
 
 // TestTenThousandAssociations pages through 10,000 associations of one
-// cluster (written to the store in one transaction), filters them, and
-// finds a role's among them.
+// cluster (written to the store in one transaction) and filters them.
 func TestTenThousandAssociations(t *testing.T) {
 	e := newEnv(t, false)
-	roleARN := e.seed(t, 0)
+	e.seed(t, 0)
 	const n = 10000
 	now := e.clock.Now()
 	err := e.app.Store.Update(t.Context(), func(tx store.Tx) error {
 		for i := range n {
 			a := &store.Association{ID: ids.NewAssociationID(), Cluster: "c1", Namespace: fmt.Sprintf("ns-%05d", i), ServiceAccount: "sa",
 				RoleARN: "arn:aws:iam::123456789012:role/other", CreatedAt: now, ModifiedAt: now}
-			if i == 7777 {
-				a.RoleARN = roleARN
-			}
 			a.ARN = arn.PodIdentityAssociation("aws", app.DefaultRegion, app.DefaultAccountID, "c1", a.ID).String()
 			if err := tx.CreateAssociation(a); err != nil {
 				return err
@@ -71,11 +67,5 @@ func TestTenThousandAssociations(t *testing.T) {
 	_, body := b.get("/console/clusters/c1?namespace=ns-04321")
 	if got := rowRE.FindAllStringSubmatch(body, -1); len(got) != 1 || got[0][1] != "ns-04321" {
 		t.Fatalf("filtered rows: %v", got)
-	}
-	start = time.Now()
-	_, body = b.get("/console/roles/r1")
-	t.Logf("role page over %d associations in %v", n, time.Since(start))
-	if want := "<tr><td>c1</td><td>ns-07777</td>"; !contains(body, want) || !contains(body, "10000 associations read") {
-		t.Fatalf("role page does not list its association:\n%s", body)
 	}
 }
