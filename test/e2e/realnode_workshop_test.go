@@ -51,14 +51,7 @@ func TestRealNodeWorkshop(t *testing.T) {
 	cp.kubectl(t, "-n", "podid", "create", "secret", "generic", "dynalite-credentials",
 		"--from-literal=credentials=[default]\naws_access_key_id = dynalite\naws_secret_access_key = dynalite\n")
 	repo, tag, _ := strings.Cut(img.Ref, ":")
-	// The webhook reads its podid key from a Secret the Job creates after
-	// it started (the agent, on its projected token, waits for the role
-	// the Job makes): until then the SDK's chain must not fall back to
-	// IMDS (no request leaves the machine; on EC2 it would find the node's
-	// role).
-	noIMDS := []string{"agent.extraEnv[0].name=AWS_EC2_METADATA_DISABLED", "agent.extraEnv[0].value=true",
-		"webhook.extraEnv[0].name=AWS_EC2_METADATA_DISABLED", "webhook.extraEnv[0].value=true"}
-	cp.kubectlApply(t, renderChartWith(t, noIMDS, "clusterName="+realNodeCluster, "image.repository="+repo, "image.tag="+tag,
+	cp.kubectlApply(t, renderChartWith(t, nil, "clusterName="+realNodeCluster, "image.repository="+repo, "image.tag="+tag,
 		"image.pullPolicy=Never", "server.persistence.enabled=false", "register.tokenReview=true", "webhook.replicas=1",
 		"gateway.enabled=true", "gateway.dynamodbUpstream="+dynamo, "gateway.upstreamCredentialsSecret=dynalite-credentials",
 		"agent.extraArgs={--metrics-address=127.0.0.1}")) // no test listener beyond loopback and the test's links
