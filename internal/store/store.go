@@ -184,6 +184,19 @@ type Tx interface {
 	PutIdempotencyToken(scope, token, resourceID string) error
 	GetIdempotencyToken(scope, token string) (string, error)
 
+	// Console session revocations: web-console sessions signed out
+	// before their absolute expiry, which every replica refuses. Sessions
+	// themselves live in the browser's sealed cookie; only their end is
+	// stored, with the session's expiry, after which the record is no
+	// longer needed. RevokeConsoleSession is idempotent (a second call
+	// keeps the later expiry); id and expires are required.
+	// ConsoleSessionRevoked reports whether id was revoked (whatever its
+	// expiry). DeleteConsoleRevocationsBefore deletes the revocations
+	// whose session expired strictly before t and reports how many.
+	RevokeConsoleSession(id string, expires time.Time) error
+	ConsoleSessionRevoked(id string) (bool, error)
+	DeleteConsoleRevocationsBefore(t time.Time) (int, error)
+
 	// Audit records, sorted by Time then ID. AppendAudit stores a Count
 	// below 1 as 1. AddAuditCount adds n (>= 1) to the Count of record id
 	// and moves its LastTime to last when last is later (ErrNotFound if

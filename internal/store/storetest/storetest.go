@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"NilRecords", testNilRecords},
 		{"IdempotencyTokens", testIdempotencyTokens},
 		{"Audit", testAudit},
+		{"ConsoleRevocations", testConsoleRevocations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -32,6 +32,7 @@ func testRollback(t *testing.T, s store.Store) {
 				tx.CreateAssociation(newAssociation("kept", 1, "ns", "sa")),
 				tx.CreateAccessKey(&store.AccessKey{Account: acct, ID: "AKIATEMP", SealedSecret: []byte("x"), Status: "Active"}),
 				tx.PutIdempotencyToken("scope", "tok", "res"),
+				tx.RevokeConsoleSession("session-temp", at(60)),
 				tx.AppendAudit(&store.AuditRecord{ID: "a1", Time: at(0), Kind: "k", Decision: "issued", Fields: "{}"}),
 				tx.DeleteCluster("kept"),
 			}
@@ -61,6 +62,9 @@ func testRollback(t *testing.T, s store.Store) {
 			}
 			if _, err := tx.GetCluster("kept"); err != nil {
 				t.Errorf("%s: cluster deleted inside the rolled-back transaction: %v", c.name, err)
+			}
+			if revoked, err := tx.ConsoleSessionRevoked("session-temp"); err != nil || revoked {
+				t.Errorf("%s: console session revoked after rollback = %v, %v", c.name, revoked, err)
 			}
 			rev, err := tx.LatestRevision()
 			if err != nil || rev != 0 {

@@ -1,0 +1,20 @@
+-- Console session revocations (store.Tx.RevokeConsoleSession): a signed-out
+-- web-console session's ID with its absolute expiry, after which the
+-- record is pruned (DeleteConsoleRevocationsBefore, by expires_at).
+CREATE TABLE console_revocations (
+	session_id TEXT    NOT NULL PRIMARY KEY,
+	expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX console_revocations_expires ON console_revocations (expires_at);
+
+-- Sign-outs recorded before this table existed were idempotency tokens of
+-- scope podid-console/signed-out with the expiry (RFC 3339, UTC) as their
+-- resource: they move here, so those sessions stay signed out. An expiry
+-- that does not parse (podid never wrote one) fails closed: the session
+-- stays revoked for a console session's longest life (12 hours) from now.
+INSERT OR IGNORE INTO console_revocations (session_id, expires_at)
+	SELECT token, coalesce(CAST(strftime('%s', resource_id) AS INTEGER),
+		CAST(strftime('%s', 'now') AS INTEGER) + 12 * 3600) * 1000000000
+	FROM idempotency_tokens
+	WHERE scope = 'podid-console/signed-out';
+DELETE FROM idempotency_tokens WHERE scope = 'podid-console/signed-out';
