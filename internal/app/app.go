@@ -421,7 +421,7 @@ func (a *App) assemble(ctx context.Context) error {
 	// The web console at /console/, beside the APIs on the same port: its
 	// pages call the services above in process as the signed-in principal.
 	web, err := console.New(console.Config{EKS: a.EKS, IAM: a.IAM, Keys: resolver, Passwords: a.IAM, PasswordChanger: a.IAM, Sealer: a.Keyring,
-		Revocations: console.StoreRevocations{Store: a.Store}, AccountID: cfg.AccountID, Region: cfg.Region,
+		Revocations: console.StoreRevocations{Store: a.Store, Now: cfg.Now, Logger: cfg.Logger}, AccountID: cfg.AccountID, Region: cfg.Region,
 		Partition: cfg.Partition, PublicURL: cfg.PublicURL, Now: cfg.Now, Logger: cfg.Logger})
 	if err != nil {
 		return err

@@ -316,6 +316,107 @@ func TestSignOutEndsSessionOnEveryReplica(t *testing.T) {
 	}
 }
 
+// recordingRevocations passes sign-outs to the store and remembers the
+// session IDs it was given.
+type recordingRevocations struct {
+	console.StoreRevocations
+	mu  sync.Mutex
+	ids []string
+}
+
+func (r *recordingRevocations) Revoke(ctx context.Context, id string, until time.Time) error {
+	r.mu.Lock()
+	r.ids = append(r.ids, id)
+	r.mu.Unlock()
+	return r.StoreRevocations.Revoke(ctx, id, until)
+}
+
+func (r *recordingRevocations) last() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ids[len(r.ids)-1]
+}
+
+// TestSignOutPrunesExpiredSignOuts: a sign-out deletes the revocations of
+// sessions past their absolute expiry (and a grace for replicas' clocks),
+// keeps those of sessions still within it, and a revoked session stays
+// refused until its revocation is pruned.
+func TestSignOutPrunesExpiredSignOuts(t *testing.T) {
+	e := newEnv(t, false)
+	rev := &recordingRevocations{StoreRevocations: console.StoreRevocations{Store: e.app.Store, Now: e.clock.Now}}
+	c, err := console.New(console.Config{EKS: e.app.EKS, IAM: e.app.IAM, Keys: noKeys{}, Sealer: e.app.Keyring,
+		Revocations: rev, AccountID: app.DefaultAccountID, Region: app.DefaultRegion, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	signInOut := func() (id string, cookies []*http.Cookie) {
+		t.Helper()
+		// Signed in on the app's console, out on this one (a replica
+		// sharing its store and master key, its sign-outs recorded).
+		b := e.browser(t)
+		token := b.mustSignIn(e.key, e.secret)
+		u, _ := url.Parse(srv.URL + "/console/")
+		cookies = b.c.Jar.Cookies(u)
+		b.base, b.header = srv.URL, http.Header{"Origin": {srv.URL}, "Sec-Fetch-Site": {"same-origin"}}
+		if resp, _ := b.post("/console/signout", url.Values{"csrf": {token}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-out: %d", resp.StatusCode)
+		}
+		return rev.last(), cookies
+	}
+	revoked := func(id string) bool {
+		t.Helper()
+		ok, err := rev.Revoked(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	status := func(cookies []*http.Cookie) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/console/clusters", nil)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	first, _ := signInOut() // expires 12 hours from now
+	e.clock.Advance(11 * time.Hour)
+	second, secondCookies := signInOut() // expires at 23 hours
+	if !revoked(first) || !revoked(second) {
+		t.Fatalf("after two sign-outs: first revoked %v, second %v", revoked(first), revoked(second))
+	}
+	// Just past the first session's expiry, within the grace: kept.
+	e.clock.Advance(time.Hour + time.Minute)
+	third, _ := signInOut()
+	if !revoked(first) {
+		t.Fatal("a sign-out within the grace after the session's expiry pruned its revocation")
+	}
+	// Past expiry and grace: the next sign-out prunes the first only.
+	e.clock.Advance(5 * time.Minute)
+	fourth, _ := signInOut()
+	if revoked(first) {
+		t.Error("the revocation of a session past its absolute expiry outlived a later sign-out")
+	}
+	for _, id := range []string{second, third, fourth} {
+		if !revoked(id) {
+			t.Errorf("session %s, still within its lifetime, lost its revocation", id)
+		}
+	}
+	// The second session's cookie, replayed within its lifetime, is still
+	// refused; the pruning took nothing it needed.
+	if got := status(secondCookies); got != http.StatusSeeOther {
+		t.Errorf("replayed cookie of a signed-out session: %d, want a redirect to sign-in", got)
+	}
+}
+
 type noKeys struct{}
 
 func (noKeys) LookupSecret(context.Context, string, string) (string, any, error) {

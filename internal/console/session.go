@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -100,41 +101,64 @@ type Revocations interface {
 	Revoked(ctx context.Context, sessionID string) (bool, error)
 }
 
-// revocationScope is the idempotency-token scope of signed-out sessions.
-const revocationScope = "podid-console/signed-out"
+// revocationGrace is how long after its session's absolute expiry a
+// revocation is kept: replicas' clocks may differ a little, and a replica
+// whose clock is behind still honours the session until its own clock
+// reaches the expiry (sessions are accepted up to a minute ahead too).
+const revocationGrace = 5 * time.Minute
 
-// StoreRevocations keeps signed-out session IDs in the store as
-// (scope, token) records: a point write on sign-out, a point read per
-// console request. The records are small and outlive their sessions.
-type StoreRevocations struct{ Store store.Store }
+// StoreRevocations keeps signed-out sessions in the store's console
+// revocation table with their absolute expiry: a point write on sign-out,
+// a point read per console request. A revocation is needed only until
+// its session expires, so each sign-out also deletes, in the same
+// transaction, the revocations of sessions that expired (plus
+// revocationGrace): the table holds only sessions a browser could still
+// present, and it grows only by sign-outs.
+type StoreRevocations struct {
+	Store store.Store
+	// Now is the clock expiry is judged by (time.Now when nil).
+	Now func() time.Time
+	// Logger notes how many expired revocations a sign-out pruned.
+	Logger *slog.Logger
+}
 
-// Revoke records sessionID as ended.
+// Revoke records sessionID as ended until until, and prunes expired
+// revocations.
 func (r StoreRevocations) Revoke(ctx context.Context, sessionID string, until time.Time) error {
-	err := r.Store.Update(ctx, func(tx store.Tx) error {
-		return tx.PutIdempotencyToken(revocationScope, sessionID, until.UTC().Format(time.RFC3339))
-	})
-	if errors.Is(err, store.ErrConflict) {
-		return nil // already signed out
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
 	}
+	cutoff := now().Add(-revocationGrace)
+	var pruned int
+	err := r.Store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		if pruned, err = tx.DeleteConsoleRevocationsBefore(cutoff); err != nil {
+			return err
+		}
+		return tx.RevokeConsoleSession(sessionID, until)
+	})
 	if err != nil {
 		return fmt.Errorf("console: recording sign-out: %w", err)
+	}
+	if pruned > 0 && r.Logger != nil {
+		r.Logger.Info("console: pruned expired sign-outs", "count", pruned, "expiredBefore", cutoff.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
 
 // Revoked reports whether sessionID was signed out.
 func (r StoreRevocations) Revoked(ctx context.Context, sessionID string) (bool, error) {
+	var revoked bool
 	err := r.Store.View(ctx, func(tx store.Tx) error {
-		_, err := tx.GetIdempotencyToken(revocationScope, sessionID)
+		var err error
+		revoked, err = tx.ConsoleSessionRevoked(sessionID)
 		return err
 	})
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, store.ErrNotFound):
-		return false, nil
+	if err != nil {
+		return false, fmt.Errorf("console: reading sign-outs: %w", err)
 	}
-	return false, fmt.Errorf("console: reading sign-outs: %w", err)
+	return revoked, nil
 }
 
 // sessions issues, reads and ends console sessions.
