@@ -426,7 +426,9 @@ func (a *App) assemble(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.Handler = console.Mount(edge, web)
+	// Console requests count in the API's metrics and access log as
+	// service "console", operation the route's name.
+	a.Handler = console.Mount(edge, edge.Beside("console", console.Operations(), web))
 	return a.checkWired()
 }
 

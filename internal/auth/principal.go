@@ -104,3 +104,22 @@ func PrincipalFrom(ctx context.Context) *Principal {
 	p, _ := ctx.Value(principalKey{}).(*Principal)
 	return p
 }
+
+type callerSlotKey struct{}
+
+// WithCallerSlot returns a context in which a handler that authenticates
+// its callers itself (the web console, by its session cookie) can report
+// who the caller was (ReportCaller), and the slot the edge reads it from
+// for its access log once the handler returns.
+func WithCallerSlot(ctx context.Context) (context.Context, **Principal) {
+	slot := new(*Principal)
+	return context.WithValue(ctx, callerSlotKey{}, slot), slot
+}
+
+// ReportCaller records p as the request's authenticated caller when ctx
+// carries a slot (WithCallerSlot); otherwise it does nothing.
+func ReportCaller(ctx context.Context, p *Principal) {
+	if slot, ok := ctx.Value(callerSlotKey{}).(**Principal); ok {
+		*slot = p
+	}
+}

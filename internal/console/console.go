@@ -24,10 +24,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/podid/podid/internal/auth"
+	"github.com/podid/podid/internal/awsproto"
 )
 
 // Prefix is where the console is served.
@@ -134,8 +136,9 @@ func New(cfg Config) (*Console, error) {
 }
 
 // Mount returns a handler that serves the console under Prefix (and
-// redirects /console to it) and everything else with api, untouched.
-func Mount(api http.Handler, c *Console) http.Handler {
+// redirects /console to it) with c (the *Console, or a handler wrapping
+// it) and everything else with api, untouched.
+func Mount(api, c http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, Prefix) {
 			c.ServeHTTP(w, r)
@@ -145,26 +148,61 @@ func Mount(api http.Handler, c *Console) http.Handler {
 	})
 }
 
+// Operations returns the names of the console's routes, a fixed set:
+// each request reports its route's name (awsproto.SetOperation), which
+// the API's metrics and access log use as its operation, never the path.
+func Operations() []string {
+	return []string{
+		opRedirect, opStatic, "home", "signin-form", "signin", "signout",
+		"clusters", "cluster", "association-create", "association", "association-update", "association-delete",
+		"password-form", "password-change", "roles", "role", "simulate", "feed", "feed-events",
+	}
+}
+
+// Operation names used outside the route table.
+const (
+	opRedirect = "redirect" // /console → /console/
+	opStatic   = "static"   // embedded assets
+)
+
 func (c *Console) routes() {
-	m := c.mux
-	m.Handle("GET /console/static/", c.static)
-	m.HandleFunc("GET /console/{$}", c.home)
-	m.HandleFunc("GET /console/signin", c.signinPage)
-	m.HandleFunc("POST /console/signin", c.signin)
-	m.HandleFunc("POST /console/signout", c.signed(c.signout))
-	m.HandleFunc("GET /console/clusters", c.signed(c.clusters))
-	m.HandleFunc("GET /console/clusters/{cluster}", c.signed(c.cluster))
-	m.HandleFunc("POST /console/clusters/{cluster}/associations", c.signed(c.createAssociation))
-	m.HandleFunc("GET /console/clusters/{cluster}/associations/{id}", c.signed(c.association))
-	m.HandleFunc("POST /console/clusters/{cluster}/associations/{id}", c.signed(c.updateAssociation))
-	m.HandleFunc("POST /console/clusters/{cluster}/associations/{id}/delete", c.signed(c.deleteAssociation))
-	m.HandleFunc("GET /console/password", c.signed(c.passwordPage))
-	m.HandleFunc("POST /console/password", c.signed(c.changePassword))
-	m.HandleFunc("GET /console/roles", c.signed(c.roles))
-	m.HandleFunc("GET /console/roles/{role}", c.signed(c.role))
-	m.HandleFunc("GET /console/simulate", c.signed(c.simulate))
-	m.HandleFunc("GET /console/feed", c.signed(c.feed))
-	m.HandleFunc("GET /console/feed/events", c.signed(c.feedEvents))
+	ops := Operations()
+	for _, rt := range []struct {
+		pattern, op string
+		h           http.Handler
+	}{
+		{"GET /console/static/", opStatic, c.static},
+		{"GET /console/{$}", "home", http.HandlerFunc(c.home)},
+		{"GET /console/signin", "signin-form", http.HandlerFunc(c.signinPage)},
+		{"POST /console/signin", "signin", http.HandlerFunc(c.signin)},
+		{"POST /console/signout", "signout", c.signed(c.signout)},
+		{"GET /console/clusters", "clusters", c.signed(c.clusters)},
+		{"GET /console/clusters/{cluster}", "cluster", c.signed(c.cluster)},
+		{"POST /console/clusters/{cluster}/associations", "association-create", c.signed(c.createAssociation)},
+		{"GET /console/clusters/{cluster}/associations/{id}", "association", c.signed(c.association)},
+		{"POST /console/clusters/{cluster}/associations/{id}", "association-update", c.signed(c.updateAssociation)},
+		{"POST /console/clusters/{cluster}/associations/{id}/delete", "association-delete", c.signed(c.deleteAssociation)},
+		{"GET /console/password", "password-form", c.signed(c.passwordPage)},
+		{"POST /console/password", "password-change", c.signed(c.changePassword)},
+		{"GET /console/roles", "roles", c.signed(c.roles)},
+		{"GET /console/roles/{role}", "role", c.signed(c.role)},
+		{"GET /console/simulate", "simulate", c.signed(c.simulate)},
+		{"GET /console/feed", "feed", c.signed(c.feed)},
+		{"GET /console/feed/events", "feed-events", c.signed(c.feedEvents)},
+	} {
+		if !slices.Contains(ops, rt.op) {
+			panic("console: route " + rt.pattern + " has an operation name missing from Operations: " + rt.op)
+		}
+		c.mux.Handle(rt.pattern, named(rt.op, rt.h))
+	}
+}
+
+// named reports op as the request's operation, then serves it with h.
+func named(op string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		awsproto.SetOperation(r.Context(), op)
+		h.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP serves a console request with the console's security headers.
@@ -179,6 +217,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Cache-Control", "no-store")
 	}
 	if r.URL.Path == "/console" {
+		awsproto.SetOperation(r.Context(), opRedirect)
 		http.Redirect(w, r, Prefix, http.StatusMovedPermanently)
 		return
 	}
@@ -257,6 +296,7 @@ func (c *Console) signed(h func(http.ResponseWriter, *request)) http.HandlerFunc
 			return
 		}
 		p := sess.Principal.principal()
+		auth.ReportCaller(r.Context(), p)
 		h(w, &request{Request: r, sess: sess, p: p, ctx: c.callContext(r, p)})
 	}
 }

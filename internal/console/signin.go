@@ -149,6 +149,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	auth.ReportCaller(r.Context(), p)
 	c.cfg.Logger.InfoContext(r.Context(), "console sign-in", "caller", p.ARN, "source", sourceIP(r), "mustChangePassword", change)
 	if change {
 		http.Redirect(w, r, Prefix+"password", http.StatusSeeOther)
