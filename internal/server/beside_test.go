@@ -145,4 +145,3 @@ func counterValue(t *testing.T, f *hostileFixture, series string) float64 {
 	}
 	return 0
 }
-
