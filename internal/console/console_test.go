@@ -3,9 +3,11 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -13,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -42,8 +46,15 @@ func newEnv(t *testing.T, tls bool) *env {
 
 func newEnvLog(t *testing.T, tls bool, logger *slog.Logger, accounts ...string) *env {
 	t.Helper()
+	return newEnvConfig(t, tls, app.Config{Logger: logger, Accounts: accounts})
+}
+
+// newEnvConfig is newEnv with cfg's logger, accounts and access log.
+func newEnvConfig(t *testing.T, tls bool, cfg app.Config) *env {
+	t.Helper()
 	clock := testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	a, err := app.New(context.Background(), app.Config{DataDir: t.TempDir(), Now: clock.Now, PublicURL: "http://127.0.0.1", Getenv: func(string) string { return "" }, Logger: logger, Accounts: accounts})
+	a, err := app.New(context.Background(), app.Config{DataDir: t.TempDir(), Now: clock.Now, PublicURL: "http://127.0.0.1", Getenv: func(string) string { return "" },
+		Logger: cfg.Logger, Accounts: cfg.Accounts, AccessLog: cfg.AccessLog})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,6 +558,135 @@ func TestNoSecretsInLogs(t *testing.T) {
 		if strings.Contains(log, secret) {
 			t.Errorf("the log holds the %s", name)
 		}
+	}
+}
+
+// TestConsoleInMetricsAndAccessLog: console requests through the
+// assembled server are counted in the API's request metrics and written
+// to its access log as service "console" with the route's name as
+// operation (unknown paths as "unknown"; never the path), with the
+// signed-in caller, and without the secret key, password, cookie or form
+// token.
+func TestConsoleInMetricsAndAccessLog(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	e := newEnvConfig(t, false, app.Config{AccessLog: true,
+		Logger: slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	b := e.browser(t)
+	const marker = "cluster-name-marker-7d1f"
+	steps := []struct {
+		do     func() *http.Response
+		op     string
+		status int
+		signed bool
+	}{
+		{func() *http.Response { r, _ := b.get("/console"); return r }, "redirect", 301, false},
+		{func() *http.Response { r, _ := b.get("/console/static/console.css"); return r }, "static", 200, false},
+		{func() *http.Response { r, _ := b.signIn(e.key, "wrong-secret-value"); return r }, "signin", 401, false},
+		{func() *http.Response { r, _ := b.signIn(e.key, e.secret); return r }, "signin", 303, true},
+		{func() *http.Response { r, _ := b.get("/console/clusters"); return r }, "clusters", 200, true},
+		{func() *http.Response { r, _ := b.get("/console/clusters/" + marker); return r }, "cluster", 0, true},
+		{func() *http.Response { r, _ := b.get("/console/no-such-page-" + marker); return r }, "unknown", 404, false},
+	}
+	// signIn gets the form first: one more request, signin-form.
+	var wantOps []string
+	var cookie *http.Cookie
+	for i, st := range steps {
+		resp := st.do()
+		if st.status != 0 && resp.StatusCode != st.status {
+			t.Fatalf("step %d (%s): status %d, want %d", i, st.op, resp.StatusCode, st.status)
+		}
+		if st.op == "signin" {
+			wantOps = append(wantOps, "signin-form")
+		}
+		if st.op == "signin" && st.signed {
+			cookie = sessionCookie(t, resp)
+		}
+		wantOps = append(wantOps, st.op)
+	}
+	_, page := b.get("/console/clusters")
+	tok := formToken(t, page)
+	if resp, _ := b.post("/console/signout", url.Values{"csrf": {tok}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", resp.StatusCode)
+	}
+	wantOps = append(wantOps, "clusters", "signout")
+	// An IAM user's password sign-in, and a failed one.
+	const password = "Console-passw0rd-marker!"
+	if _, err := e.app.IAM.CreateUser(e.rootCtx(), &iam.CreateUserInput{UserName: "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.IAM.CreateLoginProfile(e.rootCtx(), &iam.CreateLoginProfileInput{UserName: "dev", Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{password + "x", password} {
+		_, page := b.get("/console/signin")
+		b.post("/console/signin", url.Values{"csrf": {formToken(t, page)}, "method": {"user"}, "account": {app.DefaultAccountID}, "userName": {"dev"}, "password": {pw}})
+		wantOps = append(wantOps, "signin-form", "signin")
+	}
+
+	mu.Lock()
+	logs := buf.String()
+	mu.Unlock()
+	var ops []string
+	var callers []any
+	counted := map[string]int{}
+	const root, dev = "arn:aws:iam::123456789012:root", "arn:aws:iam::123456789012:user/dev"
+	for _, l := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not JSON: %q", l)
+		}
+		if m["msg"] != "access" {
+			continue
+		}
+		if m["service"] != "console" {
+			t.Errorf("access line of a console request with service %v: %s", m["service"], l)
+		}
+		op, _ := m["operation"].(string)
+		ops = append(ops, op)
+		counted[op+"/"+strconv.Itoa(int(m["status"].(float64)))]++
+		callers = append(callers, m["caller"])
+	}
+	if !slices.Equal(ops, wantOps) {
+		t.Errorf("access log operations = %q, want %q", ops, wantOps)
+	}
+	// The caller once known: from the successful sign-in on.
+	wantCallers := []any{nil, nil, nil, nil, nil, root, root, root, nil, root, root, nil, nil, nil, dev}
+	if !slices.Equal(callers, wantCallers) {
+		t.Errorf("access log callers = %q, want %q", callers, wantCallers)
+	}
+	for name, secret := range map[string]string{"secret": e.secret, "wrong secret": "wrong-secret-value", "cookie": cookie.Value, "form token": tok, "path": marker, "password": password} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log holds the %s", name)
+		}
+	}
+
+	// The same requests in the API's request counter, by operation and
+	// status; nothing from the path in any label.
+	mfs, err := e.app.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metered := map[string]int{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+				if strings.Contains(l.GetValue(), marker) {
+					t.Errorf("%s has a label from the path: %s", mf.GetName(), l.GetValue())
+				}
+			}
+			if mf.GetName() == "podid_api_requests_total" && labels["service"] == "console" {
+				metered[labels["action"]+"/"+labels["code"]] = int(m.GetCounter().GetValue())
+			}
+			if mf.GetName() == "podid_api_request_duration_seconds" && labels["service"] == "console" && int(m.GetHistogram().GetSampleCount()) != len(wantOps) {
+				t.Errorf("console latency samples = %d, want %d", m.GetHistogram().GetSampleCount(), len(wantOps))
+			}
+		}
+	}
+	if !maps.Equal(metered, counted) || len(metered) == 0 {
+		t.Errorf("podid_api_requests_total{service=console} = %v, want what the access log shows: %v", metered, counted)
 	}
 }
 

@@ -27,7 +27,7 @@ const (
 // rest): the statuses podid's services and edge write.
 var statusLabels = func() map[int]string {
 	m := map[int]string{}
-	for _, c := range []int{200, 201, 202, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 409, 411, 413, 415, 429, 431, 500, 501, 502, 503, 504} {
+	for _, c := range []int{200, 201, 202, 204, 206, 301, 302, 303, 304, 400, 401, 403, 404, 405, 409, 411, 413, 415, 429, 431, 500, 501, 502, 503, 504} {
 		m[c] = strconv.Itoa(c)
 	}
 	return m
