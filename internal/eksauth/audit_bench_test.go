@@ -29,13 +29,13 @@ func BenchmarkAuditRefusals(b *testing.B) {
 			defer st.Close()
 			now := time.Unix(1_800_000_000, 0)
 			a := NewAuditor(AuditorConfig{Store: st, Now: func() time.Time { return now }, AggregateWindow: tc.window})
-			batch := make([]*store.AuditRecord, 0, maxBatch)
+			batch := make([]auditItem, 0, maxBatch)
 			n := 0
 			cpu := cputime.Start()
 			for b.Loop() {
 				t := now.Add(time.Duration(n) * time.Microsecond)
-				batch = append(batch, &store.AuditRecord{ID: a.newID(t), Time: t, Kind: AuditKind, Decision: DecisionRefused, Reason: "invalid service account token: bad signature",
-					Fields: fmt.Sprintf(`{"cluster":"c1","caller":"arn:aws:sts::123456789012:assumed-role/node/i-1","sourceIp":"10.0.0.7","requestId":"%d","errorCode":"InvalidTokenException","reason":"invalid service account token: bad signature"}`, n)})
+				batch = append(batch, auditItem{rec: &store.AuditRecord{ID: a.newID(t), Time: t, Kind: AuditKind, Decision: DecisionRefused, Reason: "invalid service account token: bad signature",
+					Fields: fmt.Sprintf(`{"cluster":"c1","caller":"arn:aws:sts::123456789012:assumed-role/node/i-1","sourceIp":"10.0.0.7","requestId":"%d","errorCode":"InvalidTokenException","reason":"invalid service account token: bad signature"}`, n)}})
 				n++
 				if len(batch) == maxBatch {
 					a.flush(context.Background(), batch, false)
