@@ -54,3 +54,36 @@ func BenchmarkAuditRefusals(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAuditIssuanceCommit writes issuance records to SQLite through
+// the Auditor's flush in transactions of batch records (SQLite commits
+// with synchronous=FULL, one fsync each). One op is one record: the CPU a
+// record costs the writer by the size of the group it commits in.
+func BenchmarkAuditIssuanceCommit(b *testing.B) {
+	for _, size := range []int{1, 8, 32, 128, 512} {
+		b.Run(fmt.Sprintf("batch-%d", size), func(b *testing.B) {
+			st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			now := time.Unix(1_800_000_000, 0)
+			a := NewAuditor(AuditorConfig{Store: st, Now: func() time.Time { return now }})
+			batch := make([]auditItem, 0, size)
+			n := 0
+			cpu := cputime.Start()
+			for b.Loop() {
+				t := now.Add(time.Duration(n) * time.Microsecond)
+				batch = append(batch, auditItem{rec: &store.AuditRecord{ID: a.newID(t), Time: t, Kind: AuditKind, Decision: DecisionIssued,
+					Fields: fmt.Sprintf(`{"cluster":"c1","namespace":"carts","serviceAccount":"carts","podName":"carts-%d","podUid":"0b6c1f2e-%08d","node":"node-1","associationId":"a-0000000000000000a","roleArn":"arn:aws:iam::123456789012:role/pod","sessionName":"eks-c1-carts-%d-0b6c1f2e","accessKeyId":"ASIA%016d","expiration":"2027-01-01T00:00:00Z","caller":"arn:aws:sts::123456789012:assumed-role/node/i-1","sourceIp":"10.0.0.7","requestId":"%d"}`, n, n, n, n, n)}})
+				n++
+				if len(batch) == size {
+					a.flush(context.Background(), batch, false)
+					batch = batch[:0]
+				}
+			}
+			a.flush(context.Background(), batch, true)
+			cpu.Report(b)
+		})
+	}
+}

@@ -169,3 +169,56 @@ func TestIssuanceWithheldWhenAuditFails(t *testing.T) {
 		t.Errorf("refusal with the writer stopped: %v", err)
 	}
 }
+
+// TestIssuanceCommitsPaced: with CommitEvery, the first issuance after a
+// quiet spell is committed at once; those that follow within CommitEvery
+// wait and share one commit (here: the one made when the writer stops,
+// which still answers every waiting exchange).
+func TestIssuanceCommitsPaced(t *testing.T) {
+	u := newUnit(t, nil)
+	a := NewAuditor(AuditorConfig{Store: u.st, Now: func() time.Time { return unitNow }, CommitEvery: time.Hour})
+	u.svc.cfg.Audit = a
+	ctx, cancel := context.WithCancel(context.Background())
+	go a.Run(ctx)
+	if _, err := u.svc.AssumeRoleForPodIdentity(agentCtx("agent", nil), &Input{ClusterName: "c1", Token: u.podToken(t, "uid-first")}); err != nil {
+		t.Fatal(err)
+	}
+	if a.Commits() != 1 {
+		t.Fatalf("Commits = %d after the first exchange, want 1", a.Commits())
+	}
+	const n = 5
+	errs := make(chan error, n)
+	for i := range n {
+		tok := u.podToken(t, fmt.Sprintf("uid-%d", i))
+		go func() {
+			_, err := u.svc.AssumeRoleForPodIdentity(agentCtx("agent", nil), &Input{ClusterName: "c1", Token: tok})
+			errs <- err
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for a.Waiting() < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if a.Waiting() != n {
+		t.Fatalf("%d exchanges waiting for the commit, want %d", a.Waiting(), n)
+	}
+	time.Sleep(20 * time.Millisecond) // time to commit early, if the writer did not pace
+	select {
+	case err := <-errs:
+		t.Fatalf("an exchange answered (%v) before the paced commit", err)
+	default:
+	}
+	cancel()
+	<-a.Flushed()
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if a.Commits() != 2 {
+		t.Errorf("Commits = %d, want 2", a.Commits())
+	}
+	if got := len(auditedPods(t, u.st)); got != n+1 {
+		t.Errorf("%d issuance records stored, want %d", got, n+1)
+	}
+}
