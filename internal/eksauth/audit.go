@@ -79,7 +79,7 @@ func (s *Service) audit(ctx context.Context, now time.Time, f *auditFields, err 
 			f.Reason = "internal error"
 		}
 	}
-	fields, _ := json.Marshal(f)
+	fields := marshalAuditFields(f)
 	kind := AuditKind
 	if f.kind != "" {
 		kind = f.kind

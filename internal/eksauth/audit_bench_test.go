@@ -2,6 +2,7 @@ package eksauth
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -86,4 +87,25 @@ func BenchmarkAuditIssuanceCommit(b *testing.B) {
 			cpu.Report(b)
 		})
 	}
+}
+
+// BenchmarkAuditFieldsJSON: an issuance's audit fields by
+// marshalAuditFields and by json.Marshal, same run.
+func BenchmarkAuditFieldsJSON(b *testing.B) {
+	f := &auditFields{Cluster: "c1", Namespace: "carts", ServiceAccount: "carts", PodName: "carts-7c9d8b6d4-x2x8p", PodUID: "0b6c1f2e-7a43-4c1e-9d2b-5f0e8a1c3d4b",
+		Node: "node-1", AssociationID: "a-0000000000000000a", Role: "arn:aws:iam::123456789012:role/pod", SessionName: "eks-c1-carts-7c9d-0b6c1f2e-7a43-4c1e-9d2b",
+		AccessKeyID: "ASIAEXAMPLEEXAMPLE01", Expires: time.Unix(1_800_000_000, 0).UTC(), Caller: "arn:aws:sts::123456789012:assumed-role/node/i-1",
+		SourceIP: "10.0.0.7", RequestID: "4b1c7a3e-0f5d-4e1a-9c2b-8d7e6f5a4b3c"}
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			marshalAuditFields(f)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			json.Marshal(f)
+		}
+	})
 }
