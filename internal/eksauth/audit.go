@@ -204,11 +204,13 @@ type AuditorConfig struct {
 	// QueueSize is how many records may wait for the writer (default 8192).
 	QueueSize int
 	// CommitEvery is the least time between two commits that exchanges
-	// wait for (DefaultCommitEvery when 0): the exchanges that arrive
-	// meanwhile share the next commit. A commit costs SQLite about 0.2 ms
-	// of CPU whatever its size (BenchmarkAuditIssuanceCommit), so this
-	// bounds what durability costs under a storm; an exchange waits at
-	// most this long beyond its own commit. Negative: commit at once.
+	// wait for while the writer is busy (DefaultCommitEvery when 0): the
+	// exchanges that arrive meanwhile share the next commit. A commit
+	// costs SQLite about 0.2 ms of CPU whatever its size
+	// (BenchmarkAuditIssuanceCommit), so this bounds what durability
+	// costs under a storm; an exchange waits at most this long beyond its
+	// own commit. A lone or sequential caller's record is committed at
+	// once. Negative: always commit at once.
 	CommitEvery time.Duration
 	// AggregateWindow: identical refusals (same kind, reason and fields
 	// but the request ID) within this time of the first are counted into
@@ -269,7 +271,8 @@ func (a *Auditor) Record(r *store.AuditRecord) {
 // refused the transaction, the writer has stopped (ErrAuditUnavailable),
 // or ctx ended first (the record may still be written). The writer
 // commits a waiting record with everything queued by then (up to 512
-// records) in one transaction, at most once per CommitEvery (see Run).
+// records) in one transaction; under load at most once per CommitEvery
+// (see Run).
 func (a *Auditor) RecordDurable(ctx context.Context, r *store.AuditRecord) error {
 	if a.closed.Load() {
 		a.dropped.Add(1)
@@ -321,10 +324,11 @@ const maxBatch = 512
 
 // Run writes queued records until ctx ends, then flushes what is queued.
 // Records someone waits for (RecordDurable) are committed with whatever
-// else is queued, at once when the writer has not committed such records
-// for AuditorConfig.CommitEvery, else when that much time has passed
-// since it did (or the batch is full); the others wait for a full batch,
-// a waiting record, or the 100 ms tick.
+// else is queued: at once, unless the last such commit was busy (it held
+// several of them, or more queued while it ran) and is younger than
+// AuditorConfig.CommitEvery, in which case when it is that old (or the
+// batch is full). The others wait for a full batch, a waiting record, or
+// the 100 ms tick.
 func (a *Auditor) Run(ctx context.Context) {
 	defer close(a.done)
 	defer a.closed.Store(true)
@@ -334,8 +338,9 @@ func (a *Auditor) Run(ctx context.Context) {
 	defer prune.Stop()
 	a.prune(ctx)
 	var batch []auditItem
-	waiting := false
+	waiting := 0             // records in batch someone waits for
 	var lastCommit time.Time // wall clock: paces commits, whatever a.now says
+	busy := false            // the last commit was shared, or records queued during it
 	pace := time.NewTimer(time.Hour)
 	pace.Stop()
 	var paceC <-chan time.Time
@@ -343,10 +348,11 @@ func (a *Auditor) Run(ctx context.Context) {
 		a.flush(ctx, batch, false)
 		clear(batch)
 		batch = batch[:0]
-		if waiting {
+		if waiting > 0 {
 			lastCommit = time.Now()
+			busy = waiting > 1 || len(a.ch) > 0
 		}
-		waiting = false
+		waiting = 0
 		pace.Stop()
 		paceC = nil
 	}
@@ -354,23 +360,25 @@ func (a *Auditor) Run(ctx context.Context) {
 	add := func(it auditItem) {
 		batch = append(batch, it)
 		if it.done != nil {
-			waiting = true
+			waiting++
 		}
 	}
-	// commit writes a full batch at once, and a batch someone waits for
-	// at once when the last such commit is at least commitEvery old, else
-	// when it becomes so: a lone exchange waits for its own commit only,
-	// a storm's exchanges share one commit per commitEvery.
+	// commit writes a full batch at once. A batch someone waits for is
+	// written at once too, unless the last such commit was busy (shared by
+	// several exchanges, or others queued while it ran) and is less than
+	// commitEvery old: then when it is commitEvery old. So a lone or
+	// sequential caller waits for its own commit only, and a storm's
+	// exchanges share one commit per commitEvery.
 	commit := func() {
 		if len(batch) >= maxBatch {
 			flush()
 			return
 		}
-		if !waiting {
+		if waiting == 0 {
 			return
 		}
 		wait := a.commitEvery - time.Since(lastCommit)
-		if wait <= 0 {
+		if !busy || wait <= 0 {
 			flush()
 			return
 		}

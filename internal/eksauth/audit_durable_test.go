@@ -170,24 +170,36 @@ func TestIssuanceWithheldWhenAuditFails(t *testing.T) {
 	}
 }
 
-// TestIssuanceCommitsPaced: with CommitEvery, the first issuance after a
-// quiet spell is committed at once; those that follow within CommitEvery
-// wait and share one commit (here: the one made when the writer stops,
-// which still answers every waiting exchange).
+// TestIssuanceCommitsPaced: sequential issuances are committed one by
+// one at once; after a busy commit (others queued while it ran), the
+// issuances that follow within CommitEvery wait and share one commit
+// (here: the one made when the writer stops, which still answers every
+// waiting exchange).
 func TestIssuanceCommitsPaced(t *testing.T) {
 	u := newUnit(t, nil)
-	a := NewAuditor(AuditorConfig{Store: u.st, Now: func() time.Time { return unitNow }, CommitEvery: time.Hour})
+	gs := &gatedStore{Store: u.st, entered: make(chan struct{}, 1)}
+	a := NewAuditor(AuditorConfig{Store: gs, Now: func() time.Time { return unitNow }, CommitEvery: time.Hour})
 	u.svc.cfg.Audit = a
 	ctx, cancel := context.WithCancel(context.Background())
 	go a.Run(ctx)
-	if _, err := u.svc.AssumeRoleForPodIdentity(agentCtx("agent", nil), &Input{ClusterName: "c1", Token: u.podToken(t, "uid-first")}); err != nil {
-		t.Fatal(err)
+	for i := range 3 {
+		if _, err := u.svc.AssumeRoleForPodIdentity(agentCtx("agent", nil), &Input{ClusterName: "c1", Token: u.podToken(t, fmt.Sprintf("uid-seq-%d", i))}); err != nil {
+			t.Fatal(err)
+		}
+		if a.Commits() != int64(i+1) {
+			t.Fatalf("Commits = %d after %d sequential exchanges, want one each", a.Commits(), i+1)
+		}
 	}
-	if a.Commits() != 1 {
-		t.Fatalf("Commits = %d after the first exchange, want 1", a.Commits())
-	}
+	// Hold the next commit while n more exchanges queue behind it.
+	gs.gate = make(chan struct{})
+	<-gs.entered
+	errs := make(chan error, 1+5)
+	go func() {
+		_, err := u.svc.AssumeRoleForPodIdentity(agentCtx("agent", nil), &Input{ClusterName: "c1", Token: u.podToken(t, "uid-held")})
+		errs <- err
+	}()
+	<-gs.entered
 	const n = 5
-	errs := make(chan error, n)
 	for i := range n {
 		tok := u.podToken(t, fmt.Sprintf("uid-%d", i))
 		go func() {
@@ -196,13 +208,20 @@ func TestIssuanceCommitsPaced(t *testing.T) {
 		}()
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for a.Waiting() < n && time.Now().Before(deadline) {
+	for a.Waiting() < n+1 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if a.Waiting() != n {
-		t.Fatalf("%d exchanges waiting for the commit, want %d", a.Waiting(), n)
+	if a.Waiting() != n+1 {
+		t.Fatalf("%d exchanges waiting for a commit, want %d", a.Waiting(), n+1)
+	}
+	close(gs.gate)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
 	}
 	time.Sleep(20 * time.Millisecond) // time to commit early, if the writer did not pace
+	if a.Commits() != 4 {
+		t.Errorf("Commits = %d after the held commit, want 4", a.Commits())
+	}
 	select {
 	case err := <-errs:
 		t.Fatalf("an exchange answered (%v) before the paced commit", err)
@@ -215,10 +234,10 @@ func TestIssuanceCommitsPaced(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if a.Commits() != 2 {
-		t.Errorf("Commits = %d, want 2", a.Commits())
+	if a.Commits() != 5 {
+		t.Errorf("Commits = %d, want 5", a.Commits())
 	}
-	if got := len(auditedPods(t, u.st)); got != n+1 {
-		t.Errorf("%d issuance records stored, want %d", got, n+1)
+	if got := len(auditedPods(t, u.st)); got != n+4 {
+		t.Errorf("%d issuance records stored, want %d", got, n+4)
 	}
 }
