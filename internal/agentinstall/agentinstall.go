@@ -277,7 +277,12 @@ func (i *Installer) daemonSet(cluster string, labels map[string]string, values *
 	shared := values.AgentAuth == AuthSecret
 	args := []string{"agent", "--cluster-name=" + cluster, "--port=80", "--probe-port=2703", "--metrics-port=2705",
 		"--endpoint=" + i.cfg.Endpoint, "--change-feed-endpoint=" + i.cfg.Endpoint}
-	env := []*corev1ac.EnvVarApplyConfiguration{corev1ac.EnvVar().WithName("AWS_REGION").WithValue(i.cfg.Region)}
+	env := []*corev1ac.EnvVarApplyConfiguration{
+		corev1ac.EnvVar().WithName("AWS_REGION").WithValue(i.cfg.Region),
+		// The agent authenticates to podid only: never fall back to the
+		// node's instance metadata (on EC2 it would hold the node's role).
+		corev1ac.EnvVar().WithName("AWS_EC2_METADATA_DISABLED").WithValue("true"),
+	}
 	mount := corev1ac.VolumeMount().WithName("identity").WithMountPath(identityDir).WithReadOnly(true)
 	// The agent's own identity: a token of its service account bound to
 	// its pod (and so its node), for podid only.
@@ -286,6 +291,8 @@ func (i *Installer) daemonSet(cluster string, labels map[string]string, values *
 			WithAudience(k8s.AgentAudience).WithExpirationSeconds(identityExpirationSeconds).WithPath("token"))))
 	if shared {
 		env = append(env, corev1ac.EnvVar().WithName("AWS_SHARED_CREDENTIALS_FILE").WithValue("/etc/podid/credentials/credentials"))
+		// The Secret may be written after the agent started: re-read it.
+		args = append(args, "--rotate-credentials")
 		mount = corev1ac.VolumeMount().WithName("credentials").WithMountPath("/etc/podid/credentials").WithReadOnly(true)
 		volume = corev1ac.Volume().WithName("credentials").WithSecret(corev1ac.SecretVolumeSource().WithSecretName(SecretName).WithOptional(true))
 	} else {

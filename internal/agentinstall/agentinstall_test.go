@@ -260,11 +260,16 @@ func TestDaemonSetValues(t *testing.T) {
 	if got := fmt.Sprint(c["env"]); strings.Contains(got, "AWS_SHARED_CREDENTIALS_FILE") || fmt.Sprint(c["volumeMounts"]) != "[map[mountPath:/var/run/secrets/podid/agent name:identity readOnly:true]]" {
 		t.Errorf("default env %s, mounts %v", got, c["volumeMounts"])
 	}
-	// agentAuth "secret" keeps the shared key.
+	// Neither mode falls back to the node's instance metadata.
+	if got := fmt.Sprint(c["env"]); !strings.Contains(got, "map[name:AWS_EC2_METADATA_DISABLED value:true]") {
+		t.Errorf("default env %s: want AWS_EC2_METADATA_DISABLED=true", got)
+	}
+	// agentAuth "secret" keeps the shared key, re-read as the Job rewrites it.
 	sh := render(`{"agentAuth":"secret"}`)
 	shc := sh["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)
 	if got := fmt.Sprint(sh["spec"].(map[string]any)["volumes"]); got != "[map[name:credentials secret:map[optional:true secretName:podid-agent-credentials]]]" ||
-		!strings.Contains(fmt.Sprint(shc["env"]), "AWS_SHARED_CREDENTIALS_FILE") || strings.Contains(fmt.Sprint(shc["args"]), "--identity-token-file") {
+		!strings.Contains(fmt.Sprint(shc["env"]), "AWS_SHARED_CREDENTIALS_FILE") || strings.Contains(fmt.Sprint(shc["args"]), "--identity-token-file") ||
+		!strings.Contains(fmt.Sprint(shc["args"]), "--rotate-credentials") {
 		t.Errorf("shared-key mode: volumes %s env %v args %v", got, shc["env"], shc["args"])
 	}
 	if _, err := ParseValues(`{"agentAuth":"shared"}`); err == nil || !strings.Contains(err.Error(), "$.agentAuth") {

@@ -25,6 +25,7 @@ import (
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
 	"github.com/podid/podid/internal/broker"
+	"github.com/podid/podid/internal/console"
 	"github.com/podid/podid/internal/eks"
 	"github.com/podid/podid/internal/eksauth"
 	"github.com/podid/podid/internal/explain"
@@ -399,7 +400,7 @@ func (a *App) assemble(ctx context.Context) error {
 		a.EKS.Descriptor(),
 		a.EKSAuth.Descriptor(),
 	}
-	a.Handler = server.New(server.Config{
+	edge := server.New(server.Config{
 		Verifier: &awsproto.Verifier{Lookup: resolver, Now: cfg.Now, ServedRegion: cfg.Region,
 			// Global services are signed with the client's own region.
 			AllowRegion: services.AllowRegion(cfg.Region)},
@@ -417,6 +418,15 @@ func (a *App) assemble(ctx context.Context) error {
 		MaxInflightBodyBytes: cfg.Limits.MaxInflightBodyBytes,
 		AccessLog:            cfg.AccessLog,
 	})
+	// The web console at /console/, beside the APIs on the same port: its
+	// pages call the services above in process as the signed-in principal.
+	web, err := console.New(console.Config{EKS: a.EKS, IAM: a.IAM, Keys: resolver, Passwords: a.IAM, PasswordChanger: a.IAM, Sealer: a.Keyring,
+		Revocations: console.StoreRevocations{Store: a.Store}, AccountID: cfg.AccountID, Region: cfg.Region,
+		Partition: cfg.Partition, PublicURL: cfg.PublicURL, Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
+	a.Handler = console.Mount(edge, web)
 	return a.checkWired()
 }
 

@@ -177,10 +177,11 @@ func (a *Authorizer) Authorize(ctx context.Context, p *Principal, action, resour
 		ResourceAccount: racct,
 		Context:         pc,
 	}
-	if policy.Evaluate(&set.Set, req).Allowed() {
+	d := policy.Evaluate(&set.Set, req)
+	if d.Allowed() {
 		return nil
 	}
-	return &DeniedError{Message: policy.Explain(&set.Set, req).DenialMessage(p.ARN, action, resource)}
+	return &DeniedError{Message: policy.Explain(&set.Set, req).DenialMessage(p.ARN, action, resource), Explicit: d.Result == policy.ExplicitDeny}
 }
 
 // resourceAccount is the 12-digit account in a resource ARN ("" for "*",

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,6 +152,9 @@ func TestAuthorize(t *testing.T) {
 			}
 			if de.Message != tc.denied {
 				t.Errorf("message:\n got %q\nwant %q", de.Message, tc.denied)
+			}
+			if explicit := strings.Contains(tc.denied, "explicit deny"); de.Explicit != explicit {
+				t.Errorf("Explicit = %v, want %v", de.Explicit, explicit)
 			}
 		})
 	}

@@ -6,6 +6,11 @@ package auth
 // access-denied code.
 type DeniedError struct {
 	Message string
+	// Explicit is true when a Deny statement refused the request (an
+	// implicit deny is no statement allowing it). Account-level grants
+	// such as the password policy's AllowUsersToChangePassword override
+	// an implicit deny only.
+	Explicit bool
 }
 
 // Error implements error.

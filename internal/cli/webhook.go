@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
@@ -33,7 +34,9 @@ issues its own serving certificate from a CA kept in a Secret and keeps the
 MutatingWebhookConfiguration's caBundle current, unless --tls-cert-file and
 --tls-key-file are given (cert-manager mode).
 
-Credentials for the podid server come from the AWS SDK's default chain.`,
+Credentials for the podid server come from the AWS SDK's default chain,
+resolved afresh at least every minute (a credentials file that appears or
+rotates after start is picked up).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := serverFlags{logFormat: logFormat, logLevel: logLevel}
@@ -44,11 +47,16 @@ Credentials for the podid server come from the AWS SDK's default chain.`,
 			if rc.Server == "" || rc.Cluster == "" {
 				return errors.New("--server and --cluster-name are required")
 			}
-			awsCfg, err := config.LoadDefaultConfig(cmd.Context(), config.WithRegion(rc.Region))
-			if err != nil {
-				return fmt.Errorf("AWS credentials for the podid server: %w", err)
+			// Re-read on every retrieval: the chart's registration Job
+			// (a post-install hook) creates the webhook's credentials
+			// Secret after this pod started, and the kubelet fills the
+			// volume later still; a chain resolved once at start would
+			// never see the file.
+			loadOpts := []func(*config.LoadOptions) error{config.WithRegion(rc.Region)}
+			if _, err := config.LoadDefaultConfig(cmd.Context(), loadOpts...); err != nil {
+				return fmt.Errorf("AWS configuration for the podid server: %w", err)
 			}
-			rc.Credentials = awsCfg.Credentials
+			rc.Credentials = aws.NewCredentialsCache(rereadingCredentials{opts: loadOpts})
 			if !noCluster {
 				var restCfg *rest.Config
 				if kubeconfig != "" {

@@ -1,6 +1,7 @@
 package iam
 
 import (
+	"context"
 	"testing"
 
 	"github.com/podid/podid/internal/auth"
@@ -45,4 +46,51 @@ func TestWithAuthorizer(t *testing.T) {
 	if err == nil {
 		t.Fatalf("GetRole allowed after the policy was deleted")
 	}
+}
+
+// TestLoginProfilesWithAuthorizer: the real policy engine decides the
+// console-password actions. AWS's IAMUserChangePassword-style policy
+// (iam:ChangePassword on the caller's own user through ${aws:username})
+// lets a user change their own password and nobody else's; an explicit
+// Deny wins over the password policy's AllowUsersToChangePassword.
+func TestLoginProfilesWithAuthorizer(t *testing.T) {
+	env := newTestEnv(t, func(c *Config) {
+		c.Authorizer = auth.NewAuthorizer(auth.AuthorizerConfig{
+			Store: c.Store, Engine: policy.NewEngine(100), AccountID: testAccount, CacheTTL: 3600e9,
+		})
+	})
+	users := map[string]context.Context{}
+	for _, name := range []string{"alice", "bob"} {
+		out, err := env.svc.CreateUser(env.ctx, &CreateUserInput{UserName: name})
+		must(t, err)
+		_, err = env.svc.CreateLoginProfile(env.ctx, &CreateLoginProfileInput{UserName: name, Password: "First-Passw0rd"})
+		must(t, err)
+		users[name] = auth.WithPrincipal(env.ctx, auth.UserPrincipal(out.User, testAccount, "AKIAEXAMPLEEXAMPLE01"))
+	}
+	must(t, env.svc.PutUserPolicy(env.ctx, &PutInlinePolicyInput{Name: "alice", PolicyName: "own-password", PolicyDocument: `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":["iam:ChangePassword","iam:GetLoginProfile"],"Resource":"arn:aws:iam::*:user/${aws:username}"},
+		{"Effect":"Allow","Action":"iam:GetAccountPasswordPolicy","Resource":"*"}]}`}))
+
+	must(t, env.svc.ChangePassword(users["alice"], &ChangePasswordInput{OldPassword: "First-Passw0rd", NewPassword: "Second-Passw0rd"}))
+	_, err := env.svc.GetLoginProfile(users["alice"], &LoginProfileInput{})
+	must(t, err)
+	_, err = env.svc.GetLoginProfile(users["alice"], &LoginProfileInput{UserName: "bob"})
+	wantErr(t, err, 403, "AccessDenied", "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: iam:GetLoginProfile on resource: arn:aws:iam::123456789012:user/bob because no identity-based policy allows the iam:GetLoginProfile action")
+	err = env.svc.UpdateLoginProfile(users["alice"], &UpdateLoginProfileInput{UserName: "bob", Password: ptr("Stolen-Passw0rd")})
+	wantErr(t, err, 403, "AccessDenied", "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: iam:UpdateLoginProfile on resource: arn:aws:iam::123456789012:user/bob because no identity-based policy allows the iam:UpdateLoginProfile action")
+	_, err = env.svc.GetAccountPasswordPolicy(users["alice"])
+	wantErr(t, err, 404, "NoSuchEntity", "The Password Policy with domain name 123456789012 cannot be found.")
+	err = env.svc.UpdateAccountPasswordPolicy(users["alice"], &UpdateAccountPasswordPolicyInput{})
+	wantErr(t, err, 403, "AccessDenied", "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: iam:UpdateAccountPasswordPolicy on resource: * because no identity-based policy allows the iam:UpdateAccountPasswordPolicy action")
+
+	// bob has no policy: refused, until the account policy lets users
+	// change their own password; then an explicit Deny refuses again.
+	bobChange := func(old, new string) error {
+		return env.svc.ChangePassword(users["bob"], &ChangePasswordInput{OldPassword: old, NewPassword: new})
+	}
+	wantErr(t, bobChange("First-Passw0rd", "Second-Passw0rd"), 403, "AccessDenied", "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:ChangePassword on resource: arn:aws:iam::123456789012:user/bob because no identity-based policy allows the iam:ChangePassword action")
+	must(t, env.svc.UpdateAccountPasswordPolicy(env.ctx, &UpdateAccountPasswordPolicyInput{AllowUsersToChangePassword: true}))
+	must(t, bobChange("First-Passw0rd", "Second-Passw0rd"))
+	must(t, env.svc.PutUserPolicy(env.ctx, &PutInlinePolicyInput{Name: "bob", PolicyName: "frozen", PolicyDocument: `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:ChangePassword","Resource":"*"}]}`}))
+	wantErr(t, bobChange("Second-Passw0rd", "Third-Passw0rd"), 403, "AccessDenied", "User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:ChangePassword on resource: arn:aws:iam::123456789012:user/bob with an explicit deny in an identity-based policy")
 }

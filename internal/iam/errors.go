@@ -19,6 +19,10 @@ const (
 	codeMalformedPolicy     = "MalformedPolicyDocument"
 	codeValidationError     = "ValidationError"
 	codeInvalidAction       = "InvalidAction"
+
+	codePasswordPolicyViolation       = "PasswordPolicyViolation"
+	codeInvalidUserType               = "InvalidUserType"
+	codeEntityTemporarilyUnmodifiable = "EntityTemporarilyUnmodifiable"
 )
 
 func noSuchEntity(format string, args ...any) *awsproto.Error {

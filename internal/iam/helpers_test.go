@@ -13,6 +13,7 @@ import (
 
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
+	"github.com/podid/podid/internal/password"
 	"github.com/podid/podid/internal/policy"
 	"github.com/podid/podid/internal/secrets"
 	"github.com/podid/podid/internal/store"
@@ -35,10 +36,11 @@ type authCall struct {
 // fakeAuthz allows the root and any action not listed in deny; it records
 // every call.
 type fakeAuthz struct {
-	mu    sync.Mutex
-	deny  map[string]bool // action → denied for non-root callers
-	calls []authCall
-	fail  error // returned for every call when set
+	mu       sync.Mutex
+	deny     map[string]bool // action → denied for non-root callers
+	explicit bool            // denials are explicit (a Deny statement)
+	calls    []authCall
+	fail     error // returned for every call when set
 }
 
 func (f *fakeAuthz) Authorize(_ context.Context, p *auth.Principal, action, resource string, extra map[string][]string) error {
@@ -50,6 +52,9 @@ func (f *fakeAuthz) Authorize(_ context.Context, p *auth.Principal, action, reso
 	}
 	if p.IsRoot() || !f.deny[action] {
 		return nil
+	}
+	if f.explicit {
+		return &auth.DeniedError{Explicit: true, Message: fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s with an explicit deny in an identity-based policy", p.ARN, action, resource)}
 	}
 	return &auth.DeniedError{Message: fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", p.ARN, action, resource, action)}
 }
@@ -85,11 +90,55 @@ func testValidator(doc string, kind policy.Kind) error {
 
 type testEnv struct {
 	svc     *Service
+	hasher  *countingHasher
 	authz   *fakeAuthz
 	store   store.Store
 	keyring *secrets.Keyring
 	now     *time.Time
 	ctx     context.Context // the root caller
+}
+
+// countingHasher counts the argon2id runs of the service's password
+// hasher (hashes and verifications, dummy ones included).
+type countingHasher struct {
+	*password.Hasher
+	mu   sync.Mutex
+	runs int
+	// beforeHash runs before each Hash when set (a concurrent writer).
+	beforeHash func()
+}
+
+func (c *countingHasher) count() {
+	c.mu.Lock()
+	c.runs++
+	c.mu.Unlock()
+}
+
+func (c *countingHasher) Hash(ctx context.Context, pw string) (string, error) {
+	c.count()
+	if c.beforeHash != nil {
+		c.beforeHash()
+	}
+	return c.Hasher.Hash(ctx, pw)
+}
+
+func (c *countingHasher) Verify(ctx context.Context, enc, pw string) (bool, error) {
+	c.count()
+	return c.Hasher.Verify(ctx, enc, pw)
+}
+
+func (c *countingHasher) VerifyDummy(ctx context.Context, pw string) error {
+	c.count()
+	return c.Hasher.VerifyDummy(ctx, pw)
+}
+
+// take returns the runs counted since the last take.
+func (c *countingHasher) take() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.runs
+	c.runs = 0
+	return n
 }
 
 type envOption func(*Config)
@@ -107,7 +156,14 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 		t.Fatalf("keyring: %v", err)
 	}
 	now := testStart
-	env := &testEnv{authz: &fakeAuthz{deny: map[string]bool{}}, store: st, keyring: kr, now: &now}
+	// Cheap argon2id parameters: the hashing code is the same, and
+	// package password tests the defaults.
+	hasher, err := password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
+	if err != nil {
+		t.Fatalf("password hasher: %v", err)
+	}
+	counted := &countingHasher{Hasher: hasher}
+	env := &testEnv{hasher: counted, authz: &fakeAuthz{deny: map[string]bool{}}, store: st, keyring: kr, now: &now}
 	cfg := Config{
 		Store:          st,
 		AccountID:      testAccount,
@@ -116,6 +172,7 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 		Keyring:        kr,
 		ValidatePolicy: testValidator,
 		AccountCreated: time.Date(2020, 5, 1, 12, 0, 0, 0, time.UTC),
+		Passwords:      counted,
 	}
 	for _, o := range opts {
 		o(&cfg)

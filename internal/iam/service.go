@@ -1,7 +1,9 @@
 // Package iam implements podid's IAM API: roles, customer managed policies
-// and their versions, attachments, inline policies, users, access keys and
+// and their versions, attachments, inline policies, users, access keys,
+// console passwords (login profiles) with the account password policy, and
 // OpenID Connect providers, with AWS's identifiers, ARNs, validation rules,
-// error codes and messages.
+// error codes and messages. CheckConsolePassword verifies a console
+// password for the web console's sign-in.
 //
 // The typed methods (CreateRole, GetPolicyVersion, …) take the caller from
 // the context (auth.PrincipalFrom), authorize it for the IAM action on the
@@ -20,6 +22,7 @@ import (
 	"github.com/podid/podid/internal/arn"
 	"github.com/podid/podid/internal/auth"
 	"github.com/podid/podid/internal/awsproto"
+	"github.com/podid/podid/internal/password"
 	"github.com/podid/podid/internal/policy"
 	"github.com/podid/podid/internal/store"
 )
@@ -42,6 +45,15 @@ type Invalidator interface {
 // Sealer seals secrets at rest. *secrets.Keyring implements it.
 type Sealer interface {
 	Seal(plaintext, ad []byte) ([]byte, error)
+}
+
+// PasswordHasher hashes and verifies console passwords. *password.Hasher
+// implements it; see package password for each method's contract.
+type PasswordHasher interface {
+	Hash(ctx context.Context, password string) (string, error)
+	Verify(ctx context.Context, encoded, password string) (bool, error)
+	VerifyDummy(ctx context.Context, password string) error
+	NeedsRehash(encoded string) bool
 }
 
 // Config configures the IAM service.
@@ -71,6 +83,10 @@ type Config struct {
 	TrustPolicyMaxSize int
 	// AccountCreated is the root user's CreateDate in GetUser (optional).
 	AccountCreated time.Time
+	// Passwords hashes and verifies IAM users' console passwords (nil: a
+	// *password.Hasher with password.DefaultParams, as many hashes at once
+	// as GOMAXPROCS).
+	Passwords PasswordHasher
 	// AllowHTTPLoopbackIssuers accepts http:// OIDC provider URLs whose
 	// host is a loopback address or "localhost" (local mode: the issuers
 	// of podid dev's hosted clusters). AWS accepts only https.
@@ -88,6 +104,7 @@ type Service struct {
 	validate  func(doc string, kind policy.Kind) error
 	trustMax  int
 	created   time.Time
+	passwords PasswordHasher
 	// allowHTTPLoopbackIssuers accepts http loopback OIDC provider URLs.
 	allowHTTPLoopbackIssuers bool
 	handlers                 map[string]queryHandler
@@ -115,6 +132,7 @@ func New(cfg Config) (*Service, error) {
 		validate:  cfg.ValidatePolicy,
 		trustMax:  cfg.TrustPolicyMaxSize,
 		created:   cfg.AccountCreated,
+		passwords: cfg.Passwords,
 
 		allowHTTPLoopbackIssuers: cfg.AllowHTTPLoopbackIssuers,
 	}
@@ -123,6 +141,13 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.passwords == nil {
+		h, err := password.New(password.DefaultParams(), 0)
+		if err != nil {
+			return nil, fmt.Errorf("iam: password hasher: %w", err)
+		}
+		s.passwords = h
 	}
 	s.handlers = s.queryHandlers()
 	maps.Copy(s.handlers, s.simulatorHandlers())

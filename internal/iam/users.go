@@ -304,7 +304,8 @@ func (s *Service) ListUsers(ctx context.Context, in *ListUsersInput) (*ListUsers
 	return out, nil
 }
 
-// DeleteUser deletes a user that has no policies or access keys left.
+// DeleteUser deletes a user that has no login profile, policies or access
+// keys left.
 func (s *Service) DeleteUser(ctx context.Context, in *DeleteUserInput) error {
 	s = s.forCaller(ctx)
 	var v violations
@@ -316,8 +317,12 @@ func (s *Service) DeleteUser(ctx context.Context, in *DeleteUserInput) error {
 		return err
 	}
 	return s.update(ctx, func(tx store.Tx) error {
-		if _, err := getUserTx(tx, s.account, in.UserName); err != nil {
+		u, err := getUserTx(tx, s.account, in.UserName)
+		if err != nil {
 			return err
+		}
+		if u.LoginProfile != nil {
+			return deleteConflict("Cannot delete entity, must delete login profile first.")
 		}
 		attached, err := tx.ListAttachedPolicies(store.KindUser, s.account, in.UserName, store.Page{Limit: 1})
 		if err != nil {

@@ -87,6 +87,15 @@ func tagsParam(p awsproto.Params, name, member string) ([]store.Tag, error) {
 	return tags, v.err()
 }
 
+// optBoolPtr decodes a boxed boolean: nil when absent.
+func optBoolPtr(p awsproto.Params, name string) (*bool, error) {
+	b, ok, err := p.Bool(name)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &b, nil
+}
+
 // paging decodes Marker and MaxItems.
 func paging(p awsproto.Params) (string, *int, error) {
 	n, err := optInt(p, "MaxItems")
@@ -177,6 +186,42 @@ func encodeTags(o *ListTagsOutput) any {
 
 func encodePolicy(o *PolicyOutput) any {
 	return &policyResult{Policy: toPolicyXML(o.Policy, false)}
+}
+
+func encodeLoginProfile(o *LoginProfileOutput) any {
+	lp := o.LoginProfile
+	return &loginProfileResult{LoginProfile: loginProfileXML{
+		UserName: lp.UserName, CreateDate: isoDate(lp.CreateDate), PasswordResetRequired: lp.PasswordResetRequired,
+	}}
+}
+
+func decodeUpdatePasswordPolicy(p awsproto.Params) (*UpdateAccountPasswordPolicyInput, error) {
+	in := &UpdateAccountPasswordPolicyInput{}
+	var err error
+	ints := []struct {
+		name string
+		dst  **int
+	}{{"MinimumPasswordLength", &in.MinimumPasswordLength}, {"MaxPasswordAge", &in.MaxPasswordAge}, {"PasswordReusePrevention", &in.PasswordReusePrevention}}
+	for _, f := range ints {
+		if *f.dst, err = optInt(p, f.name); err != nil {
+			return nil, err
+		}
+	}
+	bools := []struct {
+		name string
+		dst  *bool
+	}{
+		{"RequireSymbols", &in.RequireSymbols}, {"RequireNumbers", &in.RequireNumbers},
+		{"RequireUppercaseCharacters", &in.RequireUppercaseCharacters}, {"RequireLowercaseCharacters", &in.RequireLowercaseCharacters},
+		{"AllowUsersToChangePassword", &in.AllowUsersToChangePassword},
+	}
+	for _, f := range bools {
+		if *f.dst, err = optBool(p, f.name); err != nil {
+			return nil, err
+		}
+	}
+	in.HardExpiry, err = optBoolPtr(p, "HardExpiry")
+	return in, err
 }
 
 func encodeUser(o *UserOutput) any {
@@ -397,6 +442,36 @@ func (s *Service) queryHandlers() map[string]queryHandler {
 		"DeleteAccessKey": handleNoOutput(func(p awsproto.Params) (*DeleteAccessKeyInput, error) {
 			return &DeleteAccessKeyInput{UserName: p.Get("UserName"), AccessKeyID: p.Get("AccessKeyId")}, nil
 		}, s.DeleteAccessKey),
+
+		// Console passwords and the account password policy.
+		"CreateLoginProfile": handle(func(p awsproto.Params) (*CreateLoginProfileInput, error) {
+			reset, err := optBool(p, "PasswordResetRequired")
+			return &CreateLoginProfileInput{UserName: p.Get("UserName"), Password: p.Get("Password"), PasswordResetRequired: reset}, err
+		}, s.CreateLoginProfile, encodeLoginProfile),
+		"GetLoginProfile": handle(func(p awsproto.Params) (*LoginProfileInput, error) {
+			return &LoginProfileInput{UserName: p.Get("UserName")}, nil
+		}, s.GetLoginProfile, encodeLoginProfile),
+		"UpdateLoginProfile": handleNoOutput(func(p awsproto.Params) (*UpdateLoginProfileInput, error) {
+			reset, err := optBoolPtr(p, "PasswordResetRequired")
+			return &UpdateLoginProfileInput{UserName: p.Get("UserName"), Password: optString(p, "Password"), PasswordResetRequired: reset}, err
+		}, s.UpdateLoginProfile),
+		"DeleteLoginProfile": handleNoOutput(func(p awsproto.Params) (*LoginProfileInput, error) {
+			return &LoginProfileInput{UserName: p.Get("UserName")}, nil
+		}, s.DeleteLoginProfile),
+		"ChangePassword": handleNoOutput(func(p awsproto.Params) (*ChangePasswordInput, error) {
+			return &ChangePasswordInput{OldPassword: p.Get("OldPassword"), NewPassword: p.Get("NewPassword")}, nil
+		}, s.ChangePassword),
+		"UpdateAccountPasswordPolicy": handleNoOutput(decodeUpdatePasswordPolicy, s.UpdateAccountPasswordPolicy),
+		"GetAccountPasswordPolicy": func(ctx context.Context, _ awsproto.Params) (any, error) {
+			o, err := s.GetAccountPasswordPolicy(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return &getPasswordPolicyResult{PasswordPolicy: passwordPolicyXML(o.PasswordPolicy)}, nil
+		},
+		"DeleteAccountPasswordPolicy": func(ctx context.Context, _ awsproto.Params) (any, error) {
+			return nil, s.DeleteAccountPasswordPolicy(ctx)
+		},
 
 		// OpenID Connect providers.
 		"CreateOpenIDConnectProvider": handle(func(p awsproto.Params) (*CreateOpenIDConnectProviderInput, error) {

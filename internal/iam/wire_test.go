@@ -116,7 +116,7 @@ func between(s, from, to string) string {
 func TestActions(t *testing.T) {
 	env := newTestEnv(t)
 	got := env.svc.Actions()
-	if len(got) != 55 || got[0] != "AttachRolePolicy" || got[len(got)-1] != "UpdateRole" {
+	if len(got) != 63 || got[0] != "AttachRolePolicy" || got[len(got)-1] != "UpdateRole" {
 		t.Fatalf("Actions() = %d %v", len(got), got)
 	}
 	for _, a := range got {

@@ -175,14 +175,17 @@ type userXML struct {
 	UserID              string           `xml:"UserId"`
 	Arn                 string           `xml:"Arn"`
 	CreateDate          string           `xml:"CreateDate,omitempty"`
+	PasswordLastUsed    string           `xml:"PasswordLastUsed,omitempty"`
 	PermissionsBoundary *boundaryXML     `xml:"PermissionsBoundary,omitempty"`
 	Tags                *members[tagXML] `xml:"Tags,omitempty"`
 }
 
 // toUserXML renders a user; listed leaves out the boundary and tags, as
-// ListUsers does.
+// ListUsers does. PasswordLastUsed is the last console sign-in (kept
+// after the login profile is deleted, as IAM does), absent when there was
+// none.
 func toUserXML(u *store.User, listed bool) userXML {
-	x := userXML{Path: u.Path, UserName: u.Name, UserID: u.ID, Arn: u.ARN, CreateDate: isoDate(u.CreatedAt)}
+	x := userXML{Path: u.Path, UserName: u.Name, UserID: u.ID, Arn: u.ARN, CreateDate: isoDate(u.CreatedAt), PasswordLastUsed: isoDate(u.PasswordLastUsed)}
 	if !listed {
 		x.PermissionsBoundary = optionalBoundary(u.PermissionsBoundary)
 		x.Tags = optionalTags(u.Tags)
@@ -311,4 +314,35 @@ type getOIDCResult struct {
 
 type listOIDCResult struct {
 	OpenIDConnectProviderList members[oidcListEntryXML] `xml:"OpenIDConnectProviderList"`
+}
+
+type loginProfileXML struct {
+	UserName              string `xml:"UserName"`
+	CreateDate            string `xml:"CreateDate"`
+	PasswordResetRequired bool   `xml:"PasswordResetRequired"`
+}
+
+type loginProfileResult struct {
+	LoginProfile loginProfileXML `xml:"LoginProfile"`
+}
+
+// passwordPolicyXML is GetAccountPasswordPolicy's PasswordPolicy (field
+// for field PasswordPolicy, which converts to it): MaxPasswordAge,
+// PasswordReusePrevention and HardExpiry appear only when the policy sets
+// them.
+type passwordPolicyXML struct {
+	MinimumPasswordLength      int   `xml:"MinimumPasswordLength"`
+	RequireSymbols             bool  `xml:"RequireSymbols"`
+	RequireNumbers             bool  `xml:"RequireNumbers"`
+	RequireUppercaseCharacters bool  `xml:"RequireUppercaseCharacters"`
+	RequireLowercaseCharacters bool  `xml:"RequireLowercaseCharacters"`
+	AllowUsersToChangePassword bool  `xml:"AllowUsersToChangePassword"`
+	ExpirePasswords            bool  `xml:"ExpirePasswords"`
+	MaxPasswordAge             int   `xml:"MaxPasswordAge,omitempty"`
+	PasswordReusePrevention    int   `xml:"PasswordReusePrevention,omitempty"`
+	HardExpiry                 *bool `xml:"HardExpiry,omitempty"`
+}
+
+type getPasswordPolicyResult struct {
+	PasswordPolicy passwordPolicyXML `xml:"PasswordPolicy"`
 }

@@ -46,12 +46,12 @@ var services = []string{"internal/iam", "internal/sts", "internal/eks", "interna
 // authorization, policy engine, store and secrets.
 var serverSide = append([]string{
 	"internal/server", "internal/app", "internal/auth/...", "internal/policy",
-	"internal/store/...", "internal/secrets", "internal/sessiontoken", "internal/broker",
-	"internal/eks/issuer", "internal/gateway", "internal/agentinstall",
+	"internal/store/...", "internal/secrets", "internal/password", "internal/sessiontoken", "internal/broker",
+	"internal/eks/issuer", "internal/gateway", "internal/agentinstall", "internal/console",
 }, services...)
 
 // testOnly are packages only tests may import.
-var testOnly = []string{"internal/testclock", "internal/auth/authtest", "internal/store/storetest", "internal/store/postgres/pgtest", "internal/iam/iamsdktest", "internal/testtools"}
+var testOnly = []string{"internal/testclock", "internal/policy/vectortest", "internal/auth/authtest", "internal/store/storetest", "internal/store/postgres/pgtest", "internal/iam/iamsdktest", "internal/testtools"}
 
 // rules are docs/architecture.md's layering, one reason each.
 var rules = []rule{
@@ -79,7 +79,7 @@ var rules = []rule{
 		reason: "services and everything they use see the store only through the store.Store contract; only app and the CLI (the standalone gateway) choose a backend, through store/backend (services ↛ a store backend)",
 	},
 	{
-		from:   append([]string{"internal/auth", "internal/sessiontoken", "internal/broker", "internal/gateway", "internal/explain", "internal/eks/...", "internal/server", "internal/awsproto", "internal/policy"}, services...),
+		from:   append([]string{"internal/auth", "internal/sessiontoken", "internal/broker", "internal/gateway", "internal/explain", "internal/eks/...", "internal/server", "internal/awsproto", "internal/policy", "internal/console"}, services...),
 		deny:   []string{"internal/store/sqlite", "internal/store/postgres/...", "internal/store/backend"},
 		reason: "no service reaches a store backend even indirectly (services ↛ a store backend)",
 	},
@@ -88,6 +88,11 @@ var rules = []rule{
 		direct: true,
 		deny:   services,
 		reason: "the AWS services do not call each other; internal/app wires them together through the interfaces each declares (one service, one package)",
+	},
+	{
+		from:   append([]string{"internal/server", "internal/auth/...", "internal/policy", "internal/store/...", "internal/audit", "internal/explain", "internal/broker", "internal/gateway"}, services...),
+		deny:   []string{"internal/console"},
+		reason: "the console is an edge beside the API: it calls the services as any client would (in process, as the signed-in principal), and nothing below it knows it exists (services ↛ console)",
 	},
 	{
 		from:   []string{"internal/agent", "internal/webhook", "internal/local", "internal/podidclient", "internal/k8s", "internal/kubeapi", "internal/eks/feed"},
@@ -110,9 +115,9 @@ var rules = []rule{
 		reason:    "a backend implements the contract and nothing more: no policy, no services, no secrets handling",
 	},
 	{
-		from:      []string{"internal/arn", "internal/ids", "internal/awscreds", "internal/sharedcreds", "internal/cputime", "internal/testclock", "internal/testtools", "internal/eks/feed", "internal/podidclient", "internal/version", "internal/image"},
+		from:      []string{"internal/arn", "internal/ids", "internal/awscreds", "internal/sharedcreds", "internal/cputime", "internal/testclock", "internal/testtools", "internal/eks/feed", "internal/podidclient", "internal/version", "internal/image", "internal/password"},
 		allowOnly: []string{"internal/arn", "internal/ids"},
-		reason:    "foundations: ARNs, identifiers, credential files, clocks, the feed's wire format, the build's identity and the image builder depend on no other podid package",
+		reason:    "foundations: ARNs, identifiers, credential files, clocks, the feed's wire format, the build's identity, the image builder and password hashing depend on no other podid package",
 	},
 	{
 		from:   []string{"cmd/...", "internal/..."},

@@ -1,13 +1,13 @@
 package policy
 
 import (
-	"encoding/json"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/podid/podid/internal/policy/vectortest"
 )
 
 // seedDocs returns every policy document of the test data: the seed corpus
@@ -22,32 +22,20 @@ func seedDocs(tb testing.TB) []string {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			docs = append(docs, policyText(vf.Policies[n]))
+			docs = append(docs, vectortest.PolicyText(vf.Policies[n]))
 		}
 		for _, c := range vf.Cases {
 			if c.Policy != nil {
-				docs = append(docs, policyText(c.Policy))
+				docs = append(docs, vectortest.PolicyText(c.Policy))
 			}
 			if c.Condition != nil {
-				docs = append(docs, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":`+string(c.Condition)+`}]}`)
+				docs = append(docs, vectortest.ConditionPolicy("", c.Condition))
 			}
 		}
 	}
-	paths, err := filepath.Glob("testdata/validate/*.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		var vf validateFile
-		if err := json.Unmarshal(raw, &vf); err != nil {
-			tb.Fatal(err)
-		}
+	for _, vf := range loadValidateFiles(tb) {
 		for _, c := range vf.Cases {
-			docs = append(docs, policyText(c.Doc))
+			docs = append(docs, c.Document())
 		}
 	}
 	raw, err := os.ReadFile("testdata/appendix_a.json")

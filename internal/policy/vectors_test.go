@@ -1,103 +1,32 @@
 package policy
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
+
+	"github.com/podid/podid/internal/policy/vectortest"
 )
 
-// Evaluation vectors live in testdata/vectors/*.json. A file holds named
-// policies, defaults and cases; a case overrides the defaults field by
-// field (context keys merge; a null value removes a key).
-type vectorFile struct {
-	Description string                     `json:"description"`
-	Policies    map[string]json.RawMessage `json:"policies"`
-	Defaults    vectorCase                 `json:"defaults"`
-	Cases       []vectorCase               `json:"cases"`
-}
+// The vectors (testdata/vectors/*.json and testdata/validate/*.json) are
+// read and their defaults applied by package vectortest, which the
+// end-to-end tests share.
 
-type vectorSet struct {
-	Identity []string `json:"identity"`
-	Resource string   `json:"resource"`
-	Trust    bool     `json:"trust"`
-	Boundary string   `json:"boundary"`
-	Session  []string `json:"session"`
-}
-
-type vectorPrincipal struct {
-	Type          string `json:"type"`
-	ARN           string `json:"arn"`
-	Account       string `json:"account"`
-	Role          string `json:"role"`
-	CanonicalUser string `json:"canonicalUser"`
-}
-
-type vectorTrace struct {
-	Layer     string `json:"layer"`
-	Policy    int    `json:"policy"`
-	Statement int    `json:"statement"`
-	Matched   *bool  `json:"matched"`
-	Mismatch  string `json:"mismatch"`
-	Key       string `json:"key"`
-	Operator  string `json:"operator"`
-	Principal string `json:"principal"`
-}
-
-type vectorCase struct {
-	Name            string                     `json:"name"`
-	Rule            string                     `json:"rule"`
-	Set             *vectorSet                 `json:"set"`
-	Policy          json.RawMessage            `json:"policy"`
-	Condition       json.RawMessage            `json:"condition"`
-	Version         string                     `json:"version"`
-	Principal       *vectorPrincipal           `json:"principal"`
-	Action          string                     `json:"action"`
-	Resource        string                     `json:"resource"`
-	ResourceAccount string                     `json:"resourceAccount"`
-	Context         map[string]json.RawMessage `json:"context"`
-	Expect          string                     `json:"expect"`
-	By              string                     `json:"by"`
-	Statement       *int                       `json:"statement"`
-	Message         string                     `json:"message"`
-	Explain         []vectorTrace              `json:"explain"`
-}
-
-func loadVectorFiles(t testing.TB) map[string]*vectorFile {
+func loadVectorFiles(t testing.TB) []*vectortest.File {
 	t.Helper()
-	paths, err := filepath.Glob("testdata/vectors/*.json")
+	files, err := vectortest.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make(map[string]*vectorFile, len(paths))
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		var vf vectorFile
-		if err := dec.Decode(&vf); err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		out[filepath.Base(p)] = &vf
-	}
-	return out
+	return files
 }
 
-// policyText returns a policy's text: a JSON string is taken as the
-// document itself, anything else is the document.
-func policyText(raw json.RawMessage) string {
-	var s string
-	if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
-		return s
+func loadValidateFiles(t testing.TB) []*vectortest.ValidateFile {
+	t.Helper()
+	files, err := vectortest.LoadValidate()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return string(raw)
+	return files
 }
 
 func parsePrincipalType(s string) (PrincipalType, error) {
@@ -142,160 +71,71 @@ func parsePolicyType(s string) (PolicyType, error) {
 
 // resolved is a vector case made concrete.
 type resolved struct {
-	name string
-	vc   vectorCase
-	set  *Set
-	req  *Request
+	vc  vectortest.Case
+	set *Set
+	req *Request
 }
 
-func resolveCase(vf *vectorFile, c vectorCase, eng *Engine) (*resolved, error) {
-	d := vf.Defaults
-	if c.Set == nil && c.Policy == nil && c.Condition == nil {
-		c.Set, c.Policy, c.Condition = d.Set, d.Policy, d.Condition
-	}
-	if c.Version == "" {
-		c.Version = d.Version
-	}
-	if c.Principal == nil {
-		c.Principal = d.Principal
-	}
-	if c.Action == "" {
-		c.Action = d.Action
-	}
-	if c.Resource == "" {
-		c.Resource = d.Resource
-	}
-	if c.ResourceAccount == "" {
-		c.ResourceAccount = d.ResourceAccount
-	}
-	ctxVals := map[string]json.RawMessage{}
-	for k, v := range d.Context {
-		ctxVals[k] = v
-	}
-	for k, v := range c.Context {
-		if string(v) == "null" {
-			delete(ctxVals, k)
-			continue
-		}
-		ctxVals[k] = v
-	}
-	if c.Rule == "" {
-		return nil, fmt.Errorf("case has no rule")
-	}
-	if c.Expect == "" {
-		return nil, fmt.Errorf("case has no expect")
-	}
-
-	compile := func(name string) (*Compiled, error) {
-		raw, ok := vf.Policies[name]
-		if !ok {
-			return nil, fmt.Errorf("unknown policy %q", name)
-		}
-		cp, err := eng.Compile(policyText(raw))
-		if err != nil {
-			return nil, fmt.Errorf("policy %q: %w", name, err)
-		}
-		return cp, nil
-	}
-	set := &Set{}
-	switch {
-	case c.Condition != nil:
-		v := c.Version
-		if v == "" {
-			v = Version2012
-		}
-		doc := `{"Version":"` + v + `","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":` + string(c.Condition) + `}]}`
-		cp, err := eng.Compile(doc)
-		if err != nil {
-			return nil, err
-		}
-		set.Identity = []*Compiled{cp}
-	case c.Policy != nil:
-		cp, err := eng.Compile(policyText(c.Policy))
-		if err != nil {
-			return nil, err
-		}
-		set.Identity = []*Compiled{cp}
-	case c.Set != nil:
-		for _, n := range c.Set.Identity {
-			cp, err := compile(n)
-			if err != nil {
-				return nil, err
-			}
-			set.Identity = append(set.Identity, cp)
-		}
-		if c.Set.Resource != "" {
-			cp, err := compile(c.Set.Resource)
-			if err != nil {
-				return nil, err
-			}
-			set.Resource = cp
-		}
-		set.ResourceIsTrust = c.Set.Trust
-		if c.Set.Boundary != "" {
-			cp, err := compile(c.Set.Boundary)
-			if err != nil {
-				return nil, err
-			}
-			set.Boundary = cp
-		}
-		for _, n := range c.Set.Session {
-			cp, err := compile(n)
-			if err != nil {
-				return nil, err
-			}
-			set.Session = append(set.Session, cp)
-		}
-	default:
-		return nil, fmt.Errorf("case has no policies")
-	}
-
-	req := &Request{Action: c.Action, Resource: c.Resource, ResourceAccount: c.ResourceAccount, Context: NewContext()}
-	if c.Principal == nil {
-		return nil, fmt.Errorf("case has no principal")
-	}
-	pt, err := parsePrincipalType(c.Principal.Type)
+// resolveCase compiles a resolved vector's policies into a Set and builds
+// its Request.
+func resolveCase(vf *vectortest.File, c vectortest.Case, eng *Engine) (*resolved, error) {
+	r, err := vf.Resolve(c)
 	if err != nil {
 		return nil, err
 	}
-	req.Principal = Principal{Type: pt, ARN: c.Principal.ARN, AccountID: c.Principal.Account,
-		RoleARN: c.Principal.Role, CanonicalUser: c.Principal.CanonicalUser}
-	keys := make([]string, 0, len(ctxVals))
-	for k := range ctxVals {
-		keys = append(keys, k)
+	compile := func(doc string) (*Compiled, error) {
+		cp, err := eng.Compile(doc)
+		if err != nil {
+			return nil, fmt.Errorf("case %q: %w", c.Name, err)
+		}
+		return cp, nil
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		raw := ctxVals[k]
-		var one string
-		var many []string
-		switch {
-		case json.Unmarshal(raw, &one) == nil:
-			req.Context.Set(k, one)
-		case json.Unmarshal(raw, &many) == nil:
-			req.Context.Set(k, many...)
-		default:
-			return nil, fmt.Errorf("context %q: want string or list of strings", k)
+	set := &Set{ResourceIsTrust: r.Trust}
+	for _, doc := range r.Identity {
+		cp, err := compile(doc)
+		if err != nil {
+			return nil, err
+		}
+		set.Identity = append(set.Identity, cp)
+	}
+	if r.ResourcePolicy != "" {
+		if set.Resource, err = compile(r.ResourcePolicy); err != nil {
+			return nil, err
 		}
 	}
-	return &resolved{name: c.Name, vc: c, set: set, req: req}, nil
+	if r.Boundary != "" {
+		if set.Boundary, err = compile(r.Boundary); err != nil {
+			return nil, err
+		}
+	}
+	for _, doc := range r.Session {
+		cp, err := compile(doc)
+		if err != nil {
+			return nil, err
+		}
+		set.Session = append(set.Session, cp)
+	}
+	pr := r.Case.Principal
+	pt, err := parsePrincipalType(pr.Type)
+	if err != nil {
+		return nil, err
+	}
+	req := &Request{Action: r.Case.Action, Resource: r.Case.Resource, ResourceAccount: r.Case.ResourceAccount, Context: NewContext(),
+		Principal: Principal{Type: pt, ARN: pr.ARN, AccountID: pr.Account, RoleARN: pr.Role, CanonicalUser: pr.CanonicalUser}}
+	for _, e := range r.Context {
+		req.Context.Set(e.Key, e.Values...)
+	}
+	return &resolved{vc: r.Case, set: set, req: req}, nil
 }
 
 func TestVectors(t *testing.T) {
-	files := loadVectorFiles(t)
 	eng := NewEngine(0)
 	total := 0
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, fn := range names {
-		vf := files[fn]
+	for _, vf := range loadVectorFiles(t) {
 		seen := map[string]bool{}
 		for i, c := range vf.Cases {
 			total++
-			name := fmt.Sprintf("%s/%03d_%s", strings.TrimSuffix(fn, ".json"), i, c.Name)
+			name := fmt.Sprintf("%s/%03d_%s", vf.Name, i, c.Name)
 			if seen[c.Name] {
 				t.Errorf("%s: duplicate case name", name)
 			}
@@ -379,26 +219,6 @@ func checkVector(t *testing.T, r *resolved) {
 	}
 }
 
-// Validation vectors live in testdata/validate/*.json.
-type validateFile struct {
-	Description string         `json:"description"`
-	Cases       []validateCase `json:"cases"`
-}
-
-type validateCase struct {
-	Name      string          `json:"name"`
-	Rule      string          `json:"rule"`
-	Kind      string          `json:"kind"`
-	Kinds     []string        `json:"kinds"`
-	Doc       json.RawMessage `json:"doc"`
-	Valid     bool            `json:"valid"`
-	Code      string          `json:"code"`
-	Message   string          `json:"message"`
-	Exists    []string        `json:"exists"`
-	TrustMax  int             `json:"trustMax"`
-	Partition string          `json:"partition"`
-}
-
 func parseKind(s string) (Kind, error) {
 	for k := KindManaged; k <= KindBoundary; k++ {
 		if k.String() == s {
@@ -409,28 +229,11 @@ func parseKind(s string) (Kind, error) {
 }
 
 func TestValidateVectors(t *testing.T) {
-	paths, err := filepath.Glob("testdata/validate/*.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	total := 0
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		var vf validateFile
-		if err := dec.Decode(&vf); err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		base := strings.TrimSuffix(filepath.Base(p), ".json")
+	for _, vf := range loadValidateFiles(t) {
+		base := vf.Name
 		for i, c := range vf.Cases {
-			kinds := c.Kinds
-			if c.Kind != "" {
-				kinds = append(kinds, c.Kind)
-			}
+			kinds := c.AllKinds()
 			if len(kinds) == 0 {
 				t.Errorf("%s/%s: no kind", base, c.Name)
 			}
@@ -456,7 +259,7 @@ func TestValidateVectors(t *testing.T) {
 							return false
 						}
 					}
-					doc := policyText(c.Doc)
+					doc := c.Document()
 					err = ValidateWith(doc, kind, opts)
 					if c.Valid {
 						if err != nil {

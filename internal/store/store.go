@@ -103,6 +103,13 @@ type Tx interface {
 	DeleteUser(account, name string) error
 	ListUsers(account, pathPrefix string, p Page) ([]*User, error)
 
+	// Account password policies (UpdateAccountPasswordPolicy), one per
+	// account ID. PutPasswordPolicy inserts or replaces by AccountID;
+	// Get and Delete return ErrNotFound when the account has none.
+	GetPasswordPolicy(accountID string) (*PasswordPolicy, error)
+	PutPasswordPolicy(p *PasswordPolicy) error
+	DeletePasswordPolicy(accountID string) error
+
 	// Access keys, sorted by ID (IDs are unique across accounts). UserName
 	// is empty for the account root; a user's key has its user's account.
 	// ListAccessKeys lists the keys of account's user userName (of the
@@ -262,6 +269,49 @@ type User struct {
 	PermissionsBoundary string
 	Tags                []Tag
 	CreatedAt           time.Time
+	// LoginProfile is the user's console password (CreateLoginProfile);
+	// nil when the user has none. CreateUser and UpdateUser store it with
+	// the user, so it moves with the user.
+	LoginProfile *LoginProfile
+	// PasswordLastUsed is the user's last console sign-in (zero when
+	// never); it outlives the login profile, as GetUser shows it.
+	PasswordLastUsed time.Time
+}
+
+// LoginProfile is an IAM user's console password. The password itself is
+// never stored: PasswordHash is its memory-hard hash as package password
+// encodes it (algorithm, parameters and salt included).
+type LoginProfile struct {
+	PasswordHash string `json:"h"`
+	// CreatedAt is when the profile was created (GetLoginProfile's
+	// CreateDate); PasswordSetAt when the current password was set (the
+	// password policy's MaxPasswordAge counts from it).
+	CreatedAt     time.Time `json:"c"`
+	PasswordSetAt time.Time `json:"s"`
+	// ResetRequired makes the user set a new password at the next sign-in.
+	ResetRequired bool `json:"r,omitempty"`
+	// PreviousHashes are the hashes of earlier passwords, newest first
+	// (PasswordReusePrevention), at most MaxPasswordHistory of them.
+	PreviousHashes []string `json:"p,omitempty"`
+}
+
+// MaxPasswordHistory is how many earlier password hashes a LoginProfile
+// keeps: IAM's largest PasswordReusePrevention (24) less the current one.
+const MaxPasswordHistory = 23
+
+// PasswordPolicy is an account's password policy for IAM users' console
+// passwords, field for field as UpdateAccountPasswordPolicy sets it.
+type PasswordPolicy struct {
+	AccountID                  string
+	MinimumPasswordLength      int
+	RequireSymbols             bool
+	RequireNumbers             bool
+	RequireUppercaseCharacters bool
+	RequireLowercaseCharacters bool
+	AllowUsersToChangePassword bool
+	MaxPasswordAge             int   // days; 0: passwords never expire
+	PasswordReusePrevention    int   // 0: reuse allowed
+	HardExpiry                 *bool // nil when the request left it out
 }
 
 // AccessKey is a long-term access key. SealedSecret is the secret access key

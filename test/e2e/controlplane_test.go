@@ -51,6 +51,27 @@ type cpOptions struct {
 	realNode  bool
 }
 
+// host is the API server's address: loopback, or with a real node the
+// node's address, which pods reach (the kubernetes Service's endpoint
+// through kube-proxy) and a loopback advertise address would not be.
+func (o cpOptions) host() string {
+	if o.realNode {
+		return realNodeIP
+	}
+	return "127.0.0.1"
+}
+
+// serviceRange is the Services' ClusterIP range: a setting only with kwok;
+// with a real node, TEST-NET-3, which the node routes to a link of its own
+// so that a ClusterIP kube-proxy has not (yet) programmed goes nowhere
+// (10.0.0.0/24 would follow the machine's default route off the machine).
+func (o cpOptions) serviceRange() string {
+	if o.realNode {
+		return realNodeServiceNet
+	}
+	return "10.0.0.0/24"
+}
+
 // k8sBin builds (once, cached) the Kubernetes binaries and returns their directory.
 func k8sBin(t *testing.T) string {
 	t.Helper()
@@ -79,7 +100,7 @@ func startControlPlaneWith(t *testing.T, o cpOptions) *controlPlane {
 	cp := &controlPlane{Dir: t.TempDir(), Token: "podid-e2e-admin-token", logs: map[string]*bytes.Buffer{}}
 	dir := cp.Dir
 	etcdPort, etcdPeer, apiPort, cmPort, schedPort := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
-	cp.URL = fmt.Sprintf("https://127.0.0.1:%d", apiPort)
+	cp.URL = fmt.Sprintf("https://%s:%d", o.host(), apiPort)
 	cp.Issuer = cp.URL
 
 	// Serving certificate (IP SAN 127.0.0.1) and service-account keys.
@@ -112,7 +133,10 @@ current-context: e2e
 	cp.run(t, "kube-apiserver", filepath.Join(bin, "kube-apiserver"),
 		fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", etcdPort),
 		fmt.Sprintf("--secure-port=%d", apiPort),
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--bind-address="+o.host(), "--advertise-address="+o.host(),
+		// Webhooks are called at their Service's endpoints (the pod's
+		// address), not through a ClusterIP.
+		fmt.Sprintf("--enable-aggregator-routing=%t", o.realNode),
 		"--tls-cert-file="+filepath.Join(dir, "apiserver.crt"), "--tls-private-key-file="+filepath.Join(dir, "apiserver.key"),
 		"--client-ca-file="+cp.CAFile,
 		"--service-account-key-file="+filepath.Join(dir, "sa.pub"),
@@ -120,7 +144,7 @@ current-context: e2e
 		"--service-account-issuer="+cp.Issuer,
 		"--token-auth-file="+filepath.Join(dir, "tokens.csv"),
 		"--authorization-mode=RBAC",
-		"--service-cluster-ip-range=10.0.0.0/24",
+		"--service-cluster-ip-range="+o.serviceRange(),
 		"--enable-admission-plugins=MutatingAdmissionWebhook",
 		"--kubelet-preferred-address-types=InternalIP",
 		"--cert-dir="+filepath.Join(dir, "certs"))
@@ -263,7 +287,9 @@ func write(t *testing.T, dir, name string, b []byte) string {
 	return p
 }
 
-// selfSignedServing returns a CA and a serving certificate for 127.0.0.1.
+// selfSignedServing returns a CA and a serving certificate for 127.0.0.1,
+// the real node's address and the kubernetes Service's ClusterIP (what
+// in-cluster clients dial).
 func selfSignedServing(t *testing.T) (caPEM, certPEM, keyPEM []byte) {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -281,7 +307,7 @@ func selfSignedServing(t *testing.T) (caPEM, certPEM, keyPEM []byte) {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost", "kubernetes.default.svc"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(realNodeIP), net.ParseIP("10.0.0.1"), net.ParseIP(realNodeKubernetesIP)}, DNSNames: []string{"localhost", "kubernetes.default.svc"},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)

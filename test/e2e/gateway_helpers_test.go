@@ -192,15 +192,22 @@ type gatewayProc struct {
 // S3RVER/S3RVER (dynalite accepts any key).
 func startGateway(t *testing.T, s *server, args ...string) *gatewayProc {
 	t.Helper()
+	return startGatewayOn(t, s, "127.0.0.1", args...)
+}
+
+// startGatewayOn is startGateway listening on host (a loopback address, or
+// an address on a link the test created).
+func startGatewayOn(t *testing.T, s *server, host string, args ...string) *gatewayProc {
+	t.Helper()
 	port := freePort(t)
 	audit := filepath.Join(t.TempDir(), "audit.jsonl")
-	full := append([]string{"gateway", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", s.DataDir,
+	full := append([]string{"gateway", "--listen", fmt.Sprintf("%s:%d", host, port), "--data-dir", s.DataDir,
 		"--account-id", s.AccountID, "--region", s.Region, "--gateway-audit-log", audit, "--log-level", "debug"}, args...)
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"AWS_ACCESS_KEY_ID=" + s3rverCreds, "AWS_SECRET_ACCESS_KEY=" + s3rverCreds}
 	p := startProc(t, "podid gateway", env, podidBin, full...)
 	via := *s
-	via.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	via.URL = fmt.Sprintf("http://%s:%d", host, port)
 	waitHTTP(t, "podid gateway", via.URL, p)
 	return &gatewayProc{via: &via, audit: auditLog(audit), logs: p}
 }

@@ -82,9 +82,16 @@ func startServerEnv(t *testing.T, env []string, extraArgs ...string) *server {
 // startServerIn is startServerEnv on a given data directory.
 func startServerIn(t *testing.T, dataDir string, env []string, extraArgs ...string) *server {
 	t.Helper()
+	return startServerOn(t, "127.0.0.1", dataDir, env, extraArgs...)
+}
+
+// startServerOn is startServerIn listening on host (a loopback address, or
+// an address on a link the test created).
+func startServerOn(t *testing.T, host, dataDir string, env []string, extraArgs ...string) *server {
+	t.Helper()
 	port := freePort(t)
-	s := &server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), DataDir: dataDir, AccountID: "123456789012", Region: "us-west-2", logs: &syncBuffer{}}
-	args := append([]string{"server", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", dataDir,
+	s := &server{URL: fmt.Sprintf("http://%s:%d", host, port), DataDir: dataDir, AccountID: "123456789012", Region: "us-west-2", logs: &syncBuffer{}}
+	args := append([]string{"server", "--listen", fmt.Sprintf("%s:%d", host, port), "--data-dir", dataDir,
 		"--account-id", s.AccountID, "--region", s.Region}, extraArgs...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, podidBin, args...)

@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -23,21 +21,8 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/podid/podid/internal/app"
+	"github.com/podid/podid/internal/policy/vectortest"
 )
-
-// validationCase is one vector of the policy engine's validation rules.
-type validationCase struct {
-	Name      string          `json:"name"`
-	Rule      string          `json:"rule"`
-	Kinds     []string        `json:"kinds"`
-	Doc       json.RawMessage `json:"doc"`
-	Message   string          `json:"message"`
-	Code      string          `json:"code"`
-	Valid     bool            `json:"valid"`
-	Exists    json.RawMessage `json:"exists"`
-	Partition string          `json:"partition"`
-	TrustMax  int             `json:"trustMax"`
-}
 
 // TestMalformedPolicyDocuments sends the validation vectors of the policy
 // engine to the running server with the Go SDK (CreatePolicy for managed
@@ -45,29 +30,28 @@ type validationCase struct {
 // message for each.
 func TestMalformedPolicyDocuments(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("../../internal/policy/testdata/validate/rules.json")
+	files, err := vectortest.LoadValidate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var file struct {
-		Cases []validationCase `json:"cases"`
+	var cases []vectortest.ValidateCase
+	for _, f := range files {
+		if f.Name == "rules" {
+			cases = f.Cases
+		}
 	}
-	if err := json.Unmarshal(raw, &file); err != nil {
-		t.Fatal(err)
+	if len(cases) == 0 {
+		t.Fatal("no validation vectors in rules.json")
 	}
 	s := startServer(t)
 	client := iam.NewFromConfig(s.goConfig(s.root()))
 	ctx := context.Background()
 	checked := 0
-	for i, c := range file.Cases {
-		if c.Valid || len(c.Exists) > 0 || c.Partition != "" || c.TrustMax != 0 {
+	for i, c := range cases {
+		if c.Valid || c.Exists != nil || c.Partition != "" || c.TrustMax != 0 {
 			continue
 		}
-		doc := string(c.Doc)
-		var str string
-		if json.Unmarshal(c.Doc, &str) == nil {
-			doc = str
-		}
+		doc := c.Document()
 		if strings.TrimSpace(doc) == "" {
 			continue // the API's length constraint answers before the policy grammar
 		}

@@ -15,9 +15,18 @@ import (
 // values.
 func renderChart(t *testing.T, sets ...string) string {
 	t.Helper()
+	return renderChartWith(t, nil, sets...)
+}
+
+// renderChartWith is renderChart with --set-string values too.
+func renderChartWith(t *testing.T, setStrings []string, sets ...string) string {
+	t.Helper()
 	args := []string{"run", "./render"}
 	for _, s := range sets {
 		args = append(args, "-set", s)
+	}
+	for _, s := range setStrings {
+		args = append(args, "-set-string", s)
 	}
 	cmd := exec.Command("go", args...)
 	cmd.Dir = "../helm"
@@ -36,8 +45,8 @@ func renderChart(t *testing.T, sets ...string) string {
 // agent adds both addresses itself, to a link that exists on this kernel).
 // `aws eks create-addon` adopts it and `aws eks wait addon-active` sees it
 // ACTIVE. The server runs beside the node (server.enabled=false) and
-// register-self runs as the chart's Job would; the webhook and the Job need
-// pods to reach the API server through a kube-proxy, not part of this test.
+// register-self runs as the chart's Job would. The webhook, with pods
+// reaching Services through kube-proxy, is TestRealNodeWorkshop's.
 func TestRealNodeAgentFromChart(t *testing.T) {
 	n := startRealNode(t)
 	cp := n.cp
@@ -50,7 +59,8 @@ func TestRealNodeAgentFromChart(t *testing.T) {
 	const cluster = "e2e"
 	repo, tag, _ := strings.Cut(img.Ref, ":")
 	manifest := renderChart(t, "clusterName="+cluster, "image.repository="+repo, "image.tag="+tag, "image.pullPolicy=Never",
-		"server.enabled=false", "server.url="+s.URL, "webhook.enabled=false", "register.enabled=false")
+		"server.enabled=false", "server.url="+s.URL, "webhook.enabled=false", "register.enabled=false",
+		"agent.extraArgs={--metrics-address=127.0.0.1}") // no test listener beyond loopback and the test's links
 	// Register the cluster and create the agent's scoped credentials, as
 	// the chart's Job would (its pod would need to reach the API server
 	// through the kubernetes Service; here it runs beside the node).

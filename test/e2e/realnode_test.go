@@ -22,12 +22,21 @@ import (
 // needs restrict_oom_score_adj here, dummy links do not exist, one node per
 // machine at a time.
 const (
-	realNodeName    = "podid-node"
-	realNodeIP      = "192.0.2.2" // TEST-NET-1, on a link the test creates
-	realNodeLink    = "podid-node0"
-	realNodeCNI     = "podid-cni0"
-	realNodeSubnet  = "10.244.77.0/24"
-	realNodeSubnet6 = "fd00:77::/64"
+	realNodeName = "podid-node"
+	// realNodeIP is TEST-NET-2, on a link the test creates. Not TEST-NET-1:
+	// machines of this kind have 192.0.2.2/24 on eth0 (gateway 192.0.2.1),
+	// and a second route for that subnet would take the machine's
+	// traffic. startRealNode refuses an address the machine already has.
+	realNodeIP  = "198.51.100.2"
+	realNodeNet = "198.51.100.0/24"
+	// realNodeServiceNet holds the Services' ClusterIPs (TEST-NET-3),
+	// routed to the node's link; the kubernetes Service is its first.
+	realNodeServiceNet   = "203.0.113.0/24"
+	realNodeKubernetesIP = "203.0.113.1"
+	realNodeLink         = "podid-node0"
+	realNodeCNI          = "podid-cni0"
+	realNodeSubnet       = "10.244.77.0/24"
+	realNodeSubnet6      = "fd00:77::/64"
 	// agentLink stands in for EKS's dummy link pod-id-link0: this kernel
 	// has no dummy links, so the test makes it a port-less bridge, which
 	// the agent finds and adds its addresses to.
@@ -62,8 +71,10 @@ type realNode struct {
 	rootDir string // the kubelet's --root-dir
 }
 
-// startRealNode starts a control plane and a real node, with podid's image
-// and the pause image imported. Everything it creates on the machine is
+// startRealNode starts a control plane (its API server on the node's
+// address, where pods reach it through the kubernetes Service) and a real
+// node, with podid's image and the pause image imported, kube-proxy, and a
+// cluster DNS for Service names (startClusterDNS). Everything it creates on the machine is
 // removed when the test ends; it holds a file lock so that node tests never
 // overlap.
 func startRealNode(t *testing.T) *realNode {
@@ -83,12 +94,24 @@ func startRealNode(t *testing.T) *realNode {
 	snap := snapshotHostState()
 	t.Cleanup(func() { n.cleanup(t, snap) })
 
-	// The node's address on a port-less bridge (no dummy links here).
+	// The node's address on a port-less bridge (no dummy links here), in
+	// a subnet the machine does not use.
+	for _, ip := range []string{realNodeIP, realNodeKubernetesIP} {
+		if out := runCmd(t, "ip", "-o", "route", "show", "to", "match", ip); strings.Contains(out, realNodeNet) || strings.Contains(out, realNodeServiceNet) || strings.Contains(out, ip) {
+			t.Fatalf("this machine already routes %s (%s): the real node needs subnets of its own", ip, strings.TrimSpace(out))
+		}
+	}
 	runCmd(t, "ip", "link", "add", realNodeLink, "type", "bridge")
 	runCmd(t, "ip", "addr", "add", realNodeIP+"/24", "dev", realNodeLink)
 	runCmd(t, "ip", "link", "set", realNodeLink, "up")
+	// ClusterIPs go to the node's link, never the default route: before
+	// kube-proxy programs a Service (or for one it does not know), a
+	// connection to it fails here instead of leaving the machine. The
+	// route goes with the link.
+	runCmd(t, "ip", "route", "add", realNodeServiceNet, "dev", realNodeLink)
 
 	n.cp = startControlPlaneWith(t, cpOptions{realNode: true})
+	startClusterDNS(t, n.cp)
 
 	// containerd with its own root, state and socket; the CRI plugin with
 	// the local pause image, cgroupfs, the Debian CNI plugins and the one
@@ -154,7 +177,10 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 serializeImagePulls: false
 registerNode: true
-`, realNodeIP, n.sock)))
+syncFrequency: 10s
+clusterDNS: [%s]
+clusterDomain: %s
+`, realNodeIP, n.sock, realNodeIP, realNodeDomain)))
 	n.cp.run(t, "kubelet", filepath.Join(bin, "kubelet"),
 		"--config="+kcfg, "--kubeconfig="+n.cp.Kubeconfig, "--root-dir="+n.rootDir,
 		"--cert-dir="+filepath.Join(dir, "kubelet-pki"), "--hostname-override="+realNodeName, "--node-ip="+realNodeIP, "--v=1")
@@ -162,7 +188,32 @@ registerNode: true
 		out, _ := n.cp.kubectlOut("get", "node", realNodeName, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status} {.spec.taints}")
 		return out == "True "
 	})
+	n.startKubeProxy(t, bin)
 	return n
+}
+
+// startKubeProxy runs kube-proxy (iptables mode, from the same modules as
+// the control plane) so that pods reach Services: the kubernetes Service
+// (the webhook's and the Job's API access) and the chart's. It leaves the
+// machine's sysctls as they are (conntrack limits, route_localnet) and
+// serves NodePorts only on the node's address. The rules it writes go
+// with the node (cleanup restores the tables it found).
+func (n *realNode) startKubeProxy(t *testing.T, bin string) {
+	t.Helper()
+	n.cp.run(t, "kube-proxy", filepath.Join(bin, "kube-proxy"),
+		"--kubeconfig="+n.cp.Kubeconfig, "--hostname-override="+realNodeName, "--proxy-mode=iptables",
+		"--cluster-cidr="+realNodeSubnet, "--nodeport-addresses="+realNodeIP+"/32",
+		"--conntrack-max-per-core=0", "--conntrack-tcp-timeout-established=0", "--conntrack-tcp-timeout-close-wait=0",
+		"--iptables-localhost-nodeports=false",
+		// A pod reaching a Service whose endpoint is a pod on the same
+		// bridge gets its answer back through the host (un-NATed) whether
+		// or not bridged traffic passes iptables (br_netfilter).
+		"--masquerade-all",
+		fmt.Sprintf("--healthz-bind-address=127.0.0.1:%d", freePort(t)), fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", freePort(t)))
+	n.waitFor(t, time.Minute, "kube-proxy's rule for the kubernetes Service", func() bool {
+		out, _ := exec.Command("iptables", "-t", "nat", "-S", "KUBE-SERVICES").CombinedOutput()
+		return strings.Contains(string(out), "default/kubernetes:https")
+	})
 }
 
 // importImage imports an image archive into containerd's Kubernetes
@@ -225,15 +276,24 @@ func lockNode(t *testing.T) {
 // hostState is what existed on the machine before the node started, so
 // that cleanup removes only what the test added.
 type hostState struct {
-	entries map[string]map[string]bool // directory → names present before
+	entries  map[string]map[string]bool // directory → names present before
+	iptables map[string]string          // iptables-save and ip6tables-save output
 }
+
+// ipTables are the families whose rules the kubelet and kube-proxy write.
+var ipTables = []string{"iptables", "ip6tables"}
 
 // hostDirs are the machine-wide directories a kubelet, containerd and the
 // CNI plugins write to regardless of their own roots.
 var hostDirs = []string{"/var/lib/kubelet", "/var/log/pods", "/var/log/containers", "/var/lib/cni", "/var/lib/cni/results", "/run/netns", "/run/containerd", "/run/containerd/s", "/run/containerd/runc"}
 
 func snapshotHostState() hostState {
-	s := hostState{entries: map[string]map[string]bool{}}
+	s := hostState{entries: map[string]map[string]bool{}, iptables: map[string]string{}}
+	for _, ipt := range ipTables {
+		if out, err := exec.Command(ipt + "-save").Output(); err == nil {
+			s.iptables[ipt] = string(out)
+		}
+	}
 	for _, d := range hostDirs {
 		ents, err := os.ReadDir(d)
 		if err != nil {
@@ -285,6 +345,13 @@ func (n *realNode) cleanup(t *testing.T, before hostState) {
 	for _, l := range []string{realNodeCNI, realNodeLink, agentLink} {
 		exec.Command("ip", "link", "del", l).Run()
 	}
+	// The kubelet's and kube-proxy's rules (their chains in filter, nat
+	// and mangle): back to the tables as they were.
+	for ipt, saved := range before.iptables {
+		if err := restoreIPTables(ipt, saved); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// Machine-wide directories: remove what was not there before.
 	for i := len(hostDirs) - 1; i >= 0; i-- {
 		d := hostDirs[i]
@@ -310,6 +377,27 @@ func (n *realNode) cleanup(t *testing.T, before hostState) {
 	if err := errors.Join(errs...); err != nil {
 		t.Errorf("cleaning up the real node: %v", err)
 	}
+}
+
+// restoreIPTables puts back the rules saved (iptables-save output); a
+// table that did not exist then is emptied (its chains and rules removed).
+func restoreIPTables(ipt, saved string) error {
+	now, err := exec.Command(ipt + "-save").Output()
+	if err != nil {
+		return fmt.Errorf("%s-save: %w", ipt, err)
+	}
+	in := saved
+	for _, table := range []string{"filter", "nat", "mangle", "raw"} {
+		if strings.Contains(string(now), "*"+table+"\n") && !strings.Contains(saved, "*"+table+"\n") {
+			in += "*" + table + "\nCOMMIT\n"
+		}
+	}
+	cmd := exec.Command(ipt + "-restore")
+	cmd.Stdin = strings.NewReader(in)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s-restore: %w: %s", ipt, err, out)
+	}
+	return nil
 }
 
 // pidsWithArg lists processes whose command line contains arg.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/podid/podid/internal/policy/vectortest"
 )
 
 // simulatorProgram calls SimulateCustomPolicy with boto3 for every request
@@ -104,136 +106,47 @@ func TestSimulatorMatchesPolicyVectors(t *testing.T) {
 	}
 }
 
-// loadSimVectors resolves the policy engine's vectors (defaults merged as
-// internal/policy's vectors_test.go does) into SimulateCustomPolicy calls.
+// loadSimVectors resolves the policy engine's vectors (read and defaulted
+// by vectortest, as the engine's own tests read them) into
+// SimulateCustomPolicy calls.
 func loadSimVectors(t *testing.T) []simVector {
 	t.Helper()
-	paths, err := filepath.Glob("../../internal/policy/testdata/vectors/*.json")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no vectors: %v", err)
-	}
-	sort.Strings(paths)
-	type set struct {
-		Identity []string `json:"identity"`
-		Resource string   `json:"resource"`
-		Trust    bool     `json:"trust"`
-		Boundary string   `json:"boundary"`
-		Session  []string `json:"session"`
-	}
-	type principal struct {
-		Type          string `json:"type"`
-		ARN           string `json:"arn"`
-		Account       string `json:"account"`
-		Role          string `json:"role"`
-		CanonicalUser string `json:"canonicalUser"`
-	}
-	type vcase struct {
-		Name            string                     `json:"name"`
-		Set             *set                       `json:"set"`
-		Policy          json.RawMessage            `json:"policy"`
-		Condition       json.RawMessage            `json:"condition"`
-		Version         string                     `json:"version"`
-		Principal       *principal                 `json:"principal"`
-		Action          string                     `json:"action"`
-		Resource        string                     `json:"resource"`
-		ResourceAccount string                     `json:"resourceAccount"`
-		Context         map[string]json.RawMessage `json:"context"`
-		Expect          string                     `json:"expect"`
-	}
-	type vfile struct {
-		Policies map[string]json.RawMessage `json:"policies"`
-		Defaults vcase                      `json:"defaults"`
-		Cases    []vcase                    `json:"cases"`
-	}
-	text := func(raw json.RawMessage) string {
-		var s string
-		if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-		return string(raw)
+	files, err := vectortest.Load()
+	if err != nil {
+		t.Fatalf("vectors: %v", err)
 	}
 	decisions := map[string]string{"Allow": "allowed", "ExplicitDeny": "explicitDeny", "ImplicitDeny": "implicitDeny"}
 	var out []simVector
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var vf vfile
-		if err := json.Unmarshal(raw, &vf); err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		d := vf.Defaults
+	for _, vf := range files {
 		for _, c := range vf.Cases {
-			v := simVector{name: strings.TrimSuffix(filepath.Base(p), ".json") + "/" + c.Name, want: decisions[c.Expect]}
+			v := simVector{name: vf.Name + "/" + c.Name, want: decisions[c.Expect]}
 			if v.want == "" {
 				t.Fatalf("%s: expect %q", v.name, c.Expect)
 			}
-			if c.Set == nil && c.Policy == nil && c.Condition == nil {
-				c.Set, c.Policy, c.Condition = d.Set, d.Policy, d.Condition
+			r, err := vf.Resolve(c)
+			if err != nil {
+				t.Fatalf("%s: %v", v.name, err)
 			}
-			if c.Version == "" {
-				c.Version = d.Version
+			req := map[string]any{"ActionNames": []string{r.Case.Action}, "ResourceArns": []string{r.Case.Resource}}
+			if r.ResourcePolicy != "" {
+				req["ResourcePolicy"] = r.ResourcePolicy
 			}
-			if c.Principal == nil {
-				c.Principal = d.Principal
+			if r.Boundary != "" {
+				req["PermissionsBoundaryPolicyInputList"] = []string{r.Boundary}
 			}
-			if c.Action == "" {
-				c.Action = d.Action
-			}
-			if c.Resource == "" {
-				c.Resource = d.Resource
-			}
-			if c.ResourceAccount == "" {
-				c.ResourceAccount = d.ResourceAccount
-			}
-			ctxVals := map[string]json.RawMessage{}
-			for k, val := range d.Context {
-				ctxVals[k] = val
-			}
-			for k, val := range c.Context {
-				if string(val) == "null" {
-					delete(ctxVals, k)
-					continue
-				}
-				ctxVals[k] = val
-			}
-			req := map[string]any{"ActionNames": []string{c.Action}, "ResourceArns": []string{c.Resource}}
-			var identity []string
-			switch {
-			case c.Condition != nil:
-				ver := c.Version
-				if ver == "" {
-					ver = "2012-10-17"
-				}
-				identity = []string{`{"Version":"` + ver + `","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":` + string(c.Condition) + `}]}`}
-			case c.Policy != nil:
-				identity = []string{text(c.Policy)}
-			case c.Set != nil:
-				for _, n := range c.Set.Identity {
-					identity = append(identity, text(vf.Policies[n]))
-				}
-				if c.Set.Resource != "" {
-					req["ResourcePolicy"] = text(vf.Policies[c.Set.Resource])
-				}
-				if c.Set.Boundary != "" {
-					req["PermissionsBoundaryPolicyInputList"] = []string{text(vf.Policies[c.Set.Boundary])}
-				}
-				if len(c.Set.Session) > 0 {
-					v.reason = "session policies: the simulator has no parameter for a session's policies"
-				}
+			if len(r.Session) > 0 {
+				v.reason = "session policies: the simulator has no parameter for a session's policies"
 			}
 			// PolicyInputList is required; a caller with none (root, or a
 			// resource-policy-only case) gets a policy that allows nothing
 			// the vectors ask about.
+			identity := r.Identity
 			if len(identity) == 0 {
 				identity = []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"podid:NoAction","Resource":"arn:aws:podid:::none"}]}`}
 			}
 			req["PolicyInputList"] = identity
-			pr := c.Principal
+			pr := r.Case.Principal
 			switch {
-			case pr == nil:
-				t.Fatalf("%s: no principal", v.name)
 			case pr.CanonicalUser != "":
 				v.reason = "S3 canonical-user callers: CallerArn has no form for them"
 			case pr.Type == "assumed-role" && pr.Role != assumedRoleARN(pr.ARN):
@@ -242,36 +155,23 @@ func loadSimVectors(t *testing.T) []simVector {
 				v.reason = "a caller whose account differs from its ARN's"
 			}
 			req["CallerArn"] = pr.ARN
-			owner := c.ResourceAccount
+			owner := r.Case.ResourceAccount
 			if owner == "" {
 				owner = pr.Account
 			}
 			if owner != "" {
 				req["ResourceOwner"] = "arn:aws:iam::" + owner + ":root"
 			}
-			keys := make([]string, 0, len(ctxVals))
-			for k := range ctxVals {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
 			var entries []map[string]any
-			for _, k := range keys {
-				var one string
-				var many []string
-				var vals []string
+			for _, e := range r.Context {
 				typ := "string"
-				switch {
-				case json.Unmarshal(ctxVals[k], &one) == nil:
-					vals = []string{one}
-				case json.Unmarshal(ctxVals[k], &many) == nil:
-					vals, typ = many, "stringList"
-				default:
-					t.Fatalf("%s: context %s", v.name, k)
+				if e.List {
+					typ = "stringList"
 				}
-				if len(k) < 5 {
+				if len(e.Key) < 5 {
 					v.reason = "a condition key shorter than the 5 characters AWS's ContextKeyName allows"
 				}
-				entries = append(entries, map[string]any{"ContextKeyName": k, "ContextKeyValues": vals, "ContextKeyType": typ})
+				entries = append(entries, map[string]any{"ContextKeyName": e.Key, "ContextKeyValues": e.Values, "ContextKeyType": typ})
 			}
 			if entries != nil {
 				req["ContextEntries"] = entries

@@ -520,6 +520,14 @@ func TestAgentIdentity(t *testing.T) {
 			vols := dig(pod, "volumes").([]any)
 			job := dig(objs["Job/podid/podid-register"], "spec", "template", "spec", "containers").([]any)[0]
 			_, secretRole := objs["Role/kube-system/podid-register"]
+			// No mode falls back to the node's instance metadata.
+			if !strings.Contains(env, "map[name:AWS_EC2_METADATA_DISABLED value:true]") {
+				t.Errorf("agent env %s: want AWS_EC2_METADATA_DISABLED=true", env)
+			}
+			whEnv := fmt.Sprint(dig(objs["Deployment/podid/podid-webhook"], "spec", "template", "spec", "containers").([]any)[0].(map[string]any)["env"])
+			if !strings.Contains(whEnv, "map[name:AWS_EC2_METADATA_DISABLED value:true]") {
+				t.Errorf("webhook env %s: want AWS_EC2_METADATA_DISABLED=true", whEnv)
+			}
 			if c.auth == "token" {
 				src := dig(vols[0], "projected", "sources").([]any)[0]
 				if dig(src, "serviceAccountToken", "audience") != "podid.dev/agent" || dig(src, "serviceAccountToken", "expirationSeconds") != float64(3600) || dig(src, "serviceAccountToken", "path") != "token" {
@@ -535,7 +543,8 @@ func TestAgentIdentity(t *testing.T) {
 				return
 			}
 			if dig(vols[0], "secret", "secretName") != "podid-agent-credentials" || strings.Contains(args, "--identity-token-file") ||
-				!strings.Contains(env, "AWS_SHARED_CREDENTIALS_FILE") || !secretRole || !strings.Contains(fmt.Sprint(dig(job, "args")), "--agent-identity=false") {
+				!strings.Contains(env, "AWS_SHARED_CREDENTIALS_FILE") || !secretRole || !strings.Contains(fmt.Sprint(dig(job, "args")), "--agent-identity=false") ||
+				!strings.Contains(args, "--rotate-credentials") {
 				t.Errorf("secret mode: volumes %v args %s env %s role %v", vols, args, env, secretRole)
 			}
 		})

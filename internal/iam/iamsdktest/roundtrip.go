@@ -27,7 +27,8 @@ const (
 // RoundTrip runs every IAM operation podid serves with c, as the root of
 // account 123456789012 on an empty server, and checks each answer: roles,
 // managed policies and versions, inline policies, tags, boundaries, users,
-// access keys and OIDC providers, with AWS's error types and messages.
+// access keys, login profiles, the account password policy and OIDC
+// providers, with AWS's error types and messages.
 // createdAt says whether a creation time is right.
 func RoundTrip(t *testing.T, c *awsiam.Client, createdAt func(time.Time) bool) {
 	t.Helper()
@@ -252,6 +253,8 @@ func RoundTrip(t *testing.T, c *awsiam.Client, createdAt func(time.Time) bool) {
 	_, err = c.DeletePolicy(ctx, &awsiam.DeletePolicyInput{PolicyArn: up.Policy.Arn})
 	must(t, err)
 
+	loginProfiles(t, c, createdAt)
+
 	_, err = c.DeleteUser(ctx, &awsiam.DeleteUserInput{UserName: aws.String("alice")})
 	apiErr[*types.DeleteConflictException](t, err, "DeleteConflict", "Cannot delete entity, must delete access keys first.")
 	_, err = c.DeleteAccessKey(ctx, &awsiam.DeleteAccessKeyInput{UserName: aws.String("alice"), AccessKeyId: ck.AccessKey.AccessKeyId})
@@ -286,6 +289,67 @@ func RoundTrip(t *testing.T, c *awsiam.Client, createdAt func(time.Time) bool) {
 	must(t, err)
 	_, err = c.GetOpenIDConnectProvider(ctx, &awsiam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: co.OpenIDConnectProviderArn})
 	apiErr[*types.NoSuchEntityException](t, err, "NoSuchEntity", "OpenIDConnect Provider not found for arn arn:aws:iam::123456789012:oidc-provider/issuer.example.com/id/ABC")
+}
+
+// loginProfiles runs the console-password operations and the account
+// password policy on user alice, and leaves neither behind.
+func loginProfiles(t *testing.T, c *awsiam.Client, createdAt func(time.Time) bool) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := c.GetAccountPasswordPolicy(ctx, &awsiam.GetAccountPasswordPolicyInput{})
+	apiErr[*types.NoSuchEntityException](t, err, "NoSuchEntity", "The Password Policy with domain name 123456789012 cannot be found.")
+	_, err = c.UpdateAccountPasswordPolicy(ctx, &awsiam.UpdateAccountPasswordPolicyInput{
+		MinimumPasswordLength: aws.Int32(10), RequireNumbers: true, MaxPasswordAge: aws.Int32(30), PasswordReusePrevention: aws.Int32(3),
+	})
+	must(t, err)
+	gp, err := c.GetAccountPasswordPolicy(ctx, &awsiam.GetAccountPasswordPolicyInput{})
+	must(t, err)
+	if pp := gp.PasswordPolicy; aws.ToInt32(pp.MinimumPasswordLength) != 10 || !pp.RequireNumbers || pp.RequireSymbols || !pp.ExpirePasswords ||
+		aws.ToInt32(pp.MaxPasswordAge) != 30 || aws.ToInt32(pp.PasswordReusePrevention) != 3 || pp.HardExpiry != nil || pp.AllowUsersToChangePassword {
+		t.Fatalf("GetAccountPasswordPolicy = %+v", pp)
+	}
+	_, err = c.UpdateAccountPasswordPolicy(ctx, &awsiam.UpdateAccountPasswordPolicyInput{MinimumPasswordLength: aws.Int32(5)})
+	var generic smithy.APIError
+	if !errors.As(err, &generic) || generic.ErrorCode() != "ValidationError" ||
+		generic.ErrorMessage() != "1 validation error detected: Value '5' at 'minimumPasswordLength' failed to satisfy constraint: Member must have value greater than or equal to 6" {
+		t.Fatalf("MinimumPasswordLength 5: %v", err)
+	}
+
+	_, err = c.CreateLoginProfile(ctx, &awsiam.CreateLoginProfileInput{UserName: aws.String("alice"), Password: aws.String("no-digits-here")})
+	apiErr[*types.PasswordPolicyViolationException](t, err, "PasswordPolicyViolation", "Password should have at least one number")
+	clp, err := c.CreateLoginProfile(ctx, &awsiam.CreateLoginProfileInput{
+		UserName: aws.String("alice"), Password: aws.String("Console-Passw0rd"), PasswordResetRequired: true,
+	})
+	must(t, err)
+	if lp := clp.LoginProfile; aws.ToString(lp.UserName) != "alice" || lp.CreateDate == nil || !createdAt(*lp.CreateDate) || !lp.PasswordResetRequired {
+		t.Fatalf("CreateLoginProfile = %+v", lp)
+	}
+	_, err = c.CreateLoginProfile(ctx, &awsiam.CreateLoginProfileInput{UserName: aws.String("alice"), Password: aws.String("Console-Passw0rd")})
+	apiErr[*types.EntityAlreadyExistsException](t, err, "EntityAlreadyExists", "Login Profile for user alice already exists.")
+	_, err = c.UpdateLoginProfile(ctx, &awsiam.UpdateLoginProfileInput{UserName: aws.String("alice"), PasswordResetRequired: aws.Bool(false)})
+	must(t, err)
+	glp, err := c.GetLoginProfile(ctx, &awsiam.GetLoginProfileInput{UserName: aws.String("alice")})
+	must(t, err)
+	if lp := glp.LoginProfile; aws.ToString(lp.UserName) != "alice" || !lp.CreateDate.Equal(*clp.LoginProfile.CreateDate) || lp.PasswordResetRequired {
+		t.Fatalf("GetLoginProfile = %+v", lp)
+	}
+	_, err = c.UpdateLoginProfile(ctx, &awsiam.UpdateLoginProfileInput{UserName: aws.String("alice"), Password: aws.String("Console-Passw0rd")})
+	apiErr[*types.PasswordPolicyViolationException](t, err, "PasswordPolicyViolation", "Password should not be one of your 3 most recent passwords")
+	_, err = c.GetLoginProfile(ctx, &awsiam.GetLoginProfileInput{UserName: aws.String("ghost")})
+	apiErr[*types.NoSuchEntityException](t, err, "NoSuchEntity", "The user with name ghost cannot be found.")
+	_, err = c.ChangePassword(ctx, &awsiam.ChangePasswordInput{OldPassword: aws.String("Console-Passw0rd"), NewPassword: aws.String("Console-Passw0rd2")})
+	apiErr[*types.InvalidUserTypeException](t, err, "InvalidUserType", "Only IAM users can change their own password.")
+
+	_, err = c.DeleteUser(ctx, &awsiam.DeleteUserInput{UserName: aws.String("alice")})
+	apiErr[*types.DeleteConflictException](t, err, "DeleteConflict", "Cannot delete entity, must delete login profile first.")
+	_, err = c.DeleteLoginProfile(ctx, &awsiam.DeleteLoginProfileInput{UserName: aws.String("alice")})
+	must(t, err)
+	_, err = c.GetLoginProfile(ctx, &awsiam.GetLoginProfileInput{UserName: aws.String("alice")})
+	apiErr[*types.NoSuchEntityException](t, err, "NoSuchEntity", "Login Profile for User alice cannot be found.")
+	_, err = c.DeleteAccountPasswordPolicy(ctx, &awsiam.DeleteAccountPasswordPolicyInput{})
+	must(t, err)
+	_, err = c.DeleteAccountPasswordPolicy(ctx, &awsiam.DeleteAccountPasswordPolicyInput{})
+	apiErr[*types.NoSuchEntityException](t, err, "NoSuchEntity", "The Password Policy with domain name 123456789012 cannot be found.")
 }
 
 // apiErr checks that err is the modelled error type T with the given code and message.

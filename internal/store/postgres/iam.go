@@ -95,12 +95,12 @@ func (t *tx) ListRoles(account, pathPrefix string, p store.Page) ([]*store.Role,
 
 // ---- Users ----
 
-const userCols = `account, id, name, path, arn, permissions_boundary, tags, created_at`
+const userCols = `account, id, name, path, arn, permissions_boundary, tags, created_at, login_profile, password_last_used`
 
 const (
-	sqlUserInsert = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlUserInsert = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlUserGet    = `SELECT ` + userCols + ` FROM users WHERE account = ? AND lower(name) = lower(?::text)`
-	sqlUserUpdate = `UPDATE users SET name = ?, path = ?, arn = ?, permissions_boundary = ?, tags = ? WHERE id = ?`
+	sqlUserUpdate = `UPDATE users SET name = ?, path = ?, arn = ?, permissions_boundary = ?, tags = ?, login_profile = ?, password_last_used = ? WHERE id = ?`
 	sqlUserIDOf   = `SELECT id FROM users WHERE account = ? AND lower(name) = lower(?::text)`
 	sqlUserDelete = `DELETE FROM users WHERE account = ? AND lower(name) = lower(?::text)`
 	sqlUserList   = `SELECT ` + userCols + ` FROM users
@@ -109,16 +109,19 @@ const (
 
 func scanUser(sc scanner) (*store.User, error) {
 	var u store.User
-	var tags []byte
-	var created pgtype.Timestamptz
-	if err := sc.Scan(&u.Account, &u.ID, &u.Name, &u.Path, &u.ARN, &u.PermissionsBoundary, &tags, &created); err != nil {
+	var tags, login []byte
+	var created, lastUsed pgtype.Timestamptz
+	if err := sc.Scan(&u.Account, &u.ID, &u.Name, &u.Path, &u.ARN, &u.PermissionsBoundary, &tags, &created, &login, &lastUsed); err != nil {
 		return nil, err
 	}
 	var err error
 	if u.Tags, err = decTags(tags); err != nil {
 		return nil, err
 	}
-	u.CreatedAt = decTime(created)
+	if u.LoginProfile, err = decLoginProfile(login); err != nil {
+		return nil, err
+	}
+	u.CreatedAt, u.PasswordLastUsed = decTime(created), decTime(lastUsed)
 	return &u, nil
 }
 
@@ -131,7 +134,11 @@ func (t *tx) CreateUser(u *store.User) error {
 	if err != nil {
 		return fmt.Errorf("postgres: create user %q: %w", u.Name, err)
 	}
-	_, err = t.exec(sqlUserInsert, u.Account, u.ID, u.Name, u.Path, u.ARN, u.PermissionsBoundary, tags, encTime(u.CreatedAt))
+	login, err := encLoginProfile(u.LoginProfile)
+	if err != nil {
+		return fmt.Errorf("postgres: create user %q: %w", u.Name, err)
+	}
+	_, err = t.exec(sqlUserInsert, u.Account, u.ID, u.Name, u.Path, u.ARN, u.PermissionsBoundary, tags, encTime(u.CreatedAt), login, encTime(u.PasswordLastUsed))
 	return mapErr(err, "postgres: create user %q", u.Name)
 }
 
@@ -142,7 +149,7 @@ func (t *tx) GetUser(account, name string) (*store.User, error) {
 }
 
 // UpdateUser matches the user by ID (by Name when ID is empty) and replaces
-// Name, Path, ARN, PermissionsBoundary and Tags, so IAM's UpdateUser can
+// Name, Path, ARN, PermissionsBoundary, Tags, LoginProfile and PasswordLastUsed, so IAM's UpdateUser can
 // rename and move a user; access keys and policies follow. ID and CreatedAt
 // never change. Renaming onto a taken name is ErrConflict.
 func (t *tx) UpdateUser(u *store.User) error {
@@ -164,7 +171,11 @@ func (t *tx) UpdateUser(u *store.User) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	return t.execOne(what, sqlUserUpdate, u.Name, u.Path, u.ARN, u.PermissionsBoundary, tags, id)
+	login, err := encLoginProfile(u.LoginProfile)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return t.execOne(what, sqlUserUpdate, u.Name, u.Path, u.ARN, u.PermissionsBoundary, tags, login, encTime(u.PasswordLastUsed), id)
 }
 
 // DeleteUser deletes a user; ErrConflict while it has access keys or

@@ -46,6 +46,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RoleListing", testRoleListing},
 		{"Users", testUsers},
 		{"UserListing", testUserListing},
+		{"LoginProfiles", testLoginProfiles},
+		{"PasswordPolicies", testPasswordPolicies},
 		{"Policies", testPolicies},
 		{"PolicyVersions", testPolicyVersions},
 		{"Attachments", testAttachments},

@@ -197,6 +197,7 @@ func testNilRecords(t *testing.T, s store.Store) {
 		"UpdateAssociation":  func(tx store.Tx) error { return tx.UpdateAssociation(nil) },
 		"AppendAudit":        func(tx store.Tx) error { return tx.AppendAudit(nil) },
 		"PutUpdate":          func(tx store.Tx) error { return tx.PutUpdate(nil) },
+		"PutPasswordPolicy":  func(tx store.Tx) error { return tx.PutPasswordPolicy(nil) },
 	}
 	for name, call := range calls {
 		if err := write(t, s, call); err == nil {

@@ -28,20 +28,26 @@ func main() {
 	chartDir := flag.String("chart", "../../deploy/helm/podid", "the chart's directory")
 	name := flag.String("name", "podid", "the release name")
 	ns := flag.String("namespace", "podid", "the release namespace")
-	var sets setFlags
+	var sets, setStrings setFlags
 	flag.Var(&sets, "set", "a value, as helm's --set (repeatable)")
+	flag.Var(&setStrings, "set-string", "a string value, as helm's --set-string (repeatable)")
 	flag.Parse()
-	if err := run(*chartDir, *name, *ns, sets); err != nil {
+	if err := run(*chartDir, *name, *ns, sets, setStrings); err != nil {
 		fmt.Fprintln(os.Stderr, "render:", err)
 		os.Exit(1)
 	}
 }
 
-func run(chartDir, name, ns string, sets []string) error {
+func run(chartDir, name, ns string, sets, setStrings []string) error {
 	vals := map[string]any{}
 	for _, s := range sets {
 		if err := strvals.ParseInto(s, vals); err != nil {
 			return fmt.Errorf("--set %s: %w", s, err)
+		}
+	}
+	for _, s := range setStrings {
+		if err := strvals.ParseIntoString(s, vals); err != nil {
+			return fmt.Errorf("--set-string %s: %w", s, err)
 		}
 	}
 	ch, err := loader.Load(chartDir)
