@@ -99,7 +99,9 @@ func (s *Service) AssumeRoleForAgent(ctx context.Context, in *Input) (*AgentOutp
 	if rec.callerKey != "" && isRefusal(err) {
 		s.limits.callers.charge(rec.callerKey, now)
 	}
-	s.audit(now, rec, err)
+	if aerr := s.audit(ctx, now, rec, err); aerr != nil {
+		return nil, aerr
+	}
 	return out, err
 }
 
@@ -208,7 +210,7 @@ func (s *Service) serveAgent(w http.ResponseWriter, r *http.Request, cluster str
 	in, aerr := decodeInput(r.Body, r.ContentLength, cluster)
 	if aerr != nil {
 		f := &auditFields{kind: AgentAuditKind, Cluster: truncate(cluster, 100), RequestID: reqID, SourceIP: auth.RequestInfoFrom(r.Context()).SourceIP}
-		s.audit(s.cfg.Now(), f, aerr)
+		_ = s.audit(r.Context(), s.cfg.Now(), f, aerr) // a refusal: never waits, never fails
 		awsproto.WriteJSONError(w, reqID, aerr)
 		return
 	}

@@ -57,9 +57,14 @@ const (
 	DecisionRefused = "refused"
 )
 
-func (s *Service) audit(now time.Time, f *auditFields, err error) {
+// audit records an exchange. An issuance's record is written durably
+// before audit returns (group commit, Auditor.RecordDurable); when it
+// cannot be, audit returns the error to answer instead of the
+// credentials, so no credential leaves the server unaudited. Refusals are
+// queued without waiting.
+func (s *Service) audit(ctx context.Context, now time.Time, f *auditFields, err error) error {
 	if s.cfg.Audit == nil {
-		return
+		return nil
 	}
 	decision := DecisionIssued
 	if err != nil {
@@ -74,19 +79,27 @@ func (s *Service) audit(now time.Time, f *auditFields, err error) {
 			f.Reason = "internal error"
 		}
 	}
-	fields, _ := json.Marshal(f)
+	fields := marshalAuditFields(f)
 	kind := AuditKind
 	if f.kind != "" {
 		kind = f.kind
 	}
-	s.cfg.Audit.Record(&store.AuditRecord{
+	r := &store.AuditRecord{
 		ID:       s.cfg.Audit.newID(now),
 		Time:     now.UTC(),
 		Kind:     kind,
 		Decision: decision,
 		Reason:   f.Reason,
 		Fields:   string(fields),
-	})
+	}
+	if decision != DecisionIssued {
+		s.cfg.Audit.Record(r)
+		return nil
+	}
+	if werr := s.cfg.Audit.RecordDurable(ctx, r); werr != nil {
+		return awsproto.Internal("InternalServerException", fmt.Errorf("audit record of %s not written, credentials withheld: %w", f.AccessKeyID, werr))
+	}
+	return nil
 }
 
 // auditRequestRefusal records a request refused before it became an
@@ -96,33 +109,54 @@ func (s *Service) auditRequestRefusal(ctx context.Context, cluster string, err e
 	if p := auth.PrincipalFrom(ctx); p != nil {
 		f.Caller = p.ARN
 	}
-	s.audit(s.cfg.Now(), f, err)
+	_ = s.audit(ctx, s.cfg.Now(), f, err) // a refusal: never waits, never fails
 }
 
-// Auditor writes audit records to the store in batches (so the exchange's
-// hot path does not wait for a disk write) and, optionally, as JSON lines
-// to a writer. Record blocks while the queue is full, so that no record is
-// lost to a burst; records are dropped (and counted) only after Close.
+// Auditor writes audit records to the store in batches and, optionally,
+// as JSON lines to a writer. Issuances are written by group commit
+// (RecordDurable): the exchange waits until the transaction holding its
+// record has committed, and every record queued while one transaction
+// commits goes into the next, so a storm of exchanges shares a few
+// commits instead of paying one each, and no credential is handed out
+// whose record could still be lost. Refusals (Record) are queued without
+// waiting and written with the next commit or within 100 ms. Record
+// blocks while the queue is full, so that no record is lost to a burst;
+// records are dropped (and counted) only after Close.
 type Auditor struct {
 	st        store.Store
 	lines     io.Writer
 	retention time.Duration
 	now       func() time.Time
 	logger    *slog.Logger
-	ch        chan *store.AuditRecord
+	ch        chan auditItem
 	done      chan struct{}
 	linesMu   sync.Mutex
 	closed    atomic.Bool
 	dropped   atomic.Int64
 	written   atomic.Int64
+	commits   atomic.Int64
+	waiters   atomic.Int64
 	seq       atomic.Uint32
 	instance  [4]byte
 	window    time.Duration
+	// commitEvery: AuditorConfig.CommitEvery.
+	commitEvery time.Duration
 
 	// agg (the writer goroutine's only) holds the open aggregation
 	// windows of repeated refusals, by aggregation key.
 	agg map[string]*aggWindow
 }
+
+// auditItem is one queued record; done, when set, receives the result of
+// the commit that wrote it (nil once it is durable).
+type auditItem struct {
+	rec  *store.AuditRecord
+	done chan error
+}
+
+// ErrAuditUnavailable is RecordDurable's answer when the writer has
+// stopped: the record was not written.
+var ErrAuditUnavailable = errors.New("eksauth: the audit writer has stopped")
 
 // aggWindow is one refusal's aggregation window: rec is the record
 // stored for its first event; later identical refusals until end only
@@ -169,6 +203,15 @@ type AuditorConfig struct {
 	Logger    *slog.Logger
 	// QueueSize is how many records may wait for the writer (default 8192).
 	QueueSize int
+	// CommitEvery is the least time between two commits that exchanges
+	// wait for while the writer is busy (DefaultCommitEvery when 0): the
+	// exchanges that arrive meanwhile share the next commit. A commit
+	// costs SQLite about 0.2 ms of CPU whatever its size
+	// (BenchmarkAuditIssuanceCommit), so this bounds what durability
+	// costs under a storm; an exchange waits at most this long beyond its
+	// own commit. A lone or sequential caller's record is committed at
+	// once. Negative: always commit at once.
+	CommitEvery time.Duration
 	// AggregateWindow: identical refusals (same kind, reason and fields
 	// but the request ID) within this time of the first are counted into
 	// its record (Count, LastTime) instead of one record each; the JSON
@@ -177,6 +220,9 @@ type AuditorConfig struct {
 	// always one record each. 0: DefaultAggregateWindow; negative: off.
 	AggregateWindow time.Duration
 }
+
+// DefaultCommitEvery is the default AuditorConfig.CommitEvery.
+const DefaultCommitEvery = 10 * time.Millisecond
 
 // pruneEvery is how often old records are deleted.
 const pruneEvery = time.Hour
@@ -195,24 +241,68 @@ func NewAuditor(cfg AuditorConfig) *Auditor {
 	if cfg.AggregateWindow == 0 {
 		cfg.AggregateWindow = DefaultAggregateWindow
 	}
+	if cfg.CommitEvery == 0 {
+		cfg.CommitEvery = DefaultCommitEvery
+	}
 	a := &Auditor{st: cfg.Store, lines: cfg.Lines, retention: cfg.Retention, now: cfg.Now, logger: cfg.Logger,
-		ch: make(chan *store.AuditRecord, cfg.QueueSize), done: make(chan struct{}),
-		window: cfg.AggregateWindow, agg: map[string]*aggWindow{}}
+		ch: make(chan auditItem, cfg.QueueSize), done: make(chan struct{}),
+		window: cfg.AggregateWindow, commitEvery: cfg.CommitEvery, agg: map[string]*aggWindow{}}
 	rand.Read(a.instance[:])
 	return a
 }
 
-// Record queues r for writing. It blocks while the queue is full; after
-// Run has returned it drops r (Dropped counts such records).
+// Record queues r for writing without waiting for it to be written. It
+// blocks while the queue is full; after Run has returned it drops r
+// (Dropped counts such records).
 func (a *Auditor) Record(r *store.AuditRecord) {
 	if a.closed.Load() {
 		a.dropped.Add(1)
 		return
 	}
 	select {
-	case a.ch <- r:
+	case a.ch <- auditItem{rec: r}:
 	case <-a.done:
 		a.dropped.Add(1)
+	}
+}
+
+// RecordDurable queues r and returns once the transaction that wrote it
+// has committed (nil), or with the reason it was not written: the store
+// refused the transaction, the writer has stopped (ErrAuditUnavailable),
+// or ctx ended first (the record may still be written). The writer
+// commits a waiting record with everything queued by then (up to 512
+// records) in one transaction; under load at most once per CommitEvery
+// (see Run).
+func (a *Auditor) RecordDurable(ctx context.Context, r *store.AuditRecord) error {
+	if a.closed.Load() {
+		a.dropped.Add(1)
+		return ErrAuditUnavailable
+	}
+	done := make(chan error, 1)
+	select {
+	case a.ch <- auditItem{rec: r, done: done}:
+	case <-a.done:
+		a.dropped.Add(1)
+		return ErrAuditUnavailable
+	case <-ctx.Done():
+		return fmt.Errorf("eksauth: audit record not queued: %w", ctx.Err())
+	}
+	a.waiters.Add(1)
+	defer a.waiters.Add(-1)
+	select {
+	case err := <-done:
+		return err
+	case <-a.done:
+		// Queued after the writer's last drain, or answered by it.
+		select {
+		case err := <-done:
+			return err
+		default:
+			a.dropped.Add(1)
+			return ErrAuditUnavailable
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("eksauth: audit record not yet committed: %w", ctx.Err())
 	}
 }
 
@@ -222,10 +312,23 @@ func (a *Auditor) Dropped() int64 { return a.dropped.Load() }
 // Written is how many records the writer has committed to the store.
 func (a *Auditor) Written() int64 { return a.written.Load() }
 
+// Waiting is how many RecordDurable calls have queued their record and
+// wait for its commit.
+func (a *Auditor) Waiting() int64 { return a.waiters.Load() }
+
+// Commits is how many transactions the writer has committed records in.
+func (a *Auditor) Commits() int64 { return a.commits.Load() }
+
 // maxBatch is the most records one store transaction writes.
 const maxBatch = 512
 
 // Run writes queued records until ctx ends, then flushes what is queued.
+// Records someone waits for (RecordDurable) are committed with whatever
+// else is queued: at once, unless the last such commit was busy (it held
+// several of them, or more queued while it ran) and is younger than
+// AuditorConfig.CommitEvery, in which case when it is that old (or the
+// batch is full). The others wait for a full batch, a waiting record, or
+// the 100 ms tick.
 func (a *Auditor) Run(ctx context.Context) {
 	defer close(a.done)
 	defer a.closed.Store(true)
@@ -234,30 +337,74 @@ func (a *Auditor) Run(ctx context.Context) {
 	prune := time.NewTicker(pruneEvery)
 	defer prune.Stop()
 	a.prune(ctx)
-	var batch []*store.AuditRecord
+	var batch []auditItem
+	waiting := 0             // records in batch someone waits for
+	var lastCommit time.Time // wall clock: paces commits, whatever a.now says
+	busy := false            // the last commit was shared, or records queued during it
+	pace := time.NewTimer(time.Hour)
+	pace.Stop()
+	var paceC <-chan time.Time
 	flush := func() {
 		a.flush(ctx, batch, false)
 		clear(batch)
 		batch = batch[:0]
+		if waiting > 0 {
+			lastCommit = time.Now()
+			busy = waiting > 1 || len(a.ch) > 0
+		}
+		waiting = 0
+		pace.Stop()
+		paceC = nil
 	}
 	defer a.flush(ctx, nil, true)
+	add := func(it auditItem) {
+		batch = append(batch, it)
+		if it.done != nil {
+			waiting++
+		}
+	}
+	// commit writes a full batch at once. A batch someone waits for is
+	// written at once too, unless the last such commit was busy (shared by
+	// several exchanges, or others queued while it ran) and is less than
+	// commitEvery old: then when it is commitEvery old. So a lone or
+	// sequential caller waits for its own commit only, and a storm's
+	// exchanges share one commit per commitEvery.
+	commit := func() {
+		if len(batch) >= maxBatch {
+			flush()
+			return
+		}
+		if waiting == 0 {
+			return
+		}
+		wait := a.commitEvery - time.Since(lastCommit)
+		if !busy || wait <= 0 {
+			flush()
+			return
+		}
+		if paceC == nil {
+			pace.Reset(wait)
+			paceC = pace.C
+		}
+	}
 	for {
 		select {
-		case r := <-a.ch:
-			batch = append(batch, r)
+		case it := <-a.ch:
+			add(it)
 			// Take what else is queued, up to a batch, before writing.
 			for len(batch) < maxBatch {
 				select {
-				case r := <-a.ch:
-					batch = append(batch, r)
+				case it := <-a.ch:
+					add(it)
 					continue
 				default:
 				}
 				break
 			}
-			if len(batch) >= maxBatch {
-				flush()
-			}
+			commit()
+		case <-paceC:
+			paceC = nil
+			flush()
 		case <-tick.C:
 			flush()
 		case <-prune.C:
@@ -266,8 +413,8 @@ func (a *Auditor) Run(ctx context.Context) {
 			a.closed.Store(true)
 			for {
 				select {
-				case r := <-a.ch:
-					batch = append(batch, r)
+				case it := <-a.ch:
+					add(it)
 					if len(batch) >= maxBatch {
 						flush()
 					}
@@ -325,9 +472,18 @@ func withoutRequestID(fields string) string {
 // their window's record, in one transaction; then the JSON lines, and
 // the summary line of every window that has closed (all of them when
 // final).
-func (a *Auditor) flush(ctx context.Context, batch []*store.AuditRecord, final bool) {
-	writes := batch[:0:0]
-	for _, r := range batch {
+func (a *Auditor) flush(ctx context.Context, batch []auditItem, final bool) {
+	writes := make([]*store.AuditRecord, 0, len(batch))
+	var err error
+	defer func() {
+		for _, it := range batch {
+			if it.done != nil {
+				it.done <- err
+			}
+		}
+	}()
+	for _, it := range batch {
+		r := it.rec
 		key, ok := "", false
 		if a.window > 0 {
 			key, ok = aggKey(r)
@@ -358,7 +514,7 @@ func (a *Auditor) flush(ctx context.Context, batch []*store.AuditRecord, final b
 	}
 	if len(writes) > 0 || len(counted) > 0 {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		err := a.st.Update(wctx, func(tx store.Tx) error {
+		err = a.st.Update(wctx, func(tx store.Tx) error {
 			for _, r := range writes {
 				if err := tx.AppendAudit(r); err != nil {
 					return err
@@ -374,8 +530,10 @@ func (a *Auditor) flush(ctx context.Context, batch []*store.AuditRecord, final b
 		cancel()
 		if err != nil {
 			a.logger.Error("writing audit records", "count", len(writes), "aggregated", len(counted), "err", err)
+			err = fmt.Errorf("eksauth: writing audit records: %w", err)
 		} else {
 			a.written.Add(int64(len(writes)))
+			a.commits.Add(1)
 		}
 		for _, w := range counted {
 			w.pending = 0

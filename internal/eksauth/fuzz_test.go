@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/podid/podid/internal/awsproto"
@@ -113,6 +114,32 @@ func FuzzServeAgentHTTP(f *testing.F) {
 		if w.Code != http.StatusOK {
 			if typ := w.Header().Get("x-amzn-ErrorType"); typ == "" || m["__type"] != typ {
 				t.Fatalf("error type header %q, body %v", typ, m)
+			}
+		}
+	})
+}
+
+// FuzzAuditFieldsJSON: marshalAuditFields writes what json.Marshal writes.
+func FuzzAuditFieldsJSON(f *testing.F) {
+	f.Add("c1", "carts", "arn:aws:iam::123456789012:role/pod", "10.0.0.7", int64(1_800_000_000_123_456_789), "")
+	f.Add("c1", "", "", "", int64(0), "token of 11 bytes is not a compact JWS")
+	f.Add("c<1>", "ns\"x\\", "é\u2028", "\x00\x7f\xff", int64(-1<<63), "a&b")
+	f.Add("c1", "carts", "x", "", int64(1<<62), "r")
+	f.Fuzz(func(t *testing.T, cluster, ns, role, ip string, expNanos int64, reason string) {
+		fs := &auditFields{Cluster: cluster, Namespace: ns, ServiceAccount: ns, PodName: role, PodUID: ip, Node: cluster,
+			AssociationID: reason, Role: role, TargetRole: ns, SessionName: ip, AccessKeyID: cluster,
+			Caller: role, SourceIP: ip, RequestID: ns, Code: cluster, Reason: reason}
+		if expNanos != 0 {
+			fs.Expires = time.Unix(0, expNanos).UTC()
+		}
+		for _, v := range []*auditFields{fs, {Cluster: cluster, Reason: reason}, {Cluster: cluster, Expires: time.Unix(0, expNanos).In(time.FixedZone("x", 3600))}} {
+			want, werr := json.Marshal(v)
+			got := marshalAuditFields(v)
+			if werr != nil {
+				continue
+			}
+			if string(got) != string(want) {
+				t.Fatalf("marshalAuditFields:\n got %s\nwant %s", got, want)
 			}
 		}
 	})

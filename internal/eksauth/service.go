@@ -355,7 +355,9 @@ func (s *Service) AssumeRoleForPodIdentity(ctx context.Context, in *Input) (*Out
 		// Refusals are charged to the caller that asked, after the fact.
 		s.limits.callers.charge(rec.callerKey, now)
 	}
-	s.audit(now, rec, err)
+	if aerr := s.audit(ctx, now, rec, err); aerr != nil {
+		return nil, aerr
+	}
 	var ae *awsproto.Error
 	if err != nil && s.cfg.Events != nil && rec.PodName != "" && errors.As(err, &ae) {
 		s.cfg.Events.PodRefused(ctx, &Refusal{Cluster: rec.Cluster, Namespace: rec.Namespace, ServiceAccount: rec.ServiceAccount,

@@ -234,6 +234,27 @@ func (cp *controlPlane) waitReady(t *testing.T) {
 	})
 }
 
+// waitWebhookView waits until the pod webhook's view of the associations
+// agrees with want: a pod of namespace/serviceAccount, created with a
+// server-side dry run (real admission, nothing stored), is mutated (want
+// true) or left alone (want false). The webhook follows the association
+// feed, so a create or delete reaches it a moment after the API call.
+func (cp *controlPlane) waitWebhookView(t *testing.T, d time.Duration, namespace, serviceAccount, image string, want bool) {
+	t.Helper()
+	pod := fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"webhook-view","namespace":%q},"spec":{"serviceAccountName":%q,"containers":[{"name":"c","image":%q}]}}`,
+		namespace, serviceAccount, image)
+	what := fmt.Sprintf("the webhook to mutate=%v a %s/%s pod (dry run)", want, namespace, serviceAccount)
+	cp.waitFor(t, d, what, func() bool {
+		cmd := exec.Command("kubectl", "--kubeconfig", cp.Kubeconfig, "create", "--dry-run=server", "-f", "-", "-o", "jsonpath={.spec.containers[0].env[*].name}")
+		cmd.Stdin = strings.NewReader(pod)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return false
+		}
+		return strings.Contains(string(out), "AWS_CONTAINER_CREDENTIALS_FULL_URI") == want
+	})
+}
+
 func (cp *controlPlane) waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)

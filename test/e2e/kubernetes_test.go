@@ -295,13 +295,17 @@ spec:
 		out, err := exchange(doomed)
 		return err != nil && strings.Contains(out, "(InvalidTokenException)")
 	})
+	// The ReplicaSet replaced the deleted pod while the association still
+	// existed: that replacement is mutated and is not the pod the next
+	// step looks at.
+	after = append(after, cp.waitPods(t, "carts", "app=carts", 1, after)...)
 
 	// Deleting the association stops new mutations and the agent stops
 	// serving the pod's credentials.
 	list := s.awsJSON(t, root, "eks", "list-pod-identity-associations", "--cluster-name", cluster)
 	assocID := list["associations"].([]any)[0].(map[string]any)["associationId"].(string)
 	s.aws(t, root, "eks", "delete-pod-identity-association", "--cluster-name", cluster, "--association-id", assocID)
-	time.Sleep(time.Second)
+	cp.waitWebhookView(t, 30*time.Second, "carts", "carts", "public.ecr.aws/aws-containers/retail-store-sample-cart:0.7.0", false)
 	cp.kubectl(t, "-n", "carts", "rollout", "restart", "deployment/carts")
 	latest := cp.waitPods(t, "carts", "app=carts", 1, after)
 	if env := cp.kubectl(t, "-n", "carts", "get", "pod", latest[0], "-o", "jsonpath={.spec.containers[0].env}"); strings.Contains(env, "AWS_CONTAINER") {

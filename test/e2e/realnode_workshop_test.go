@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -151,13 +150,7 @@ spec:
 	assoc := s.awsJSON(t, root, "eks", "create-pod-identity-association", "--cluster-name", realNodeCluster,
 		"--role-arn", "arn:aws:iam::"+s.AccountID+":role/eks-workshop-carts-dynamo", "--namespace", "carts", "--service-account", "carts")
 	assocID := str(assoc, "association", "associationId")
-	dryRun := fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"dry-run","namespace":"carts"},"spec":{"serviceAccountName":"carts","containers":[{"name":"c","image":%q}]}}`, carts.Ref)
-	cp.waitFor(t, 30*time.Second, "the webhook to mutate a carts pod (dry run)", func() bool {
-		cmd := exec.Command("kubectl", "--kubeconfig", cp.Kubeconfig, "create", "--dry-run=server", "-f", "-", "-o", "jsonpath={.spec.containers[0].env[*].name}")
-		cmd.Stdin = strings.NewReader(dryRun)
-		out, _ := cmd.CombinedOutput()
-		return strings.Contains(string(out), "AWS_CONTAINER_CREDENTIALS_FULL_URI")
-	})
+	cp.waitWebhookView(t, 30*time.Second, "carts", "carts", carts.Ref, true)
 
 	// §11 step 7: restart, and wait as the workshop does.
 	cp.kubectl(t, "-n", "carts", "rollout", "restart", "deployment/carts")
