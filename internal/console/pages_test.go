@@ -189,8 +189,6 @@ func TestDeniedUserSeesNoAssociations(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
 // TestNamesStayOneSegment: a cluster name holding "/" (from %2F) is one
 // path segment of the API call, refused by the API's validation, never
 // another route.
