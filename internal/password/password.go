@@ -184,7 +184,9 @@ func encode(p Params, salt, key []byte) string {
 // decode parses an encoding made by encode, within the package's bounds.
 func decode(s string) (Params, []byte, []byte, error) {
 	var p Params
-	if len(s) > maxEncoded {
+	// Go's base64 decoders skip CR and LF even in strict mode: refuse
+	// them, so one hash has exactly one encoding.
+	if len(s) > maxEncoded || strings.ContainsAny(s, "\r\n") {
 		return p, nil, nil, ErrMalformed
 	}
 	parts := strings.Split(s, "$")
