@@ -19,11 +19,11 @@ var (
 // fastAssumeOutput reads data as encoding/json would into assumeOutput,
 // or declines (ok false).
 func fastAssumeOutput(data []byte) (*assumeOutput, bool) {
-	s := &jscan{b: data}
-	s.ws()
+	s := newScan(data)
+	s.WS()
 	out := &assumeOutput{}
 	f := fields{names: answerNames}
-	ok := s.object(func(k []byte) (bool, bool) {
+	ok := s.Object(func(k []byte) (bool, bool) {
 		i, ok := f.match(k)
 		if !ok || i < 0 {
 			return false, ok
@@ -38,20 +38,20 @@ func fastAssumeOutput(data []byte) (*assumeOutput, bool) {
 		}
 		cr := &out.Credentials
 		cf := fields{names: credNames}
-		return true, s.object(func(k []byte) (bool, bool) {
+		return true, s.Object(func(k []byte) (bool, bool) {
 			i, ok := cf.match(k)
 			if !ok || i < 0 {
 				return false, ok
 			}
 			if i == 3 { // expiration: the raw value, as json.RawMessage
-				start := s.i
-				if !s.skip() {
+				start := s.Pos()
+				if !s.Skip() {
 					return true, false
 				}
-				cr.Expiration = append([]byte(nil), s.b[start:s.i]...)
+				cr.Expiration = append([]byte(nil), s.Since(start)...)
 				return true, true
 			}
-			v, ok := s.strOrNull()
+			v, ok := s.StrOrNull()
 			switch i {
 			case 0:
 				cr.AccessKeyID = string(v)
@@ -63,7 +63,7 @@ func fastAssumeOutput(data []byte) (*assumeOutput, bool) {
 			return true, ok
 		})
 	})
-	if !ok || !s.end() {
+	if !ok || !s.End() {
 		return nil, false
 	}
 	return out, true
@@ -73,12 +73,12 @@ func fastAssumeOutput(data []byte) (*assumeOutput, bool) {
 // which leaves dst[i] empty) into dst[i], skipping other members.
 func (s *jscan) strFields(names []string, dst ...*string) bool {
 	f := fields{names: names}
-	return s.object(func(k []byte) (bool, bool) {
+	return s.Object(func(k []byte) (bool, bool) {
 		i, ok := f.match(k)
 		if !ok || i < 0 {
 			return false, ok
 		}
-		v, ok := s.strOrNull()
+		v, ok := s.StrOrNull()
 		*dst[i] = string(v)
 		return true, ok
 	})

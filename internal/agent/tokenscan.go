@@ -3,6 +3,8 @@ package agent
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/podid/podid/internal/jsonscan"
 )
 
 // The fast path of parseToken: a single pass over the header and the
@@ -17,208 +19,12 @@ import (
 // maxScanDepth bounds nesting on the fast path; deeper input falls back.
 const maxScanDepth = 64
 
-type jscan struct {
-	b     []byte
-	i     int
-	depth int
-}
+// jscan is the fast path's reader: a jsonscan.Scanner that leaves
+// repeated names to fields (encoding/json lets the last one win), plus
+// the agent's own readers.
+type jscan struct{ *jsonscan.Scanner }
 
-func (s *jscan) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// peek is the next byte, or 0 at the end.
-func (s *jscan) peek() byte {
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-// str reads a string of printable ASCII without escapes.
-func (s *jscan) str() ([]byte, bool) {
-	if s.peek() != '"' {
-		return nil, false
-	}
-	for j := s.i + 1; j < len(s.b); j++ {
-		switch c := s.b[j]; {
-		case c == '"':
-			v := s.b[s.i+1 : j]
-			s.i = j + 1
-			return v, true
-		case c < 0x20 || c >= 0x7f || c == '\\':
-			return nil, false
-		}
-	}
-	return nil, false
-}
-
-// num reads a JSON number.
-func (s *jscan) num() ([]byte, bool) {
-	b, start := s.b, s.i
-	j := s.i
-	digits := func() bool {
-		k := j
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-			j++
-		}
-		return j > k
-	}
-	if j < len(b) && b[j] == '-' {
-		j++
-	}
-	switch {
-	case j < len(b) && b[j] == '0':
-		j++
-	case !digits():
-		return nil, false
-	}
-	if j < len(b) && b[j] == '.' {
-		j++
-		if !digits() {
-			return nil, false
-		}
-	}
-	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
-		j++
-		if j < len(b) && (b[j] == '+' || b[j] == '-') {
-			j++
-		}
-		if !digits() {
-			return nil, false
-		}
-	}
-	s.i = j
-	return b[start:j], true
-}
-
-func (s *jscan) lit(l string) bool {
-	if len(s.b)-s.i < len(l) || string(s.b[s.i:s.i+len(l)]) != l {
-		return false
-	}
-	s.i += len(l)
-	return true
-}
-
-// null consumes a null literal if one is next.
-func (s *jscan) null() bool { return s.peek() == 'n' && s.lit("null") }
-
-// skip consumes any value.
-func (s *jscan) skip() bool {
-	switch c := s.peek(); {
-	case c == '"':
-		_, ok := s.str()
-		return ok
-	case c == '-' || (c >= '0' && c <= '9'):
-		_, ok := s.num()
-		return ok
-	case c == 't':
-		return s.lit("true")
-	case c == 'f':
-		return s.lit("false")
-	case c == 'n':
-		return s.lit("null")
-	case c == '[':
-		return s.array(func() bool { return s.skip() })
-	case c == '{':
-		return s.object(func([]byte) (bool, bool) { return false, true })
-	}
-	return false
-}
-
-// array consumes an array, calling elem for each element.
-func (s *jscan) array(elem func() bool) bool {
-	if s.depth++; s.depth > maxScanDepth {
-		return false
-	}
-	s.i++ // '['
-	s.ws()
-	if s.peek() == ']' {
-		s.i++
-		s.depth--
-		return true
-	}
-	for {
-		s.ws()
-		if !elem() {
-			return false
-		}
-		s.ws()
-		switch s.peek() {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			s.depth--
-			return true
-		default:
-			return false
-		}
-	}
-}
-
-// object consumes an object. For each key, field either consumes the
-// value itself (done) or leaves it to be skipped; ok false abandons the
-// fast path.
-func (s *jscan) object(field func(key []byte) (done, ok bool)) bool {
-	if s.peek() != '{' {
-		return false
-	}
-	if s.depth++; s.depth > maxScanDepth {
-		return false
-	}
-	s.i++
-	s.ws()
-	if s.peek() == '}' {
-		s.i++
-		s.depth--
-		return true
-	}
-	for {
-		s.ws()
-		k, ok := s.str()
-		if !ok {
-			return false
-		}
-		s.ws()
-		if s.peek() != ':' {
-			return false
-		}
-		s.i++
-		s.ws()
-		done, ok := field(k)
-		if !ok {
-			return false
-		}
-		if !done && !s.skip() {
-			return false
-		}
-		s.ws()
-		switch s.peek() {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			s.depth--
-			return true
-		default:
-			return false
-		}
-	}
-}
-
-// end reports whether only whitespace is left.
-func (s *jscan) end() bool {
-	s.ws()
-	return s.i == len(s.b)
-}
+func newScan(b []byte) *jscan { return &jscan{jsonscan.New(b, maxScanDepth, false)} }
 
 // fields matches a key against the names a struct reads. encoding/json
 // matches names case-insensitively and lets a repeated key win, so a key
@@ -248,29 +54,21 @@ func (f *fields) match(key []byte) (int, bool) {
 	return -1, true
 }
 
-// strOrNull reads a string or null (which leaves a string field empty).
-func (s *jscan) strOrNull() ([]byte, bool) {
-	if s.null() {
-		return nil, true
-	}
-	return s.str()
-}
-
 // fastAlg reads the header's alg.
 func fastAlg(hb []byte) (string, bool) {
-	s := &jscan{b: hb}
-	s.ws()
+	s := newScan(hb)
+	s.WS()
 	var alg []byte
 	f := fields{names: []string{"alg"}}
-	ok := s.object(func(k []byte) (bool, bool) {
+	ok := s.Object(func(k []byte) (bool, bool) {
 		i, ok := f.match(k)
 		if !ok || i < 0 {
 			return false, ok
 		}
-		alg, ok = s.str()
+		alg, ok = s.Str()
 		return true, ok
 	})
-	if !ok || alg == nil || !s.end() {
+	if !ok || alg == nil || !s.End() {
 		return "", false
 	}
 	return string(alg), true
@@ -285,50 +83,50 @@ var (
 
 // fastClaims reads the claims parseToken uses.
 func fastClaims(pb []byte) (*claims, bool) {
-	s := &jscan{b: pb}
-	s.ws()
+	s := newScan(pb)
+	s.WS()
 	var dates [3][]byte // exp, nbf, iat
 	var sub, ns, sa, uid []byte
 	hasSub := false
 	f := fields{names: payloadNames}
-	ok := s.object(func(k []byte) (bool, bool) {
+	ok := s.Object(func(k []byte) (bool, bool) {
 		i, ok := f.match(k)
 		if !ok || i < 0 {
 			return false, ok
 		}
 		switch i {
 		case 0, 1, 2: // exp, nbf, iat: a number or null
-			if s.null() {
+			if s.Null() {
 				return true, true
 			}
-			dates[i], ok = s.num()
+			dates[i], ok = s.Num()
 			return true, ok
 		case 3, 5: // iss, jti
-			_, ok = s.strOrNull()
+			_, ok = s.StrOrNull()
 			return true, ok
 		case 4: // sub
-			sub, ok = s.strOrNull()
+			sub, ok = s.StrOrNull()
 			hasSub = ok && sub != nil
 			return true, ok
 		case 6: // aud: a string, null or an array of strings
-			if s.peek() == '[' {
-				return true, s.array(func() bool { _, ok := s.strOrNull(); return ok })
+			if s.Peek() == '[' {
+				return true, s.Array(func() bool { _, ok := s.StrOrNull(); return ok })
 			}
-			_, ok = s.strOrNull()
+			_, ok = s.StrOrNull()
 			return true, ok
 		default: // kubernetes.io
-			if s.null() {
+			if s.Null() {
 				return true, true
 			}
 			kf := fields{names: k8sNames}
-			return true, s.object(func(k []byte) (bool, bool) {
+			return true, s.Object(func(k []byte) (bool, bool) {
 				i, ok := kf.match(k)
 				if !ok || i < 0 {
 					return false, ok
 				}
 				switch i {
 				case 0:
-					ns, ok = s.strOrNull()
+					ns, ok = s.StrOrNull()
 					return true, ok
 				case 1:
 					uid, ok = s.subField(uidNames)
@@ -339,7 +137,7 @@ func fastClaims(pb []byte) (*claims, bool) {
 			})
 		}
 	})
-	if !ok || !s.end() {
+	if !ok || !s.End() {
 		return nil, false
 	}
 	c := &claims{Namespace: string(ns), ServiceAccount: string(sa), PodUID: string(uid)}
@@ -364,17 +162,17 @@ func fastClaims(pb []byte) (*claims, bool) {
 
 // subField reads an object (or null) holding one string field.
 func (s *jscan) subField(names []string) ([]byte, bool) {
-	if s.null() {
+	if s.Null() {
 		return nil, true
 	}
 	var v []byte
 	f := fields{names: names}
-	ok := s.object(func(k []byte) (bool, bool) {
+	ok := s.Object(func(k []byte) (bool, bool) {
 		i, ok := f.match(k)
 		if !ok || i < 0 {
 			return false, ok
 		}
-		v, ok = s.strOrNull()
+		v, ok = s.StrOrNull()
 		return true, ok
 	})
 	return v, ok

@@ -104,12 +104,12 @@ var headerNames = []string{"alg", "kid", "typ"}
 
 // fastHeader reads a header of alg (RS256 only), kid and typ, all strings.
 func fastHeader(b []byte) (kid string, ok bool) {
-	s := &jscan{b: b}
-	s.ws()
+	s := newScan(b)
+	s.WS()
 	var alg, k []byte
 	f := fields{names: headerNames}
 	if !s.object(&f, func(i int) bool {
-		v, ok := s.str()
+		v, ok := s.Str()
 		switch i {
 		case 0:
 			alg = v
@@ -120,7 +120,7 @@ func fastHeader(b []byte) (kid string, ok bool) {
 			return false // another header: go-jose decides what it means
 		}
 		return ok
-	}) || !s.end() || string(alg) != string(jose.RS256) {
+	}) || !s.End() || string(alg) != string(jose.RS256) {
 		return "", false
 	}
 	return string(k), true
@@ -135,8 +135,8 @@ var (
 // fastClaims reads the payload into tokenClaims as json/v2 would, or
 // declines.
 func fastClaims(b []byte) (*tokenClaims, bool) {
-	s := &jscan{b: b}
-	s.ws()
+	s := newScan(b)
+	s.WS()
 	tc := &tokenClaims{}
 	f := fields{names: claimNames}
 	ok := s.object(&f, func(i int) bool {
@@ -159,16 +159,16 @@ func fastClaims(b []byte) (*tokenClaims, bool) {
 			tc.K8s = &k8sClaims{}
 			return s.k8s(tc.K8s)
 		}
-		return s.skip()
+		return s.Skip()
 	})
-	if !ok || !s.end() {
+	if !ok || !s.End() {
 		return nil, false
 	}
 	return tc, true
 }
 
 func (s *jscan) strInto(dst *string) bool {
-	v, ok := s.str()
+	v, ok := s.Str()
 	*dst = string(v)
 	return ok
 }
@@ -176,7 +176,7 @@ func (s *jscan) strInto(dst *string) bool {
 // date reads a number through jwt.NumericDate's own UnmarshalJSON, which
 // json/v2 calls with the same bytes.
 func (s *jscan) date(dst **jwt.NumericDate) bool {
-	v, ok := s.num()
+	v, ok := s.Num()
 	if !ok {
 		return false
 	}
@@ -190,14 +190,14 @@ func (s *jscan) date(dst **jwt.NumericDate) bool {
 
 // audience reads a string or an array of strings, as jwt.Audience does.
 func (s *jscan) audience(dst *jwt.Audience) bool {
-	if s.peek() != '[' {
-		v, ok := s.str()
+	if s.Peek() != '[' {
+		v, ok := s.Str()
 		*dst = jwt.Audience{string(v)}
 		return ok
 	}
 	a := jwt.Audience{}
-	ok := s.array(func() bool {
-		v, ok := s.str()
+	ok := s.Array(func() bool {
+		v, ok := s.Str()
 		a = append(a, string(v))
 		return ok
 	})
@@ -224,7 +224,7 @@ func (s *jscan) k8s(k *k8sClaims) bool {
 				case 1:
 					return s.strInto(&r.UID)
 				}
-				return s.skip()
+				return s.Skip()
 			}) {
 				return false
 			}
@@ -238,6 +238,6 @@ func (s *jscan) k8s(k *k8sClaims) bool {
 			}
 			return true
 		}
-		return s.skip()
+		return s.Skip()
 	})
 }

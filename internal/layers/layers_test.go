@@ -115,9 +115,9 @@ var rules = []rule{
 		reason:    "a backend implements the contract and nothing more: no policy, no services, no secrets handling",
 	},
 	{
-		from:      []string{"internal/arn", "internal/ids", "internal/awscreds", "internal/sharedcreds", "internal/cputime", "internal/testclock", "internal/testtools", "internal/eks/feed", "internal/podidclient", "internal/version", "internal/image", "internal/password"},
+		from:      []string{"internal/arn", "internal/ids", "internal/awscreds", "internal/sharedcreds", "internal/cputime", "internal/testclock", "internal/testtools", "internal/eks/feed", "internal/podidclient", "internal/version", "internal/image", "internal/password", "internal/jsonscan"},
 		allowOnly: []string{"internal/arn", "internal/ids"},
-		reason:    "foundations: ARNs, identifiers, credential files, clocks, the feed's wire format, the build's identity, the image builder and password hashing depend on no other podid package",
+		reason:    "foundations: ARNs, identifiers, credential files, clocks, the feed's wire format, the build's identity, the image builder, password hashing and the fast paths' JSON scanner depend on no other podid package",
 	},
 	{
 		from:   []string{"cmd/...", "internal/..."},
