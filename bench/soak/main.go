@@ -19,10 +19,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -41,10 +39,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	_ "modernc.org/sqlite"
 
 	"github.com/podid/podid/bench/internal/proc"
+	"github.com/podid/podid/bench/internal/signed"
 )
 
 const (
@@ -80,50 +78,6 @@ func main() {
 	}
 }
 
-// client signs requests with a key.
-type client struct {
-	endpoint string
-	creds    aws.Credentials
-	hc       *http.Client
-}
-
-func (c *client) do(ctx context.Context, service, method, url, contentType, target string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if target != "" {
-		req.Header.Set("X-Amz-Target", target)
-	}
-	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, c.creds, req, hex.EncodeToString(sum[:]), service, region, time.Now()); err != nil {
-		return 0, nil, err
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
-}
-
-func (c *client) query(ctx context.Context, service string, v url.Values) error {
-	_, err := c.queryBody(ctx, service, v)
-	return err
-}
-
-func (c *client) queryBody(ctx context.Context, service string, v url.Values) ([]byte, error) {
-	st, b, err := c.do(ctx, service, http.MethodPost, c.endpoint+"/", "application/x-www-form-urlencoded; charset=utf-8", "", []byte(v.Encode()))
-	if err == nil && st != 200 {
-		err = fmt.Errorf("%s %s: HTTP %d: %s", service, v.Get("Action"), st, b)
-	}
-	return b, err
-}
-
 // startAgent runs a standalone agent with a key, following the change
 // feed and renewing credentials every 20 s; it returns the process, its
 // credentials URL and its metrics URL.
@@ -157,15 +111,15 @@ var (
 )
 
 // nodeUser creates an IAM user allowed to call EKS Auth and returns its key.
-func nodeUser(ctx context.Context, root *client, name string) (aws.Credentials, error) {
-	if err := root.query(ctx, "iam", url.Values{"Action": {"CreateUser"}, "Version": {"2010-05-08"}, "UserName": {name}}); err != nil {
+func nodeUser(ctx context.Context, root *signed.Client, name string) (aws.Credentials, error) {
+	if _, err := root.Query(ctx, "iam", url.Values{"Action": {"CreateUser"}, "Version": {"2010-05-08"}, "UserName": {name}}); err != nil {
 		return aws.Credentials{}, err
 	}
-	if err := root.query(ctx, "iam", url.Values{"Action": {"PutUserPolicy"}, "Version": {"2010-05-08"}, "UserName": {name}, "PolicyName": {"agent"},
+	if _, err := root.Query(ctx, "iam", url.Values{"Action": {"PutUserPolicy"}, "Version": {"2010-05-08"}, "UserName": {name}, "PolicyName": {"agent"},
 		"PolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["eks-auth:AssumeRoleForPodIdentity","eks:ListPodIdentityAssociations"],"Resource":"*"}]}`}}); err != nil {
 		return aws.Credentials{}, err
 	}
-	b, err := root.queryBody(ctx, "iam", url.Values{"Action": {"CreateAccessKey"}, "Version": {"2010-05-08"}, "UserName": {name}})
+	b, err := root.Query(ctx, "iam", url.Values{"Action": {"CreateAccessKey"}, "Version": {"2010-05-08"}, "UserName": {name}})
 	if err != nil {
 		return aws.Credentials{}, err
 	}
@@ -174,24 +128,6 @@ func nodeUser(ctx context.Context, root *client, name string) (aws.Credentials, 
 		return aws.Credentials{}, fmt.Errorf("CreateAccessKey: no key in %s", b)
 	}
 	return aws.Credentials{AccessKeyID: string(a[1]), SecretAccessKey: string(s[1])}, nil
-}
-
-func (c *client) rest(ctx context.Context, method, path string, in any, out any) error {
-	var body []byte
-	if in != nil {
-		body, _ = json.Marshal(in)
-	}
-	st, b, err := c.do(ctx, "eks", method, c.endpoint+path, "application/json", "", body)
-	if err != nil {
-		return err
-	}
-	if st/100 != 2 {
-		return fmt.Errorf("eks %s %s: HTTP %d: %s", method, path, st, b)
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
 }
 
 const trustPods = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`
@@ -259,17 +195,17 @@ func run(o options) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 10 * time.Second}
-	root := &client{endpoint: state.Endpoint, creds: aws.Credentials{AccessKeyID: state.AccessKeyID, SecretAccessKey: state.SecretAccessKey}, hc: hc}
+	root := &signed.Client{Endpoint: state.Endpoint, Region: region, Creds: aws.Credentials{AccessKeyID: state.AccessKeyID, SecretAccessKey: state.SecretAccessKey}, HTTP: hc}
 	ctx := context.Background()
-	if err := root.query(ctx, "iam", url.Values{"Action": {"CreateRole"}, "Version": {"2010-05-08"}, "RoleName": {"soak"}, "AssumeRolePolicyDocument": {trustPods}}); err != nil {
+	if _, err := root.Query(ctx, "iam", url.Values{"Action": {"CreateRole"}, "Version": {"2010-05-08"}, "RoleName": {"soak"}, "AssumeRolePolicyDocument": {trustPods}}); err != nil {
 		return err
 	}
-	if err := root.query(ctx, "iam", url.Values{"Action": {"PutRolePolicy"}, "Version": {"2010-05-08"}, "RoleName": {"soak"}, "PolicyName": {"ddb"},
+	if _, err := root.Query(ctx, "iam", url.Values{"Action": {"PutRolePolicy"}, "Version": {"2010-05-08"}, "RoleName": {"soak"}, "PolicyName": {"ddb"},
 		"PolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:*","Resource":"*"}]}`}}); err != nil {
 		return err
 	}
 	roleARN := "arn:aws:iam::123456789012:role/soak"
-	if err := root.rest(ctx, "POST", "/clusters/"+cluster+"/pod-identity-associations", map[string]any{"namespace": "soak", "serviceAccount": "soak", "roleArn": roleARN}, nil); err != nil {
+	if err := root.REST(ctx, "POST", "/clusters/"+cluster+"/pod-identity-associations", map[string]any{"namespace": "soak", "serviceAccount": "soak", "roleArn": roleARN}, nil); err != nil {
 		return err
 	}
 
@@ -463,7 +399,7 @@ func tick(ctx context.Context, rate float64, fn func()) {
 
 // podLoop is one pod: a token re-minted every o.rotate, credentials
 // fetched from each agent at o.podRate.
-func podLoop(ctx context.Context, o options, root *client, hc *http.Client, agents []string, p int, c *counters, podCreds *sync.Map) {
+func podLoop(ctx context.Context, o options, root *signed.Client, hc *http.Client, agents []string, p int, c *counters, podCreds *sync.Map) {
 	var tok string
 	var minted time.Time
 	name := fmt.Sprintf("soak-%d", p)
@@ -472,7 +408,7 @@ func podLoop(ctx context.Context, o options, root *client, hc *http.Client, agen
 			var out struct {
 				Token string `json:"token"`
 			}
-			err := root.rest(ctx, "POST", "/podid/v1/clusters/"+cluster+"/tokens", map[string]any{"namespace": "soak", "serviceAccount": "soak", "podName": name,
+			err := root.REST(ctx, "POST", "/podid/v1/clusters/"+cluster+"/tokens", map[string]any{"namespace": "soak", "serviceAccount": "soak", "podName": name,
 				"podUid": fmt.Sprintf("00000000-0000-4000-8000-%012d", p), "expirationSeconds": 600}, &out)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -547,10 +483,10 @@ func apiLoop(ctx context.Context, hc *http.Client, endpoint, gateway string, w i
 		if !ok {
 			return
 		}
-		c := &client{endpoint: endpoint, creds: v.(aws.Credentials), hc: hc}
-		st, _, err := c.do(ctx, "dynamodb", http.MethodPost, gateway+"/", "application/x-amz-json-1.0", "DynamoDB_20120810.ListTables", []byte(`{}`))
+		c := &signed.Client{Endpoint: endpoint, Region: region, Creds: v.(aws.Credentials), HTTP: hc}
+		st, _, err := c.Do(ctx, "dynamodb", http.MethodPost, gateway+"/", "application/x-amz-json-1.0", "DynamoDB_20120810.ListTables", []byte(`{}`))
 		count(ctx, gw, err, st)
-		st, _, err = c.do(ctx, "sts", http.MethodPost, endpoint+"/", "application/x-www-form-urlencoded; charset=utf-8", "", []byte("Action=GetCallerIdentity&Version=2011-06-15"))
+		st, _, err = c.Do(ctx, "sts", http.MethodPost, endpoint+"/", "application/x-www-form-urlencoded; charset=utf-8", "", []byte("Action=GetCallerIdentity&Version=2011-06-15"))
 		count(ctx, sts, err, st)
 	})
 }
@@ -569,21 +505,21 @@ func count(ctx context.Context, c *counters, err error, st int) {
 
 // churnLoop creates and deletes a second association every 20 s, so the
 // change feed purges and the agents re-fetch.
-func churnLoop(ctx context.Context, root *client, c *counters) {
+func churnLoop(ctx context.Context, root *signed.Client, c *counters) {
 	tick(ctx, 0.05, func() {
 		var out struct {
 			Association struct {
 				AssociationID string `json:"associationId"`
 			} `json:"association"`
 		}
-		if err := root.rest(ctx, "POST", "/clusters/"+cluster+"/pod-identity-associations",
+		if err := root.REST(ctx, "POST", "/clusters/"+cluster+"/pod-identity-associations",
 			map[string]any{"namespace": "churn", "serviceAccount": "churn", "roleArn": "arn:aws:iam::123456789012:role/soak"}, &out); err != nil {
 			if ctx.Err() == nil {
 				c.fail.Add(1)
 			}
 			return
 		}
-		if err := root.rest(ctx, "DELETE", "/clusters/"+cluster+"/pod-identity-associations/"+out.Association.AssociationID, nil, nil); err != nil {
+		if err := root.REST(ctx, "DELETE", "/clusters/"+cluster+"/pod-identity-associations/"+out.Association.AssociationID, nil, nil); err != nil {
 			if ctx.Err() == nil {
 				c.fail.Add(1)
 			}

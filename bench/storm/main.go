@@ -16,8 +16,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -38,9 +36,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/podid/podid/bench/internal/proc"
+	"github.com/podid/podid/bench/internal/signed"
 )
 
 const (
@@ -115,55 +113,6 @@ func cpuOf(pids ...int) time.Duration {
 	return d
 }
 
-// client signs requests with a key.
-type client struct {
-	endpoint string
-	creds    aws.Credentials
-	hc       *http.Client
-}
-
-func (c *client) do(ctx context.Context, service, method, path, contentType string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.endpoint+path, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", contentType)
-	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, c.creds, req, hex.EncodeToString(sum[:]), service, region, time.Now()); err != nil {
-		return 0, nil, err
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
-}
-
-func (c *client) query(ctx context.Context, service string, v url.Values) ([]byte, error) {
-	st, b, err := c.do(ctx, service, http.MethodPost, "/", "application/x-www-form-urlencoded; charset=utf-8", []byte(v.Encode()))
-	if err == nil && st != 200 {
-		err = fmt.Errorf("%s %s: HTTP %d: %s", service, v.Get("Action"), st, b)
-	}
-	return b, err
-}
-
-func (c *client) rest(ctx context.Context, method, path string, in, out any) error {
-	body, _ := json.Marshal(in)
-	st, b, err := c.do(ctx, "eks", method, path, "application/json", body)
-	if err != nil {
-		return err
-	}
-	if st/100 != 2 {
-		return fmt.Errorf("eks %s %s: HTTP %d: %s", method, path, st, b)
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
-}
-
 var (
 	akidRE   = regexp.MustCompile(`<AccessKeyId>([^<]+)</AccessKeyId>`)
 	secretRE = regexp.MustCompile(`<SecretAccessKey>([^<]+)</SecretAccessKey>`)
@@ -178,7 +127,7 @@ var (
 // nodeSessions gives each node a session of the role "storm-node" (as EKS
 // nodes' agents run with their node role's session credentials): an IAM
 // user allowed to assume it, then one AssumeRole per node.
-func nodeSessions(ctx context.Context, root *client, n int) ([]aws.Credentials, error) {
+func nodeSessions(ctx context.Context, root *signed.Client, n int) ([]aws.Credentials, error) {
 	steps := []url.Values{
 		{"Action": {"CreateRole"}, "Version": {"2010-05-08"}, "RoleName": {"storm-node"},
 			"AssumeRolePolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}`}},
@@ -189,11 +138,11 @@ func nodeSessions(ctx context.Context, root *client, n int) ([]aws.Credentials, 
 			"PolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::123456789012:role/storm-node"}]}`}},
 	}
 	for _, v := range steps {
-		if _, err := root.query(ctx, "iam", v); err != nil {
+		if _, err := root.Query(ctx, "iam", v); err != nil {
 			return nil, err
 		}
 	}
-	b, err := root.query(ctx, "iam", url.Values{"Action": {"CreateAccessKey"}, "Version": {"2010-05-08"}, "UserName": {"provisioner"}})
+	b, err := root.Query(ctx, "iam", url.Values{"Action": {"CreateAccessKey"}, "Version": {"2010-05-08"}, "UserName": {"provisioner"}})
 	if err != nil {
 		return nil, err
 	}
@@ -201,12 +150,12 @@ func nodeSessions(ctx context.Context, root *client, n int) ([]aws.Credentials, 
 	if a == nil || sk == nil {
 		return nil, fmt.Errorf("CreateAccessKey: no key in %s", b)
 	}
-	prov := &client{endpoint: root.endpoint, creds: aws.Credentials{AccessKeyID: string(a[1]), SecretAccessKey: string(sk[1])}, hc: root.hc}
+	prov := &signed.Client{Endpoint: root.Endpoint, Region: region, Creds: aws.Credentials{AccessKeyID: string(a[1]), SecretAccessKey: string(sk[1])}, HTTP: root.HTTP}
 	out := make([]aws.Credentials, n)
 	for i := range n {
 		var b []byte
 		for try := range 20 { // IAM changes reach STS at once, but be patient with a loaded server
-			b, err = prov.query(ctx, "sts", url.Values{"Action": {"AssumeRole"}, "Version": {"2011-06-15"},
+			b, err = prov.Query(ctx, "sts", url.Values{"Action": {"AssumeRole"}, "Version": {"2011-06-15"},
 				"RoleArn": {"arn:aws:iam::123456789012:role/storm-node"}, "RoleSessionName": {fmt.Sprintf("node-%d", i)}, "DurationSeconds": {"3600"}})
 			if err == nil {
 				break
@@ -300,7 +249,7 @@ type pod struct {
 
 // mint asks the hosted cluster for n pod tokens spread over the
 // namespaces, each pod with a UID never used before.
-func mint(ctx context.Context, root *client, o options, n int, next *atomic.Int64) ([]string, error) {
+func mint(ctx context.Context, root *signed.Client, o options, n int, next *atomic.Int64) ([]string, error) {
 	toks := make([]string, n)
 	var wg sync.WaitGroup
 	var first atomic.Pointer[error]
@@ -315,7 +264,7 @@ func mint(ctx context.Context, root *client, o options, n int, next *atomic.Int6
 				}
 				var err error
 				for try := range 3 { // the loaded server may answer 5xx: retry
-					err = root.rest(ctx, "POST", "/podid/v1/clusters/"+cluster+"/tokens", map[string]any{"namespace": ns, "serviceAccount": "app",
+					err = root.REST(ctx, "POST", "/podid/v1/clusters/"+cluster+"/tokens", map[string]any{"namespace": ns, "serviceAccount": "app",
 						"podName": fmt.Sprintf("app-%d", id), "podUid": fmt.Sprintf("00000000-0000-4000-8000-%012d", id), "expirationSeconds": 3600}, &out)
 					if err == nil {
 						break
@@ -499,14 +448,14 @@ func run(o options) error {
 	}
 	serverMetrics := state.Endpoint + "/metrics"
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 30 * time.Second}
-	root := &client{endpoint: state.Endpoint, creds: aws.Credentials{AccessKeyID: state.AccessKeyID, SecretAccessKey: state.SecretAccessKey}, hc: hc}
+	root := &signed.Client{Endpoint: state.Endpoint, Region: region, Creds: aws.Credentials{AccessKeyID: state.AccessKeyID, SecretAccessKey: state.SecretAccessKey}, HTTP: hc}
 	ctx := context.Background()
 	for i := range o.namespaces {
 		role := fmt.Sprintf("storm-%d", i)
-		if _, err := root.query(ctx, "iam", url.Values{"Action": {"CreateRole"}, "Version": {"2010-05-08"}, "RoleName": {role}, "AssumeRolePolicyDocument": {trust}}); err != nil {
+		if _, err := root.Query(ctx, "iam", url.Values{"Action": {"CreateRole"}, "Version": {"2010-05-08"}, "RoleName": {role}, "AssumeRolePolicyDocument": {trust}}); err != nil {
 			return err
 		}
-		if err := root.rest(ctx, "POST", "/clusters/"+cluster+"/pod-identity-associations", map[string]any{
+		if err := root.REST(ctx, "POST", "/clusters/"+cluster+"/pod-identity-associations", map[string]any{
 			"namespace": fmt.Sprintf("storm-%d", i), "serviceAccount": "app", "roleArn": "arn:aws:iam::123456789012:role/" + role}, nil); err != nil {
 			return err
 		}
