@@ -733,3 +733,37 @@ func TestOtherAccountRoot(t *testing.T) {
 		t.Fatalf("the other account reads the primary's role:\n%s", body)
 	}
 }
+
+// TestPlainHTTPOnlyFromLoopback: over plain HTTP the console signs in only
+// a browser on a loopback address; from anywhere else the form says why
+// and even the right key is refused (the cookie would cross the network
+// in the clear).
+func TestPlainHTTPOnlyFromLoopback(t *testing.T) {
+	e := newEnv(t, false)
+	h := e.app.Handler
+	signIn := func(source string) (int, string) {
+		get := httptest.NewRequest(http.MethodGet, "/console/signin", nil)
+		get.RemoteAddr = source + ":1234"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, get)
+		if source != "127.0.0.1" && (rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "InsecureTransport")) {
+			t.Errorf("sign-in form from %s over HTTP: %d, want 403 naming InsecureTransport", source, rec.Code)
+		}
+		form := url.Values{"csrf": {formToken(t, rec.Body.String())}, "method": {"root"}, "accessKeyId": {e.key}, "secretAccessKey": {e.secret}}
+		post := httptest.NewRequest(http.MethodPost, "/console/signin", strings.NewReader(form.Encode()))
+		post.RemoteAddr = source + ":1234"
+		post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, c := range rec.Result().Cookies() {
+			post.AddCookie(c)
+		}
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, post)
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := signIn("127.0.0.1"); code != http.StatusSeeOther {
+		t.Errorf("right key from loopback over HTTP: %d, want 303\n%s", code, body)
+	}
+	if code, body := signIn("192.0.2.10"); code != http.StatusForbidden || !strings.Contains(body, "InsecureTransport") {
+		t.Errorf("right key from 192.0.2.10 over HTTP: %d, want 403 InsecureTransport\n%s", code, body)
+	}
+}
